@@ -1,0 +1,301 @@
+// The dictlearn command-line tool: parse -> options -> library call.
+//
+// Exit codes: 0 success; 1 a user error (bad file, bad value), reported as one
+// line "dictlearn: error: <file or parameter>: <what is wrong>"; 2 a usage
+// error (unknown flag, missing argument).
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "dictlearn/dictlearn.hpp"
+#include "progress.hpp"
+
+namespace dl = dictlearn;
+
+namespace {
+
+struct FitArgs {
+  std::string data;
+  std::string output;
+  dl::FitOptions options;
+  std::string init;
+  std::string log;
+  std::string dtype;  // empty: float32, or the --init model's dtype
+  int snapshot_every = 0;
+  bool quiet = false;
+};
+
+dl::DType parse_dtype(const std::string& name) {
+  if (name == "float32") return dl::DType::float32;
+  if (name == "float64") return dl::DType::float64;
+  throw dl::Error(fmt::format("--dtype: must be float32 or float64, got '{}'", name));
+}
+
+// Runs `body.template operator()<T>()` with T = float or double.
+template <typename Body>
+void with_dtype(dl::DType dtype, Body&& body) {
+  if (dtype == dl::DType::float64) {
+    body.template operator()<double>();
+  } else {
+    body.template operator()<float>();
+  }
+}
+
+/// Trains as `fit` asks; returns the trained model and writes the model (and log).
+template <typename T>
+dl::Model<T> run_fit(const FitArgs& args, const dl::Matrix<T>& X, bool print_summary) {
+  dl::validate(args.options);
+  dl::Model<T> initial;
+  if (!args.init.empty()) {
+    initial = dl::load_model<T>(args.init);
+    dl::check_data_matches(initial, X, args.data);
+  } else {
+    initial = dl::init_model<T>(args.options.n_atoms, static_cast<int>(X.cols()), args.options.seed);
+  }
+  initial.metadata["lr"] = fmt::format("{}", args.options.adam.lr);
+  initial.metadata["epochs"] = std::to_string(args.options.epochs);
+  initial.metadata["seed"] = std::to_string(args.options.seed);
+  initial.metadata["optimizer"] = "adam";
+  initial.metadata["data"] = std::filesystem::path(args.data).filename().string();
+
+  const int n_atoms = initial.n_atoms();
+  dl::Trainer<T> trainer(std::move(initial), args.options);
+  std::optional<dl::LogRecorder<T>> recorder;
+  if (!args.log.empty()) {
+    recorder.emplace(dl::make_projection(X.template cast<double>()), n_atoms, args.options.epochs,
+                     dl::RecorderOptions{.snapshot_every = args.snapshot_every});
+  }
+  dl::cli::ProgressBar bar(args.options.epochs, !args.quiet);
+  trainer.fit(X, [&](const dl::EpochStats& stats, const dl::Model<T>& model) {
+    if (recorder) (*recorder)(stats, model);
+    bar.update(stats.epoch, stats.loss, stats.seconds);
+  });
+  dl::save_model(args.output, trainer.model());
+  if (recorder) dl::write_training_log(args.log, recorder->log());
+  if (print_summary && !args.quiet) {
+    const auto& losses = trainer.losses();
+    fmt::print("trained {} atoms on {} x {} for {} epochs; loss {:.6g} -> {:.6g}; wrote {}\n",
+               n_atoms, X.rows(), X.cols(), args.options.epochs,
+               losses.empty() ? 0.0 : losses.front(), losses.empty() ? 0.0 : losses.back(),
+               args.output);
+  }
+  return trainer.model();
+}
+
+void add_fit_flags(CLI::App* app, FitArgs& args) {
+  app->add_option("--atoms,-k", args.options.n_atoms, "number of dictionary atoms (>= 1)")
+      ->capture_default_str();
+  app->add_option("--epochs,-e", args.options.epochs, "full-batch epochs (>= 0)")
+      ->capture_default_str();
+  app->add_option("--lr", args.options.adam.lr, "Adam learning rate (> 0)")->capture_default_str();
+  app->add_option("--seed", args.options.seed, "seed of the initialization")->capture_default_str();
+  app->add_flag("--quiet,-q", args.quiet, "no progress bar or summary");
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"dictlearn: dictionary learning (X ≈ R·D with sparse codes R)", "dictlearn"};
+  app.set_version_flag("--version", std::string("dictlearn ") + DICTLEARN_VERSION_STRING);
+  app.require_subcommand(1);
+  app.get_formatter()->column_width(36);
+
+  // toy
+  std::string toy_output;
+  dl::ToyOptions toy_options;
+  auto* toy = app.add_subcommand("toy", "write the seed's toy data set (two Gaussian clusters)");
+  toy->add_option("-o,--output", toy_output, "output data file (.npy or .csv)")->required();
+  toy->add_option("--seed", toy_options.seed, "random seed")->capture_default_str();
+  toy->add_option("--points", toy_options.points_per_cluster, "points per cluster")
+      ->capture_default_str();
+
+  // fit
+  FitArgs fit_args;
+  auto* fit = app.add_subcommand("fit", "train a dictionary model on DATA");
+  fit->add_option("data", fit_args.data, "training data (.npy or .csv), one sample per row")
+      ->required();
+  fit->add_option("-o,--output", fit_args.output, "output model file (.safetensors)")->required();
+  add_fit_flags(fit, fit_args);
+  fit->add_option("--init", fit_args.init, "start from this model file's parameters");
+  fit->add_option("--log", fit_args.log, "write the training log (CSV: epoch, loss, ...)");
+  fit->add_option("--dtype", fit_args.dtype,
+                  "float32 or float64 (default: float32, or the --init model's)");
+  fit->add_option("--snapshot-every", fit_args.snapshot_every,
+                  "epochs between atom snapshots in the log (0: about 200 per run)")
+      ->capture_default_str();
+
+  // encode / reconstruct / eval
+  std::string model_path, data_path, output_path;
+  auto* encode = app.add_subcommand("encode", "write the codes of DATA under MODEL");
+  auto* reconstruct = app.add_subcommand("reconstruct", "write the reconstructions of DATA");
+  auto* eval = app.add_subcommand("eval", "print the loss and code statistics of MODEL on DATA");
+  for (CLI::App* sub : {encode, reconstruct, eval}) {
+    sub->add_option("model", model_path, "model file (.safetensors)")->required();
+    sub->add_option("data", data_path, "data file (.npy or .csv)")->required();
+  }
+  encode->add_option("-o,--output", output_path, "output codes (.npy or .csv)")->required();
+  reconstruct->add_option("-o,--output", output_path, "output reconstructions (.npy or .csv)")
+      ->required();
+
+  // plot
+  std::string plot_model, plot_log, plot_dir = "figures";
+  auto* plot = app.add_subcommand("plot", "render the figures from data, a model and a log");
+  plot->add_option("data", data_path, "data file (.npy or .csv)")->required();
+  plot->add_option("--model,-m", plot_model, "model file: draws the final atoms");
+  plot->add_option("--log,-l", plot_log, "training log: draws the loss and the atoms' paths");
+  plot->add_option("-o,--output", plot_dir, "output folder")->capture_default_str();
+
+  // demo
+  std::string demo_dir = "dictlearn-demo";
+  FitArgs demo_args;
+  auto* demo = app.add_subcommand(
+      "demo", "the seed's experiment: toy data, 2 softmax atoms, Adam, figures and a summary");
+  demo->add_option("-o,--output", demo_dir, "output folder")->capture_default_str();
+  add_fit_flags(demo, demo_args);
+
+  std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit must surface as a write error, not a kill
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+
+  if (toy->parsed()) {
+    const auto data = dl::make_toy_data<float>(toy_options);
+    dl::write_matrix(toy_output, data);
+    return 0;
+  }
+  if (fit->parsed()) {
+    dl::validate(fit_args.options);
+    dl::DType dtype = dl::DType::float32;
+    if (!fit_args.dtype.empty()) {
+      dtype = parse_dtype(fit_args.dtype);
+    } else if (!fit_args.init.empty()) {
+      dtype = dl::model_dtype(fit_args.init);
+    }
+    if (!fit_args.init.empty() && fit->count("--atoms") > 0) {
+      // --atoms with --init must agree with the model rather than be ignored silently.
+      const auto init = dl::load_model<double>(fit_args.init);
+      if (init.n_atoms() != fit_args.options.n_atoms) {
+        throw dl::Error(fmt::format("--atoms: {} differs from the {} atoms of --init {}",
+                                    fit_args.options.n_atoms, init.n_atoms(), fit_args.init));
+      }
+    }
+    with_dtype(dtype, [&]<typename T>() {
+      const auto X = dl::read_matrix<T>(fit_args.data);
+      run_fit<T>(fit_args, X, true);
+    });
+    return 0;
+  }
+  if (encode->parsed() || reconstruct->parsed() || eval->parsed()) {
+    with_dtype(dl::model_dtype(model_path), [&]<typename T>() {
+      const auto model = dl::load_model<T>(model_path);
+      const auto X = dl::read_matrix<T>(data_path);
+      dl::check_data_matches(model, X, data_path);
+      if (encode->parsed()) {
+        dl::write_matrix(output_path, dl::encode(model, X));
+      } else if (reconstruct->parsed()) {
+        dl::write_matrix(output_path, dl::reconstruct(model, X));
+      } else {
+        const auto codes = dl::encode(model, X);
+        const auto stats = dl::code_stats(codes);
+        fmt::print("samples          {}\n", X.rows());
+        fmt::print("dim              {}\n", X.cols());
+        fmt::print("atoms            {}\n", model.n_atoms());
+        fmt::print("encoder          {}\n", dl::encoder_name(model.encoder));
+        fmt::print("loss (MSE)       {:.8g}\n", dl::reconstruction_loss(model, X));
+        fmt::print("codes below 1e-3 {:.2f}%\n", 100 * stats.fraction_below);
+        fmt::print("codes exactly 0  {:.2f}%\n", 100 * stats.fraction_zero);
+        fmt::print("mean largest     {:.4f}\n", stats.mean_max);
+      }
+    });
+    return 0;
+  }
+  if (plot->parsed()) {
+    const auto data = dl::read_matrix<double>(data_path);
+    std::optional<dl::TrainingLog> log;
+    if (!plot_log.empty()) log = dl::read_training_log(plot_log);
+    std::optional<dl::Matrix<double>> dictionary;
+    if (!plot_model.empty()) dictionary = dl::load_model<double>(plot_model).dictionary;
+    dl::PlotInput input = dl::make_plot_input(data, log ? &*log : nullptr,
+                                              dictionary ? &*dictionary : nullptr, plot_model);
+    const dl::PlotResult result = dl::render_figures(input, plot_dir);
+    for (const auto& file : result.written) fmt::print("wrote {}\n", file);
+    if (!result.gnuplot_found) fmt::print(stderr, "dictlearn: {}\n", result.message);
+    return 0;
+  }
+  if (demo->parsed()) {
+    dl::validate(demo_args.options);
+    std::error_code error;
+    std::filesystem::create_directories(demo_dir, error);
+    if (error) throw dl::Error(fmt::format("{}: cannot create folder: {}", demo_dir, error.message()));
+    const auto path = [&](const char* name) { return (std::filesystem::path(demo_dir) / name).string(); };
+    const auto X = dl::make_toy_data<float>({.seed = demo_args.options.seed});
+    dl::write_matrix(path("data.npy"), X);
+    demo_args.data = path("data.npy");
+    demo_args.output = path("model.safetensors");
+    demo_args.log = path("log.csv");
+    const auto start = std::chrono::steady_clock::now();
+    const auto model = run_fit<float>(demo_args, X, false);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const auto log = dl::read_training_log(demo_args.log);
+    const dl::Matrix<double> data = X.cast<double>();
+    const dl::Matrix<double> atoms = model.dictionary.cast<double>();
+    dl::PlotInput input = dl::make_plot_input(data, &log, &atoms, demo_args.output);
+    input.title = fmt::format("{}, {} atoms", dl::encoder_name(model.encoder), model.n_atoms());
+    const dl::PlotResult figures = dl::render_figures(input, demo_dir);
+    const auto stats = dl::code_stats(dl::encode(model, X));
+    const int epochs = demo_args.options.epochs;
+    fmt::print("dictlearn demo: the seed's problem, {} x {} data, {} {} atoms, Adam lr {}, {} epochs\n",
+               X.rows(), X.cols(), model.n_atoms(), dl::encoder_name(model.encoder),
+               demo_args.options.adam.lr, epochs);
+    fmt::print("  training + saving: {:.3f} s ({:.1f} us per epoch)\n", seconds,
+               epochs > 0 ? 1e6 * seconds / epochs : 0.0);
+    if (!log.rows.empty()) {
+      fmt::print("  loss: {:.6g} at epoch 1, {:.6g} at epoch {}\n", log.rows.front()[1],
+                 log.rows.back()[1], epochs);
+    }
+    fmt::print("  final loss: {:.6g}\n", dl::reconstruction_loss(model, X));
+    for (int k = 0; k < model.n_atoms(); ++k) {
+      fmt::print("  atom {}: ({:.3f}, {:.3f})\n", k, model.dictionary(k, 0), model.dictionary(k, 1));
+    }
+    fmt::print("  code sparsity: {:.1f}% of entries below 1e-3, {:.1f}% exactly zero, "
+               "mean largest entry {:.3f}\n",
+               100 * stats.fraction_below, 100 * stats.fraction_zero, stats.mean_max);
+    if (stats.fraction_zero == 0) {
+      fmt::print("  (softmax codes are dense: every entry is positive)\n");
+    }
+    fmt::print("  wrote {}, {}, {}\n", demo_args.data, demo_args.output, demo_args.log);
+    for (const auto& file : figures.written) fmt::print("  wrote {}\n", file);
+    if (!figures.gnuplot_found) fmt::print(stderr, "dictlearn: {}\n", figures.message);
+    return 0;
+  }
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const dl::Error& e) {
+    fmt::print(stderr, "dictlearn: error: {}\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "dictlearn: error: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "dictlearn: error: internal: {}\n", e.what());
+    return 1;
+  }
+}

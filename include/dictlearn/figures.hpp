@@ -1,0 +1,45 @@
+// dictlearn: what connects training to the figures: a recorder that turns the
+// per-epoch observer calls into a training log (loss and atom snapshots), and
+// the assembly of the figures' input from data, log and model.
+#pragma once
+
+#include <string>
+
+#include "dictlearn/model.hpp"
+#include "dictlearn/plot.hpp"
+#include "dictlearn/trainer.hpp"
+#include "dictlearn/training_log.hpp"
+
+namespace dictlearn {
+
+/// Options of the log recorder.
+struct RecorderOptions {
+  int snapshot_every = 0;  ///< epochs between atom snapshots; 0: about 200 over the run
+  int max_atoms = 64;      ///< no atom columns when the model has more atoms than this
+};
+
+/// Observer for Trainer::fit that records epoch, loss, seconds and, every
+/// snapshot_every epochs (and on the last), the atoms projected to the figure plane.
+template <typename T>
+class LogRecorder {
+ public:
+  LogRecorder(Projection projection, int n_atoms, int total_epochs, RecorderOptions options = {});
+  void operator()(const EpochStats& stats, const Model<T>& model);
+  const TrainingLog& log() const { return log_; }
+
+ private:
+  Projection projection_;
+  int n_atoms_with_columns_;
+  int total_epochs_;
+  int snapshot_every_;
+  TrainingLog log_;
+};
+
+/// The figures' input: data projected onto the figure plane (see
+/// make_projection), loss and atom snapshots from `log` (may be null), final
+/// atoms from `dictionary` (may be null; n_atoms x dim). Throws Error naming
+/// `model_name` if the dictionary's dimension differs from the data's.
+PlotInput make_plot_input(const Matrix<double>& data, const TrainingLog* log,
+                          const Matrix<double>* dictionary, const std::string& model_name = "model");
+
+}  // namespace dictlearn

@@ -1,0 +1,90 @@
+// dictlearn: reading and writing arrays (.npy, CSV) and crash-safe output files.
+//
+// Every reader validates before it allocates: a header that announces more data
+// than the file holds is rejected with an error naming the file. Every writer
+// goes through AtomicFile, so a failed or interrupted write leaves nothing (or
+// the previous complete file) under the requested name.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dictlearn/types.hpp"
+
+namespace dictlearn {
+
+/// A file written to a temporary name in the destination's folder and renamed
+/// over the destination by commit(). Destroyed without commit(), it removes the
+/// temporary file, so the destination is never seen half-written.
+class AtomicFile {
+ public:
+  /// Creates the temporary file next to `path`. Throws Error naming `path`
+  /// when the folder is missing or not writable.
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  /// Appends bytes; throws Error naming the destination on a write failure
+  /// (disk full, file-size limit).
+  void write(const void* data, size_t size);
+  void write(std::string_view text) { write(text.data(), text.size()); }
+
+  /// Flushes, syncs and renames onto the destination. Throws Error on failure,
+  /// in which case the temporary file is removed.
+  void commit();
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::string temp_path_;
+  std::FILE* file_ = nullptr;
+  bool committed_ = false;
+};
+
+/// Reads a 2-D float32 or float64 .npy array (format versions 1-3, little
+/// endian, C or Fortran order), converted to T. Throws Error naming the file
+/// for: unreadable file, not .npy, truncated data, unsupported dtype (named),
+/// a shape that is not 2-D.
+template <typename T>
+Matrix<T> read_npy(const std::string& path);
+
+/// The dtype stored in a .npy file's header (validates the header).
+DType npy_dtype(const std::string& path);
+
+/// Writes a 2-D C-order .npy (format 1.0) with dtype T (float32 '<f4',
+/// float64 '<f8'), atomically.
+template <typename T>
+void write_npy(const std::string& path, const Matrix<T>& matrix);
+
+/// Reads numeric CSV: comma separated, one sample per line, optional header
+/// row (a first line none of whose fields is a number). Blank lines at the
+/// end are ignored; CRLF is accepted. Throws Error naming file, line and
+/// column for ragged rows and non-numeric fields.
+template <typename T>
+Matrix<T> read_csv(const std::string& path);
+
+/// Writes CSV with an optional header row; numbers with enough digits to
+/// round-trip T exactly. Atomic.
+template <typename T>
+void write_csv(const std::string& path, const Matrix<T>& matrix,
+               const std::vector<std::string>& header = {});
+
+/// Reads data by extension (.npy or .csv), then checks it is usable as
+/// training data: not empty, every entry finite (an error names the first
+/// bad row and column, counted from 0 for .npy and as file lines for CSV).
+template <typename T>
+Matrix<T> read_matrix(const std::string& path);
+
+/// Writes by extension: .npy or .csv (anything else is an Error naming the path).
+template <typename T>
+void write_matrix(const std::string& path, const Matrix<T>& matrix);
+
+/// Throws Error "<what>: row R, column C is <value>" at the first non-finite entry.
+template <typename T>
+void check_finite(const Matrix<T>& matrix, const std::string& what);
+
+}  // namespace dictlearn

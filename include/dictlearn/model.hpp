@@ -1,0 +1,101 @@
+// dictlearn: the dictionary model of "Very Simple Dictionary Learning in
+// PyTorch": a dictionary D and an encoder (the seed's "attributor").
+//
+//   codes          R = softmax(X Wᵀ + 1 bᵀ)        row by row, over atoms
+//   reconstruction X̂ = R D
+//   loss           L = 1/(N·dim) Σ (X − X̂)²         (torch.nn.MSELoss, mean)
+//
+// Shapes: X is N x dim (one sample per row), D and W are n_atoms x dim, b has
+// n_atoms entries, R is N x n_atoms. Cost of encode + reconstruct:
+// 4·N·dim·n_atoms flops plus N·n_atoms exponentials.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "dictlearn/types.hpp"
+
+namespace dictlearn {
+
+/// How samples are turned into codes.
+enum class EncoderKind {
+  softmax,  ///< the seed's: softmax(X Wᵀ + b); dense, rows on the simplex
+};
+
+/// "softmax", ...
+const char* encoder_name(EncoderKind kind);
+/// Parses an encoder name; throws Error naming `parameter` for unknown ones.
+EncoderKind parse_encoder(const std::string& name, const std::string& parameter = "--encoder");
+
+/// Parameters of a dictionary model. Tensor names in the model file are the
+/// seed module's state_dict keys: `dictionary`, `attributor.0.weight`,
+/// `attributor.0.bias`.
+template <typename T>
+struct Model {
+  Matrix<T> dictionary;      ///< D, n_atoms x dim
+  Matrix<T> encoder_weight;  ///< W, n_atoms x dim (attributor.0.weight)
+  Vector<T> encoder_bias;    ///< b, n_atoms (attributor.0.bias)
+  EncoderKind encoder = EncoderKind::softmax;
+  /// Free-form training settings stored in the file's __metadata__.
+  std::map<std::string, std::string> metadata;
+
+  int n_atoms() const { return static_cast<int>(dictionary.rows()); }
+  int dim() const { return static_cast<int>(dictionary.cols()); }
+};
+
+/// The seed module's initialization from `seed`: D ~ U[0, 1) (torch.rand),
+/// W and b ~ U(−1/√dim, 1/√dim) (the nn.Linear default). Throws Error for
+/// n_atoms < 1 or dim < 1.
+template <typename T>
+Model<T> init_model(int n_atoms, int dim, uint64_t seed);
+
+/// Checks that the model's arrays agree in shape and are finite; `what` names
+/// the source (a file) in the error.
+template <typename T>
+void validate_model(const Model<T>& model, const std::string& what);
+
+/// Checks X has model.dim() columns; the error names `what` (a file).
+template <typename T>
+void check_data_matches(const Model<T>& model, const Matrix<T>& X, const std::string& what);
+
+/// Codes R (N x n_atoms) for samples X (N x dim).
+template <typename T>
+Matrix<T> encode(const Model<T>& model, const Matrix<T>& X);
+
+/// Reconstructions R·D (N x dim) for samples X (N x dim).
+template <typename T>
+Matrix<T> reconstruct(const Model<T>& model, const Matrix<T>& X);
+
+/// Mean squared reconstruction error over all N·dim entries (accumulated in double).
+template <typename T>
+double reconstruction_loss(const Model<T>& model, const Matrix<T>& X);
+
+/// How sparse codes are: the seed's softmax codes are never exactly zero.
+struct CodeStats {
+  double fraction_below = 0;   ///< fraction of entries with |r| < threshold
+  double mean_max = 0;         ///< mean over samples of the largest |r|
+  double fraction_zero = 0;    ///< fraction of entries exactly 0
+  double threshold = 1e-3;     ///< the threshold used for fraction_below
+};
+
+/// Statistics of a code matrix (N x n_atoms).
+template <typename T>
+CodeStats code_stats(const Matrix<T>& codes, double threshold = 1e-3);
+
+/// Saves a model as safetensors (tensors in T's dtype, encoder kind, shapes
+/// and `model.metadata` in __metadata__), atomically.
+template <typename T>
+void save_model(const std::string& path, const Model<T>& model);
+
+/// Loads a model saved by save_model (or by the seed's PyTorch module through
+/// safetensors), converting to T. Throws Error naming the file for a file that
+/// is not safetensors, a missing tensor (named), shapes that disagree, or an
+/// unknown encoder.
+template <typename T>
+Model<T> load_model(const std::string& path);
+
+/// The dtype a model file stores its dictionary in.
+DType model_dtype(const std::string& path);
+
+}  // namespace dictlearn

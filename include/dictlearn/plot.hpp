@@ -1,0 +1,66 @@
+// dictlearn: the seed's figures, rendered by gnuplot (driven through a pipe).
+//
+// Figures: the data scatter, the loss per epoch (log scale), the atoms' paths
+// over training drawn on the data, and an animated GIF of the atoms moving.
+// Data of more than two dimensions is projected onto its first two principal
+// components; two-dimensional data is drawn as it is.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dictlearn/types.hpp"
+
+namespace dictlearn {
+
+/// A 2-D projection of the data space: p = (x − center) · axesᵀ.
+struct Projection {
+  Vector<double> center;  ///< dim entries (zeros when dim == 2)
+  Matrix<double> axes;    ///< 2 x dim, orthonormal rows (identity when dim == 2)
+  std::string x_label = "x1";
+  std::string y_label = "x2";
+};
+
+/// Identity for dim == 2, else the first two principal components of X
+/// (deterministic: each component's sign is fixed so its largest-magnitude
+/// entry is positive). Throws Error if dim < 2... dim == 1 projects onto (x, 0).
+Projection make_projection(const Matrix<double>& X);
+
+/// Applies the projection to rows of `points` (M x dim) -> M x 2.
+Matrix<double> project(const Projection& projection, const Matrix<double>& points);
+
+/// Atom positions (projected, n_atoms x 2) at one epoch.
+struct AtomSnapshot {
+  int epoch = 0;
+  Matrix<double> atoms;  ///< n_atoms x 2
+};
+
+/// What the figures are drawn from.
+struct PlotInput {
+  Matrix<double> data;                 ///< N x 2, already projected
+  std::vector<double> loss;            ///< loss of epochs 1..E (may be empty: no loss figure)
+  std::vector<AtomSnapshot> snapshots; ///< in epoch order (may be empty: no path figure or GIF)
+  Matrix<double> final_atoms;          ///< n_atoms x 2, projected (may be empty)
+  std::string x_label = "x1";
+  std::string y_label = "x2";
+  std::string title;                   ///< e.g. "softmax, 2 atoms"
+};
+
+/// Where the figures went.
+struct PlotResult {
+  std::vector<std::string> written;  ///< image files written
+  std::vector<std::string> data_files; ///< the .dat/.gp files the figures are drawn from
+  bool gnuplot_found = false;
+  std::string message;               ///< e.g. how to install gnuplot when it is missing
+};
+
+/// Writes into `directory` (created if missing): scatter.png, loss.png,
+/// atoms.png, atoms.gif, and beside them the data files and gnuplot scripts
+/// that draw them (always written, so the figures can be redrawn by hand).
+/// When gnuplot is not on PATH, writes only the data and scripts and says in
+/// `message` how to install it ("apt-get install gnuplot-nox"). Each image is
+/// written atomically. Throws Error naming the file on a write failure, or
+/// if gnuplot fails.
+PlotResult render_figures(const PlotInput& input, const std::string& directory);
+
+}  // namespace dictlearn

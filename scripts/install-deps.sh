@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, whatever the build needs and is missing.
+# Usage: scripts/install-deps.sh [build|test]
+set -euo pipefail
+packages=(g++ cmake make pkg-config libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev gnuplot-nox)
+if [ "${1:-build}" = test ]; then
+  packages+=(libgtest-dev libgmock-dev)
+fi
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,434 @@
+// The NumPy .npy format (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
+//
+// Layout: "\x93NUMPY", major and minor version bytes, the header length
+// (2 bytes little-endian in version 1.0, 4 bytes in 2.0 and 3.0), then the
+// header, a Python dict literal such as
+//   {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
+// padded with spaces and a newline, then the raw array data.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "check.hpp"
+#include "dictlearn/io.hpp"
+
+namespace dictlearn {
+namespace {
+
+// Both the file data and Eigen's storage are read and written byte for byte.
+static_assert(std::endian::native == std::endian::little,
+              "dictlearn's .npy code assumes a little-endian host");
+
+constexpr char npy_magic[] = "\x93NUMPY";
+constexpr size_t npy_magic_size = 6;
+
+/// A file opened for reading, with its size known up front so that every
+/// length announced inside the file can be checked before anything is allocated.
+class InputFile {
+ public:
+  explicit InputFile(const std::string& path) : path_(path) {
+    file_ = std::fopen(path.c_str(), "rb");
+    if (file_ == nullptr) DICTLEARN_FAIL("{}: cannot open: {}", path, std::strerror(errno));
+    struct stat info;
+    if (::fstat(::fileno(file_), &info) != 0) {
+      const int error = errno;
+      std::fclose(file_);
+      DICTLEARN_FAIL("{}: cannot open: {}", path, std::strerror(error));
+    }
+    if (S_ISDIR(info.st_mode)) {
+      std::fclose(file_);
+      DICTLEARN_FAIL("{}: cannot open: {}", path, std::strerror(EISDIR));
+    }
+    size_ = static_cast<uint64_t>(info.st_size);
+  }
+  ~InputFile() { std::fclose(file_); }
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+
+  /// Reads up to `size` bytes; returns how many were read (fewer only at the end).
+  size_t read_some(void* data, size_t size) {
+    const size_t got = std::fread(data, 1, size, file_);
+    if (got < size && std::ferror(file_)) {
+      DICTLEARN_FAIL("{}: cannot read: {}", path_, std::strerror(errno));
+    }
+    position_ += got;
+    return got;
+  }
+
+  /// Reads exactly `size` bytes; `truncated` says what was being read when the file ended.
+  void read_exact(void* data, size_t size, const char* truncated) {
+    if (read_some(data, size) != size) DICTLEARN_FAIL("{}: truncated: {}", path_, truncated);
+  }
+
+  const std::string& path() const { return path_; }
+  uint64_t size() const { return size_; }
+  uint64_t remaining() const { return size_ > position_ ? size_ - position_ : 0; }
+
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  uint64_t size_ = 0;
+  uint64_t position_ = 0;
+};
+
+/// A value of the Python literal subset that .npy headers use.
+struct PyValue {
+  enum class Kind { string, integer, boolean, none, sequence };
+  Kind kind = Kind::none;
+  std::string text;  ///< string contents, or the literal as written for errors
+  uint64_t integer = 0;
+  bool negative = false;
+  bool boolean = false;
+  std::vector<PyValue> items;
+};
+
+/// Parses the header dict: string keys; values are strings, non-negative or
+/// negative integers, True/False/None, tuples and lists. Anything else is a
+/// malformed header. Key order and spacing are free, as numpy writers vary.
+class HeaderParser {
+ public:
+  HeaderParser(std::string_view text, const std::string& path) : text_(text), path_(path) {}
+
+  std::vector<std::pair<std::string, PyValue>> parse_dict() {
+    std::vector<std::pair<std::string, PyValue>> entries;
+    expect('{');
+    while (true) {
+      skip_space();
+      if (peek() == '}') break;
+      PyValue key = parse_value();
+      if (key.kind != PyValue::Kind::string) fail("dict keys must be strings");
+      expect(':');
+      entries.emplace_back(key.text, parse_value());
+      skip_space();
+      if (peek() == ',') {
+        ++position_;
+        continue;
+      }
+      if (peek() != '}') fail("expected ',' or '}'");
+    }
+    ++position_;
+    skip_space();
+    if (position_ != text_.size()) fail("unexpected text after the dict");
+    return entries;
+  }
+
+ private:
+  [[noreturn]] void fail(std::string_view what) const {
+    DICTLEARN_FAIL("{}: malformed .npy header: {} at offset {}", path_, what, position_);
+  }
+  void skip_space() {
+    while (position_ < text_.size() &&
+           (text_[position_] == ' ' || text_[position_] == '\t' || text_[position_] == '\n' ||
+            text_[position_] == '\r'))
+      ++position_;
+  }
+  char peek() const { return position_ < text_.size() ? text_[position_] : '\0'; }
+  void expect(char c) {
+    skip_space();
+    if (peek() != c) fail(fmt::format("expected '{}'", c));
+    ++position_;
+  }
+
+  PyValue parse_value() {
+    skip_space();
+    const char c = peek();
+    if (c == '\'' || c == '"') return parse_string(c);
+    if (c == '(' || c == '[') return parse_sequence(c == '(' ? ')' : ']');
+    if (c == '-' || (c >= '0' && c <= '9')) return parse_integer();
+    for (const char* word : {"True", "False", "None"}) {
+      const size_t length = std::strlen(word);
+      if (text_.substr(position_, length) == word) {
+        position_ += length;
+        PyValue value;
+        value.kind = word[0] == 'N' ? PyValue::Kind::none : PyValue::Kind::boolean;
+        value.boolean = word[0] == 'T';
+        value.text = word;
+        return value;
+      }
+    }
+    fail("unexpected character");
+  }
+
+  PyValue parse_string(char quote) {
+    PyValue value;
+    value.kind = PyValue::Kind::string;
+    ++position_;
+    while (peek() != quote) {
+      if (position_ >= text_.size()) fail("unterminated string");
+      // dtype strings never need escapes; keep the escaped character as is.
+      if (peek() == '\\') ++position_;
+      if (position_ >= text_.size()) fail("unterminated string");
+      value.text += text_[position_++];
+    }
+    ++position_;
+    return value;
+  }
+
+  PyValue parse_integer() {
+    PyValue value;
+    value.kind = PyValue::Kind::integer;
+    const size_t start = position_;
+    if (peek() == '-') {
+      value.negative = true;
+      ++position_;
+    }
+    if (!(peek() >= '0' && peek() <= '9')) fail("expected a digit");
+    while (peek() >= '0' && peek() <= '9') {
+      const uint64_t digit = static_cast<uint64_t>(peek() - '0');
+      if (value.integer > (UINT64_MAX - digit) / 10) fail("integer too large");
+      value.integer = value.integer * 10 + digit;
+      ++position_;
+    }
+    if (peek() == 'L') ++position_;  // Python 2 long literals, in old files
+    value.text = std::string(text_.substr(start, position_ - start));
+    return value;
+  }
+
+  PyValue parse_sequence(char close) {
+    PyValue value;
+    value.kind = PyValue::Kind::sequence;
+    ++position_;
+    while (true) {
+      skip_space();
+      if (peek() == close) break;
+      value.items.push_back(parse_value());
+      skip_space();
+      if (peek() == ',') {
+        ++position_;
+        continue;
+      }
+      if (peek() != close) fail("expected ',' or the end of a tuple");
+    }
+    ++position_;
+    return value;
+  }
+
+  std::string_view text_;
+  const std::string& path_;
+  size_t position_ = 0;
+};
+
+/// "(2, 3, 4)", "(5,)", "()" as Python prints a shape.
+std::string shape_text(const std::vector<uint64_t>& shape) {
+  std::string text = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) text += ", ";
+    text += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) text += ",";
+  return text + ")";
+}
+
+struct NpyHeader {
+  DType dtype = DType::float32;
+  bool fortran_order = false;
+  int64_t rows = 0;
+  int64_t cols = 0;
+};
+
+size_t item_size(DType dtype) { return dtype == DType::float32 ? 4 : 8; }
+
+/// Reads and validates everything up to the data, leaving `file` at the first
+/// data byte. The data size is checked against the file size here, so callers
+/// may allocate rows x cols without further checks.
+NpyHeader read_header(InputFile& file) {
+  const std::string& path = file.path();
+  unsigned char prefix[8];
+  const size_t got = file.read_some(prefix, sizeof prefix);
+  DICTLEARN_CHECK(got >= npy_magic_size && std::memcmp(prefix, npy_magic, npy_magic_size) == 0,
+                  "{}: not a .npy file (bad magic)", path);
+  DICTLEARN_CHECK(got == sizeof prefix, "{}: truncated: the file ends inside the .npy header",
+                  path);
+  const int major = prefix[6];
+  const int minor = prefix[7];
+  DICTLEARN_CHECK((major == 1 || major == 2 || major == 3) && minor == 0,
+                  "{}: unsupported .npy format version {}.{} (dictlearn reads 1.0, 2.0 and 3.0)",
+                  path, major, minor);
+
+  uint64_t header_length = 0;
+  if (major == 1) {
+    unsigned char length[2];
+    file.read_exact(length, 2, "the file ends inside the .npy header");
+    header_length = length[0] | (uint64_t{length[1]} << 8);
+  } else {
+    unsigned char length[4];
+    file.read_exact(length, 4, "the file ends inside the .npy header");
+    header_length = length[0] | (uint64_t{length[1]} << 8) | (uint64_t{length[2]} << 16) |
+                    (uint64_t{length[3]} << 24);
+  }
+  DICTLEARN_CHECK(header_length <= file.remaining(),
+                  "{}: truncated: the header announces {} bytes but the file holds {} after the "
+                  "format prefix",
+                  path, header_length, file.remaining());
+  std::string text(header_length, '\0');
+  file.read_exact(text.data(), text.size(), "the file ends inside the .npy header");
+
+  const PyValue* descr = nullptr;
+  const PyValue* fortran_order = nullptr;
+  const PyValue* shape = nullptr;
+  const auto entries = HeaderParser(text, path).parse_dict();
+  for (const auto& [key, value] : entries) {
+    if (key == "descr") descr = &value;
+    if (key == "fortran_order") fortran_order = &value;
+    if (key == "shape") shape = &value;
+  }
+  DICTLEARN_CHECK(descr != nullptr, "{}: malformed .npy header: no 'descr' key", path);
+  DICTLEARN_CHECK(fortran_order != nullptr, "{}: malformed .npy header: no 'fortran_order' key",
+                  path);
+  DICTLEARN_CHECK(shape != nullptr, "{}: malformed .npy header: no 'shape' key", path);
+
+  NpyHeader header;
+  DICTLEARN_CHECK(descr->kind == PyValue::Kind::string,
+                  "{}: unsupported dtype (a structured array; dictlearn reads float32 '<f4' or "
+                  "float64 '<f8')",
+                  path);
+  if (descr->text == "<f4") {
+    header.dtype = DType::float32;
+  } else if (descr->text == "<f8") {
+    header.dtype = DType::float64;
+  } else if (!descr->text.empty() && descr->text[0] == '>') {
+    DICTLEARN_FAIL(
+        "{}: unsupported dtype '{}' (big-endian; dictlearn reads little-endian float32 '<f4' "
+        "or float64 '<f8')",
+        path, descr->text);
+  } else {
+    DICTLEARN_FAIL("{}: unsupported dtype '{}' (dictlearn reads float32 '<f4' or float64 '<f8')",
+                   path, descr->text);
+  }
+
+  DICTLEARN_CHECK(fortran_order->kind == PyValue::Kind::boolean,
+                  "{}: malformed .npy header: 'fortran_order' is {}, not True or False", path,
+                  fortran_order->text.empty() ? "not a boolean" : fortran_order->text);
+  header.fortran_order = fortran_order->boolean;
+
+  DICTLEARN_CHECK(shape->kind == PyValue::Kind::sequence,
+                  "{}: malformed .npy header: 'shape' is not a tuple", path);
+  std::vector<uint64_t> dims;
+  for (const PyValue& item : shape->items) {
+    DICTLEARN_CHECK(item.kind == PyValue::Kind::integer && !item.negative,
+                    "{}: malformed .npy header: shape entry '{}' is not a non-negative integer",
+                    path, item.text);
+    dims.push_back(item.integer);
+  }
+  DICTLEARN_CHECK(dims.size() == 2,
+                  "{}: array is {}-D with shape {}; expected a 2-D array (samples x features)",
+                  path, dims.size(), shape_text(dims));
+
+  // Overflow first: a hostile header must not wrap around into a small size.
+  uint64_t count = 0;
+  uint64_t bytes = 0;
+  const bool overflow = __builtin_mul_overflow(dims[0], dims[1], &count) ||
+                        __builtin_mul_overflow(count, item_size(header.dtype), &bytes) ||
+                        dims[0] > uint64_t{INT64_MAX} || dims[1] > uint64_t{INT64_MAX};
+  DICTLEARN_CHECK(!overflow, "{}: header announces {} x {} {}, more bytes than any file can hold",
+                  path, dims[0], dims[1], dtype_name(header.dtype));
+  DICTLEARN_CHECK(bytes <= file.remaining(),
+                  "{}: truncated: header announces {} x {} {} ({} bytes) but the file holds {} "
+                  "bytes after the header",
+                  path, dims[0], dims[1], dtype_name(header.dtype), bytes, file.remaining());
+  header.rows = static_cast<int64_t>(dims[0]);
+  header.cols = static_cast<int64_t>(dims[1]);
+  return header;
+}
+
+/// Reads `count` values stored as `Stored` into `out`, converting to T in
+/// chunks so a float32 file read as double needs no second full-size buffer.
+/// Returns the index and value of the first value that is finite in the file
+/// but out of T's range (a float64 read as float32), if any.
+template <typename Stored, typename T>
+std::optional<std::pair<size_t, double>> read_values(InputFile& file, T* out, size_t count) {
+  const char* truncated = "the file ended while reading the data";
+  if constexpr (std::is_same_v<Stored, T>) {
+    file.read_exact(out, count * sizeof(T), truncated);
+    return std::nullopt;
+  } else {
+    constexpr size_t chunk = size_t{1} << 16;
+    std::vector<Stored> buffer(std::min(count, chunk));
+    std::optional<std::pair<size_t, double>> out_of_range;
+    for (size_t done = 0; done < count;) {
+      const size_t n = std::min(chunk, count - done);
+      file.read_exact(buffer.data(), n * sizeof(Stored), truncated);
+      for (size_t i = 0; i < n; ++i) {
+        out[done + i] = static_cast<T>(buffer[i]);
+        if (!out_of_range && std::isfinite(buffer[i]) && !std::isfinite(out[done + i])) {
+          out_of_range.emplace(done + i, static_cast<double>(buffer[i]));
+        }
+      }
+      done += n;
+    }
+    return out_of_range;
+  }
+}
+
+}  // namespace
+
+template <typename T>
+Matrix<T> read_npy(const std::string& path) {
+  InputFile file(path);
+  const NpyHeader header = read_header(file);
+  // Fortran-order data of an r x c array is the C-order data of its c x r
+  // transpose, so read it as that and transpose once.
+  Matrix<T> matrix(header.fortran_order ? header.cols : header.rows,
+                   header.fortran_order ? header.rows : header.cols);
+  const size_t count = static_cast<size_t>(header.rows * header.cols);
+  const auto out_of_range = header.dtype == DType::float32
+                                ? read_values<float>(file, matrix.data(), count)
+                                : read_values<double>(file, matrix.data(), count);
+  if (out_of_range) {
+    const auto [index, value] = *out_of_range;
+    const auto major = static_cast<int64_t>(index) / matrix.cols();
+    const auto minor = static_cast<int64_t>(index) % matrix.cols();
+    DICTLEARN_FAIL("{}: row {}, column {} (0-based): {} is out of range for float32", path,
+                   header.fortran_order ? minor : major, header.fortran_order ? major : minor,
+                   value);
+  }
+  if (header.fortran_order) return matrix.transpose();
+  return matrix;
+}
+
+DType npy_dtype(const std::string& path) {
+  InputFile file(path);
+  return read_header(file).dtype;
+}
+
+template <typename T>
+void write_npy(const std::string& path, const Matrix<T>& matrix) {
+  // Version 1.0 with the header padded so the data starts on a 64-byte
+  // boundary, as numpy itself writes it (aligned loads when memory-mapped).
+  std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}, {}), }}",
+                                   std::is_same_v<T, float> ? "<f4" : "<f8", matrix.rows(),
+                                   matrix.cols());
+  const size_t prefix_size = npy_magic_size + 2 + 2;
+  header.append((64 - (prefix_size + header.size() + 1) % 64) % 64, ' ');
+  header += '\n';
+
+  std::string prefix(npy_magic, npy_magic_size);
+  prefix += '\x01';
+  prefix += '\x00';
+  prefix += static_cast<char>(header.size() & 0xff);
+  prefix += static_cast<char>(header.size() >> 8);
+
+  AtomicFile file(path);
+  file.write(prefix);
+  file.write(header);
+  file.write(matrix.data(), static_cast<size_t>(matrix.size()) * sizeof(T));
+  file.commit();
+}
+
+template Matrix<float> read_npy<float>(const std::string&);
+template Matrix<double> read_npy<double>(const std::string&);
+template void write_npy<float>(const std::string&, const Matrix<float>&);
+template void write_npy<double>(const std::string&, const Matrix<double>&);
+
+}  // namespace dictlearn

@@ -1,0 +1,752 @@
+// The seed's figures: a PCA projection of the data space, and gnuplot driven
+// through a pipe to draw the scatter, the loss curve, the atoms' paths and the
+// animation of the atoms moving toward the data.
+//
+// Every figure is drawn from data files and a script written beside it
+// (figures.gp, relative names only), so `gnuplot figures.gp` in the output
+// folder redraws them. For rendering, each figure runs in its own gnuplot
+// process so a failure names its figure; the image goes to a hidden temporary
+// name and is renamed over the final name only after gnuplot exits cleanly.
+#include "dictlearn/plot.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "check.hpp"
+#include "dictlearn/io.hpp"
+
+namespace dictlearn {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kMaxPathAtoms = 32;               // atoms with a path and a legend entry
+constexpr size_t kMaxFrames = 100;              // frames of the GIF
+constexpr size_t kMaxPathPoints = 2000;         // snapshots along one atom's path
+constexpr Eigen::Index kMaxDataPoints = 50000;  // data points drawn (a fixed subsample beyond)
+
+// Atom colours: matplotlib's tab10 without its grey (the data is grey), then
+// darker companions; all readable on a white background over light grey dots.
+constexpr const char* kAtomColours[] = {
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+    "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d"};
+constexpr int kColourCount = static_cast<int>(std::size(kAtomColours));
+
+constexpr const char* kPngTerminal =
+    "set terminal pngcairo size 800,600 enhanced font \"DejaVu Sans,12\" "
+    "background rgb \"white\"";
+constexpr const char* kGifTerminal =
+    "set terminal gif animate delay 8 loop 0 size 640,480 enhanced font \"DejaVu Sans,10\" "
+    "background rgb \"white\"";
+
+bool all_finite(const Matrix<double>& m) { return m.allFinite(); }
+
+// ---------------------------------------------------------------- quoting
+
+/// A gnuplot double-quoted string literal (backslash escapes are processed).
+std::string gp_string(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+      case '\r':
+      case '\t':
+        out += ' ';
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out + "\"";
+}
+
+/// `text` as a sprintf format that prints it literally.
+std::string escape_percent(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    out += c;
+    if (c == '%') out += '%';
+  }
+  return out;
+}
+
+/// A POSIX shell single-quoted word.
+std::string sh_quote(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
+std::string number(double value) {
+  if (!std::isfinite(value)) return "NaN";  // gnuplot reads NaN as a missing point
+  return fmt::format("{:.10g}", value);
+}
+
+// ---------------------------------------------------------------- sampling
+
+/// At most `limit` indices of 0..count-1, spread evenly, always keeping the
+/// first and the last.
+std::vector<size_t> spread_indices(size_t count, size_t limit) {
+  std::vector<size_t> out;
+  if (count == 0) return out;
+  if (count <= limit || limit < 2) {
+    for (size_t i = 0; i < std::min(count, std::max<size_t>(limit, 1)); ++i) out.push_back(i);
+    if (count > limit) out.back() = count - 1;
+    return out;
+  }
+  for (size_t i = 0; i < limit; ++i) {
+    const size_t index = (i * (count - 1) + (limit - 1) / 2) / (limit - 1);
+    if (out.empty() || index != out.back()) out.push_back(index);
+  }
+  return out;
+}
+
+/// A fixed random subset of rows (in their original order), so ordered data
+/// (all of one cluster, then the next) is not thinned unevenly.
+std::vector<Eigen::Index> data_rows(Eigen::Index rows) {
+  std::vector<Eigen::Index> out(static_cast<size_t>(rows));
+  for (Eigen::Index i = 0; i < rows; ++i) out[static_cast<size_t>(i)] = i;
+  if (rows <= kMaxDataPoints) return out;
+  std::mt19937_64 random(20211129);  // the seed post's date; any fixed seed does
+  for (Eigen::Index i = 0; i < kMaxDataPoints; ++i) {
+    const auto j = i + static_cast<Eigen::Index>(random() % static_cast<uint64_t>(rows - i));
+    std::swap(out[static_cast<size_t>(i)], out[static_cast<size_t>(j)]);
+  }
+  out.resize(static_cast<size_t>(kMaxDataPoints));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// ---------------------------------------------------------------- the figures' inputs
+
+struct Range {
+  double low = INFINITY;
+  double high = -INFINITY;
+  void add(double value) {
+    low = std::min(low, value);
+    high = std::max(high, value);
+  }
+  void add_column(const Matrix<double>& m, int column) {
+    for (Eigen::Index i = 0; i < m.rows(); ++i) add(m(i, column));
+  }
+  /// "[low:high]" with a 5% margin, or a unit-ish interval around a single value.
+  std::string padded() const {
+    double a = low, b = high;
+    if (!(a <= b)) a = -1, b = 1;
+    const double span = b - a;
+    const double pad = span > 0 ? 0.05 * span : (a != 0 ? 0.1 * std::abs(a) : 1.0);
+    return fmt::format("[{}:{}]", number(a - pad), number(b + pad));
+  }
+};
+
+/// Everything the scripts need, decided once from the input.
+struct Layout {
+  std::string title_suffix;  // ": <title>" or ""
+  bool has_data = false;
+  bool has_loss = false;
+  bool loss_log = false;
+  bool has_atoms = false;   // atoms.png
+  bool has_frames = false;  // atoms.gif
+  bool has_paths = false;   // atoms.dat (snapshots exist)
+  int n_atoms = 0;
+  int path_atoms = 0;          // atoms drawn with a path and a legend entry
+  std::vector<size_t> frames;  // snapshot indices in the GIF
+  Range x, y;                  // over the data and every atom position drawn
+};
+
+void validate(const PlotInput& input) {
+  DICTLEARN_CHECK(input.data.rows() == 0 || input.data.cols() == 2,
+                  "render_figures: data must have 2 columns (projected), got {}",
+                  input.data.cols());
+  DICTLEARN_CHECK(all_finite(input.data), "render_figures: data has a non-finite entry");
+  int n_atoms = -1;
+  for (size_t s = 0; s < input.snapshots.size(); ++s) {
+    const Matrix<double>& atoms = input.snapshots[s].atoms;
+    DICTLEARN_CHECK(atoms.rows() > 0 && atoms.cols() == 2,
+                    "render_figures: snapshot {} (epoch {}) must be n_atoms x 2, got {} x {}", s,
+                    input.snapshots[s].epoch, atoms.rows(), atoms.cols());
+    DICTLEARN_CHECK(n_atoms < 0 || atoms.rows() == n_atoms,
+                    "render_figures: snapshot {} (epoch {}) has {} atoms, earlier ones {}", s,
+                    input.snapshots[s].epoch, atoms.rows(), n_atoms);
+    DICTLEARN_CHECK(all_finite(atoms),
+                    "render_figures: snapshot {} (epoch {}) has a non-finite atom", s,
+                    input.snapshots[s].epoch);
+    n_atoms = static_cast<int>(atoms.rows());
+  }
+  if (input.final_atoms.size() > 0) {
+    DICTLEARN_CHECK(input.final_atoms.cols() == 2,
+                    "render_figures: final_atoms must be n_atoms x 2, got {} x {}",
+                    input.final_atoms.rows(), input.final_atoms.cols());
+    DICTLEARN_CHECK(n_atoms < 0 || input.final_atoms.rows() == n_atoms,
+                    "render_figures: final_atoms has {} atoms, the snapshots {}",
+                    input.final_atoms.rows(), n_atoms);
+    DICTLEARN_CHECK(all_finite(input.final_atoms),
+                    "render_figures: final_atoms has a non-finite entry");
+  }
+}
+
+/// The final atom positions: final_atoms, else the last snapshot.
+const Matrix<double>* final_positions(const PlotInput& input) {
+  if (input.final_atoms.size() > 0) return &input.final_atoms;
+  if (!input.snapshots.empty()) return &input.snapshots.back().atoms;
+  return nullptr;
+}
+
+Layout make_layout(const PlotInput& input) {
+  Layout layout;
+  if (!input.title.empty()) layout.title_suffix = ": " + input.title;
+  layout.has_data = input.data.rows() > 0;
+
+  bool any_finite = false, all_positive = true;
+  for (double value : input.loss) {
+    if (!std::isfinite(value)) continue;
+    any_finite = true;
+    if (value <= 0) all_positive = false;
+  }
+  layout.has_loss = any_finite;  // gnuplot refuses a plot with no defined point
+  layout.loss_log = all_positive;
+
+  const Matrix<double>* final_atoms = final_positions(input);
+  layout.has_atoms = final_atoms != nullptr;
+  layout.has_paths = !input.snapshots.empty();
+  layout.has_frames = !input.snapshots.empty();
+  if (final_atoms) layout.n_atoms = static_cast<int>(final_atoms->rows());
+  layout.path_atoms = std::min(layout.n_atoms, kMaxPathAtoms);
+  layout.frames = spread_indices(input.snapshots.size(), kMaxFrames);
+
+  if (layout.has_data) {
+    layout.x.add_column(input.data, 0);
+    layout.y.add_column(input.data, 1);
+  }
+  for (const AtomSnapshot& snapshot : input.snapshots) {
+    layout.x.add_column(snapshot.atoms, 0);
+    layout.y.add_column(snapshot.atoms, 1);
+  }
+  if (final_atoms) {
+    layout.x.add_column(*final_atoms, 0);
+    layout.y.add_column(*final_atoms, 1);
+  }
+  return layout;
+}
+
+// ---------------------------------------------------------------- data files
+
+std::string data_text(const PlotInput& input) {
+  const std::vector<Eigen::Index> rows = data_rows(input.data.rows());
+  std::string out = fmt::format("# {} {}\n", input.x_label, input.y_label);
+  if (rows.size() < static_cast<size_t>(input.data.rows())) {
+    out += fmt::format("# a fixed random subset of {} of the {} points\n", rows.size(),
+                       input.data.rows());
+  }
+  for (Eigen::Index i : rows) {
+    out += fmt::format("{} {}\n", number(input.data(i, 0)), number(input.data(i, 1)));
+  }
+  return out;
+}
+
+std::string loss_text(const PlotInput& input) {
+  std::string out = "# epoch loss\n";
+  for (size_t e = 0; e < input.loss.size(); ++e) {
+    out += fmt::format("{} {}\n", e + 1, number(input.loss[e]));
+  }
+  return out;
+}
+
+/// One block per atom (gnuplot `index k`), rows "epoch x y" along its path,
+/// ending at the final position when final_atoms differs from the last snapshot.
+std::string paths_text(const PlotInput& input, const Layout& layout) {
+  const std::vector<size_t> points = spread_indices(input.snapshots.size(), kMaxPathPoints);
+  const bool append_final =
+      input.final_atoms.size() > 0 && input.final_atoms != input.snapshots.back().atoms;
+  std::string out = "# one block per atom: epoch x y (the last row is the final position)\n";
+  for (int k = 0; k < layout.path_atoms; ++k) {
+    out += fmt::format("# atom {}\n", k);
+    for (size_t s : points) {
+      const AtomSnapshot& snapshot = input.snapshots[s];
+      out += fmt::format("{} {} {}\n", snapshot.epoch, number(snapshot.atoms(k, 0)),
+                         number(snapshot.atoms(k, 1)));
+    }
+    if (append_final) {
+      const int epoch = input.snapshots.back().epoch;
+      out += fmt::format("{} {} {}\n", epoch, number(input.final_atoms(k, 0)),
+                         number(input.final_atoms(k, 1)));
+    }
+    out += "\n\n";
+  }
+  return out;
+}
+
+/// Rows "x y atom", one per atom.
+std::string final_text(const Matrix<double>& atoms) {
+  std::string out = "# final atom positions: x y atom\n";
+  for (Eigen::Index k = 0; k < atoms.rows(); ++k) {
+    out += fmt::format("{} {} {}\n", number(atoms(k, 0)), number(atoms(k, 1)), k);
+  }
+  return out;
+}
+
+/// One block per GIF frame (gnuplot `index f`), rows "x y atom".
+std::string frames_text(const PlotInput& input, const Layout& layout) {
+  std::string out = "# one block per frame: x y atom\n";
+  for (size_t s : layout.frames) {
+    const AtomSnapshot& snapshot = input.snapshots[s];
+    out += fmt::format("# epoch {}\n", snapshot.epoch);
+    for (Eigen::Index k = 0; k < snapshot.atoms.rows(); ++k) {
+      out +=
+          fmt::format("{} {} {}\n", number(snapshot.atoms(k, 0)), number(snapshot.atoms(k, 1)), k);
+    }
+    out += "\n\n";
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- scripts
+
+/// One figure: its file name and the commands that draw it once the
+/// terminal and output are set.
+struct Figure {
+  std::string name;
+  const char* terminal;
+  std::string commands;
+};
+
+std::string common_style() {
+  std::string out;
+  for (int k = 0; k < kColourCount; ++k) {
+    out += fmt::format("set linetype {} lc rgb \"{}\" lw 2 pt 7\n", k + 1, kAtomColours[k]);
+  }
+  out += fmt::format("set linetype cycle {}\n", kColourCount);
+  out += "set border lc rgb \"#404040\"\n";
+  out += "set grid back lc rgb \"#e5e5e5\" lt 1 dt solid\n";
+  out += "set title font \",13\"\n";
+  out += "set tics textcolor rgb \"#202020\"\n";
+  return out;
+}
+
+std::string axis_labels(const PlotInput& input) {
+  return fmt::format("set xlabel {} noenhanced\nset ylabel {} noenhanced\n",
+                     gp_string(input.x_label), gp_string(input.y_label));
+}
+
+Figure scatter_figure(const PlotInput& input, const Layout& layout) {
+  std::string c = common_style() + axis_labels(input);
+  c += fmt::format(
+      "set title {} noenhanced\n",
+      gp_string(fmt::format("data ({} points){}", input.data.rows(), layout.title_suffix)));
+  c += "set key off\n";
+  c += "plot \"data.dat\" using 1:2 with points pt 7 ps 0.5 lc rgb \"#801f77b4\" notitle\n";
+  return {"scatter.png", kPngTerminal, c};
+}
+
+Figure loss_figure(const PlotInput& input, const Layout& layout) {
+  std::string c = common_style();
+  c += fmt::format("set title {} noenhanced\n", gp_string("training loss" + layout.title_suffix));
+  c += "set xlabel \"epoch\"\nset ylabel \"MSE loss\"\n";
+  if (layout.loss_log) {
+    c += "set logscale y\nset format y \"10^{%L}\"\nset mytics 10\n";
+    c += "set grid back xtics ytics mytics lc rgb \"#e5e5e5\" lt 1 dt solid, lc rgb \"#f2f2f2\" lt "
+         "1\n";
+  }
+  c += "set xrange [*:*] noextend\nset key off\n";
+  const char* style = input.loss.size() < 30 ? "linespoints pt 7 ps 0.8" : "lines";
+  c += fmt::format("plot \"loss.dat\" using 1:2 with {} lw 2 lc rgb \"#1f77b4\" notitle\n", style);
+  return {"loss.png", kPngTerminal, c};
+}
+
+std::string fixed_ranges(const Layout& layout) {
+  return fmt::format("set xrange {}\nset yrange {}\n", layout.x.padded(), layout.y.padded());
+}
+
+/// Marker size of the atoms: big for the seed's handful, smaller for many.
+double atom_marker_size(int n_atoms) { return n_atoms <= 10 ? 2.5 : n_atoms <= 50 ? 1.6 : 1.0; }
+
+Figure atoms_figure(const PlotInput& input, const Layout& layout) {
+  std::string c = common_style() + axis_labels(input) + fixed_ranges(layout);
+  c += fmt::format(
+      "set title {} noenhanced\n",
+      gp_string((layout.has_paths ? "atoms over training" : "final atoms") + layout.title_suffix));
+  if (layout.path_atoms > 8) {
+    // One column beside the plot; gnuplot would otherwise wrap it into several.
+    c += "set key outside right top vertical Left reverse maxrows 40 samplen 1.5 spacing 0.85 "
+         "font \",9\"\n";
+  } else {
+    c += "set key top right box opaque Left reverse samplen 2 width 1\n";
+  }
+  const double size = atom_marker_size(layout.n_atoms);
+  std::vector<std::string> clauses;
+  if (layout.has_data) {
+    clauses.push_back(
+        "\"data.dat\" using 1:2 with points pt 7 ps 0.4 lc rgb \"#a0a0a0a0\" title \"data\"");
+  }
+  if (layout.has_paths) {
+    for (int k = 0; k < layout.path_atoms; ++k) {
+      clauses.push_back(
+          fmt::format("\"atoms.dat\" index {0} using 2:3 with lines lt {1} lw 2 title \"atom {0}\"",
+                      k, k % kColourCount + 1));
+      clauses.push_back(fmt::format(
+          "\"atoms.dat\" index {0} every ::0::0 using 2:3 with points pt 6 ps {2} lw 2 lt {1} "
+          "notitle",
+          k, k % kColourCount + 1, number(size * 0.8)));
+    }
+  }
+  // Every atom's final position, in its colour, outlined so it stands out on the data.
+  clauses.push_back(
+      fmt::format("\"atoms_final.dat\" using 1:2:($3+1) with points pt 7 ps {} lc variable {}",
+                  number(size), layout.has_paths ? "notitle" : "title \"atoms\""));
+  clauses.push_back(fmt::format(
+      "\"atoms_final.dat\" using 1:2 with points pt 6 ps {} lw 1 lc rgb \"#202020\" notitle",
+      number(size)));
+  if (layout.has_paths) {
+    clauses.push_back(
+        fmt::format("keyentry with points pt 6 ps {} lw 2 lc rgb \"#202020\" title \"start\"",
+                    number(size * 0.8)));
+    clauses.push_back(
+        fmt::format("keyentry with points pt 7 ps {} lc rgb \"#202020\" title {}", number(size),
+                    gp_string(layout.n_atoms > layout.path_atoms
+                                  ? fmt::format("final (all {} atoms)", layout.n_atoms)
+                                  : std::string("final"))));
+  }
+  c += "plot ";
+  for (size_t i = 0; i < clauses.size(); ++i) {
+    c += clauses[i];
+    c += i + 1 < clauses.size() ? ", \\\n     " : "\n";
+  }
+  return {"atoms.png", kPngTerminal, c};
+}
+
+Figure frames_figure(const PlotInput& input, const Layout& layout) {
+  std::string c = common_style() + axis_labels(input) + fixed_ranges(layout);
+  c += "set key off\n";
+  std::string epochs;
+  for (size_t s : layout.frames) {
+    epochs += fmt::format("{}{}", epochs.empty() ? "" : " ", input.snapshots[s].epoch);
+  }
+  c += fmt::format("epochs = {}\n", gp_string(epochs));
+  const std::string title_format = escape_percent(
+      input.title.empty() ? std::string("atoms at epoch ") : input.title + ": epoch ");
+  const double size = atom_marker_size(layout.n_atoms);
+  const std::string data_clause =
+      layout.has_data
+          ? "\"data.dat\" using 1:2 with points pt 7 ps 0.3 lc rgb \"#c0c0c0\" notitle, "
+          : "";
+  c += fmt::format("do for [f=0:{}] {{\n", layout.frames.size() - 1);
+  c += fmt::format("  set title sprintf({}, word(epochs, f + 1)) noenhanced\n",
+                   gp_string(title_format + "%s"));
+  c += fmt::format(
+      "  plot {0}\"frames.dat\" index f using 1:2:($3+1) with points pt 7 ps {1} lc variable "
+      "notitle, \"frames.dat\" index f using 1:2 with points pt 6 ps {1} lw 1 lc rgb "
+      "\"#202020\" notitle\n",
+      data_clause, number(size));
+  c += "}\n";
+  return {"atoms.gif", kGifTerminal, c};
+}
+
+/// The figure as a standalone script writing to `output` (relative to the folder).
+std::string script(const Figure& figure, std::string_view output) {
+  return fmt::format("reset\n{}\nset output {}\n{}unset output\n", figure.terminal,
+                     gp_string(output), figure.commands);
+}
+
+// ---------------------------------------------------------------- gnuplot
+
+bool is_executable_file(const fs::path& path) {
+  std::error_code error;
+  return fs::is_regular_file(path, error) && ::access(path.c_str(), X_OK) == 0;
+}
+
+/// The gnuplot to run: $DICTLEARN_GNUPLOT (a path, or a name looked up on
+/// PATH), else "gnuplot" on PATH; nothing when it is not there.
+std::optional<std::string> find_gnuplot() {
+  const char* override_name = std::getenv("DICTLEARN_GNUPLOT");
+  const std::string name =
+      override_name != nullptr && *override_name != '\0' ? override_name : "gnuplot";
+  if (name.find('/') != std::string::npos) {
+    if (!is_executable_file(name)) return std::nullopt;
+    std::error_code error;
+    const fs::path absolute = fs::absolute(name, error);
+    return error ? name : absolute.string();
+  }
+  const char* path_variable = std::getenv("PATH");
+  const std::string search = path_variable != nullptr ? path_variable : "/usr/bin:/bin";
+  size_t begin = 0;
+  while (begin <= search.size()) {
+    size_t end = search.find(':', begin);
+    if (end == std::string::npos) end = search.size();
+    const std::string folder = search.substr(begin, end - begin);
+    fs::path candidate = fs::path(folder.empty() ? "." : folder) / name;
+    if (is_executable_file(candidate)) {
+      std::error_code error;
+      const fs::path absolute = fs::absolute(candidate, error);
+      return (error ? candidate : absolute).string();
+    }
+    begin = end + 1;
+  }
+  return std::nullopt;
+}
+
+/// Removes a file when it goes out of scope (unless released).
+class RemoveOnExit {
+ public:
+  explicit RemoveOnExit(fs::path path) : path_(std::move(path)) {}
+  ~RemoveOnExit() {
+    if (!path_.empty()) {
+      std::error_code ignored;
+      fs::remove(path_, ignored);
+    }
+  }
+  RemoveOnExit(const RemoveOnExit&) = delete;
+  RemoveOnExit& operator=(const RemoveOnExit&) = delete;
+  void release() { path_.clear(); }
+
+ private:
+  fs::path path_;
+};
+
+/// A fresh temporary file for gnuplot's stderr.
+fs::path make_stderr_file() {
+  std::error_code error;
+  fs::path folder = fs::temp_directory_path(error);
+  if (error) folder = "/tmp";
+  std::string pattern = (folder / "dictlearn-gnuplot-XXXXXX").string();
+  const int fd = ::mkstemp(pattern.data());
+  DICTLEARN_CHECK(fd >= 0, "cannot create a temporary file in {} for gnuplot's messages: {}",
+                  folder.string(), std::strerror(errno));
+  ::close(fd);
+  return pattern;
+}
+
+/// gnuplot's error, from what it wrote to stderr: the first "line N: ..."
+/// message that is not a warning, else the first non-blank line.
+std::string first_error_line(const fs::path& stderr_file) {
+  std::ifstream in(stderr_file);
+  std::string line, first;
+  while (std::getline(in, line)) {
+    const size_t start = line.find_first_not_of(" \t\r^");
+    if (start == std::string::npos) continue;
+    const std::string trimmed = line.substr(start, line.find_last_not_of(" \t\r") + 1 - start);
+    if (first.empty()) first = trimmed;
+    const bool warning = trimmed.find("warning") != std::string::npos ||
+                         trimmed.find("Warning") != std::string::npos;
+    if (!warning && trimmed.rfind("line ", 0) == 0) return trimmed;
+  }
+  return first;
+}
+
+/// Writes `text` to the pipe. SIGPIPE is blocked meanwhile so a gnuplot that
+/// exits early makes the write fail (its exit status reports why) instead of
+/// killing the process; a SIGPIPE raised here is consumed before unblocking.
+void write_to_pipe(std::FILE* pipe, const std::string& text) {
+  sigset_t pipe_signal, previous_mask, pending;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  sigpending(&pending);
+  const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, &previous_mask);
+
+  std::fwrite(text.data(), 1, text.size(), pipe);
+  std::fflush(pipe);
+
+  sigpending(&pending);
+  if (!was_pending && sigismember(&pending, SIGPIPE) == 1) {
+    const timespec no_wait{0, 0};
+    sigtimedwait(&pipe_signal, nullptr, &no_wait);
+  }
+  pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
+}
+
+/// Runs gnuplot in `folder` on `commands`; throws Error naming `what` when
+/// it cannot be started or exits with a failure.
+void run_gnuplot(const std::string& gnuplot, const fs::path& folder, const std::string& commands,
+                 const std::string& what) {
+  const fs::path stderr_file = make_stderr_file();
+  RemoveOnExit remove_stderr(stderr_file);
+  // The folder is absolute, so `cd` cannot mistake it for an option.
+  const std::string command = fmt::format("cd {} && exec {} 2>{}", sh_quote(folder.string()),
+                                          sh_quote(gnuplot), sh_quote(stderr_file.string()));
+  std::FILE* pipe = ::popen(command.c_str(), "w");
+  DICTLEARN_CHECK(pipe != nullptr, "{}: cannot start gnuplot ({}): {}", what, gnuplot,
+                  std::strerror(errno));
+  write_to_pipe(pipe, commands);
+  const int status = ::pclose(pipe);
+  DICTLEARN_CHECK(status != -1, "{}: waiting for gnuplot ({}) failed: {}", what, gnuplot,
+                  std::strerror(errno));
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  const std::string how =
+      WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
+                        : fmt::format("signal {}", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  const std::string message = first_error_line(stderr_file);
+  DICTLEARN_FAIL("{}: gnuplot ({}) failed with {}{}{}", what, gnuplot, how,
+                 message.empty() ? "" : ": ", message);
+}
+
+/// Renders one figure to a hidden temporary name in `folder` (absolute) and
+/// renames it into place; errors name it as `shown` (the caller's spelling).
+void render(const std::string& gnuplot, const fs::path& folder, const fs::path& shown,
+            const Figure& figure) {
+  static std::atomic<unsigned> counter{0};
+  const fs::path destination = folder / figure.name;
+  const std::string what = (shown / figure.name).string();
+  const std::string temp_name =
+      fmt::format(".{}.{}-{}.tmp", figure.name, static_cast<long>(::getpid()), counter++);
+  const fs::path temp = folder / temp_name;
+  RemoveOnExit remove_temp(temp);
+  run_gnuplot(gnuplot, folder, script(figure, temp_name), what);
+
+  std::error_code error;
+  const auto size = fs::file_size(temp, error);
+  DICTLEARN_CHECK(!error && size > 0, "{}: gnuplot ({}) exited without writing the image", what,
+                  gnuplot);
+  fs::rename(temp, destination, error);
+  DICTLEARN_CHECK(!error, "{}: cannot rename the rendered image into place: {}", what,
+                  error.message());
+  remove_temp.release();
+}
+
+void write_file(const fs::path& path, const std::string& text, PlotResult& result) {
+  AtomicFile file(path.string());
+  file.write(text);
+  file.commit();
+  result.data_files.push_back(path.string());
+}
+
+}  // namespace
+
+Projection make_projection(const Matrix<double>& X) {
+  const Eigen::Index dim = X.cols();
+  DICTLEARN_CHECK(dim >= 1, "make_projection: the data has no columns");
+  for (Eigen::Index i = 0; i < X.rows(); ++i) {
+    for (Eigen::Index j = 0; j < dim; ++j) {
+      DICTLEARN_CHECK(std::isfinite(X(i, j)), "make_projection: row {}, column {} is {}", i, j,
+                      X(i, j));
+    }
+  }
+  Projection projection;
+  projection.center = Vector<double>::Zero(dim);
+  projection.axes = Matrix<double>::Zero(2, dim);
+  if (dim <= 2) {
+    projection.axes(0, 0) = 1;
+    if (dim == 2) projection.axes(1, 1) = 1;
+    projection.x_label = "x1";
+    projection.y_label = dim == 2 ? "x2" : "";
+    return projection;
+  }
+  DICTLEARN_CHECK(X.rows() >= 1, "make_projection: no samples to find principal components of");
+  projection.center = X.colwise().mean().transpose();
+  const Eigen::MatrixXd centered = X.rowwise() - projection.center.transpose();
+  const Eigen::MatrixXd covariance = (centered.transpose() * centered) /
+                                     static_cast<double>(std::max<Eigen::Index>(X.rows() - 1, 1));
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(covariance);
+  DICTLEARN_CHECK(solver.info() == Eigen::Success,
+                  "make_projection: the eigen decomposition of the {} x {} covariance failed", dim,
+                  dim);
+  // Eigenvalues come in increasing order: the last two columns are PC1, PC2.
+  for (int component = 0; component < 2; ++component) {
+    Vector<double> axis = solver.eigenvectors().col(dim - 1 - component);
+    Eigen::Index largest = 0;
+    axis.cwiseAbs().maxCoeff(&largest);
+    if (axis(largest) < 0) axis = -axis;
+    projection.axes.row(component) = axis.transpose();
+  }
+  projection.x_label = "PC1";
+  projection.y_label = "PC2";
+  return projection;
+}
+
+Matrix<double> project(const Projection& projection, const Matrix<double>& points) {
+  DICTLEARN_CHECK(projection.axes.rows() == 2 && projection.center.size() == projection.axes.cols(),
+                  "project: malformed projection (axes {} x {}, center {})", projection.axes.rows(),
+                  projection.axes.cols(), projection.center.size());
+  DICTLEARN_CHECK(points.rows() == 0 || points.cols() == projection.axes.cols(),
+                  "project: points have {} columns, the projection expects {}", points.cols(),
+                  projection.axes.cols());
+  if (points.rows() == 0) return Matrix<double>(0, 2);
+  return (points.rowwise() - projection.center.transpose()) * projection.axes.transpose();
+}
+
+PlotResult render_figures(const PlotInput& input, const std::string& directory) {
+  DICTLEARN_CHECK(!directory.empty(), "render_figures: the output directory name is empty");
+  validate(input);
+
+  std::error_code error;
+  fs::create_directories(directory, error);
+  DICTLEARN_CHECK(!error, "{}: cannot create directory: {}", directory, error.message());
+  DICTLEARN_CHECK(fs::is_directory(directory, error), "{}: cannot create directory: {}", directory,
+                  "a file of that name exists");
+  const fs::path shown = directory;  // how paths are reported: as the caller spelled them
+  fs::path folder = fs::absolute(shown, error);
+  if (error) folder = shown;
+
+  PlotResult result;
+  const Layout layout = make_layout(input);
+  std::vector<Figure> figures;
+  if (layout.has_data) write_file(shown / "data.dat", data_text(input), result);
+  if (!input.loss.empty()) write_file(shown / "loss.dat", loss_text(input), result);
+  if (layout.has_paths) write_file(shown / "atoms.dat", paths_text(input, layout), result);
+  if (layout.has_atoms) {
+    write_file(shown / "atoms_final.dat", final_text(*final_positions(input)), result);
+  }
+  if (layout.has_frames) write_file(shown / "frames.dat", frames_text(input, layout), result);
+
+  if (layout.has_data) figures.push_back(scatter_figure(input, layout));
+  if (layout.has_loss) figures.push_back(loss_figure(input, layout));
+  if (layout.has_atoms) figures.push_back(atoms_figure(input, layout));
+  if (layout.has_frames) figures.push_back(frames_figure(input, layout));
+
+  std::string all =
+      "# Draws the figures from the data files beside this script:\n"
+      "#   gnuplot figures.gp\n";
+  if (figures.empty()) all += "# (nothing to draw: no data, loss or atoms were given)\n";
+  for (const Figure& figure : figures) {
+    all += fmt::format("\n# ---- {}\n{}", figure.name, script(figure, figure.name));
+  }
+  write_file(shown / "figures.gp", all, result);
+
+  const std::optional<std::string> gnuplot = find_gnuplot();
+  if (!gnuplot) {
+    result.gnuplot_found = false;
+    result.message = fmt::format(
+        "gnuplot not found: figures not rendered; install it with 'apt-get install "
+        "gnuplot-nox', then run 'gnuplot figures.gp' in {}",
+        directory);
+    return result;
+  }
+  result.gnuplot_found = true;
+  for (const Figure& figure : figures) {
+    render(*gnuplot, folder, shown, figure);
+    result.written.push_back((shown / figure.name).string());
+  }
+  if (!input.loss.empty() && !layout.has_loss) {
+    result.message = "loss.png not drawn: the loss has no finite value";
+  }
+  return result;
+}
+
+}  // namespace dictlearn

@@ -1,0 +1,265 @@
+// The command-line tool end to end, and every bad input it must refuse with
+// one line on stderr, exit 1 and no output file.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "dictlearn/io.hpp"
+#include "dictlearn/model.hpp"
+#include "dictlearn/safetensors.hpp"
+#include "dictlearn/training_log.hpp"
+#include "test_util.hpp"
+
+namespace dictlearn {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+struct Result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+Result run_cli(const TempDir& dir, const std::string& args) {
+  const std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
+  const std::string command =
+      std::string(DICTLEARN_CLI) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  const int status = std::system(command.c_str());
+  Result result;
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.out = slurp(out);
+  result.err = slurp(err);
+  return result;
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+/// A hand-made .npy (version 1.0) with the given header fields and payload.
+std::string npy_bytes(const std::string& descr, const std::string& shape, const std::string& payload) {
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string bytes = "\x93NUMPY";
+  bytes += '\x01';
+  bytes += '\x00';
+  bytes += static_cast<char>(header.size() & 0xff);
+  bytes += static_cast<char>(header.size() >> 8);
+  return bytes + header + payload;
+}
+
+/// Expects exit 1, exactly one stderr line "dictlearn: error: ..." containing
+/// every needle, and `output` absent.
+void expect_user_error(const Result& result, std::initializer_list<std::string> needles,
+                       const std::string& output) {
+  EXPECT_EQ(result.code, 1) << result.err;
+  EXPECT_EQ(result.err.rfind("dictlearn: error: ", 0), 0u) << result.err;
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  for (const auto& needle : needles) {
+    EXPECT_NE(result.err.find(needle), std::string::npos) << "missing '" << needle << "' in " << result.err;
+  }
+  if (!output.empty()) EXPECT_FALSE(fs::exists(output)) << output;
+  // Nothing else was left in the folder either: no temporary files.
+  if (!output.empty()) {
+    for (const auto& entry : fs::directory_iterator(fs::path(output).parent_path())) {
+      EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+    }
+  }
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = dir_ / "toy.npy";
+    ASSERT_EQ(run_cli(dir_, "toy -o " + data_ + " --seed 3").code, 0);
+  }
+  TempDir dir_;
+  std::string data_;
+};
+
+TEST_F(CliTest, ToyWritesTheSeedsTwoClusters) {
+  const Matrix<double> X = read_matrix<double>(data_);
+  ASSERT_EQ(X.rows(), 2000);
+  ASSERT_EQ(X.cols(), 2);
+  EXPECT_NEAR(X.topRows(1000).col(0).mean(), 1.0, 0.02);
+  EXPECT_NEAR(X.topRows(1000).col(1).mean(), 0.0, 0.02);
+  EXPECT_NEAR(X.bottomRows(1000).col(0).mean(), 0.0, 0.02);
+  EXPECT_NEAR(X.bottomRows(1000).col(1).mean(), 1.0, 0.02);
+  const double variance = (X.topRows(1000).col(0).array() - X.topRows(1000).col(0).mean()).square().mean();
+  EXPECT_NEAR(variance, 0.01, 0.002);
+}
+
+TEST_F(CliTest, FitEncodeReconstructEvalPlotEndToEnd) {
+  const std::string model = dir_ / "model.safetensors", log = dir_ / "log.csv";
+  Result fit = run_cli(dir_, "fit " + data_ + " -o " + model + " --epochs 300 --lr 0.01 --log " + log);
+  ASSERT_EQ(fit.code, 0) << fit.err;
+  EXPECT_EQ(fit.err, "");  // no progress bar when stderr is not a terminal
+  const Model<float> m = load_model<float>(model);
+  EXPECT_EQ(m.n_atoms(), 2);
+  EXPECT_EQ(m.metadata.at("encoder"), "softmax");
+  EXPECT_EQ(m.metadata.at("lr"), "0.01");
+
+  const TrainingLog training = read_training_log(log);
+  ASSERT_EQ(training.rows.size(), 300u);
+  EXPECT_EQ(training.columns[0], "epoch");
+  EXPECT_EQ(training.columns[1], "loss");
+  EXPECT_EQ(training.rows.front()[0], 1);
+  EXPECT_EQ(training.rows.back()[0], 300);
+  EXPECT_EQ(training.atom_count(), 2);
+  // The loss of epoch 1 is the initial model's, computed before any update.
+  const Model<float> initial = init_model<float>(2, 2, 0);
+  EXPECT_NEAR(training.rows.front()[1], reconstruction_loss(initial, read_matrix<float>(data_)), 1e-6);
+  EXPECT_LT(training.rows.back()[1], training.rows.front()[1]);
+
+  const std::string codes = dir_ / "codes.csv", recon = dir_ / "recon.npy";
+  ASSERT_EQ(run_cli(dir_, "encode " + model + " " + data_ + " -o " + codes).code, 0);
+  const Matrix<double> R = read_matrix<double>(codes);
+  ASSERT_EQ(R.rows(), 2000);
+  ASSERT_EQ(R.cols(), 2);
+  EXPECT_NEAR(R.row(0).sum(), 1.0, 1e-6);
+  ASSERT_EQ(run_cli(dir_, "reconstruct " + model + " " + data_ + " -o " + recon).code, 0);
+  EXPECT_EQ(read_matrix<double>(recon).rows(), 2000);
+  const Result eval = run_cli(dir_, "eval " + model + " " + data_);
+  ASSERT_EQ(eval.code, 0) << eval.err;
+  EXPECT_NE(eval.out.find("loss (MSE)"), std::string::npos) << eval.out;
+  EXPECT_NE(eval.out.find("codes below 1e-3"), std::string::npos);
+
+  // --init with zero epochs reproduces the model; with more epochs it continues.
+  const std::string again = dir_ / "again.safetensors";
+  ASSERT_EQ(run_cli(dir_, "fit " + data_ + " -o " + again + " --epochs 0 --init " + model).code, 0);
+  EXPECT_EQ(load_model<float>(again).dictionary, m.dictionary);
+
+  const std::string figures = dir_ / "figures";
+  const Result plot = run_cli(dir_, "plot " + data_ + " --model " + model + " --log " + log + " -o " + figures);
+  ASSERT_EQ(plot.code, 0) << plot.err;
+  EXPECT_TRUE(fs::exists(fs::path(figures) / "loss.dat") || fs::exists(fs::path(figures) / "figures.gp"));
+}
+
+TEST_F(CliTest, Float64TrainingWritesF64Tensors) {
+  const std::string model = dir_ / "model64.safetensors";
+  ASSERT_EQ(run_cli(dir_, "fit " + data_ + " -o " + model + " --epochs 5 --dtype float64 -q").code, 0);
+  EXPECT_EQ(model_dtype(model), DType::float64);
+  expect_user_error(run_cli(dir_, "fit " + data_ + " -o " + (dir_ / "x.safetensors") + " --dtype int8"),
+                    {"--dtype", "int8"}, dir_ / "x.safetensors");
+}
+
+TEST_F(CliTest, DemoWritesDataModelLogFiguresAndASparsitySummary) {
+  const std::string out = dir_ / "demo";
+  const Result demo = run_cli(dir_, "demo -o " + out + " --epochs 200");
+  ASSERT_EQ(demo.code, 0) << demo.err;
+  for (const char* name : {"data.npy", "model.safetensors", "log.csv"}) {
+    EXPECT_TRUE(fs::exists(fs::path(out) / name)) << name;
+  }
+  EXPECT_NE(demo.out.find("below 1e-3"), std::string::npos) << demo.out;
+  EXPECT_NE(demo.out.find("mean largest entry"), std::string::npos) << demo.out;
+}
+
+TEST_F(CliTest, HelpShowsDefaultsAndUsageErrorsExitTwo) {
+  const Result help = run_cli(dir_, "fit --help");
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("--epochs"), std::string::npos);
+  EXPECT_NE(help.out.find("10000"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("0.001"), std::string::npos) << help.out;
+  EXPECT_EQ(run_cli(dir_, "fit " + data_ + " -o x --no-such-flag").code, 2);
+  EXPECT_EQ(run_cli(dir_, "").code, 2);
+  EXPECT_EQ(run_cli(dir_, "fit").code, 2);
+}
+
+TEST_F(CliTest, BadFitParametersAreRefused) {
+  const std::string model = dir_ / "m.safetensors";
+  const std::string fit = "fit " + data_ + " -o " + model;
+  expect_user_error(run_cli(dir_, fit + " --atoms 0"), {"--atoms: must be >= 1, got 0"}, model);
+  expect_user_error(run_cli(dir_, fit + " --epochs -1"), {"--epochs: must be >= 0, got -1"}, model);
+  expect_user_error(run_cli(dir_, fit + " --lr 0"), {"--lr: must be > 0"}, model);
+  expect_user_error(run_cli(dir_, fit + " --lr -0.5"), {"--lr", "-0.5"}, model);
+  expect_user_error(run_cli(dir_, fit + " --lr nan"), {"--lr", "finite"}, model);
+  expect_user_error(run_cli(dir_, fit + " --lr inf"), {"--lr", "finite"}, model);
+}
+
+TEST_F(CliTest, BadDataFilesAreRefusedWithTheirNameAndPosition) {
+  const std::string model = dir_ / "m.safetensors";
+  auto fit = [&](const std::string& data) { return run_cli(dir_, "fit " + data + " -o " + model + " -q"); };
+
+  expect_user_error(fit(dir_ / "missing.npy"), {"missing.npy", "No such file"}, model);
+  write_bytes(dir_ / "text.npy", "epoch,loss\n1,2\n");
+  expect_user_error(fit(dir_ / "text.npy"), {"text.npy", "not a .npy"}, model);
+  const std::string full = slurp(data_);
+  write_bytes(dir_ / "short.npy", full.substr(0, full.size() / 2));
+  expect_user_error(fit(dir_ / "short.npy"), {"short.npy", "truncated"}, model);
+  write_bytes(dir_ / "int.npy", npy_bytes("<i8", "(2, 2)", std::string(32, '\0')));
+  expect_user_error(fit(dir_ / "int.npy"), {"int.npy", "'<i8'"}, model);
+  write_bytes(dir_ / "cube.npy", npy_bytes("<f4", "(2, 2, 2)", std::string(32, '\0')));
+  expect_user_error(fit(dir_ / "cube.npy"), {"cube.npy", "2-D"}, model);
+
+  write_bytes(dir_ / "ragged.csv", "1,2\n3,4\n5\n");
+  expect_user_error(fit(dir_ / "ragged.csv"), {"ragged.csv", "line 3"}, model);
+  write_bytes(dir_ / "words.csv", "x,y\n1,2\n3,abc\n");
+  expect_user_error(fit(dir_ / "words.csv"), {"words.csv", "line 3", "column 2", "abc"}, model);
+  write_bytes(dir_ / "inf.csv", "1,2\n3,inf\n");
+  expect_user_error(fit(dir_ / "inf.csv"), {"inf.csv", "line 2", "column 2"}, model);
+  Matrix<float> with_nan = Matrix<float>::Ones(4, 2);
+  with_nan(2, 1) = NAN;
+  write_npy(dir_ / "nan.npy", with_nan);
+  expect_user_error(fit(dir_ / "nan.npy"), {"nan.npy", "row 2", "column 1"}, model);
+  write_bytes(dir_ / "empty.csv", "x,y\n");
+  expect_user_error(fit(dir_ / "empty.csv"), {"empty.csv", "no data"}, model);
+  write_bytes(dir_ / "data.txt", "1 2\n");
+  expect_user_error(fit(dir_ / "data.txt"), {"data.txt"}, model);
+}
+
+TEST_F(CliTest, BadModelFilesAndMismatchedDataAreRefused) {
+  const std::string model = dir_ / "m.safetensors";
+  ASSERT_EQ(run_cli(dir_, "fit " + data_ + " -o " + model + " --epochs 2 -q").code, 0);
+  const std::string codes = dir_ / "codes.npy";
+
+  Matrix<float> wide = Matrix<float>::Ones(5, 3);
+  write_npy(dir_ / "wide.npy", wide);
+  expect_user_error(run_cli(dir_, "encode " + model + " " + (dir_ / "wide.npy") + " -o " + codes),
+                    {"wide.npy", "3 columns", "dimension 2"}, codes);
+  expect_user_error(run_cli(dir_, "fit " + (dir_ / "wide.npy") + " -o " + (dir_ / "n.safetensors") +
+                                      " --init " + model),
+                    {"wide.npy", "3 columns"}, dir_ / "n.safetensors");
+
+  write_bytes(dir_ / "garbage.safetensors", "this is not a model at all");
+  expect_user_error(run_cli(dir_, "encode " + (dir_ / "garbage.safetensors") + " " + data_ + " -o " + codes),
+                    {"garbage.safetensors"}, codes);
+  TensorFile partial;
+  partial.tensors["dictionary"] = Tensor{DType::float32, {2, 2}, {1, 2, 3, 4}};
+  write_safetensors(dir_ / "partial.safetensors", partial);
+  expect_user_error(run_cli(dir_, "eval " + (dir_ / "partial.safetensors") + " " + data_),
+                    {"partial.safetensors", "attributor.0.weight"}, "");
+  expect_user_error(run_cli(dir_, "reconstruct " + (dir_ / "nope.safetensors") + " " + data_ + " -o " + codes),
+                    {"nope.safetensors"}, codes);
+}
+
+TEST_F(CliTest, AFailedFitKeepsThePreviousModelIntact) {
+  const std::string model = dir_ / "m.safetensors";
+  ASSERT_EQ(run_cli(dir_, "fit " + data_ + " -o " + model + " --epochs 2 -q").code, 0);
+  const std::string before = slurp(model);
+  expect_user_error(run_cli(dir_, "fit " + data_ + " -o " + model + " --lr -1"), {"--lr"}, "");
+  EXPECT_EQ(slurp(model), before);
+}
+
+TEST_F(CliTest, AnUnwritableOutputIsAUserError) {
+  expect_user_error(run_cli(dir_, "toy -o " + (dir_ / "no/such/folder/toy.npy")),
+                    {"no/such/folder/toy.npy"}, "");
+  expect_user_error(run_cli(dir_, "toy -o " + (dir_ / "toy.bin")), {"toy.bin"}, dir_ / "toy.bin");
+}
+
+}  // namespace
+}  // namespace dictlearn

@@ -1,0 +1,122 @@
+// The model: initialization, encoding, gradients against finite differences.
+#include "dictlearn/model.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "dictlearn/trainer.hpp"
+#include "test_util.hpp"
+
+namespace dictlearn {
+namespace {
+
+template <typename T>
+class ModelTest : public ::testing::Test {};
+using Types = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(ModelTest, Types);
+
+TYPED_TEST(ModelTest, InitMatchesTheSeedsDistributions) {
+  using T = TypeParam;
+  const int atoms = 64, dim = 16;
+  const Model<T> model = init_model<T>(atoms, dim, 7);
+  ASSERT_EQ(model.n_atoms(), atoms);
+  ASSERT_EQ(model.dim(), dim);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(dim));
+  EXPECT_GE(model.dictionary.minCoeff(), T(0));
+  EXPECT_LT(model.dictionary.maxCoeff(), T(1));
+  EXPECT_NEAR(model.dictionary.template cast<double>().mean(), 0.5, 0.05);
+  EXPECT_GE(model.encoder_weight.minCoeff(), T(-bound));
+  EXPECT_LE(model.encoder_weight.maxCoeff(), T(bound));
+  EXPECT_GT(model.encoder_weight.maxCoeff(), T(0.9 * bound));  // spans the interval
+  EXPECT_LT(model.encoder_weight.minCoeff(), T(-0.9 * bound));
+  EXPECT_GE(model.encoder_bias.minCoeff(), T(-bound));
+  EXPECT_LE(model.encoder_bias.maxCoeff(), T(bound));
+  // Same seed, same model; another seed, another model.
+  EXPECT_EQ(init_model<T>(atoms, dim, 7).dictionary, model.dictionary);
+  EXPECT_NE(init_model<T>(atoms, dim, 8).dictionary, model.dictionary);
+}
+
+TYPED_TEST(ModelTest, RejectsBadShapes) {
+  using T = TypeParam;
+  EXPECT_ERROR_CONTAINS(init_model<T>(0, 2, 0), "--atoms: must be >= 1, got 0");
+  Model<T> model = init_model<T>(3, 4, 0);
+  Matrix<T> X = Matrix<T>::Ones(5, 3);
+  EXPECT_ERROR_CONTAINS(encode(model, X), "data has 3 columns but the model's atoms have dimension 4");
+  model.encoder_bias.resize(2);
+  EXPECT_ERROR_CONTAINS(validate_model(model, "m.safetensors"),
+                        "m.safetensors: attributor.0.bias has 2 entries");
+}
+
+TYPED_TEST(ModelTest, CodesAreRowsOfTheSimplexAndReconstructionIsRD) {
+  using T = TypeParam;
+  const Model<T> model = init_model<T>(5, 3, 1);
+  Matrix<T> X = Matrix<T>::Random(20, 3);
+  const Matrix<T> codes = encode(model, X);
+  ASSERT_EQ(codes.rows(), 20);
+  ASSERT_EQ(codes.cols(), 5);
+  for (int i = 0; i < codes.rows(); ++i) {
+    EXPECT_NEAR(codes.row(i).sum(), 1.0, 1e-6);
+    EXPECT_GT(codes.row(i).minCoeff(), T(0));
+    // Softmax of the affine map, computed the plain way.
+    Eigen::Matrix<double, 1, Eigen::Dynamic> z =
+        (X.row(i).template cast<double>() * model.encoder_weight.template cast<double>().transpose()) +
+        model.encoder_bias.template cast<double>().transpose();
+    z = z.array().exp();
+    z /= z.sum();
+    for (int k = 0; k < 5; ++k) EXPECT_NEAR(codes(i, k), z(k), 1e-6);
+  }
+  const Matrix<T> out = reconstruct(model, X);
+  EXPECT_TRUE(out.isApprox(codes * model.dictionary, T(1e-5)));
+  const double loss = reconstruction_loss(model, X);
+  EXPECT_NEAR(loss, (out - X).template cast<double>().squaredNorm() / X.size(), 1e-6 * loss);
+}
+
+TEST(ModelTest, SoftmaxIsStableForLargeLogits) {
+  Model<float> model = init_model<float>(2, 2, 0);
+  model.encoder_bias << 1000.0f, -1000.0f;
+  Matrix<float> X(1, 2);
+  X << 1, 1;
+  const Matrix<float> codes = encode(model, X);
+  EXPECT_FLOAT_EQ(codes(0, 0), 1.0f);
+  EXPECT_FLOAT_EQ(codes(0, 1), 0.0f);
+}
+
+TEST(ModelTest, CodeStatsCountsSmallAndZeroEntries) {
+  Matrix<double> codes(2, 3);
+  codes << 0.9, 0.0005, 0.0995, 0.0, 1.0, 0.0;
+  const CodeStats stats = code_stats(codes);
+  EXPECT_DOUBLE_EQ(stats.fraction_below, 3.0 / 6.0);
+  EXPECT_DOUBLE_EQ(stats.fraction_zero, 2.0 / 6.0);
+  EXPECT_DOUBLE_EQ(stats.mean_max, 0.95);
+}
+
+// Central finite differences in double for every parameter entry.
+TEST(GradientTest, MatchesFiniteDifferencesForEveryParameter) {
+  Model<double> model = init_model<double>(4, 3, 11);
+  Matrix<double> X = Matrix<double>::Random(17, 3);
+  Gradients<double> grad;
+  loss_and_gradients(model, X, grad);
+  const double h = 1e-6;
+  auto check = [&](auto& param, const auto& analytic, const char* name) {
+    for (Eigen::Index i = 0; i < param.size(); ++i) {
+      const double saved = param.data()[i];
+      param.data()[i] = saved + h;
+      const double plus = reconstruction_loss(model, X);
+      param.data()[i] = saved - h;
+      const double minus = reconstruction_loss(model, X);
+      param.data()[i] = saved;
+      const double numeric = (plus - minus) / (2 * h);
+      EXPECT_NEAR(analytic.data()[i], numeric, 1e-7 + 1e-6 * std::abs(numeric))
+          << name << " entry " << i;
+    }
+  };
+  check(model.dictionary, grad.dictionary, "dictionary");
+  check(model.encoder_weight, grad.encoder_weight, "encoder_weight");
+  check(model.encoder_bias, grad.encoder_bias, "encoder_bias");
+  // The gradient is not trivially zero.
+  EXPECT_GT(grad.encoder_weight.norm(), 1e-4);
+}
+
+}  // namespace
+}  // namespace dictlearn

@@ -1,0 +1,386 @@
+// Tests of the 2-D projection and of the figures rendered through gnuplot.
+#include "dictlearn/plot.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <random>
+#include <string>
+
+#include "dictlearn/error.hpp"
+
+namespace dictlearn {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// Sets an environment variable for the scope, restoring the previous value.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) previous_ = old;
+    if (value)
+      ::setenv(name, value, 1);
+    else
+      ::unsetenv(name);
+  }
+  ~ScopedEnv() {
+    if (previous_)
+      ::setenv(name_, previous_->c_str(), 1);
+    else
+      ::unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> previous_;
+};
+
+/// A fresh, empty folder under the temp directory, removed afterwards.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& name)
+      : path_(fs::temp_directory_path() /
+              ("dictlearn_plot_test_" + std::to_string(::getpid()) + "_" + name)) {
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+bool gnuplot_on_path() {
+  const char* path = std::getenv("PATH");
+  if (!path) return false;
+  std::string search = path;
+  size_t begin = 0;
+  while (begin <= search.size()) {
+    size_t end = search.find(':', begin);
+    if (end == std::string::npos) end = search.size();
+    const fs::path candidate = fs::path(search.substr(begin, end - begin)) / "gnuplot";
+    if (::access(candidate.c_str(), X_OK) == 0) return true;
+    begin = end + 1;
+  }
+  return false;
+}
+
+std::string read_all(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+Matrix<double> gaussian(int rows, int cols, unsigned seed) {
+  std::mt19937 random(seed);
+  std::normal_distribution<double> normal;
+  Matrix<double> X(rows, cols);
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) X(i, j) = normal(random);
+  return X;
+}
+
+/// The seed's toy problem: two clusters, atoms moving from their start onto them.
+PlotInput synthetic_input(int n_atoms = 2, int n_snapshots = 30) {
+  PlotInput input;
+  const int n = 400;
+  input.data = 0.1 * gaussian(n, 2, 1);
+  for (int i = 0; i < n; ++i) input.data(i, i < n / 2 ? 0 : 1) += 1;
+  for (int e = 1; e <= 300; ++e) input.loss.push_back(0.3 * std::exp(-e / 60.0) + 0.01);
+  Matrix<double> start = Matrix<double>::Constant(n_atoms, 2, 0.5);
+  Matrix<double> end(n_atoms, 2);
+  for (int k = 0; k < n_atoms; ++k) {
+    start(k, 0) += 0.1 * k;
+    end.row(k) = input.data.row((k * 97) % n);
+  }
+  for (int s = 0; s < n_snapshots; ++s) {
+    const double t = static_cast<double>(s) / std::max(1, n_snapshots - 1);
+    input.snapshots.push_back({1 + 10 * s, start + t * (end - start)});
+  }
+  input.final_atoms = end;
+  input.title = "softmax, 2 atoms";
+  return input;
+}
+
+double variance(const Eigen::VectorXd& v) {
+  return (v.array() - v.mean()).square().sum() / static_cast<double>(v.size() - 1);
+}
+
+// ---------------------------------------------------------------- projection
+
+TEST(Projection, TwoDimensionalDataIsDrawnAsItIs) {
+  const Matrix<double> X = gaussian(50, 2, 3) * 4.0 + Matrix<double>::Constant(50, 2, 7.0);
+  const Projection projection = make_projection(X);
+  EXPECT_EQ(projection.x_label, "x1");
+  EXPECT_EQ(projection.y_label, "x2");
+  EXPECT_TRUE(projection.center.isZero());
+  EXPECT_TRUE(projection.axes.isIdentity());
+  EXPECT_EQ(project(projection, X), X);
+}
+
+TEST(Projection, OneDimensionalDataGoesOnTheXAxis) {
+  const Matrix<double> X = gaussian(20, 1, 4);
+  const Matrix<double> p = project(make_projection(X), X);
+  ASSERT_EQ(p.rows(), 20);
+  ASSERT_EQ(p.cols(), 2);
+  EXPECT_EQ(p.col(0), X.col(0));
+  EXPECT_TRUE(p.col(1).isZero());
+}
+
+TEST(Projection, PrincipalComponentsRecoverAPlantedPlane) {
+  // Samples spread 10x along u, 3x along v (orthogonal to u), 0.1x elsewhere, off center.
+  const int dim = 6, n = 4000;
+  Eigen::VectorXd u(dim), v(dim);
+  u << 1, 2, -1, 0.5, 0, 3;
+  u.normalize();
+  v << 2, -1, 0, 1, 1, 0;
+  v -= v.dot(u) * u;
+  v.normalize();
+  const Matrix<double> g = gaussian(n, dim + 2, 5);
+  Matrix<double> X(n, dim);
+  for (int i = 0; i < n; ++i) {
+    X.row(i) = (10 * g(i, 0) * u + 3 * g(i, 1) * v).transpose() + 0.1 * g.row(i).tail(dim);
+    X.row(i).array() += 5.0;
+  }
+  const Projection projection = make_projection(X);
+  EXPECT_EQ(projection.x_label, "PC1");
+  EXPECT_EQ(projection.y_label, "PC2");
+  ASSERT_EQ(projection.axes.rows(), 2);
+  ASSERT_EQ(projection.axes.cols(), dim);
+  EXPECT_GT(std::abs(projection.axes.row(0).dot(u.transpose())), 0.999);
+  EXPECT_GT(std::abs(projection.axes.row(1).dot(v.transpose())), 0.999);
+  EXPECT_TRUE((projection.axes * projection.axes.transpose()).isIdentity(1e-12));
+  // Sign convention: the largest-magnitude entry of each axis is positive.
+  for (int c = 0; c < 2; ++c) {
+    Eigen::Index largest;
+    projection.axes.row(c).cwiseAbs().maxCoeff(&largest);
+    EXPECT_GT(projection.axes(c, largest), 0);
+  }
+  const Matrix<double> p = project(projection, X);
+  EXPECT_NEAR(p.col(0).mean(), 0, 1e-9);
+  EXPECT_NEAR(p.col(1).mean(), 0, 1e-9);
+  const double var1 = variance(p.col(0)), var2 = variance(p.col(1));
+  EXPECT_GT(var1, var2);
+  EXPECT_NEAR(var1, 100, 10);
+  EXPECT_NEAR(var2, 9, 1);
+}
+
+TEST(Projection, IsDeterministic) {
+  const Matrix<double> X = gaussian(300, 5, 6) * Matrix<double>::Random(5, 5);
+  const Projection a = make_projection(X);
+  const Projection b = make_projection(X);
+  EXPECT_EQ(a.axes, b.axes);
+  EXPECT_EQ(a.center, b.center);
+  // The sign does not follow the data's orientation: -X has the same axes.
+  const Projection c = make_projection(-X);
+  EXPECT_TRUE(a.axes.isApprox(c.axes, 1e-9));
+}
+
+TEST(Projection, RejectsBadShapesAndValues) {
+  const Projection projection = make_projection(gaussian(10, 3, 7));
+  EXPECT_THROW(project(projection, gaussian(4, 2, 8)), Error);
+  EXPECT_THROW(make_projection(Matrix<double>(5, 0)), Error);
+  Matrix<double> X = gaussian(10, 3, 9);
+  X(4, 1) = NAN;
+  EXPECT_THROW(make_projection(X), Error);
+}
+
+// ---------------------------------------------------------------- figures
+
+TEST(RenderFigures, WritesTheFourImages) {
+  if (!gnuplot_on_path()) GTEST_SKIP() << "gnuplot is not installed";
+  ScopedEnv no_override("DICTLEARN_GNUPLOT", nullptr);
+  TempDir dir("images");
+  const fs::path out = dir.path() / "figures";  // created by render_figures
+  const PlotResult result = render_figures(synthetic_input(), out.string());
+  EXPECT_TRUE(result.gnuplot_found);
+  EXPECT_EQ(result.written.size(), 4u);
+
+  const std::string png_magic = "\x89PNG\r\n\x1a\n";
+  for (const char* name : {"scatter.png", "loss.png", "atoms.png"}) {
+    const std::string bytes = read_all(out / name);
+    EXPECT_EQ(bytes.substr(0, 8), png_magic) << name;
+    EXPECT_GT(bytes.size(), 5000u) << name;
+  }
+  const std::string gif = read_all(out / "atoms.gif");
+  EXPECT_TRUE(gif.rfind("GIF89a", 0) == 0 || gif.rfind("GIF87a", 0) == 0);
+  EXPECT_GT(gif.size(), 20000u);
+
+  for (const char* name : {"data.dat", "loss.dat", "atoms.dat", "frames.dat", "figures.gp"}) {
+    EXPECT_TRUE(fs::exists(out / name)) << name;
+  }
+  // No temporary left behind (they are hidden files).
+  for (const auto& entry : fs::directory_iterator(out)) {
+    EXPECT_NE(entry.path().filename().string()[0], '.') << entry.path();
+  }
+  // The script redraws the figures by itself, from inside the folder.
+  const std::string command = "cd '" + out.string() + "' && gnuplot figures.gp 2>/dev/null";
+  EXPECT_EQ(std::system(command.c_str()), 0);
+}
+
+TEST(RenderFigures, SubsamplesLongRunsAndManyAtoms) {
+  if (!gnuplot_on_path()) GTEST_SKIP() << "gnuplot is not installed";
+  ScopedEnv no_override("DICTLEARN_GNUPLOT", nullptr);
+  TempDir dir("many");
+  const PlotResult result = render_figures(synthetic_input(40, 250), dir.path().string());
+  EXPECT_EQ(result.written.size(), 4u);
+  const std::string frames = read_all(dir.path() / "frames.dat");
+  size_t count = 0;
+  for (size_t at = frames.find("# epoch"); at != std::string::npos;
+       at = frames.find("# epoch", at + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, 100u);
+  const std::string script = read_all(dir.path() / "figures.gp");
+  EXPECT_NE(script.find("title \"atom 31\""), std::string::npos);
+  EXPECT_EQ(script.find("title \"atom 32\""), std::string::npos);
+}
+
+TEST(RenderFigures, WithoutGnuplotWritesDataAndScriptsAndSaysHowToInstall) {
+  ScopedEnv missing("DICTLEARN_GNUPLOT", "/nonexistent/gnuplot");
+  TempDir dir("missing");
+  const PlotResult result = render_figures(synthetic_input(), dir.path().string());
+  EXPECT_FALSE(result.gnuplot_found);
+  EXPECT_TRUE(result.written.empty());
+  EXPECT_NE(result.message.find("gnuplot not found"), std::string::npos);
+  EXPECT_NE(result.message.find("apt-get install gnuplot-nox"), std::string::npos);
+  EXPECT_NE(result.message.find(dir.path().string()), std::string::npos);
+  for (const char* name :
+       {"data.dat", "loss.dat", "atoms.dat", "atoms_final.dat", "frames.dat", "figures.gp"}) {
+    EXPECT_TRUE(fs::exists(dir.path() / name)) << name;
+  }
+  EXPECT_EQ(result.data_files.size(), 6u);
+  for (const char* name : {"scatter.png", "loss.png", "atoms.png", "atoms.gif"}) {
+    EXPECT_FALSE(fs::exists(dir.path() / name)) << name;
+  }
+  // The script names files relative to its folder.
+  const std::string script = read_all(dir.path() / "figures.gp");
+  EXPECT_NE(script.find("set output \"atoms.gif\""), std::string::npos);
+  EXPECT_EQ(script.find(dir.path().string()), std::string::npos);
+}
+
+TEST(RenderFigures, SkipsFiguresWithoutInput) {
+  ScopedEnv missing("DICTLEARN_GNUPLOT", "/nonexistent/gnuplot");
+  TempDir dir("skip");
+  PlotInput input = synthetic_input();
+  input.loss.clear();
+  input.snapshots.clear();
+  render_figures(input, dir.path().string());
+  const std::string script = read_all(dir.path() / "figures.gp");
+  EXPECT_NE(script.find("scatter.png"), std::string::npos);
+  EXPECT_NE(script.find("atoms.png"), std::string::npos);  // the final atoms alone
+  EXPECT_EQ(script.find("loss.png"), std::string::npos);
+  EXPECT_EQ(script.find("atoms.gif"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir.path() / "loss.dat"));
+
+  input.final_atoms.resize(0, 0);
+  render_figures(input, dir.path().string());
+  EXPECT_EQ(read_all(dir.path() / "figures.gp").find("atoms.png"), std::string::npos);
+}
+
+TEST(RenderFigures, FinalAtomsOnlyRenders) {
+  if (!gnuplot_on_path()) GTEST_SKIP() << "gnuplot is not installed";
+  ScopedEnv no_override("DICTLEARN_GNUPLOT", nullptr);
+  TempDir dir("final_only");
+  PlotInput input = synthetic_input();
+  input.loss.clear();
+  input.snapshots.clear();
+  const PlotResult result = render_figures(input, dir.path().string());
+  EXPECT_EQ(result.written.size(), 2u);
+  EXPECT_TRUE(fs::exists(dir.path() / "atoms.png"));
+  EXPECT_FALSE(fs::exists(dir.path() / "atoms.gif"));
+}
+
+TEST(RenderFigures, DegenerateInputsStillRender) {
+  if (!gnuplot_on_path()) GTEST_SKIP() << "gnuplot is not installed";
+  ScopedEnv no_override("DICTLEARN_GNUPLOT", nullptr);
+  TempDir dir("degenerate");
+  PlotInput input;
+  input.data = Matrix<double>::Constant(1, 2, 3.0);  // one point: an empty axis range
+  input.loss = {0.0};                                // not drawable on a log scale
+  input.snapshots.push_back({1, Matrix<double>::Constant(1, 2, 3.0)});
+  input.title = "100% \"quoted\" _title_";
+  const PlotResult result = render_figures(input, dir.path().string());
+  EXPECT_EQ(result.written.size(), 4u);
+
+  input.loss = {NAN, INFINITY};  // nothing to draw: the loss figure is skipped, not an error
+  const PlotResult no_loss = render_figures(input, (dir.path() / "no_loss").string());
+  EXPECT_EQ(no_loss.written.size(), 3u);
+  EXPECT_NE(no_loss.message.find("loss"), std::string::npos);
+}
+
+TEST(RenderFigures, UncreatableDirectoryIsAnErrorNamingIt) {
+  ScopedEnv missing("DICTLEARN_GNUPLOT", "/nonexistent/gnuplot");
+  TempDir dir("uncreatable");
+  const fs::path file = dir.path() / "a_file";
+  std::ofstream(file) << "not a folder";
+  const std::string target = (file / "figures").string();
+  try {
+    render_figures(synthetic_input(), target);
+    FAIL() << "expected an Error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find(target), std::string::npos) << error.what();
+  }
+}
+
+TEST(RenderFigures, GnuplotFailureNamesTheFigureAndTheMessage) {
+  TempDir dir("failing");
+  const fs::path fake = dir.path() / "fake-gnuplot";
+  std::ofstream(fake) << "#!/bin/sh\ncat >/dev/null\necho 'gnuplot> plot x' >&2\n"
+                         "echo '         line 0: something broke' >&2\nexit 1\n";
+  fs::permissions(fake, fs::perms::owner_all);
+  ScopedEnv failing("DICTLEARN_GNUPLOT", fake.c_str());
+  const fs::path out = dir.path() / "out";
+  try {
+    render_figures(synthetic_input(), out.string());
+    FAIL() << "expected an Error";
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("scatter.png"), std::string::npos) << message;
+    EXPECT_NE(message.find("line 0: something broke"), std::string::npos) << message;
+  }
+  EXPECT_FALSE(fs::exists(out / "scatter.png"));
+  for (const auto& entry : fs::directory_iterator(out)) {
+    EXPECT_NE(entry.path().filename().string()[0], '.') << entry.path();
+  }
+}
+
+TEST(RenderFigures, GnuplotExitingWithoutReadingIsAnErrorNotACrash) {
+  // Writing to a pipe nobody reads raises SIGPIPE; it must not kill the process.
+  TempDir dir("early_exit");
+  const fs::path fake = dir.path() / "fake-gnuplot";
+  std::ofstream(fake) << "#!/bin/sh\nexit 3\n";
+  fs::permissions(fake, fs::perms::owner_all);
+  ScopedEnv failing("DICTLEARN_GNUPLOT", fake.c_str());
+  PlotInput input = synthetic_input();
+  input.title = std::string(200000, 't');  // a script longer than the pipe's buffer
+  EXPECT_THROW(render_figures(input, (dir.path() / "out").string()), Error);
+}
+
+TEST(RenderFigures, RejectsMalformedInput) {
+  ScopedEnv missing("DICTLEARN_GNUPLOT", "/nonexistent/gnuplot");
+  TempDir dir("malformed");
+  PlotInput input = synthetic_input();
+  input.snapshots[3].atoms = Matrix<double>::Zero(2, 3);
+  EXPECT_THROW(render_figures(input, dir.path().string()), Error);
+  input = synthetic_input();
+  input.final_atoms = Matrix<double>::Zero(5, 2);
+  EXPECT_THROW(render_figures(input, dir.path().string()), Error);
+  input = synthetic_input();
+  input.data(0, 0) = INFINITY;
+  EXPECT_THROW(render_figures(input, dir.path().string()), Error);
+}
+
+}  // namespace
+}  // namespace dictlearn
