@@ -20,16 +20,9 @@
 
 #include "check.hpp"
 #include "dictlearn/io.hpp"
+#include "io_detail.hpp"
 
 namespace dictlearn {
-namespace detail {
-
-// Declared again in io_matrix.cpp, the only other user.
-template <typename T>
-Matrix<T> read_csv_counting_header(const std::string& path, int& header_lines);
-
-}  // namespace detail
-
 namespace {
 
 std::string read_whole_file(const std::string& path) {
@@ -150,19 +143,22 @@ Matrix<T> detail::read_csv_counting_header(const std::string& path, int& header_
                     "{}: line {} is blank (blank lines are allowed only at the end)", path,
                     line_number);
     const std::vector<std::string_view> fields = split_fields(lines[i]);
-    DICTLEARN_CHECK(fields.size() == n_fields, "{}: line {} has {} fields, expected {} (as on line 1)",
-                    path, line_number, fields.size(), n_fields);
+    DICTLEARN_CHECK(fields.size() == n_fields,
+                    "{}: line {} has {} fields, expected {} (as on line 1)", path, line_number,
+                    fields.size(), n_fields);
     const auto row = static_cast<Eigen::Index>(i - header_lines);
     for (size_t j = 0; j < fields.size(); ++j) {
       DICTLEARN_CHECK(!fields[j].empty(), "{}: line {}, column {}: empty field (expected a number)",
                       path, line_number, j + 1);
       const Field field = parse_field(fields[j]);
-      DICTLEARN_CHECK(field.kind != FieldKind::not_number, "{}: line {}, column {}: '{}' is not a number",
-                      path, line_number, j + 1, printable(fields[j]));
+      DICTLEARN_CHECK(field.kind != FieldKind::not_number,
+                      "{}: line {}, column {}: '{}' is not a number", path, line_number, j + 1,
+                      printable(fields[j]));
       const T value = static_cast<T>(field.value);
-      DICTLEARN_CHECK(field.kind == FieldKind::number && std::isfinite(value) == std::isfinite(field.value),
-                      "{}: line {}, column {}: '{}' is out of range for {}", path, line_number,
-                      j + 1, printable(fields[j]), type_name<T>());
+      DICTLEARN_CHECK(
+          field.kind == FieldKind::number && std::isfinite(value) == std::isfinite(field.value),
+          "{}: line {}, column {}: '{}' is out of range for {}", path, line_number, j + 1,
+          printable(fields[j]), type_name<T>());
       matrix(row, static_cast<Eigen::Index>(j)) = value;
     }
   }

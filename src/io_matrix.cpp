@@ -10,17 +10,9 @@
 
 #include "check.hpp"
 #include "dictlearn/io.hpp"
+#include "io_detail.hpp"
 
 namespace dictlearn {
-namespace detail {
-
-/// read_csv that also returns how many header lines precede the data (0 or 1),
-/// so errors can name the file line of a matrix row. Defined in io_csv.cpp.
-template <typename T>
-Matrix<T> read_csv_counting_header(const std::string& path, int& header_lines);
-
-}  // namespace detail
-
 namespace {
 
 enum class Format { npy, csv };

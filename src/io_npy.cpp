@@ -128,9 +128,8 @@ class HeaderParser {
     DICTLEARN_FAIL("{}: malformed .npy header: {} at offset {}", path_, what, position_);
   }
   void skip_space() {
-    while (position_ < text_.size() &&
-           (text_[position_] == ' ' || text_[position_] == '\t' || text_[position_] == '\n' ||
-            text_[position_] == '\r'))
+    while (position_ < text_.size() && (text_[position_] == ' ' || text_[position_] == '\t' ||
+                                        text_[position_] == '\n' || text_[position_] == '\r'))
       ++position_;
   }
   char peek() const { return position_ < text_.size() ? text_[position_] : '\0'; }
@@ -406,9 +405,9 @@ template <typename T>
 void write_npy(const std::string& path, const Matrix<T>& matrix) {
   // Version 1.0 with the header padded so the data starts on a 64-byte
   // boundary, as numpy itself writes it (aligned loads when memory-mapped).
-  std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}, {}), }}",
-                                   std::is_same_v<T, float> ? "<f4" : "<f8", matrix.rows(),
-                                   matrix.cols());
+  std::string header =
+      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}, {}), }}",
+                  std::is_same_v<T, float> ? "<f4" : "<f8", matrix.rows(), matrix.cols());
   const size_t prefix_size = npy_magic_size + 2 + 2;
   header.append((64 - (prefix_size + header.size() + 1) % 64) % 64, ' ');
   header += '\n';

@@ -106,8 +106,8 @@ TensorEntry read_tensor_entry(const std::string& path, const std::string& name, 
   }
 
   const auto shape = entry.find("shape");
-  DICTLEARN_CHECK(shape != entry.end() && shape->is_array(),
-                  "{}: tensor '{}': no shape array", path, name);
+  DICTLEARN_CHECK(shape != entry.end() && shape->is_array(), "{}: tensor '{}': no shape array",
+                  path, name);
   for (const json& dim : *shape) {
     DICTLEARN_CHECK(dim.is_number_unsigned() && dim.get<uint64_t>() <= uint64_t{INT64_MAX},
                     "{}: tensor '{}': shape {} is not a list of non-negative integers", path, name,
@@ -125,13 +125,15 @@ TensorEntry read_tensor_entry(const std::string& path, const std::string& name, 
                   path, name);
   const auto begin = (*offsets)[0].get<uint64_t>();
   const auto end = (*offsets)[1].get<uint64_t>();
-  DICTLEARN_CHECK(begin <= end && end <= data_size,
-                  "{}: tensor '{}': data_offsets [{}, {}] lie outside the {} data bytes of the file",
-                  path, name, begin, end, data_size);
+  DICTLEARN_CHECK(
+      begin <= end && end <= data_size,
+      "{}: tensor '{}': data_offsets [{}, {}] lie outside the {} data bytes of the file", path,
+      name, begin, end, data_size);
   const uint64_t bytes = count * item_size(tensor.dtype);
-  DICTLEARN_CHECK(end - begin == bytes,
-                  "{}: tensor '{}': data_offsets [{}, {}] span {} bytes but shape {} of {} needs {}",
-                  path, name, begin, end, end - begin, shape_text(tensor.shape), dtype_text, bytes);
+  DICTLEARN_CHECK(
+      end - begin == bytes,
+      "{}: tensor '{}': data_offsets [{}, {}] span {} bytes but shape {} of {} needs {}", path,
+      name, begin, end, end - begin, shape_text(tensor.shape), dtype_text, bytes);
   return {std::move(tensor), begin, static_cast<size_t>(count)};
 }
 
@@ -149,8 +151,8 @@ TensorFile read_safetensors(const std::string& path) {
   const auto file_size = static_cast<uint64_t>(info.st_size);
 
   DICTLEARN_CHECK(file_size >= 8,
-                  "{}: not a safetensors file ({} bytes, less than the 8-byte header length)",
-                  path, file_size);
+                  "{}: not a safetensors file ({} bytes, less than the 8-byte header length)", path,
+                  file_size);
   unsigned char length_bytes[8];
   read_exact(raw, length_bytes, 8, path);
   uint64_t header_length = 0;
@@ -185,8 +187,8 @@ TensorFile read_safetensors(const std::string& path) {
     if (name == "__metadata__") {
       DICTLEARN_CHECK(entry.is_object(), "{}: __metadata__ is not a JSON object", path);
       for (const auto& [key, value] : entry.items()) {
-        DICTLEARN_CHECK(value.is_string(), "{}: __metadata__ '{}' is not a string (it is {})",
-                        path, key, value.dump());
+        DICTLEARN_CHECK(value.is_string(), "{}: __metadata__ '{}' is not a string (it is {})", path,
+                        key, value.dump());
         result.metadata[key] = value.get<std::string>();
       }
       continue;

@@ -37,8 +37,8 @@ class TempDir {
  public:
   TempDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = fmt::format("dictlearn_io_{}_{}_{}", info->name(), ::getpid(),
-                                   std::random_device{}());
+    std::string name =
+        fmt::format("dictlearn_io_{}_{}_{}", info->name(), ::getpid(), std::random_device{}());
     for (char& c : name) {
       if (c == '/') c = '_';  // typed tests are named "Name/0"
     }
@@ -125,7 +125,8 @@ Matrix<T> sample_matrix(Eigen::Index rows, Eigen::Index cols) {
   Matrix<T> matrix(rows, cols);
   std::mt19937 generator(7);
   std::normal_distribution<double> normal(0.0, 3.0);
-  for (Eigen::Index i = 0; i < matrix.size(); ++i) matrix.data()[i] = static_cast<T>(normal(generator));
+  for (Eigen::Index i = 0; i < matrix.size(); ++i)
+    matrix.data()[i] = static_cast<T>(normal(generator));
   matrix(0, 0) = T(0.1);  // not exactly representable: needs all digits in CSV
   matrix(rows - 1, cols - 1) = std::numeric_limits<T>::min();
   return matrix;
@@ -268,9 +269,11 @@ TEST(Npy, UnsupportedDtypes) {
   const std::string big_endian = error_of([&] { read_npy<float>(path); });
   EXPECT_TRUE(contains(big_endian, path + ": unsupported dtype '>f4'"));
   EXPECT_TRUE(contains(big_endian, "big-endian"));
-  write_bytes(path, npy_bytes("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1, 1), }",
-                              std::string(4, '\0')));
-  EXPECT_TRUE(contains(error_of([&] { npy_dtype(path); }), "unsupported dtype (a structured array"));
+  write_bytes(path,
+              npy_bytes("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1, 1), }",
+                        std::string(4, '\0')));
+  EXPECT_TRUE(
+      contains(error_of([&] { npy_dtype(path); }), "unsupported dtype (a structured array"));
 }
 
 TEST(Npy, ShapeMustBe2D) {
@@ -278,8 +281,9 @@ TEST(Npy, ShapeMustBe2D) {
   const std::string path = dir.file("x.npy");
   write_bytes(path, npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4), }",
                               std::string(96, '\0')));
-  EXPECT_EQ(error_of([&] { read_npy<float>(path); }),
-            path + ": array is 3-D with shape (2, 3, 4); expected a 2-D array (samples x features)");
+  EXPECT_EQ(
+      error_of([&] { read_npy<float>(path); }),
+      path + ": array is 3-D with shape (2, 3, 4); expected a 2-D array (samples x features)");
   write_bytes(path, npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }",
                               std::string(20, '\0')));
   EXPECT_TRUE(contains(error_of([&] { read_npy<float>(path); }), "array is 1-D with shape (5,);"));
@@ -289,7 +293,8 @@ TEST(Npy, MalformedHeaderAndVersion) {
   TempDir dir;
   const std::string path = dir.file("x.npy");
   write_bytes(path, npy_bytes("{'descr': '<f4', 'fortran_order': False}", ""));
-  EXPECT_EQ(error_of([&] { read_npy<float>(path); }), path + ": malformed .npy header: no 'shape' key");
+  EXPECT_EQ(error_of([&] { read_npy<float>(path); }),
+            path + ": malformed .npy header: no 'shape' key");
   write_bytes(path, npy_bytes("{'descr': '<f4', 'shape': (1, 1), 'fortran_order': Fals}", ""));
   EXPECT_TRUE(contains(error_of([&] { read_npy<float>(path); }), path + ": malformed .npy header"));
   write_bytes(path, npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (-1, 1), }", ""));
@@ -298,7 +303,8 @@ TEST(Npy, MalformedHeaderAndVersion) {
       npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1), }", raw<float>({1}));
   version9[6] = 9;
   write_bytes(path, version9);
-  EXPECT_TRUE(contains(error_of([&] { read_npy<float>(path); }), "unsupported .npy format version 9.0"));
+  EXPECT_TRUE(
+      contains(error_of([&] { read_npy<float>(path); }), "unsupported .npy format version 9.0"));
 }
 
 TEST(Npy, HeaderLengthBeyondFile) {
@@ -345,7 +351,9 @@ TYPED_TEST(IoTyped, CsvRoundTripWithHeader) {
 TEST(Csv, CrlfSpacesBomAndTrailingBlankLines) {
   TempDir dir;
   const std::string path = dir.file("x.csv");
-  write_bytes(path, "\xEF\xBB\xBF" "a, b\r\n 1 ,\t2.5\r\n-3e2,+4\r\n\r\n \r\n");
+  write_bytes(path,
+              "\xEF\xBB\xBF"
+              "a, b\r\n 1 ,\t2.5\r\n-3e2,+4\r\n\r\n \r\n");
   EXPECT_EQ(read_csv<double>(path), (Matrix<double>(2, 2) << 1, 2.5, -300, 4).finished());
   write_bytes(path, "1,2\n3,4");  // no final newline
   EXPECT_EQ(read_csv<float>(path), (Matrix<float>(2, 2) << 1, 2, 3, 4).finished());
@@ -429,8 +437,13 @@ TEST(Csv, WriterRejectsHeadersThatWouldNotReadBack) {
   const Matrix<double> matrix = Matrix<double>::Zero(2, 2);
   EXPECT_EQ(error_of([&] { write_csv(path, matrix, {"a"}); }),
             path + ": the header has 1 names but the matrix has 2 columns");
-  EXPECT_TRUE(contains(error_of([&] { write_csv(path, matrix, {"a,b", "c"}); }), "contains a comma"));
-  EXPECT_TRUE(contains(error_of([&] { write_csv(path, matrix, {"1", "2"}); }),
+  EXPECT_TRUE(contains(error_of([&] {
+                         write_csv(path, matrix, {"a,b", "c"});
+                       }),
+                       "contains a comma"));
+  EXPECT_TRUE(contains(error_of([&] {
+                         write_csv(path, matrix, {"1", "2"});
+                       }),
                        "would be read back as data"));
   EXPECT_TRUE(dir.listing().empty());
 }

@@ -2,7 +2,6 @@
 #include "dictlearn/plot.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>

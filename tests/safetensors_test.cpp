@@ -40,7 +40,8 @@ class SafetensorsDir {
 
   std::string file(const std::string& name) const { return (path_ / name).string(); }
   size_t entries() const {
-    return static_cast<size_t>(std::distance(fs::directory_iterator(path_), fs::directory_iterator()));
+    return static_cast<size_t>(
+        std::distance(fs::directory_iterator(path_), fs::directory_iterator()));
   }
 
  private:
@@ -235,11 +236,13 @@ TEST(Safetensors, OffsetsOutOfRangeOrInconsistent) {
             path + ": tensor 'x': data_offsets [0, 8] span 8 bytes but shape (3) of F32 needs 12");
   write_file(path, safetensors_bytes(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}})",
                                      std::string(16, '\0')));
-  EXPECT_TRUE(contains(error_of([&] { read_safetensors(path); }), "data_offsets [8, 4] lie outside"));
+  EXPECT_TRUE(
+      contains(error_of([&] { read_safetensors(path); }), "data_offsets [8, 4] lie outside"));
   // A shape whose size overflows must not pass as a small one.
-  write_file(path, safetensors_bytes(
-                       R"({"x":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,0]}})",
-                       ""));
+  write_file(
+      path,
+      safetensors_bytes(
+          R"({"x":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", ""));
   EXPECT_TRUE(contains(error_of([&] { read_safetensors(path); }), "tensor 'x': shape"));
 }
 
@@ -247,11 +250,13 @@ TEST(Safetensors, MalformedEntries) {
   SafetensorsDir dir;
   const std::string path = dir.file("m.safetensors");
   const std::string data(8, '\0');
-  write_file(path, safetensors_bytes(R"({"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", data));
+  write_file(path,
+             safetensors_bytes(R"({"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", data));
   EXPECT_TRUE(contains(error_of([&] { read_safetensors(path); }),
                        "tensor 'x': shape [-2] is not a list of non-negative integers"));
   write_file(path, safetensors_bytes(R"({"x":{"dtype":"F32","shape":[2]}})", data));
-  EXPECT_TRUE(contains(error_of([&] { read_safetensors(path); }), "tensor 'x': data_offsets must be"));
+  EXPECT_TRUE(
+      contains(error_of([&] { read_safetensors(path); }), "tensor 'x': data_offsets must be"));
   write_file(path, safetensors_bytes(R"({"x":[1,2]})", data));
   EXPECT_TRUE(contains(error_of([&] { read_safetensors(path); }), "tensor 'x': the header entry"));
   write_file(path, safetensors_bytes(R"({"__metadata__":{"epochs":100}})", ""));

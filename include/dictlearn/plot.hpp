@@ -23,7 +23,8 @@ struct Projection {
 
 /// Identity for dim == 2, else the first two principal components of X
 /// (deterministic: each component's sign is fixed so its largest-magnitude
-/// entry is positive). Throws Error if dim < 2... dim == 1 projects onto (x, 0).
+/// entry is positive); dim == 1 projects onto (x, 0). Throws Error if X has
+/// no columns, a non-finite entry, or (dim > 2) no rows.
 Projection make_projection(const Matrix<double>& X);
 
 /// Applies the projection to rows of `points` (M x dim) -> M x 2.
