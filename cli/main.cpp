@@ -93,6 +93,8 @@ void add_fit_flags(CLI::App* app, FitArgs& args) {
       ->capture_default_str();
   app->add_option("--lr", args.options.adam.lr, "Adam learning rate (> 0)")->capture_default_str();
   app->add_option("--seed", args.options.seed, "seed of the initialization")->capture_default_str();
+  app->add_option("--threads", args.options.threads, "worker threads (0: all cores); results do not depend on it")
+      ->capture_default_str();
   app->add_flag("--quiet,-q", args.quiet, "no progress bar or summary");
 }
 

@@ -23,6 +23,7 @@ struct FitOptions {
   int epochs = 10000;        ///< full passes over the data; 0 leaves the model as initialized
   AdamOptions adam = {};     ///< optimizer; lr 1e-3 as in the seed
   uint64_t seed = 0;         ///< seeds the initialization
+  int threads = 0;           ///< worker threads; 0: all cores. Results do not depend on it.
 };
 
 /// What the observer sees after each epoch.

@@ -1,0 +1,120 @@
+#include "small_kernel.hpp"
+
+#include <algorithm>
+
+#include "vector_math.hpp"
+
+namespace dictlearn::detail {
+namespace {
+
+template <typename T>
+DICTLEARN_SIMD_INLINE void run(const SmallKernelArgs<T>& a) {
+  using V = Simd<T>;
+  constexpr int L = kLanes<T>;
+  const int K = a.atoms, d = a.dim;
+  const int kd = K * d;
+  // Workspace (64-byte aligned) in vectors: x[d], r[K], dz[K], g[d],
+  // acc_dD[kd], acc_dW[kd], acc_db[K], acc_loss.
+  const uintptr_t address = reinterpret_cast<uintptr_t>(a.workspace);
+  V* x = reinterpret_cast<V*>((address + 63) & ~uintptr_t(63));
+  V* r = x + d;
+  V* dz = r + K;
+  V* g = dz + K;
+  V* acc_dD = g + d;
+  V* acc_dW = acc_dD + kd;
+  V* acc_db = acc_dW + kd;
+  V* acc_loss = acc_db + K;
+  for (V* v = acc_dD; v <= acc_loss; ++v) *v = V{};
+
+  const T* W = a.weight;
+  const T* b = a.bias;
+  const T* D = a.dictionary;
+  const T scale = a.grad_scale;
+  V lane_index;
+  for (int l = 0; l < L; ++l) lane_index[l] = T(l);
+
+  for (int64_t start = a.begin; start < a.end; start += L) {
+    const int64_t count = std::min<int64_t>(L, a.end - start);
+    for (int j = 0; j < d; ++j) {
+      const T* column = a.data_t + j * a.n_samples + start;
+      if (count == L) {
+        __builtin_memcpy(&x[j], column, sizeof(V));
+      } else {
+        x[j] = V{};
+        for (int64_t l = 0; l < count; ++l) x[j][l] = column[l];
+      }
+    }
+    // Padded lanes (x = 0) would still produce codes and a residual; the mask zeroes them.
+    const V mask = lane_index < static_cast<T>(count) ? splat(T(1)) : splat(T(0));
+
+    // Logits z = W x + b, then softmax over atoms (PyTorch's order: subtract
+    // the maximum, exponentiate, multiply by the reciprocal of the sum).
+    for (int k = 0; k < K; ++k) {
+      V z = splat(T(0));
+      for (int j = 0; j < d; ++j) z += W[k * d + j] * x[j];
+      r[k] = z + b[k];
+    }
+    V max = r[0];
+    for (int k = 1; k < K; ++k) max = r[k] > max ? r[k] : max;
+    V sum = splat(T(0));
+    for (int k = 0; k < K; ++k) {
+      r[k] = exp_simd<T>(r[k] - max);
+      sum += r[k];
+    }
+    const V inverse = T(1) / sum;
+    for (int k = 0; k < K; ++k) r[k] *= inverse;
+
+    // Residual, loss, and G = scale · (X̂ − X).
+    for (int j = 0; j < d; ++j) {
+      V reconstruction = splat(T(0));
+      for (int k = 0; k < K; ++k) reconstruction += r[k] * D[k * d + j];
+      const V e = (reconstruction - x[j]) * mask;
+      *acc_loss += e * e;
+      g[j] = e * scale;
+    }
+
+    // ∂L/∂D += R G; ∂L/∂R = G Dᵀ; softmax backward; ∂L/∂W += dZ X; ∂L/∂b += dZ.
+    V dot = splat(T(0));
+    for (int k = 0; k < K; ++k) {
+      V code_grad = splat(T(0));
+      for (int j = 0; j < d; ++j) {
+        acc_dD[k * d + j] += r[k] * g[j];
+        code_grad += g[j] * D[k * d + j];
+      }
+      dz[k] = code_grad;
+      dot += code_grad * r[k];
+    }
+    for (int k = 0; k < K; ++k) {
+      const V logit_grad = r[k] * (dz[k] - dot);
+      acc_db[k] += logit_grad;
+      for (int j = 0; j < d; ++j) acc_dW[k * d + j] += logit_grad * x[j];
+    }
+  }
+
+  for (int i = 0; i < kd; ++i) {
+    a.grad_dictionary[i] = lane_sum<T>(acc_dD[i]);
+    a.grad_weight[i] = lane_sum<T>(acc_dW[i]);
+  }
+  for (int k = 0; k < K; ++k) a.grad_bias[k] = lane_sum<T>(acc_db[k]);
+  *a.loss_sum = lane_sum<T>(*acc_loss);
+}
+
+}  // namespace
+
+size_t small_kernel_workspace(int atoms, int dim, size_t element_size) {
+  const size_t vectors = 2 * static_cast<size_t>(dim) + 3 * static_cast<size_t>(atoms) +
+                         2 * static_cast<size_t>(atoms) * dim + 1;
+  return (vectors + 1) * (64 / element_size);  // one more vector for the alignment
+}
+
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void small_kernel(
+    const SmallKernelArgs<float>& args) {
+  run(args);
+}
+
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void small_kernel(
+    const SmallKernelArgs<double>& args) {
+  run(args);
+}
+
+}  // namespace dictlearn::detail
