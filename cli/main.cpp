@@ -25,9 +25,34 @@ struct FitArgs {
   std::string init;
   std::string log;
   std::string dtype;  // empty: float32, or the --init model's dtype
+  std::string encoder = "softmax";
+  std::string dictionary_init = "uniform";
+  std::string decoder_bias = "none";
   int snapshot_every = 0;
   bool quiet = false;
+  CLI::App* command = nullptr;  // to tell flags given from defaults
 };
+
+/// Resolves the string flags into the options (errors name the flag: exit 1).
+void resolve(FitArgs& args) {
+  args.options.encoder.kind = dl::parse_encoder(args.encoder);
+  if (args.dictionary_init == "uniform") {
+    args.options.dictionary_init = dl::DictionaryInit::uniform;
+  } else if (args.dictionary_init == "data") {
+    args.options.dictionary_init = dl::DictionaryInit::data;
+  } else {
+    throw dl::Error(fmt::format("--init-dict: must be uniform or data, got '{}'", args.dictionary_init));
+  }
+  if (args.decoder_bias == "none") {
+    args.options.decoder_bias = dl::DecoderBiasInit::none;
+  } else if (args.decoder_bias == "zero") {
+    args.options.decoder_bias = dl::DecoderBiasInit::zero;
+  } else if (args.decoder_bias == "mean") {
+    args.options.decoder_bias = dl::DecoderBiasInit::mean;
+  } else {
+    throw dl::Error(fmt::format("--decoder-bias: must be none, zero or mean, got '{}'", args.decoder_bias));
+  }
+}
 
 dl::DType parse_dtype(const std::string& name) {
   if (name == "float32") return dl::DType::float32;
@@ -47,20 +72,33 @@ void with_dtype(dl::DType dtype, Body&& body) {
 
 /// Trains as `fit` asks; returns the trained model and writes the model (and log).
 template <typename T>
-dl::Model<T> run_fit(const FitArgs& args, const dl::Matrix<T>& X, bool print_summary) {
-  dl::validate(args.options);
+dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& X, bool print_summary) {
   dl::Model<T> initial;
   if (!args.init.empty()) {
     initial = dl::load_model<T>(args.init);
     dl::check_data_matches(initial, X, args.data);
+    // Encoder flags given with --init replace the model's own settings.
+    if (args.command->count("--encoder") > 0) initial.encoder.kind = args.options.encoder.kind;
+    if (args.command->count("--k") > 0) initial.encoder.k = args.options.encoder.k;
+    if (args.command->count("--temperature") > 0) {
+      initial.encoder.temperature = args.options.encoder.temperature;
+    }
+    args.options.n_atoms = initial.n_atoms();
+    dl::validate(initial.encoder, initial.n_atoms());
   } else {
-    initial = dl::init_model<T>(args.options.n_atoms, static_cast<int>(X.cols()), args.options.seed);
+    initial = dl::initialize<T>(X, args.options);
   }
-  initial.metadata["lr"] = fmt::format("{}", args.options.adam.lr);
-  initial.metadata["epochs"] = std::to_string(args.options.epochs);
-  initial.metadata["seed"] = std::to_string(args.options.seed);
-  initial.metadata["optimizer"] = "adam";
-  initial.metadata["data"] = std::filesystem::path(args.data).filename().string();
+  // The training settings travel with the model: every flag of the command, given or default.
+  for (const CLI::Option* option : args.command->get_options()) {
+    const std::string name = option->get_single_name();
+    if (name.empty() || name == "help" || name == "o" || name == "output" || name == "quiet" ||
+        name == "log" || name == "init" || name == "data" || name == "threads") {
+      continue;
+    }
+    const std::string value = option->count() > 0 ? option->as<std::string>() : option->get_default_str();
+    if (!value.empty()) initial.metadata["train." + name] = value;
+  }
+  initial.metadata["train.data"] = std::filesystem::path(args.data).filename().string();
 
   const int n_atoms = initial.n_atoms();
   dl::Trainer<T> trainer(std::move(initial), args.options);
@@ -78,8 +116,9 @@ dl::Model<T> run_fit(const FitArgs& args, const dl::Matrix<T>& X, bool print_sum
   if (recorder) dl::write_training_log(args.log, recorder->log());
   if (print_summary && !args.quiet) {
     const auto& losses = trainer.losses();
-    fmt::print("trained {} atoms on {} x {} for {} epochs; loss {:.6g} -> {:.6g}; wrote {}\n",
-               n_atoms, X.rows(), X.cols(), args.options.epochs,
+    fmt::print("trained {} {} atoms on {} x {} for {} epochs{}; loss {:.6g} -> {:.6g}; wrote {}\n",
+               n_atoms, dl::encoder_name(trainer.model().encoder.kind), X.rows(), X.cols(),
+               losses.size(), trainer.stopped_early() ? " (stopped early)" : "",
                losses.empty() ? 0.0 : losses.front(), losses.empty() ? 0.0 : losses.back(),
                args.output);
   }
@@ -87,12 +126,41 @@ dl::Model<T> run_fit(const FitArgs& args, const dl::Matrix<T>& X, bool print_sum
 }
 
 void add_fit_flags(CLI::App* app, FitArgs& args) {
-  app->add_option("--atoms,-k", args.options.n_atoms, "number of dictionary atoms (>= 1)")
+  args.command = app;
+  dl::FitOptions& o = args.options;
+  app->add_option("--atoms", o.n_atoms, "number of dictionary atoms (>= 1)")->capture_default_str();
+  app->add_option("--epochs,-e", o.epochs, "passes over the data (>= 0)")->capture_default_str();
+  app->add_option("--batch-size,-b", o.batch_size, "samples per Adam step (0: the full batch)")
       ->capture_default_str();
-  app->add_option("--epochs,-e", args.options.epochs, "full-batch epochs (>= 0)")
+  app->add_option("--encoder", args.encoder, "softmax, sparsemax, relu, topk or batchtopk")
       ->capture_default_str();
-  app->add_option("--lr", args.options.adam.lr, "Adam learning rate (> 0)")->capture_default_str();
-  app->add_option("--seed", args.options.seed, "seed of the initialization")->capture_default_str();
+  app->add_option("--k", o.encoder.k, "topk/batchtopk: active atoms per sample")->capture_default_str();
+  app->add_option("--temperature", o.encoder.temperature, "softmax: Z is divided by it")
+      ->capture_default_str();
+  app->add_option("--l1", o.l1, "weight of the L1 penalty on codes (mean over samples of sum |r|)")
+      ->capture_default_str();
+  app->add_option("--ortho", o.ortho, "weight of the penalty |D^D^T - I|_F^2 on unit-normalized atoms")
+      ->capture_default_str();
+  app->add_flag("--unit-atoms", o.unit_atoms, "keep atoms at unit norm");
+  app->add_option("--init-dict", args.dictionary_init, "uniform (the seed's U[0,1)) or data (samples)")
+      ->capture_default_str();
+  app->add_flag("--tied", o.tied, "start the encoder weights equal to the dictionary");
+  app->add_option("--decoder-bias", args.decoder_bias, "none, zero or mean (of the data)")
+      ->capture_default_str();
+  app->add_option("--warmup-steps", o.warmup_steps, "linear learning-rate warm-up over these steps")
+      ->capture_default_str();
+  app->add_option("--lr-decay", o.lr_decay, "fraction of steps, at the end, of linear decay to 0")
+      ->capture_default_str();
+  app->add_option("--patience", o.patience, "stop after this many epochs without improvement (0: never)")
+      ->capture_default_str();
+  app->add_option("--tol", o.tol, "relative improvement that resets --patience")->capture_default_str();
+  app->add_option("--dead-after", o.dead_after, "samples without firing before an atom is dead (0: one epoch)")
+      ->capture_default_str();
+  app->add_option("--auxk", o.auxk, "weight of the AuxK loss for dead atoms (topk/batchtopk; 1/32 typical)")
+      ->capture_default_str();
+  app->add_option("--auxk-k", o.auxk_k, "dead atoms AuxK uses per sample (0: dim/2)")->capture_default_str();
+  app->add_option("--lr", o.adam.lr, "Adam learning rate (> 0)")->capture_default_str();
+  app->add_option("--seed", o.seed, "seed of the initialization and the shuffles")->capture_default_str();
   app->add_option("--threads", args.options.threads, "worker threads (0: all cores); results do not depend on it")
       ->capture_default_str();
   app->add_flag("--quiet,-q", args.quiet, "no progress bar or summary");
@@ -177,6 +245,7 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (fit->parsed()) {
+    resolve(fit_args);
     dl::validate(fit_args.options);
     dl::DType dtype = dl::DType::float32;
     if (!fit_args.dtype.empty()) {
@@ -208,16 +277,22 @@ int run(int argc, char** argv) {
       } else if (reconstruct->parsed()) {
         dl::write_matrix(output_path, dl::reconstruct(model, X));
       } else {
-        const auto codes = dl::encode(model, X);
-        const auto stats = dl::code_stats(codes);
+        const dl::Metrics metrics = dl::evaluate(model, X);
+        std::vector<double> usage = metrics.usage;
+        std::sort(usage.begin(), usage.end());
         fmt::print("samples          {}\n", X.rows());
         fmt::print("dim              {}\n", X.cols());
         fmt::print("atoms            {}\n", model.n_atoms());
-        fmt::print("encoder          {}\n", dl::encoder_name(model.encoder));
-        fmt::print("loss (MSE)       {:.8g}\n", dl::reconstruction_loss(model, X));
-        fmt::print("codes below 1e-3 {:.2f}%\n", 100 * stats.fraction_below);
-        fmt::print("codes exactly 0  {:.2f}%\n", 100 * stats.fraction_zero);
-        fmt::print("mean largest     {:.4f}\n", stats.mean_max);
+        fmt::print("encoder          {}\n", dl::encoder_name(model.encoder.kind));
+        fmt::print("loss (MSE)       {:.8g}\n", metrics.mse);
+        fmt::print("FVU              {:.6g}\n", metrics.fvu);
+        fmt::print("L0               {:.4g} of {} atoms per sample\n", metrics.l0, model.n_atoms());
+        fmt::print("dead atoms       {:.2f}% (never nonzero on this data)\n", 100 * metrics.dead_fraction);
+        fmt::print("atom usage       min {:.4g}, median {:.4g}, max {:.4g} (fraction of samples)\n",
+                   usage.front(), usage[usage.size() / 2], usage.back());
+        fmt::print("codes below 1e-3 {:.2f}%\n", 100 * metrics.codes.fraction_below);
+        fmt::print("codes exactly 0  {:.2f}%\n", 100 * metrics.codes.fraction_zero);
+        fmt::print("mean largest     {:.4f}\n", metrics.codes.mean_max);
       }
     });
     return 0;
@@ -236,6 +311,7 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (demo->parsed()) {
+    resolve(demo_args);
     dl::validate(demo_args.options);
     std::error_code error;
     std::filesystem::create_directories(demo_dir, error);
@@ -254,12 +330,13 @@ int run(int argc, char** argv) {
     const dl::Matrix<double> data = X.cast<double>();
     const dl::Matrix<double> atoms = model.dictionary.cast<double>();
     dl::PlotInput input = dl::make_plot_input(data, &log, &atoms, demo_args.output);
-    input.title = fmt::format("{}, {} atoms", dl::encoder_name(model.encoder), model.n_atoms());
+    input.title = fmt::format("{}, {} atoms", dl::encoder_name(model.encoder.kind), model.n_atoms());
     const dl::PlotResult figures = dl::render_figures(input, demo_dir);
-    const auto stats = dl::code_stats(dl::encode(model, X));
-    const int epochs = demo_args.options.epochs;
+    const dl::Metrics metrics = dl::evaluate(model, X);
+    const dl::CodeStats& stats = metrics.codes;
+    const int epochs = static_cast<int>(log.rows.size());
     fmt::print("dictlearn demo: the seed's problem, {} x {} data, {} {} atoms, Adam lr {}, {} epochs\n",
-               X.rows(), X.cols(), model.n_atoms(), dl::encoder_name(model.encoder),
+               X.rows(), X.cols(), model.n_atoms(), dl::encoder_name(model.encoder.kind),
                demo_args.options.adam.lr, epochs);
     fmt::print("  training + saving: {:.3f} s ({:.1f} us per epoch)\n", seconds,
                epochs > 0 ? 1e6 * seconds / epochs : 0.0);
@@ -267,7 +344,8 @@ int run(int argc, char** argv) {
       fmt::print("  loss: {:.6g} at epoch 1, {:.6g} at epoch {}\n", log.rows.front()[1],
                  log.rows.back()[1], epochs);
     }
-    fmt::print("  final loss: {:.6g}\n", dl::reconstruction_loss(model, X));
+    fmt::print("  final: MSE {:.6g}, FVU {:.4g}, L0 {:.3g} of {} atoms, dead atoms {:.0f}%\n", metrics.mse,
+               metrics.fvu, metrics.l0, model.n_atoms(), 100 * metrics.dead_fraction);
     for (int k = 0; k < model.n_atoms(); ++k) {
       fmt::print("  atom {}: ({:.3f}, {:.3f})\n", k, model.dictionary(k, 0), model.dictionary(k, 1));
     }
@@ -275,7 +353,7 @@ int run(int argc, char** argv) {
                "mean largest entry {:.3f}\n",
                100 * stats.fraction_below, 100 * stats.fraction_zero, stats.mean_max);
     if (stats.fraction_zero == 0) {
-      fmt::print("  (softmax codes are dense: every entry is positive)\n");
+      fmt::print("  ({} codes are dense: no entry is exactly zero)\n", dl::encoder_name(model.encoder.kind));
     }
     fmt::print("  wrote {}, {}, {}\n", demo_args.data, demo_args.output, demo_args.log);
     for (const auto& file : figures.written) fmt::print("  wrote {}\n", file);

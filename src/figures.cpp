@@ -16,7 +16,7 @@ LogRecorder<T>::LogRecorder(Projection projection, int n_atoms, int total_epochs
       total_epochs_(total_epochs),
       snapshot_every_(options.snapshot_every > 0 ? options.snapshot_every
                                                  : std::max(1, total_epochs / 200)) {
-  log_.columns = {"epoch", "loss", "seconds"};
+  log_.columns = {"epoch", "loss", "mse", "fvu", "l0", "dead_fraction", "lr", "seconds"};
   for (int k = 0; k < n_atoms_with_columns_; ++k) {
     log_.columns.push_back(fmt::format("atom{}_x", k));
     log_.columns.push_back(fmt::format("atom{}_y", k));
@@ -27,17 +27,18 @@ LogRecorder<T>::LogRecorder(Projection projection, int n_atoms, int total_epochs
 template <typename T>
 void LogRecorder<T>::operator()(const EpochStats& stats, const Model<T>& model) {
   std::vector<double> row(log_.columns.size(), std::numeric_limits<double>::quiet_NaN());
-  row[0] = stats.epoch;
-  row[1] = stats.loss;
-  row[2] = stats.seconds;
+  const double values[] = {static_cast<double>(stats.epoch), stats.loss, stats.mse, stats.fvu,
+                           stats.l0, stats.dead_fraction, stats.lr, stats.seconds};
+  constexpr int fixed = sizeof(values) / sizeof(values[0]);
+  std::copy(values, values + fixed, row.begin());
   const bool snapshot = stats.epoch == 1 || stats.epoch % snapshot_every_ == 0 ||
                         stats.epoch == total_epochs_;
   if (snapshot && n_atoms_with_columns_ > 0) {
     const Matrix<double> atoms =
         project(projection_, model.dictionary.template cast<double>().eval());
     for (int k = 0; k < n_atoms_with_columns_; ++k) {
-      row[3 + 2 * k] = atoms(k, 0);
-      row[4 + 2 * k] = atoms(k, 1);
+      row[fixed + 2 * k] = atoms(k, 0);
+      row[fixed + 1 + 2 * k] = atoms(k, 1);
     }
   }
   log_.rows.push_back(std::move(row));

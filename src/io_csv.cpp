@@ -5,6 +5,7 @@
 // ends, a UTF-8 byte-order mark, spaces around fields, trailing blank lines.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -135,7 +136,15 @@ Matrix<T> detail::read_csv_counting_header(const std::string& path, int& header_
   header_lines = any_number ? 0 : 1;
   const size_t n_fields = first.size();
 
-  Matrix<T> matrix(static_cast<Eigen::Index>(lines.size() - header_lines),
+  // Allocate only the rows up to the first blank or ragged line, where the
+  // loop below stops with its error: rows x n_fields would otherwise grow with
+  // the square of the file size (a first line of a million commas followed by
+  // a million short lines asks for 10^12 values from 3 MB).
+  size_t end = static_cast<size_t>(header_lines);
+  while (end < lines.size() && !is_blank(lines[end]) &&
+         static_cast<size_t>(std::count(lines[end].begin(), lines[end].end(), ',')) + 1 == n_fields)
+    ++end;
+  Matrix<T> matrix(static_cast<Eigen::Index>(end - header_lines),
                    static_cast<Eigen::Index>(n_fields));
   for (size_t i = header_lines; i < lines.size(); ++i) {
     const size_t line_number = i + 1;

@@ -195,6 +195,10 @@ class HeaderParser {
   }
 
   PyValue parse_sequence(char close) {
+    // Parsing recurses per level, so a header of a million '(' would overflow
+    // the stack; real headers nest one level (the shape tuple).
+    if (depth_ >= max_depth) fail("tuples nested too deeply");
+    ++depth_;
     PyValue value;
     value.kind = PyValue::Kind::sequence;
     ++position_;
@@ -210,12 +214,15 @@ class HeaderParser {
       if (peek() != close) fail("expected ',' or the end of a tuple");
     }
     ++position_;
+    --depth_;
     return value;
   }
 
+  static constexpr int max_depth = 16;
   std::string_view text_;
   const std::string& path_;
   size_t position_ = 0;
+  int depth_ = 0;
 };
 
 /// "(2, 3, 4)", "(5,)", "()" as Python prints a shape.

@@ -5,22 +5,8 @@
 
 #include "check.hpp"
 #include "random.hpp"
-#include "softmax.hpp"
 
 namespace dictlearn {
-
-const char* encoder_name(EncoderKind kind) {
-  switch (kind) {
-    case EncoderKind::softmax:
-      return "softmax";
-  }
-  return "unknown";
-}
-
-EncoderKind parse_encoder(const std::string& name, const std::string& parameter) {
-  if (name == "softmax") return EncoderKind::softmax;
-  DICTLEARN_FAIL("{}: unknown encoder '{}' (expected softmax)", parameter, name);
-}
 
 template <typename T>
 Model<T> init_model(int n_atoms, int dim, uint64_t seed) {
@@ -64,6 +50,11 @@ void validate_model(const Model<T>& model, const std::string& what) {
                   "{}: attributor.0.weight holds non-finite values", what);
   DICTLEARN_CHECK(model.encoder_bias.allFinite(), "{}: attributor.0.bias holds non-finite values",
                   what);
+  DICTLEARN_CHECK(model.decoder_bias.size() == 0 || model.decoder_bias.size() == model.dictionary.cols(),
+                  "{}: decoder_bias has {} entries but the atoms have dimension {}", what,
+                  model.decoder_bias.size(), model.dictionary.cols());
+  DICTLEARN_CHECK(model.decoder_bias.allFinite(), "{}: decoder_bias holds non-finite values", what);
+  validate(model.encoder, model.n_atoms());
 }
 
 template <typename T>
@@ -75,12 +66,22 @@ void check_data_matches(const Model<T>& model, const Matrix<T>& X, const std::st
 }
 
 template <typename T>
-Matrix<T> encode(const Model<T>& model, const Matrix<T>& X) {
+Matrix<T> pre_activations(const Model<T>& model, const Matrix<T>& X) {
   check_data_matches(model, X, "data");
-  Matrix<T> codes(X.rows(), model.n_atoms());
-  codes.noalias() = X * model.encoder_weight.transpose();
-  codes.rowwise() += model.encoder_bias.transpose();
-  softmax_rows(codes);
+  Matrix<T> z(X.rows(), model.n_atoms());
+  if (model.decoder_bias.size() > 0) {
+    z.noalias() = (X.rowwise() - model.decoder_bias.transpose()) * model.encoder_weight.transpose();
+  } else {
+    z.noalias() = X * model.encoder_weight.transpose();
+  }
+  z.rowwise() += model.encoder_bias.transpose();
+  return z;
+}
+
+template <typename T>
+Matrix<T> encode(const Model<T>& model, const Matrix<T>& X) {
+  Matrix<T> codes = pre_activations(model, X);
+  activate(model.encoder, codes);
   return codes;
 }
 
@@ -89,6 +90,7 @@ Matrix<T> reconstruct(const Model<T>& model, const Matrix<T>& X) {
   Matrix<T> codes = encode(model, X);
   Matrix<T> out(X.rows(), X.cols());
   out.noalias() = codes * model.dictionary;
+  if (model.decoder_bias.size() > 0) out.rowwise() += model.decoder_bias.transpose();
   return out;
 }
 
@@ -132,6 +134,7 @@ CodeStats code_stats(const Matrix<T>& codes, double threshold) {
   template void validate_model<T>(const Model<T>&, const std::string&);               \
   template void check_data_matches<T>(const Model<T>&, const Matrix<T>&,              \
                                       const std::string&);                            \
+  template Matrix<T> pre_activations<T>(const Model<T>&, const Matrix<T>&);           \
   template Matrix<T> encode<T>(const Model<T>&, const Matrix<T>&);                    \
   template Matrix<T> reconstruct<T>(const Model<T>&, const Matrix<T>&);               \
   template double reconstruction_loss<T>(const Model<T>&, const Matrix<T>&);          \

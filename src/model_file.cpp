@@ -1,4 +1,5 @@
 // Model files: safetensors with the seed module's state_dict keys.
+#include <cmath>
 #include <string>
 
 #include "check.hpp"
@@ -11,6 +12,23 @@ namespace {
 constexpr const char* kDictionary = "dictionary";
 constexpr const char* kWeight = "attributor.0.weight";
 constexpr const char* kBias = "attributor.0.bias";
+constexpr const char* kDecoderBias = "decoder_bias";
+
+double metadata_number(const std::map<std::string, std::string>& metadata, const std::string& key,
+                       double fallback, const std::string& path) {
+  auto it = metadata.find(key);
+  if (it == metadata.end()) return fallback;
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(it->second, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  DICTLEARN_CHECK(used > 0 && used == it->second.size(), "{}: metadata '{}': '{}' is not a number",
+                  path, key, it->second);
+  return value;
+}
 
 template <typename T>
 Tensor to_tensor(const T* data, std::vector<int64_t> shape, Eigen::Index size) {
@@ -41,10 +59,16 @@ void save_model(const std::string& path, const Model<T>& model) {
   file.tensors[kDictionary] = to_tensor(model.dictionary.data(), {atoms, dim}, atoms * dim);
   file.tensors[kWeight] = to_tensor(model.encoder_weight.data(), {atoms, dim}, atoms * dim);
   file.tensors[kBias] = to_tensor(model.encoder_bias.data(), {atoms}, atoms);
+  if (model.decoder_bias.size() > 0) {
+    file.tensors[kDecoderBias] = to_tensor(model.decoder_bias.data(), {dim}, dim);
+  }
   file.metadata = model.metadata;
   file.metadata["format"] = "dictlearn.model";
   file.metadata["format_version"] = "1";
-  file.metadata["encoder"] = encoder_name(model.encoder);
+  file.metadata["encoder"] = encoder_name(model.encoder.kind);
+  file.metadata["temperature"] = fmt::format("{}", model.encoder.temperature);
+  file.metadata["k"] = std::to_string(model.encoder.k);
+  file.metadata["threshold"] = fmt::format("{}", model.encoder.threshold);
   file.metadata["n_atoms"] = std::to_string(atoms);
   file.metadata["dim"] = std::to_string(dim);
   file.metadata["dtype"] = sizeof(T) == 4 ? "float32" : "float64";
@@ -70,12 +94,26 @@ Model<T> load_model(const std::string& path) {
   for (Eigen::Index i = 0; i < model.encoder_bias.size(); ++i) {
     model.encoder_bias[i] = static_cast<T>(bias.values[i]);
   }
+  auto decoder_bias = file.tensors.find(kDecoderBias);
+  if (decoder_bias != file.tensors.end()) {
+    const Tensor& tensor = find_tensor(file, kDecoderBias, path, 1);
+    model.decoder_bias.resize(tensor.shape[0]);
+    for (Eigen::Index i = 0; i < model.decoder_bias.size(); ++i) {
+      model.decoder_bias[i] = static_cast<T>(tensor.values[i]);
+    }
+  }
   model.metadata = file.metadata;
   // A state_dict saved from the seed's PyTorch module carries no metadata: softmax.
   auto encoder = file.metadata.find("encoder");
   if (encoder != file.metadata.end()) {
-    model.encoder = parse_encoder(encoder->second, path + ": metadata 'encoder'");
+    model.encoder.kind = parse_encoder(encoder->second, path + ": metadata 'encoder'");
   }
+  model.encoder.temperature = metadata_number(file.metadata, "temperature", 1.0, path);
+  const double k = metadata_number(file.metadata, "k", 0.0, path);
+  DICTLEARN_CHECK(k >= 0 && k <= 1e9 && k == std::floor(k), "{}: metadata 'k': {} is not a count",
+                  path, k);
+  model.encoder.k = static_cast<int>(k);
+  model.encoder.threshold = metadata_number(file.metadata, "threshold", 0.0, path);
   validate_model(model, path);
   return model;
 }

@@ -33,6 +33,9 @@ static_assert(std::endian::native == std::endian::little,
 /// The reference implementation's limit; a larger header is surely corrupt.
 constexpr uint64_t max_header_size = 100'000'000;
 
+/// Nesting a header may have; valid ones have 3.
+constexpr int max_json_depth = 16;
+
 constexpr const char* safetensors_dtype(DType dtype) {
   return dtype == DType::float32 ? "F32" : "F64";
 }
@@ -168,8 +171,17 @@ TensorFile read_safetensors(const std::string& path) {
   read_exact(raw, header_text.data(), header_text.size(), path);
   json header;
   try {
-    header = json::parse(header_text);
-  } catch (const json::parse_error& error) {
+    // A valid header nests 3 levels ({"name": {"shape": [...]}}). Deeper input
+    // is refused while parsing: printing it in an error (dump) recurses per
+    // level and would overflow the stack on a header of a million '['.
+    header = json::parse(header_text, [&](int depth, json::parse_event_t, json&) {
+      DICTLEARN_CHECK(depth <= max_json_depth,
+                      "{}: not a safetensors file (the header nests deeper than {} levels)", path,
+                      max_json_depth);
+      return true;
+    });
+  } catch (const json::exception& error) {
+    // parse_error, or out_of_range for a number beyond double ("1e400").
     // Drop nlohmann's "[json.exception.parse_error.101] " prefix.
     std::string_view what = error.what();
     if (const size_t close = what.find("] "); close != std::string_view::npos) {
@@ -183,6 +195,7 @@ TensorFile read_safetensors(const std::string& path) {
   const uint64_t data_start = 8 + header_length;
   const uint64_t data_size = file_size - data_start;
   TensorFile result;
+  std::vector<std::pair<std::string, TensorEntry>> entries;
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
       DICTLEARN_CHECK(entry.is_object(), "{}: __metadata__ is not a JSON object", path);
@@ -193,7 +206,29 @@ TensorFile read_safetensors(const std::string& path) {
       }
       continue;
     }
-    auto [tensor, begin, count] = read_tensor_entry(path, name, entry, data_size);
+    entries.emplace_back(name, read_tensor_entry(path, name, entry, data_size));
+  }
+  // Each tensor lies inside the data, but tensors sharing bytes would let a
+  // small file announce, and make us allocate, any multiple of its size.
+  std::vector<const std::pair<std::string, TensorEntry>*> by_offset;
+  for (const auto& named : entries) by_offset.push_back(&named);
+  std::stable_sort(by_offset.begin(), by_offset.end(), [](const auto* a, const auto* b) {
+    return a->second.begin < b->second.begin;
+  });
+  uint64_t previous_end = 0;
+  const std::string* previous_name = nullptr;
+  for (const auto* named : by_offset) {
+    const TensorEntry& entry = named->second;
+    if (entry.count == 0) continue;
+    DICTLEARN_CHECK(previous_name == nullptr || entry.begin >= previous_end,
+                    "{}: tensors '{}' and '{}' overlap in the file's data (data_offsets)", path,
+                    *previous_name, named->first);
+    previous_end = entry.begin + entry.count * item_size(entry.tensor.dtype);
+    previous_name = &named->first;
+  }
+
+  for (auto& [name, entry] : entries) {
+    auto& [tensor, begin, count] = entry;
     tensor.values.resize(count);
     if (std::fseek(raw, static_cast<long>(data_start + begin), SEEK_SET) != 0) {
       DICTLEARN_FAIL("{}: cannot read: {}", path, std::strerror(errno));

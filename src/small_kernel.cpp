@@ -14,7 +14,7 @@ DICTLEARN_SIMD_INLINE void run(const SmallKernelArgs<T>& a) {
   const int K = a.atoms, d = a.dim;
   const int kd = K * d;
   // Workspace (64-byte aligned) in vectors: x[d], r[K], dz[K], g[d],
-  // acc_dD[kd], acc_dW[kd], acc_db[K], acc_loss.
+  // acc_dD[kd], acc_dW[kd], acc_db[K], acc_fired[K], acc_loss.
   const uintptr_t address = reinterpret_cast<uintptr_t>(a.workspace);
   V* x = reinterpret_cast<V*>((address + 63) & ~uintptr_t(63));
   V* r = x + d;
@@ -23,7 +23,8 @@ DICTLEARN_SIMD_INLINE void run(const SmallKernelArgs<T>& a) {
   V* acc_dD = g + d;
   V* acc_dW = acc_dD + kd;
   V* acc_db = acc_dW + kd;
-  V* acc_loss = acc_db + K;
+  V* acc_fired = acc_db + K;
+  V* acc_loss = acc_fired + K;
   for (V* v = acc_dD; v <= acc_loss; ++v) *v = V{};
 
   const T* W = a.weight;
@@ -62,7 +63,10 @@ DICTLEARN_SIMD_INLINE void run(const SmallKernelArgs<T>& a) {
       sum += r[k];
     }
     const V inverse = T(1) / sum;
-    for (int k = 0; k < K; ++k) r[k] *= inverse;
+    for (int k = 0; k < K; ++k) {
+      r[k] *= inverse;
+      acc_fired[k] += r[k] > T(0) ? mask : splat(T(0));
+    }
 
     // Residual, loss, and G = scale · (X̂ − X).
     for (int j = 0; j < d; ++j) {
@@ -95,14 +99,17 @@ DICTLEARN_SIMD_INLINE void run(const SmallKernelArgs<T>& a) {
     a.grad_dictionary[i] = lane_sum<T>(acc_dD[i]);
     a.grad_weight[i] = lane_sum<T>(acc_dW[i]);
   }
-  for (int k = 0; k < K; ++k) a.grad_bias[k] = lane_sum<T>(acc_db[k]);
+  for (int k = 0; k < K; ++k) {
+    a.grad_bias[k] = lane_sum<T>(acc_db[k]);
+    a.fired[k] = lane_sum<T>(acc_fired[k]);
+  }
   *a.loss_sum = lane_sum<T>(*acc_loss);
 }
 
 }  // namespace
 
 size_t small_kernel_workspace(int atoms, int dim, size_t element_size) {
-  const size_t vectors = 2 * static_cast<size_t>(dim) + 3 * static_cast<size_t>(atoms) +
+  const size_t vectors = 2 * static_cast<size_t>(dim) + 4 * static_cast<size_t>(atoms) +
                          2 * static_cast<size_t>(atoms) * dim + 1;
   return (vectors + 1) * (64 / element_size);  // one more vector for the alignment
 }

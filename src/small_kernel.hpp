@@ -30,6 +30,7 @@ struct SmallKernelArgs {
   double* grad_dictionary = nullptr;  ///< atoms x dim
   double* grad_weight = nullptr;      ///< atoms x dim
   double* grad_bias = nullptr;        ///< atoms
+  double* fired = nullptr;            ///< atoms: samples whose code for the atom is > 0
   double* loss_sum = nullptr;         ///< Σ (X̂ − X)²
 };
 

@@ -17,6 +17,15 @@ inline int resolve_threads(int requested) {
   return cores > 0 ? static_cast<int>(cores) : 1;
 }
 
+/// Threads worth starting for `work` flops: below about a million per
+/// thread, waking and joining them costs more than it saves.
+inline int threads_for(int threads, double work) {
+  const double per_thread = 1e6;
+  if (work < 2 * per_thread) return 1;
+  const int useful = static_cast<int>(work / per_thread);
+  return threads < useful ? threads : useful;
+}
+
 /// The calling thread's index inside a parallel region (0 outside).
 inline int omp_thread() {
 #ifdef _OPENMP

@@ -1,12 +1,13 @@
 #include "dictlearn/trainer.hpp"
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <numeric>
 
 #include "check.hpp"
+#include "encoder_rows.hpp"
 #include "small_kernel.hpp"
-#include "softmax.hpp"
 #include "threads.hpp"
 
 namespace dictlearn {
@@ -17,128 +18,74 @@ void zero_like(Gradients<T>& out, const Model<T>& model) {
   out.dictionary.setZero(model.n_atoms(), model.dim());
   out.encoder_weight.setZero(model.n_atoms(), model.dim());
   out.encoder_bias.setZero(model.n_atoms());
+  out.decoder_bias.setZero(model.decoder_bias.size());
 }
-
-/// Buffers of one forward/backward pass, kept between epochs so the training
-/// loop does not allocate.
-template <typename T>
-struct Workspace {
-  // Matrix-product path.
-  Matrix<T> codes;     // R, N x n_atoms
-  Matrix<T> residual;  // X̂ − X, then G, N x dim
-  Matrix<T> code_grad; // ∂L/∂R then ∂L/∂Z, N x n_atoms
-  // Small-model path.
-  const T* transposed_source = nullptr;  // the X data_t was made from
-  Matrix<T> data_t;                      // dim x N
-  std::vector<T> kernel_space;           // one kernel workspace per thread
-  std::vector<double> partials;          // one block of sums per chunk
-};
 
 /// Samples per chunk of the small-model path: fixed, so the order in which
 /// partial sums are added does not depend on the number of threads.
 constexpr int64_t kChunk = 1024;
+/// Rows per block of the parallel encoder passes (fixed for the same reason).
+constexpr int64_t kRowBlock = 256;
 
+/// The fused kernel covers the seed's model: softmax at temperature 1, no
+/// decoder bias, no L1 term, few parameters.
 template <typename T>
-bool use_small_kernel(const Model<T>& model) {
-  return static_cast<int64_t>(model.n_atoms()) * model.dim() <= detail::kSmallKernelMaxParameters;
+bool use_small_kernel(const Model<T>& model, const FitOptions& options) {
+  return model.encoder.kind == EncoderKind::softmax && model.encoder.temperature == 1.0 &&
+         model.decoder_bias.size() == 0 && options.l1 == 0 &&
+         static_cast<int64_t>(model.n_atoms()) * model.dim() <= detail::kSmallKernelMaxParameters;
+}
+
+/// Uniform integer in [0, n) from the engine (multiply-shift; exact for our n).
+inline uint64_t below(std::mt19937_64& engine, uint64_t n) {
+  __extension__ using Wide = unsigned __int128;
+  return static_cast<uint64_t>((static_cast<Wide>(engine()) * n) >> 64);
+}
+
+/// ‖D̂D̂ᵀ − I‖²_F for D̂ = D with unit rows; adds weight · its gradient to `grad`.
+template <typename T>
+double add_ortho_penalty(const Matrix<T>& dictionary, double weight, Matrix<T>& grad) {
+  const Vector<T> norms = dictionary.rowwise().norm();
+  Matrix<T> unit = dictionary;
+  for (Eigen::Index k = 0; k < unit.rows(); ++k) {
+    if (norms[k] > T(0)) unit.row(k) /= norms[k];
+  }
+  Matrix<T> gram = unit * unit.transpose();
+  gram.diagonal().array() -= T(1);
+  const double value = static_cast<double>(gram.squaredNorm());
+  // ∂/∂D̂ = 4 (D̂D̂ᵀ − I) D̂; through the normalization d̂ = d/‖d‖ only the
+  // component orthogonal to d̂ survives, divided by ‖d‖.
+  Matrix<T> unit_grad = (T(4 * weight) * gram) * unit;
+  for (Eigen::Index k = 0; k < unit.rows(); ++k) {
+    if (norms[k] <= T(0)) continue;
+    const T radial = unit_grad.row(k).dot(unit.row(k));
+    grad.row(k) += (unit_grad.row(k) - radial * unit.row(k)) / norms[k];
+  }
+  return weight * value;
 }
 
 template <typename T>
-double forward_backward_small(const Model<T>& model, const Matrix<T>& X, Workspace<T>& work,
-                              Gradients<T>& grad, int threads) {
-  const int64_t n = X.rows();
-  const int atoms = model.n_atoms(), dim = model.dim();
-  const int64_t kd = static_cast<int64_t>(atoms) * dim;
-  if (work.transposed_source != X.data() || work.data_t.cols() != n || work.data_t.rows() != dim) {
-    work.data_t = X.transpose();
-    work.transposed_source = X.data();
+void adam_all(const AdamOptions& adam, int64_t step, Model<T>& model, const Gradients<T>& g,
+              Gradients<T>& m, Gradients<T>& v) {
+  const AdamStepFactors factors = adam_step_factors(adam, step);
+  adam_update(adam, factors, model.dictionary.data(), g.dictionary.data(), m.dictionary.data(),
+              v.dictionary.data(), model.dictionary.size());
+  adam_update(adam, factors, model.encoder_weight.data(), g.encoder_weight.data(),
+              m.encoder_weight.data(), v.encoder_weight.data(), model.encoder_weight.size());
+  adam_update(adam, factors, model.encoder_bias.data(), g.encoder_bias.data(),
+              m.encoder_bias.data(), v.encoder_bias.data(), model.encoder_bias.size());
+  if (model.decoder_bias.size() > 0) {
+    adam_update(adam, factors, model.decoder_bias.data(), g.decoder_bias.data(),
+                m.decoder_bias.data(), v.decoder_bias.data(), model.decoder_bias.size());
   }
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-  const int64_t stride = 2 * kd + atoms + 1;
-  work.partials.resize(chunks * stride);
-  const size_t space = detail::small_kernel_workspace(atoms, dim, sizeof(T));
-  threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, chunks)));
-  work.kernel_space.resize(space * threads);
-  const T scale = static_cast<T>(2.0 / static_cast<double>(n * dim));
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) {
-    detail::SmallKernelArgs<T> args;
-    args.data_t = work.data_t.data();
-    args.n_samples = n;
-    args.begin = c * kChunk;
-    args.end = std::min(n, (c + 1) * kChunk);
-    args.atoms = atoms;
-    args.dim = dim;
-    args.weight = model.encoder_weight.data();
-    args.bias = model.encoder_bias.data();
-    args.dictionary = model.dictionary.data();
-    args.grad_scale = scale;
-    args.workspace = work.kernel_space.data() + space * omp_thread();
-    double* out = work.partials.data() + c * stride;
-    args.grad_dictionary = out;
-    args.grad_weight = out + kd;
-    args.grad_bias = out + 2 * kd;
-    args.loss_sum = out + 2 * kd + atoms;
-    detail::small_kernel(args);
-  }
-  // Chunk order, whatever the thread count.
-  double loss_sum = 0;
-  for (int64_t i = 0; i < kd; ++i) {
-    double dictionary = 0, weight = 0;
-    for (int64_t c = 0; c < chunks; ++c) {
-      dictionary += work.partials[c * stride + i];
-      weight += work.partials[c * stride + kd + i];
-    }
-    grad.dictionary.data()[i] = static_cast<T>(dictionary);
-    grad.encoder_weight.data()[i] = static_cast<T>(weight);
-  }
-  for (int k = 0; k < atoms; ++k) {
-    double bias = 0;
-    for (int64_t c = 0; c < chunks; ++c) bias += work.partials[c * stride + 2 * kd + k];
-    grad.encoder_bias[k] = static_cast<T>(bias);
-  }
-  for (int64_t c = 0; c < chunks; ++c) loss_sum += work.partials[c * stride + 2 * kd + atoms];
-  return loss_sum / static_cast<double>(n * dim);
 }
 
 template <typename T>
-double forward_backward(const Model<T>& model, const Matrix<T>& X, Workspace<T>& work,
-                        Gradients<T>& grad, int threads) {
-  if (use_small_kernel(model)) return forward_backward_small(model, X, work, grad, threads);
-  const Eigen::Index n = X.rows();
-  work.codes.resize(n, model.n_atoms());
-  work.residual.resize(n, model.dim());
-  work.code_grad.resize(n, model.n_atoms());
-
-  work.codes.noalias() = X * model.encoder_weight.transpose();
-  work.codes.rowwise() += model.encoder_bias.transpose();
-  softmax_rows(work.codes);
-  work.residual.noalias() = work.codes * model.dictionary;
-  work.residual -= X;
-
-  double sum = 0;
-  const T* e = work.residual.data();
-  for (Eigen::Index i = 0; i < work.residual.size(); ++i) {
-    sum += static_cast<double>(e[i]) * static_cast<double>(e[i]);
+void normalize_rows(Matrix<T>& matrix) {
+  for (Eigen::Index k = 0; k < matrix.rows(); ++k) {
+    const T norm = matrix.row(k).norm();
+    if (norm > T(0)) matrix.row(k) /= norm;
   }
-  const double loss = sum / static_cast<double>(work.residual.size());
-
-  // torch.nn.MSELoss backward: (input − target) · (2 / numel), as one T factor.
-  work.residual *= static_cast<T>(2.0 / static_cast<double>(work.residual.size()));
-  grad.dictionary.noalias() = work.codes.transpose() * work.residual;
-  work.code_grad.noalias() = work.residual * model.dictionary.transpose();
-  // Softmax backward: R ⊙ (∂L/∂R − Σ_k ∂L/∂R_k R_k), row by row.
-  const Eigen::Index atoms = work.codes.cols();
-  for (Eigen::Index i = 0; i < n; ++i) {
-    const T* r = work.codes.data() + i * atoms;
-    T* g = work.code_grad.data() + i * atoms;
-    T dot = 0;
-    for (Eigen::Index k = 0; k < atoms; ++k) dot += g[k] * r[k];
-    for (Eigen::Index k = 0; k < atoms; ++k) g[k] = r[k] * (g[k] - dot);
-  }
-  grad.encoder_weight.noalias() = work.code_grad.transpose() * X;
-  grad.encoder_bias = work.code_grad.colwise().sum().transpose();
-  return loss;
 }
 
 }  // namespace
@@ -152,77 +99,475 @@ void validate(const FitOptions& options) {
                   "--beta1: must be in [0, 1), got {}", options.adam.beta1);
   DICTLEARN_CHECK(options.adam.beta2 >= 0 && options.adam.beta2 < 1,
                   "--beta2: must be in [0, 1), got {}", options.adam.beta2);
-  DICTLEARN_CHECK(options.threads >= 0, "--threads: must be >= 0 (0: all cores), got {}",
-                  options.threads);
   DICTLEARN_CHECK(options.adam.eps > 0 && std::isfinite(options.adam.eps),
                   "--eps: must be > 0 and finite, got {}", options.adam.eps);
+  DICTLEARN_CHECK(options.threads >= 0, "--threads: must be >= 0 (0: all cores), got {}",
+                  options.threads);
+  DICTLEARN_CHECK(options.batch_size >= 0, "--batch-size: must be >= 0 (0: full batch), got {}",
+                  options.batch_size);
+  DICTLEARN_CHECK(options.l1 >= 0 && std::isfinite(options.l1),
+                  "--l1: must be >= 0 and finite, got {}", options.l1);
+  DICTLEARN_CHECK(options.ortho >= 0 && std::isfinite(options.ortho),
+                  "--ortho: must be >= 0 and finite, got {}", options.ortho);
+  DICTLEARN_CHECK(options.warmup_steps >= 0, "--warmup-steps: must be >= 0, got {}",
+                  options.warmup_steps);
+  DICTLEARN_CHECK(options.lr_decay >= 0 && options.lr_decay <= 1,
+                  "--lr-decay: must be a fraction in [0, 1], got {}", options.lr_decay);
+  DICTLEARN_CHECK(options.patience >= 0, "--patience: must be >= 0 (0: never stop early), got {}",
+                  options.patience);
+  DICTLEARN_CHECK(options.tol >= 0 && options.tol < 1, "--tol: must be in [0, 1), got {}",
+                  options.tol);
+  DICTLEARN_CHECK(options.dead_after >= 0, "--dead-after: must be >= 0 (0: one epoch), got {}",
+                  options.dead_after);
+  DICTLEARN_CHECK(options.auxk >= 0 && std::isfinite(options.auxk),
+                  "--auxk: must be >= 0 and finite, got {}", options.auxk);
+  DICTLEARN_CHECK(options.auxk_k >= 0, "--auxk-k: must be >= 0 (0: dim / 2), got {}",
+                  options.auxk_k);
+  DICTLEARN_CHECK(options.threshold_decay >= 0 && options.threshold_decay < 1,
+                  "--threshold-decay: must be in [0, 1), got {}", options.threshold_decay);
+  validate(options.encoder, options.n_atoms);
 }
 
 template <typename T>
-double loss_and_gradients(const Model<T>& model, const Matrix<T>& X, Gradients<T>& gradients) {
-  check_data_matches(model, X, "data");
-  zero_like(gradients, model);
-  Workspace<T> work;
-  return forward_backward(model, X, work, gradients, resolve_threads(0));
+Model<T> initialize(const Matrix<T>& X, const FitOptions& options) {
+  validate(options);
+  DICTLEARN_CHECK(X.rows() >= 1 && X.cols() >= 1, "data: no data ({} x {})", X.rows(), X.cols());
+  const int dim = static_cast<int>(X.cols());
+  Model<T> model = init_model<T>(options.n_atoms, dim, options.seed);
+  if (options.dictionary_init == DictionaryInit::data) {
+    DICTLEARN_CHECK(X.rows() >= options.n_atoms,
+                    "--init-dict: data initialization needs at least as many samples as atoms "
+                    "({} samples, {} atoms)",
+                    X.rows(), options.n_atoms);
+    // Partial Fisher-Yates: distinct samples, reproducible from the seed.
+    std::mt19937_64 engine(options.seed ^ 0x9e3779b97f4a7c15ULL);
+    std::vector<int64_t> index(X.rows());
+    std::iota(index.begin(), index.end(), int64_t{0});
+    for (int k = 0; k < options.n_atoms; ++k) {
+      const int64_t j = k + static_cast<int64_t>(below(engine, X.rows() - k));
+      std::swap(index[k], index[j]);
+      model.dictionary.row(k) = X.row(index[k]);
+    }
+  }
+  if (options.unit_atoms) normalize_rows(model.dictionary);
+  if (options.tied) model.encoder_weight = model.dictionary;
+  if (options.decoder_bias == DecoderBiasInit::zero) {
+    model.decoder_bias.setZero(dim);
+  } else if (options.decoder_bias == DecoderBiasInit::mean) {
+    model.decoder_bias = X.template cast<double>().colwise().mean().transpose().template cast<T>();
+  }
+  model.encoder = options.encoder;
+  return model;
+}
+
+template <typename T>
+struct Trainer<T>::Workspace {
+  // Mini-batches.
+  std::vector<int64_t> permutation;
+  Matrix<T> batch;  // gathered rows, batch_size x dim
+  // Matrix-product path.
+  Matrix<T> centered;   // X − b_dec
+  Matrix<T> z;          // pre-activations
+  Matrix<T> codes;      // R
+  Matrix<T> residual;   // X̂ − X, then G
+  Matrix<T> code_grad;  // ∂L/∂R, then ∂L/∂Z
+  std::vector<detail::RowScratch<T>> scratch;
+  std::vector<int64_t> order;
+  std::vector<int> dead;
+  std::vector<int> dead_order;
+  // Small-model path.
+  Matrix<T> data_t;  // dim x rows
+  bool data_t_is_full = false;
+  std::vector<T> kernel_space;
+  std::vector<double> partials;
+  // Per batch.
+  std::vector<double> fired;
+  int threads = 1;
+};
+
+template <typename T>
+typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& source, int64_t rows,
+                                                           Workspace& w) {
+  const int K = model_.n_atoms(), d = model_.dim();
+  const int64_t kd = static_cast<int64_t>(K) * d;
+  const Eigen::Map<const Matrix<T>> X(source.data(), rows, d);
+  const bool has_decoder_bias = model_.decoder_bias.size() > 0;
+  double squared_error = 0, l1_sum = 0, aux_loss = 0;
+  std::fill(w.fired.begin(), w.fired.end(), 0.0);
+  BatchResult result;
+
+  if (use_small_kernel(model_, options_)) {
+    if (!w.data_t_is_full) {
+      w.data_t.resize(d, rows);
+      w.data_t = X.transpose();
+    }
+    const int64_t chunks = (rows + kChunk - 1) / kChunk;
+    const int64_t stride = 2 * kd + 2 * K + 1;
+    w.partials.resize(chunks * stride);
+    const size_t space = detail::small_kernel_workspace(K, d, sizeof(T));
+    const int threads = static_cast<int>(std::min<int64_t>(
+        chunks, threads_for(w.threads, 30.0 * static_cast<double>(rows) * kd)));
+    w.kernel_space.resize(space * w.threads);
+    const T scale = static_cast<T>(2.0 / static_cast<double>(rows * d));
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+    for (int64_t c = 0; c < chunks; ++c) {
+      detail::SmallKernelArgs<T> args;
+      args.data_t = w.data_t.data();
+      args.n_samples = rows;
+      args.begin = c * kChunk;
+      args.end = std::min(rows, (c + 1) * kChunk);
+      args.atoms = K;
+      args.dim = d;
+      args.weight = model_.encoder_weight.data();
+      args.bias = model_.encoder_bias.data();
+      args.dictionary = model_.dictionary.data();
+      args.grad_scale = scale;
+      args.workspace = w.kernel_space.data() + space * omp_thread();
+      double* sums = w.partials.data() + c * stride;
+      args.grad_dictionary = sums;
+      args.grad_weight = sums + kd;
+      args.grad_bias = sums + 2 * kd;
+      args.fired = sums + 2 * kd + K;
+      args.loss_sum = sums + 2 * kd + 2 * K;
+      detail::small_kernel(args);
+    }
+    // Chunk order, whatever the thread count.
+    for (int64_t i = 0; i < kd; ++i) {
+      double dictionary = 0, weight = 0;
+      for (int64_t c = 0; c < chunks; ++c) {
+        dictionary += w.partials[c * stride + i];
+        weight += w.partials[c * stride + kd + i];
+      }
+      gradients_.dictionary.data()[i] = static_cast<T>(dictionary);
+      gradients_.encoder_weight.data()[i] = static_cast<T>(weight);
+    }
+    for (int k = 0; k < K; ++k) {
+      double bias = 0, fired = 0;
+      for (int64_t c = 0; c < chunks; ++c) {
+        bias += w.partials[c * stride + 2 * kd + k];
+        fired += w.partials[c * stride + 2 * kd + K + k];
+      }
+      gradients_.encoder_bias[k] = static_cast<T>(bias);
+      w.fired[k] = fired;
+    }
+    for (int64_t c = 0; c < chunks; ++c) squared_error += w.partials[c * stride + 2 * kd + 2 * K];
+  } else {
+    const double product_work = 2.0 * static_cast<double>(rows) * K * d;
+    Eigen::setNbThreads(threads_for(w.threads, product_work));
+    const int row_threads = threads_for(w.threads, 20.0 * static_cast<double>(rows) * K);
+    if (has_decoder_bias) {
+      w.centered.topRows(rows) = X.rowwise() - model_.decoder_bias.transpose();
+    }
+    const auto Xc = has_decoder_bias ? Eigen::Map<const Matrix<T>>(w.centered.data(), rows, d) : X;
+    auto z = w.z.topRows(rows);
+    auto codes = w.codes.topRows(rows);
+    auto residual = w.residual.topRows(rows);
+    auto code_grad = w.code_grad.topRows(rows);
+    z.noalias() = Xc * model_.encoder_weight.transpose();
+    z.rowwise() += model_.encoder_bias.transpose();
+    codes = z;
+    const int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
+    if (model_.encoder.kind == EncoderKind::batchtopk) {
+      result.threshold_estimate = detail::batch_topk(codes.data(), rows, K, model_.encoder.k, w.order);
+    } else {
+#pragma omp parallel for num_threads(row_threads) if (row_threads > 1) schedule(static)
+      for (int64_t block = 0; block < blocks; ++block) {
+        const int64_t begin = block * kRowBlock, count = std::min(kRowBlock, rows - begin);
+        detail::activate_rows(model_.encoder, codes.data() + begin * K, count, K,
+                              w.scratch[omp_thread()]);
+      }
+    }
+    residual.noalias() = codes * model_.dictionary;
+    if (has_decoder_bias) residual.rowwise() += model_.decoder_bias.transpose();
+    residual -= X;
+    for (int64_t i = 0; i < rows * d; ++i) {
+      const double e = static_cast<double>(residual.data()[i]);
+      squared_error += e * e;
+    }
+
+    // AuxK (Gao et al. 2024): the dead atoms' top pre-activations reconstruct the residual.
+    w.dead.clear();
+    if (options_.auxk > 0 &&
+        (model_.encoder.kind == EncoderKind::topk || model_.encoder.kind == EncoderKind::batchtopk)) {
+      const int64_t dead_after = options_.dead_after > 0 ? options_.dead_after : source.rows();
+      for (int k = 0; k < K; ++k) {
+        if (samples_since_fired_[k] >= dead_after) w.dead.push_back(k);
+      }
+    }
+    gradients_.dictionary.setZero();
+    gradients_.encoder_weight.setZero();
+    gradients_.encoder_bias.setZero();
+    Vector<T> aux_bias_grad;
+    if (!w.dead.empty()) {
+      const int k_aux = std::min<int>(
+          static_cast<int>(w.dead.size()),
+          options_.auxk_k > 0 ? options_.auxk_k : std::max(1, std::min(d / 2, K)));
+      // e = X − X̂ = −residual, held fixed; its spread around the batch mean normalizes the loss.
+      Vector<double> mean = Vector<double>::Zero(d);
+      for (int64_t i = 0; i < rows; ++i) mean -= residual.row(i).transpose().template cast<double>();
+      mean /= static_cast<double>(rows);
+      double spread = 0;
+      for (int64_t i = 0; i < rows; ++i) {
+        spread += (-residual.row(i).transpose().template cast<double>() - mean).squaredNorm();
+      }
+      if (spread > 0) {
+        aux_bias_grad.setZero(K);
+        Vector<T> estimate(d), diff(d);
+        for (int64_t i = 0; i < rows; ++i) {
+          w.dead_order = w.dead;
+          const T* zi = z.data() + i * K;
+          auto larger = [zi](int a, int b) { return zi[a] > zi[b] || (zi[a] == zi[b] && a < b); };
+          std::nth_element(w.dead_order.begin(), w.dead_order.begin() + (k_aux - 1),
+                           w.dead_order.end(), larger);
+          estimate.setZero();
+          for (int j = 0; j < k_aux; ++j) {
+            const int atom = w.dead_order[j];
+            if (zi[atom] > T(0)) estimate += zi[atom] * model_.dictionary.row(atom).transpose();
+          }
+          diff = estimate + residual.row(i).transpose();  // ê − e
+          aux_loss += static_cast<double>(diff.squaredNorm());
+          const Vector<T> d_estimate = T(2 * options_.auxk / spread) * diff;
+          for (int j = 0; j < k_aux; ++j) {
+            const int atom = w.dead_order[j];
+            if (zi[atom] <= T(0)) continue;
+            gradients_.dictionary.row(atom) += zi[atom] * d_estimate.transpose();
+            const T dz = model_.dictionary.row(atom).dot(d_estimate.transpose());
+            gradients_.encoder_weight.row(atom) += dz * Xc.row(i);
+            aux_bias_grad[atom] += dz;
+          }
+        }
+        aux_loss *= options_.auxk / spread;
+      }
+    }
+
+    residual *= static_cast<T>(2.0 / static_cast<double>(rows * d));  // now G
+    gradients_.dictionary.noalias() += codes.transpose() * residual;
+    code_grad.noalias() = residual * model_.dictionary.transpose();
+    if (options_.l1 > 0) {
+      const T weight = static_cast<T>(options_.l1 / static_cast<double>(rows));
+      for (int64_t i = 0; i < rows * K; ++i) {
+        const T r = codes.data()[i];
+        l1_sum += std::abs(static_cast<double>(r));
+        code_grad.data()[i] += r > T(0) ? weight : (r < T(0) ? -weight : T(0));
+      }
+    }
+#pragma omp parallel for num_threads(row_threads) if (row_threads > 1) schedule(static)
+    for (int64_t block = 0; block < blocks; ++block) {
+      const int64_t begin = block * kRowBlock, count = std::min(kRowBlock, rows - begin);
+      detail::backward_rows(model_.encoder, codes.data() + begin * K,
+                            code_grad.data() + begin * K, count, K);
+    }
+    gradients_.encoder_weight.noalias() += code_grad.transpose() * Xc;
+    for (int64_t i = 0; i < rows; ++i) gradients_.encoder_bias += code_grad.row(i).transpose();
+    if (aux_bias_grad.size() > 0) gradients_.encoder_bias += aux_bias_grad;
+    if (has_decoder_bias) {
+      gradients_.decoder_bias.setZero();
+      for (int64_t i = 0; i < rows; ++i) gradients_.decoder_bias += residual.row(i).transpose();
+      gradients_.decoder_bias -= model_.encoder_weight.transpose() * gradients_.encoder_bias;
+    }
+    for (int64_t i = 0; i < rows; ++i) {
+      const T* ri = codes.data() + i * K;
+      for (int k = 0; k < K; ++k) w.fired[k] += ri[k] != T(0) ? 1.0 : 0.0;
+    }
+  }
+
+  result.objective = squared_error / static_cast<double>(rows * d) +
+                     options_.l1 * l1_sum / static_cast<double>(rows) + aux_loss;
+  if (options_.ortho > 0) {
+    result.objective += add_ortho_penalty(model_.dictionary, options_.ortho, gradients_.dictionary);
+  }
+  result.squared_error = squared_error;
+  result.nonzero = std::accumulate(w.fired.begin(), w.fired.end(), 0.0);
+  return result;
+}
+
+template <typename T>
+void Trainer<T>::apply_update(const BatchResult& batch, int64_t rows, double lr, Workspace& w) {
+  const int K = model_.n_atoms();
+  if (options_.unit_atoms) {
+    for (int k = 0; k < K; ++k) {
+      const T norm = model_.dictionary.row(k).norm();
+      if (norm <= T(0)) continue;
+      const T radial = gradients_.dictionary.row(k).dot(model_.dictionary.row(k)) / (norm * norm);
+      gradients_.dictionary.row(k) -= radial * model_.dictionary.row(k);
+    }
+  }
+  ++step_;
+  AdamOptions adam = options_.adam;
+  adam.lr = lr;
+  adam_all(adam, step_, model_, gradients_, first_moment_, second_moment_);
+  if (options_.unit_atoms) normalize_rows(model_.dictionary);
+
+  for (int k = 0; k < K; ++k) {
+    samples_since_fired_[k] = w.fired[k] > 0 ? 0 : samples_since_fired_[k] + rows;
+  }
+  if (batch.threshold_estimate >= 0) {
+    const double decay = options_.threshold_decay;
+    model_.encoder.threshold =
+        threshold_updates_ == 0 ? batch.threshold_estimate
+                                : decay * model_.encoder.threshold + (1 - decay) * batch.threshold_estimate;
+    ++threshold_updates_;
+  }
+}
+
+template <typename T>
+double loss_and_gradients(const Model<T>& model, const Matrix<T>& X, Gradients<T>& gradients,
+                          const FitOptions& options) {
+  FitOptions full = options;
+  full.batch_size = 0;
+  full.auxk = 0;  // AuxK depends on the training history of dead atoms
+  Trainer<T> trainer(model, full);
+  const double loss = trainer.evaluate(X);
+  gradients = trainer.gradients();
+  return loss;
 }
 
 template <typename T>
 Trainer<T>::Trainer(Model<T> model, FitOptions options)
-    : model_(std::move(model)), options_(options) {
+    : model_(std::move(model)), options_(options), shuffle_(options.seed ^ 0x5851f42d4c957f2dULL) {
   validate(options_);
   validate_model(model_, "initial model");
   zero_like(gradients_, model_);
   zero_like(first_moment_, model_);
   zero_like(second_moment_, model_);
+  samples_since_fired_.assign(model_.n_atoms(), 0);
 }
 
 template <typename T>
 void Trainer<T>::fit(const Matrix<T>& X, const Observer& observer) {
   check_data_matches(model_, X, "data");
   DICTLEARN_CHECK(X.allFinite(), "data: holds non-finite values");
-  Workspace<T> work;
-  const int threads = resolve_threads(options_.threads);
+  const int64_t n = X.rows();
+  const int d = model_.dim(), K = model_.n_atoms();
+  const int64_t batch = options_.batch_size > 0 && options_.batch_size < n ? options_.batch_size : n;
+  const bool full_batch = batch == n;
+  const int64_t batches_per_epoch = (n + batch - 1) / batch;
+  const int64_t total_steps = step_ + static_cast<int64_t>(options_.epochs) * batches_per_epoch;
+
+  Workspace w;
+  prepare(w, X, batch);
+  // FVU's denominator: the data's total squared deviation from its mean.
+  const Vector<double> mean = X.template cast<double>().colwise().mean().transpose();
+  double spread = 0;
+  for (int64_t i = 0; i < n; ++i) spread += (X.row(i).template cast<double>().transpose() - mean).squaredNorm();
+
+  auto lr_at = [&](int64_t step) {
+    double factor = 1;
+    if (options_.warmup_steps > 0 && step <= options_.warmup_steps) {
+      factor = static_cast<double>(step) / static_cast<double>(options_.warmup_steps);
+    }
+    if (options_.lr_decay > 0) {
+      const int64_t decay_steps =
+          std::max<int64_t>(1, std::llround(options_.lr_decay * static_cast<double>(total_steps)));
+      const int64_t start = total_steps - decay_steps;
+      if (step > start) {
+        factor *= static_cast<double>(std::max<int64_t>(0, total_steps - step + 1)) /
+                  static_cast<double>(decay_steps);
+      }
+    }
+    return options_.adam.lr * factor;
+  };
+
+  stopped_early_ = false;
   const auto start = std::chrono::steady_clock::now();
   losses_.reserve(losses_.size() + options_.epochs);
   for (int epoch = 0; epoch < options_.epochs; ++epoch) {
-    const double loss = forward_backward(model_, X, work, gradients_, threads);
     const int epoch_number = static_cast<int>(losses_.size()) + 1;
-    DICTLEARN_CHECK(std::isfinite(loss),
-                    "training: loss is {} at epoch {}; lower the learning rate (--lr) or "
-                    "standardize the data",
-                    loss, epoch_number);
+    double objective_sum = 0, squared_error = 0, nonzero = 0, lr = 0;
+    if (!full_batch) {
+      std::iota(w.permutation.begin(), w.permutation.end(), int64_t{0});
+      for (int64_t i = n - 1; i > 0; --i) {
+        std::swap(w.permutation[i], w.permutation[below(shuffle_, i + 1)]);
+      }
+    }
+    for (int64_t b = 0; b < batches_per_epoch; ++b) {
+      const int64_t begin = b * batch, rows = std::min(batch, n - begin);
+      if (!full_batch) {
+        for (int64_t i = 0; i < rows; ++i) w.batch.row(i) = X.row(w.permutation[begin + i]);
+        w.data_t_is_full = false;
+      }
+      const BatchResult result = compute_batch(full_batch ? X : w.batch, rows, w);
+      // A non-finite objective stops before the update: the model stays the last good one.
+      DICTLEARN_CHECK(std::isfinite(result.objective),
+                      "training: loss is {} at epoch {}; lower the learning rate (--lr) or "
+                      "standardize the data",
+                      result.objective, epoch_number);
+      lr = lr_at(step_ + 1);
+      apply_update(result, rows, lr, w);
+      objective_sum += result.objective * static_cast<double>(rows);
+      squared_error += result.squared_error;
+      nonzero += result.nonzero;
+    }
+    const double loss = objective_sum / static_cast<double>(n);
     losses_.push_back(loss);
-    ++step_;
-    const AdamStepFactors factors = adam_step_factors(options_.adam, step_);
-    adam_update(options_.adam, factors, model_.dictionary.data(), gradients_.dictionary.data(),
-                first_moment_.dictionary.data(), second_moment_.dictionary.data(),
-                model_.dictionary.size());
-    adam_update(options_.adam, factors, model_.encoder_weight.data(),
-                gradients_.encoder_weight.data(), first_moment_.encoder_weight.data(),
-                second_moment_.encoder_weight.data(), model_.encoder_weight.size());
-    adam_update(options_.adam, factors, model_.encoder_bias.data(),
-                gradients_.encoder_bias.data(), first_moment_.encoder_bias.data(),
-                second_moment_.encoder_bias.data(), model_.encoder_bias.size());
+    const int64_t dead_after = options_.dead_after > 0 ? options_.dead_after : n;
+    EpochStats stats;
+    stats.epoch = epoch_number;
+    stats.loss = loss;
+    stats.mse = squared_error / static_cast<double>(n * d);
+    stats.fvu = spread > 0 ? squared_error / spread : 0.0;
+    stats.l0 = nonzero / static_cast<double>(n);
+    stats.dead_fraction =
+        static_cast<double>(std::count_if(samples_since_fired_.begin(), samples_since_fired_.end(),
+                                          [&](int64_t s) { return s >= dead_after; })) /
+        static_cast<double>(K);
+    stats.lr = lr;
+    bool stop = false;
+    if (losses_.size() == 1 || loss < best_loss_ * (1 - options_.tol)) {
+      best_loss_ = loss;
+      epochs_without_improvement_ = 0;
+    } else if (++epochs_without_improvement_ >= options_.patience && options_.patience > 0) {
+      stop = true;
+    }
     if (observer) {
-      EpochStats stats;
-      stats.epoch = epoch_number;
-      stats.loss = loss;
       stats.seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       observer(stats, model_);
     }
+    if (stop) {
+      stopped_early_ = true;
+      break;
+    }
   }
+}
+
+template <typename T>
+void Trainer<T>::prepare(Workspace& w, const Matrix<T>& X, int64_t batch) {
+  const int d = model_.dim(), K = model_.n_atoms();
+  const bool full_batch = batch == X.rows();
+  w.threads = resolve_threads(options_.threads);
+  w.fired.assign(K, 0.0);
+  w.scratch.resize(w.threads);
+  const bool small = use_small_kernel(model_, options_);
+  if (small && full_batch) {
+    w.data_t = X.transpose();
+    w.data_t_is_full = true;
+  } else if (!small) {
+    w.z.resize(batch, K);
+    w.codes.resize(batch, K);
+    w.code_grad.resize(batch, K);
+    w.residual.resize(batch, d);
+    if (model_.decoder_bias.size() > 0) w.centered.resize(batch, d);
+  }
+  if (!full_batch) {
+    w.permutation.resize(X.rows());
+    w.batch.resize(batch, d);
+  }
+}
+
+template <typename T>
+double Trainer<T>::evaluate(const Matrix<T>& X) {
+  check_data_matches(model_, X, "data");
+  Workspace w;
+  prepare(w, X, X.rows());
+  return compute_batch(X, X.rows(), w).objective;
 }
 
 template <typename T>
 Model<T> fit(const Matrix<T>& X, const FitOptions& options, const Model<T>* initial,
              std::vector<double>* losses) {
   validate(options);
-  DICTLEARN_CHECK(X.rows() >= 1 && X.cols() >= 1, "data: no data ({} x {})", X.rows(), X.cols());
-  Trainer<T> trainer(initial ? *initial
-                             : init_model<T>(options.n_atoms, static_cast<int>(X.cols()),
-                                             options.seed),
-                     options);
+  Trainer<T> trainer(initial ? *initial : initialize(X, options), options);
   trainer.fit(X);
   if (losses) *losses = trainer.losses();
   return trainer.model();
@@ -230,10 +575,12 @@ Model<T> fit(const Matrix<T>& X, const FitOptions& options, const Model<T>* init
 
 template class Trainer<float>;
 template class Trainer<double>;
+template Model<float> initialize<float>(const Matrix<float>&, const FitOptions&);
+template Model<double> initialize<double>(const Matrix<double>&, const FitOptions&);
 template double loss_and_gradients<float>(const Model<float>&, const Matrix<float>&,
-                                          Gradients<float>&);
+                                          Gradients<float>&, const FitOptions&);
 template double loss_and_gradients<double>(const Model<double>&, const Matrix<double>&,
-                                           Gradients<double>&);
+                                           Gradients<double>&, const FitOptions&);
 template Model<float> fit<float>(const Matrix<float>&, const FitOptions&, const Model<float>*,
                                  std::vector<double>*);
 template Model<double> fit<double>(const Matrix<double>&, const FitOptions&,

@@ -112,7 +112,8 @@ TEST_F(CliTest, FitEncodeReconstructEvalPlotEndToEnd) {
   const Model<float> m = load_model<float>(model);
   EXPECT_EQ(m.n_atoms(), 2);
   EXPECT_EQ(m.metadata.at("encoder"), "softmax");
-  EXPECT_EQ(m.metadata.at("lr"), "0.01");
+  EXPECT_EQ(m.metadata.at("train.lr"), "0.01");
+  EXPECT_EQ(m.metadata.at("train.epochs"), "300");
 
   const TrainingLog training = read_training_log(log);
   ASSERT_EQ(training.rows.size(), 300u);

@@ -325,6 +325,23 @@ TEST(Npy, Float64OutOfFloat32Range) {
   EXPECT_EQ(read_npy<double>(path)(1, 1), 1e300);
 }
 
+// Found by fuzzing (fuzz/fuzz_npy.cpp with large inputs): the header parser
+// recursed once per '(' and a 1 MB header overflowed the stack.
+TEST(Npy, DeeplyNestedHeaderIsRefused) {
+  TempDir dir;
+  const std::string path = dir.file("x.npy");
+  const std::string nested = std::string(500000, '(') + std::string(500000, ')');
+  write_bytes(path, npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': " + nested + ", }",
+                              "", 2));
+  EXPECT_TRUE(contains(error_of([&] { read_npy<float>(path); }),
+                       path + ": malformed .npy header: tuples nested too deeply"));
+  // The shape tuple itself still parses, with nesting below the limit elsewhere.
+  write_bytes(path, npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1), "
+                              "'extra': ((((1,),),),), }",
+                              raw<float>({5})));
+  EXPECT_EQ(read_npy<float>(path)(0, 0), 5.0f);
+}
+
 // ---------------------------------------------------------------- CSV
 
 TYPED_TEST(IoTyped, CsvRoundTripIsExact) {
@@ -422,6 +439,27 @@ TEST(Csv, EmptyFileIsAnEmptyMatrix) {
   const Matrix<float> header_only = read_csv<float>(path);
   EXPECT_EQ(header_only.rows(), 0);
   EXPECT_EQ(header_only.cols(), 2);
+}
+
+// Found by fuzzing (fuzz/fuzz_csv.cpp with large inputs): the matrix was
+// allocated as (lines x fields of line 1) before the rows were checked, so a
+// 3 MB file (a first line of a million commas, then a million short lines)
+// asked for 10^12 values. Only rows up to the first ragged line are allocated now.
+TEST(Csv, WideFirstLineThenShortLinesIsRefusedWithoutAllocatingTheSquare) {
+  TempDir dir;
+  const std::string path = dir.file("x.csv");
+  std::string text(1000000, ',');
+  text += '\n';
+  for (int i = 0; i < 1000000; ++i) text += "x\n";
+  write_bytes(path, text);
+  EXPECT_EQ(error_of([&] { read_csv<float>(path); }),
+            path + ": line 2 has 1 fields, expected 1000001 (as on line 1)");
+  // Errors on earlier lines still come first, as before.
+  write_bytes(path, "1,2\n3,abc\n5\n");
+  EXPECT_EQ(error_of([&] { read_csv<float>(path); }),
+            path + ": line 2, column 2: 'abc' is not a number");
+  write_bytes(path, "1,2\n\n3,4\n");
+  EXPECT_TRUE(contains(error_of([&] { read_csv<float>(path); }), "line 2 is blank"));
 }
 
 TEST(Csv, MissingFile) {

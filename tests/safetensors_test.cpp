@@ -264,6 +264,62 @@ TEST(Safetensors, MalformedEntries) {
             path + ": __metadata__ 'epochs' is not a string (it is 100)");
 }
 
+// Found by fuzzing (fuzz/fuzz_safetensors.cpp): a number too large for a
+// double made nlohmann throw out_of_range, which escaped as a non-dictlearn
+// exception (the CLI printed "internal: [json.exception.out_of_range.406] ...").
+TEST(Safetensors, NumberOverflowInHeaderIsNotJson) {
+  SafetensorsDir dir;
+  const std::string path = dir.file("m.safetensors");
+  write_file(path, safetensors_bytes(R"({"a":{"dtype":"F32","shape":[1e776],"data_offsets":[0,0]}})",
+                                     ""));
+  const std::string message = error_of([&] { read_safetensors(path); });
+  EXPECT_TRUE(contains(message, path + ": not a safetensors file (the header is not valid JSON: "));
+  EXPECT_TRUE(contains(message, "number overflow"));
+  EXPECT_EQ(message.find("[json.exception"), std::string::npos);
+}
+
+// Found by fuzzing (fuzz/fuzz_safetensors.cpp with large inputs): printing a
+// bad shape or metadata value in the error (json::dump) recursed once per level
+// and a header of 500,000 nested '[' overflowed the stack.
+TEST(Safetensors, DeeplyNestedHeaderIsRefused) {
+  SafetensorsDir dir;
+  const std::string path = dir.file("m.safetensors");
+  const std::string nested = std::string(500000, '[') + std::string(500000, ']');
+  write_file(path, safetensors_bytes(
+                       R"({"x":{"dtype":"F32","shape":)" + nested + R"(,"data_offsets":[0,0]}})", ""));
+  EXPECT_EQ(error_of([&] { read_safetensors(path); }),
+            path + ": not a safetensors file (the header nests deeper than 16 levels)");
+  write_file(path, safetensors_bytes(R"({"__metadata__":{"k":)" + nested + "}}", ""));
+  EXPECT_TRUE(contains(error_of([&] { read_safetensors(path); }), "nests deeper"));
+}
+
+// Found by the fuzz target's size invariant: tensors may not share data bytes,
+// or a 1 MB file listing 2,000 tensors over the same megabyte makes the reader
+// allocate 4 GB.
+TEST(Safetensors, OverlappingTensorsAreRefused) {
+  SafetensorsDir dir;
+  const std::string path = dir.file("m.safetensors");
+  write_file(path, safetensors_bytes(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                                     R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
+                                     raw<float>({1, 2, 3, 4})));
+  EXPECT_EQ(error_of([&] { read_safetensors(path); }),
+            path + ": tensors 'a' and 'b' overlap in the file's data (data_offsets)");
+  std::string header = "{";
+  for (int i = 0; i < 2000; ++i) {
+    header += fmt::format(R"({}"t{}":{{"dtype":"F32","shape":[262144],"data_offsets":[0,1048576]}})",
+                          i > 0 ? "," : "", i);
+  }
+  write_file(path, safetensors_bytes(header + "}", std::string(1 << 20, '\0')));
+  EXPECT_TRUE(contains(error_of([&] { read_safetensors(path); }), "overlap"));
+  // Adjacent tensors and empty ones anywhere are fine.
+  write_file(path, safetensors_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                                     R"("e":{"dtype":"F64","shape":[0],"data_offsets":[4,4]},)"
+                                     R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
+                                     raw<float>({1, 2, 3, 4})));
+  const TensorFile file = read_safetensors(path);
+  EXPECT_EQ(file.tensors.at("b").values, (std::vector<double>{3, 4}));
+}
+
 TEST(Safetensors, WriterRejectsInconsistentTensors) {
   SafetensorsDir dir;
   const std::string path = dir.file("m.safetensors");

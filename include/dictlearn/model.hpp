@@ -1,42 +1,37 @@
 // dictlearn: the dictionary model of "Very Simple Dictionary Learning in
-// PyTorch": a dictionary D and an encoder (the seed's "attributor").
+// PyTorch": a dictionary D and an encoder (the seed's "attributor"), with an
+// optional decoder bias b_dec as in sparse autoencoders.
 //
-//   codes          R = softmax(X Wᵀ + 1 bᵀ)        row by row, over atoms
-//   reconstruction X̂ = R D
-//   loss           L = 1/(N·dim) Σ (X − X̂)²         (torch.nn.MSELoss, mean)
+//   pre-activations Z = (X − b_dec) Wᵀ + 1 bᵀ
+//   codes           R = encoder(Z)               softmax in the seed; see encoders.hpp
+//   reconstruction  X̂ = R D + b_dec
+//   loss            L = 1/(N·dim) Σ (X − X̂)²      (torch.nn.MSELoss, mean)
 //
 // Shapes: X is N x dim (one sample per row), D and W are n_atoms x dim, b has
-// n_atoms entries, R is N x n_atoms. Cost of encode + reconstruct:
-// 4·N·dim·n_atoms flops plus N·n_atoms exponentials.
+// n_atoms entries, b_dec dim entries (or none), R is N x n_atoms. Cost of
+// encode + reconstruct: 4·N·dim·n_atoms flops plus the encoder's.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
 
+#include "dictlearn/encoders.hpp"
 #include "dictlearn/types.hpp"
 
 namespace dictlearn {
 
-/// How samples are turned into codes.
-enum class EncoderKind {
-  softmax,  ///< the seed's: softmax(X Wᵀ + b); dense, rows on the simplex
-};
-
-/// "softmax", ...
-const char* encoder_name(EncoderKind kind);
-/// Parses an encoder name; throws Error naming `parameter` for unknown ones.
-EncoderKind parse_encoder(const std::string& name, const std::string& parameter = "--encoder");
-
 /// Parameters of a dictionary model. Tensor names in the model file are the
 /// seed module's state_dict keys: `dictionary`, `attributor.0.weight`,
-/// `attributor.0.bias`.
+/// `attributor.0.bias` (plus `decoder_bias` when the model has one; such a
+/// file no longer loads into the seed's class with strict=True).
 template <typename T>
 struct Model {
   Matrix<T> dictionary;      ///< D, n_atoms x dim
   Matrix<T> encoder_weight;  ///< W, n_atoms x dim (attributor.0.weight)
   Vector<T> encoder_bias;    ///< b, n_atoms (attributor.0.bias)
-  EncoderKind encoder = EncoderKind::softmax;
+  Vector<T> decoder_bias;    ///< b_dec, dim entries, or empty for none (tensor `decoder_bias`)
+  EncoderOptions encoder;    ///< the encoder and its settings
   /// Free-form training settings stored in the file's __metadata__.
   std::map<std::string, std::string> metadata;
 
@@ -66,6 +61,10 @@ Matrix<T> encode(const Model<T>& model, const Matrix<T>& X);
 /// Reconstructions R·D (N x dim) for samples X (N x dim).
 template <typename T>
 Matrix<T> reconstruct(const Model<T>& model, const Matrix<T>& X);
+
+/// Pre-activations Z (N x n_atoms) for samples X (N x dim).
+template <typename T>
+Matrix<T> pre_activations(const Model<T>& model, const Matrix<T>& X);
 
 /// Mean squared reconstruction error over all N·dim entries (accumulated in double).
 template <typename T>

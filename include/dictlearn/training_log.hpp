@@ -1,7 +1,11 @@
 // dictlearn: the training log, a CSV file with one row per epoch.
 //
-// Columns: epoch (from 1), loss (computed before that epoch's update, as the
-// seed's loop records it), seconds (wall time since training started), then
+// Columns: epoch (from 1), loss (the objective computed before that epoch's
+// update, as the seed's loop records it; with mini-batches the mean over the
+// epoch's batches, each computed before its own update), mse, fvu (fraction
+// of variance unexplained), l0 (mean nonzero codes per sample), dead_fraction
+// (atoms not fired for --dead-after samples), lr (of the epoch's last step),
+// seconds (wall time since training started), then
 // optionally atom<k>_x, atom<k>_y: the atoms' positions after that epoch's
 // update in the figure plane (the data's own coordinates for 2-D data, else
 // its first two principal components), filled on snapshot epochs and left

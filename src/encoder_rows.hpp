@@ -1,0 +1,36 @@
+// Internal: the encoders on row ranges of raw buffers, so the trainer can run
+// them on parts of a batch in parallel.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "dictlearn/encoders.hpp"
+
+namespace dictlearn::detail {
+
+/// Per-thread scratch buffers of the row functions (no allocation once grown).
+template <typename T>
+struct RowScratch {
+  std::vector<T> values;
+  std::vector<int> order;
+};
+
+/// Inference activation of rows [0, rows) of z (rows x cols, row-major), in place.
+template <typename T>
+void activate_rows(const EncoderOptions& options, T* z, int64_t rows, int cols, RowScratch<T>& scratch);
+
+/// ∂L/∂Z from codes r and ∂L/∂R (in grad, overwritten), rows [0, rows).
+template <typename T>
+void backward_rows(const EncoderOptions& options, const T* r, T* grad, int64_t rows, int cols);
+
+/// BatchTopK over the whole batch: ReLU, keep the k·rows largest entries.
+/// Returns the smallest kept positive value (0 if none).
+template <typename T>
+double batch_topk(T* z, int64_t rows, int cols, int k, std::vector<int64_t>& order);
+
+/// Projection of one row onto the simplex.
+template <typename T>
+void sparsemax_row(T* row, int cols, std::vector<T>& sorted);
+
+}  // namespace dictlearn::detail

@@ -1,0 +1,241 @@
+#include "dictlearn/encoders.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "check.hpp"
+#include "encoder_rows.hpp"
+
+namespace dictlearn {
+
+const char* encoder_name(EncoderKind kind) {
+  switch (kind) {
+    case EncoderKind::softmax:
+      return "softmax";
+    case EncoderKind::sparsemax:
+      return "sparsemax";
+    case EncoderKind::relu:
+      return "relu";
+    case EncoderKind::topk:
+      return "topk";
+    case EncoderKind::batchtopk:
+      return "batchtopk";
+  }
+  return "unknown";
+}
+
+EncoderKind parse_encoder(const std::string& name, const std::string& parameter) {
+  for (EncoderKind kind : {EncoderKind::softmax, EncoderKind::sparsemax, EncoderKind::relu,
+                           EncoderKind::topk, EncoderKind::batchtopk}) {
+    if (name == encoder_name(kind)) return kind;
+  }
+  DICTLEARN_FAIL("{}: unknown encoder '{}' (expected softmax, sparsemax, relu, topk or batchtopk)",
+                 parameter, name);
+}
+
+void validate(const EncoderOptions& options, int n_atoms) {
+  DICTLEARN_CHECK(options.temperature > 0 && std::isfinite(options.temperature),
+                  "--temperature: must be > 0 and finite, got {}", options.temperature);
+  if (options.kind == EncoderKind::topk || options.kind == EncoderKind::batchtopk) {
+    DICTLEARN_CHECK(options.k >= 1, "--k: {} needs k >= 1 active atoms per sample, got {}",
+                    encoder_name(options.kind), options.k);
+    DICTLEARN_CHECK(options.k <= n_atoms, "--k: {} exceeds the number of atoms ({})", options.k,
+                    n_atoms);
+  }
+  DICTLEARN_CHECK(std::isfinite(options.threshold) && options.threshold >= 0,
+                  "threshold: must be >= 0 and finite, got {}", options.threshold);
+}
+
+namespace detail {
+
+template <typename T>
+void softmax_row(T* row, int cols, T inverse_temperature) {
+  if (inverse_temperature != T(1)) {
+    for (int k = 0; k < cols; ++k) row[k] *= inverse_temperature;
+  }
+  T max = row[0];
+  for (int k = 1; k < cols; ++k) max = row[k] > max ? row[k] : max;
+  T sum = 0;
+  for (int k = 0; k < cols; ++k) {
+    row[k] = std::exp(row[k] - max);
+    sum += row[k];
+  }
+  const T inverse = T(1) / sum;  // PyTorch multiplies by the reciprocal
+  for (int k = 0; k < cols; ++k) row[k] *= inverse;
+}
+
+template <typename T>
+void sparsemax_row(T* row, int cols, std::vector<T>& sorted) {
+  // τ is found from the sorted values: the support is the largest k with
+  // 1 + k·z_(k) > Σ_{j<=k} z_(j), and τ = (Σ_{j<=k} z_(j) − 1) / k.
+  sorted.assign(row, row + cols);
+  std::sort(sorted.begin(), sorted.end(), std::greater<T>());
+  double cumulative = 0, tau_sum = 0;
+  int support = 0;
+  for (int k = 0; k < cols; ++k) {
+    cumulative += static_cast<double>(sorted[k]);
+    if (1.0 + (k + 1) * static_cast<double>(sorted[k]) > cumulative) {
+      support = k + 1;
+      tau_sum = cumulative;
+    }
+  }
+  const T tau = static_cast<T>((tau_sum - 1.0) / support);
+  for (int k = 0; k < cols; ++k) row[k] = row[k] > tau ? row[k] - tau : T(0);
+}
+
+template <typename T>
+void topk_row(T* row, int cols, int k, std::vector<int>& order) {
+  order.resize(cols);
+  std::iota(order.begin(), order.end(), 0);
+  // Ties go to the lower index, so the selection is deterministic.
+  auto larger = [row](int a, int b) { return row[a] > row[b] || (row[a] == row[b] && a < b); };
+  if (k < cols) std::nth_element(order.begin(), order.begin() + (k - 1), order.end(), larger);
+  // Everything outside the first k positions is dropped; kept entries get ReLU.
+  for (int i = k; i < cols; ++i) row[order[i]] = T(0);
+  for (int i = 0; i < k; ++i) row[order[i]] = std::max(row[order[i]], T(0));
+}
+
+template <typename T>
+void activate_rows(const EncoderOptions& options, T* z, int64_t rows, int cols, RowScratch<T>& scratch) {
+  switch (options.kind) {
+    case EncoderKind::softmax: {
+      const T inverse = static_cast<T>(1.0 / options.temperature);
+      for (int64_t i = 0; i < rows; ++i) softmax_row(z + i * cols, cols, inverse);
+      break;
+    }
+    case EncoderKind::sparsemax:
+      for (int64_t i = 0; i < rows; ++i) sparsemax_row(z + i * cols, cols, scratch.values);
+      break;
+    case EncoderKind::relu:
+      for (int64_t i = 0; i < rows * cols; ++i) z[i] = z[i] > T(0) ? z[i] : T(0);
+      break;
+    case EncoderKind::topk:
+      for (int64_t i = 0; i < rows; ++i) topk_row(z + i * cols, cols, options.k, scratch.order);
+      break;
+    case EncoderKind::batchtopk: {
+      const T threshold = static_cast<T>(options.threshold);
+      for (int64_t i = 0; i < rows * cols; ++i) z[i] = z[i] > threshold && z[i] > T(0) ? z[i] : T(0);
+      break;
+    }
+  }
+}
+
+template <typename T>
+void backward_rows(const EncoderOptions& options, const T* r, T* grad, int64_t rows, int cols) {
+  switch (options.kind) {
+    case EncoderKind::softmax: {
+      const T inverse = static_cast<T>(1.0 / options.temperature);
+      for (int64_t i = 0; i < rows; ++i) {
+        const T* ri = r + i * cols;
+        T* gi = grad + i * cols;
+        T dot = 0;
+        for (int k = 0; k < cols; ++k) dot += gi[k] * ri[k];
+        for (int k = 0; k < cols; ++k) gi[k] = ri[k] * (gi[k] - dot);
+        if (inverse != T(1)) {
+          for (int k = 0; k < cols; ++k) gi[k] *= inverse;
+        }
+      }
+      break;
+    }
+    case EncoderKind::sparsemax:
+      for (int64_t i = 0; i < rows; ++i) {
+        const T* ri = r + i * cols;
+        T* gi = grad + i * cols;
+        T sum = 0;
+        int support = 0;
+        for (int k = 0; k < cols; ++k) {
+          if (ri[k] > T(0)) sum += gi[k], ++support;
+        }
+        const T mean = support > 0 ? sum / static_cast<T>(support) : T(0);
+        for (int k = 0; k < cols; ++k) gi[k] = ri[k] > T(0) ? gi[k] - mean : T(0);
+      }
+      break;
+    case EncoderKind::relu:
+    case EncoderKind::topk:
+    case EncoderKind::batchtopk:
+      // The kept entries are exactly the positive codes; ReLU's derivative at 0 is taken as 0.
+      for (int64_t i = 0; i < rows * cols; ++i) grad[i] = r[i] > T(0) ? grad[i] : T(0);
+      break;
+  }
+}
+
+template <typename T>
+double batch_topk(T* z, int64_t rows, int cols, int k, std::vector<int64_t>& order) {
+  const int64_t total = rows * cols;
+  const int64_t keep = std::min<int64_t>(total, static_cast<int64_t>(k) * rows);
+  for (int64_t i = 0; i < total; ++i) z[i] = z[i] > T(0) ? z[i] : T(0);
+  order.resize(total);
+  std::iota(order.begin(), order.end(), int64_t{0});
+  auto larger = [z](int64_t a, int64_t b) { return z[a] > z[b] || (z[a] == z[b] && a < b); };
+  if (keep < total) std::nth_element(order.begin(), order.begin() + (keep - 1), order.end(), larger);
+  for (int64_t i = keep; i < total; ++i) z[order[i]] = T(0);
+  T smallest = std::numeric_limits<T>::infinity();
+  for (int64_t i = 0; i < keep; ++i) {
+    const T value = z[order[i]];
+    if (value > T(0)) smallest = std::min(smallest, value);
+  }
+  return std::isfinite(static_cast<double>(smallest)) ? static_cast<double>(smallest) : 0.0;
+}
+
+#define DICTLEARN_INSTANTIATE(T)                                                                  \
+  template void activate_rows<T>(const EncoderOptions&, T*, int64_t, int, RowScratch<T>&);       \
+  template void backward_rows<T>(const EncoderOptions&, const T*, T*, int64_t, int);             \
+  template double batch_topk<T>(T*, int64_t, int, int, std::vector<int64_t>&);                   \
+  template void sparsemax_row<T>(T*, int, std::vector<T>&);
+DICTLEARN_INSTANTIATE(float)
+DICTLEARN_INSTANTIATE(double)
+#undef DICTLEARN_INSTANTIATE
+
+}  // namespace detail
+
+template <typename T>
+void softmax_rows(Matrix<T>& logits, double temperature) {
+  const T inverse = static_cast<T>(1.0 / temperature);
+  for (Eigen::Index i = 0; i < logits.rows(); ++i) {
+    detail::softmax_row(logits.data() + i * logits.cols(), static_cast<int>(logits.cols()), inverse);
+  }
+}
+
+template <typename T>
+void sparsemax_rows(Matrix<T>& logits) {
+  std::vector<T> sorted;
+  for (Eigen::Index i = 0; i < logits.rows(); ++i) {
+    detail::sparsemax_row(logits.data() + i * logits.cols(), static_cast<int>(logits.cols()), sorted);
+  }
+}
+
+template <typename T>
+void activate(const EncoderOptions& options, Matrix<T>& z) {
+  detail::RowScratch<T> scratch;
+  detail::activate_rows(options, z.data(), z.rows(), static_cast<int>(z.cols()), scratch);
+}
+
+template <typename T>
+double activate_training(const EncoderOptions& options, Matrix<T>& z) {
+  if (options.kind == EncoderKind::batchtopk) {
+    std::vector<int64_t> order;
+    return detail::batch_topk(z.data(), z.rows(), static_cast<int>(z.cols()), options.k, order);
+  }
+  activate(options, z);
+  return 0.0;
+}
+
+template <typename T>
+void activation_backward(const EncoderOptions& options, const Matrix<T>& z, const Matrix<T>& r,
+                         Matrix<T>& grad) {
+  (void)z;  // every encoder's derivative is a function of its output
+  detail::backward_rows(options, r.data(), grad.data(), r.rows(), static_cast<int>(r.cols()));
+}
+
+#define DICTLEARN_INSTANTIATE(T)                                                         \
+  template void softmax_rows<T>(Matrix<T>&, double);                                     \
+  template void sparsemax_rows<T>(Matrix<T>&);                                           \
+  template void activate<T>(const EncoderOptions&, Matrix<T>&);                          \
+  template double activate_training<T>(const EncoderOptions&, Matrix<T>&);               \
+  template void activation_backward<T>(const EncoderOptions&, const Matrix<T>&, const Matrix<T>&, \
+                                       Matrix<T>&);
+DICTLEARN_INSTANTIATE(float)
+DICTLEARN_INSTANTIATE(double)
+
+}  // namespace dictlearn
