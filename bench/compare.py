@@ -1,0 +1,766 @@
+#!/usr/bin/python3
+"""Side-by-side comparison of dictlearn with PyTorch on the workloads of issue 4.
+
+    /usr/bin/python3 bench/compare.py [--workloads W1,W2,W3,W4,W5] [--repeat 3]
+        [--threads 2] [--dictlearn build/dictlearn] [--json OUT.json]
+
+For each workload the data is generated once (seeded, saved as .npy in a
+temporary folder) together with one set of initial parameters (the seed
+module's distributions: D ~ U[0,1), W, b ~ U(+-1/sqrt(dim))), which both sides
+start from (`dictlearn fit --init`, `load_state_dict`), so that their final
+losses can be compared.  Then the two sides run alternately, --repeat times
+each (the order flips every repetition):
+
+  PyTorch    bench/torch_side.py in a fresh /usr/bin/python3 process,
+             torch.set_num_threads(--threads); only the training loop is timed
+             (imports and data loading excluded).  Model: the seed's
+             DictionaryLearning (Linear + softmax, dictionary parameter,
+             MSELoss, Adam with default betas), or for topk the usual dense
+             way (Linear, torch.topk, ReLU, scatter into dense codes, dense
+             decoder); mini-batches in a seeded shuffled order each epoch.
+  dictlearn  the whole `dictlearn fit DATA -o MODEL ... --quiet` process
+             (reading the data, training, writing the model), timed from
+             start to exit; peak RSS from os.wait4.
+
+Before the timed runs dictlearn runs once more, untimed, with --log: its last
+row gives the final loss (the mean of the last epoch's batch losses, each
+computed before its update: the same quantity the PyTorch side reports) and
+the training loop's own time (the log's `seconds`), from which the
+"loop GFLOP/s" is computed.  Results do not depend on the thread count, so
+this run's loss is the timed runs' loss.
+
+Throughput counts 10*batch*dim*atoms flops per training step (forward
+encoder and decoder products, three backward products), i.e.
+10*N*dim*atoms per epoch.  For topk the count is the same: it is what
+PyTorch's dense way computes; a sparse implementation does less work, so its
+figure is an "effective" rate.  The machine's GEMM rate is measured in the
+same run (torch.mm, 4096x512 by 512x4096, float32 and float64, --threads
+threads), and each dense workload's loop rate is shown as a fraction of it
+(float64 against dgemm).
+
+OpenBLAS 0.3.21 (Debian 12) does not recognise some recent Xeons and falls
+back to its 'Prescott' (SSE3) kernels, which makes PyTorch's products about
+5x slower than the machine allows.  --openblas-coretype auto (the default)
+detects that and sets OPENBLAS_CORETYPE (SkylakeX with AVX-512, Haswell
+with AVX2) for both sides, so PyTorch is measured at its best; "default"
+leaves OpenBLAS alone.
+
+The machine is shared: before each workload and during every run the cores
+kept busy by other processes are measured (/proc/stat minus the run's own CPU
+time) and printed with the load average; --max-busy C waits (up to
+--max-wait seconds) until other processes use at most C cores before each
+workload.
+
+Workloads whose `dictlearn fit` flags do not exist yet are reported as "not
+supported yet" (with --full-batch-fallback, workloads that only lack
+--batch-size run dictlearn full-batch for the same epochs instead: the same
+flop count, a different algorithm, so the losses are not comparable and the
+targets are not checked).
+"""
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
+
+import seed_module as sm  # noqa: E402  (numpy only; torch is imported lazily)
+
+PYTHON = "/usr/bin/python3"
+TORCH_SIDE = os.path.join(HERE, "torch_side.py")
+
+# name -> description and sizes.  batch 0: full batch.
+WORKLOADS = {
+    "W1": dict(title="seed: 2,000 x 2 (two Gaussian clusters), 2 atoms, softmax, full batch, 10,000 epochs",
+               data="seed", n=2000, dim=2, atoms=2, encoder="softmax", k=0, batch=0,
+               epochs=10000, dtype="float32", target=100, dense=False),
+    "W2": dict(title="100,000 x 64 Gaussian, 256 atoms, softmax, batch 4,096, 3 epochs",
+               data="gaussian", n=100000, dim=64, atoms=256, encoder="softmax", k=0, batch=4096,
+               epochs=3, dtype="float32", target=3, dense=True),
+    "W3": dict(title="60,000 x 784 MNIST-like (rank-32 non-negative mix in [0,1]), 512 atoms, softmax, "
+                     "batch 1,024, 1 epoch",
+               data="mnistlike", n=60000, dim=784, atoms=512, encoder="softmax", k=0, batch=1024,
+               epochs=1, dtype="float32", target=3, dense=True),
+    "W4": dict(title="20,000 x 512 Gaussian, 4,096 atoms, topk K=32, batch 4,096, 1 epoch",
+               data="gaussian", n=20000, dim=512, atoms=4096, encoder="topk", k=32, batch=4096,
+               epochs=1, dtype="float32", target=6, dense=False),
+    "W5": dict(title="W2 in float64: 100,000 x 64 Gaussian, 256 atoms, softmax, batch 4,096, 3 epochs",
+               data="gaussian", n=100000, dim=64, atoms=256, encoder="softmax", k=0, batch=4096,
+               epochs=3, dtype="float64", target=3, dense=True),
+}
+DENSE_GEMM_FRACTION = 0.65
+LR = 1e-3
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def loadavg():
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def wait_for_quiet(max_busy, max_wait):
+    """Waits until other processes use at most `max_busy` cores (sampled over 2 s).
+    Returns (seconds waited, cores they used at the last sample)."""
+    t0 = time.monotonic()
+    busy = others_cpu()
+    while max_busy is not None and busy > max_busy:
+        waited = time.monotonic() - t0
+        if waited >= max_wait:
+            log("  other processes still use %.2f cores after %.0f s of waiting; going on" % (busy, waited))
+            break
+        log("  other processes use %.2f cores > %.2f, waiting" % (busy, max_busy))
+        time.sleep(8)
+        busy = others_cpu()
+    return time.monotonic() - t0, busy
+
+
+# ---------------------------------------------------------------------------
+# data and initial parameters
+# ---------------------------------------------------------------------------
+
+def make_data(w, seed):
+    """The workload's data, float64 or float32 as the workload asks; seeded."""
+    n, dim = w["n"], w["dim"]
+    if w["data"] == "seed":
+        x = sm.seed_data(numpy_seed=seed, n_per=n // 2)
+    elif w["data"] == "gaussian":
+        # One float64 draw per (seed, shape): W2 is W5's data rounded to float32.
+        x = np.random.default_rng([seed, n, dim]).standard_normal((n, dim))
+    elif w["data"] == "mnistlike":
+        # Pixels in [0, 1], about half exactly 0: each sample mixes 32 sparse
+        # non-negative prototype images (20% of their pixels on) with
+        # Dirichlet(0.3) weights, scaled and clipped.
+        rng = np.random.default_rng([seed, n, dim])
+        prototypes = (rng.random((32, dim)) < 0.2) * rng.random((32, dim))
+        weights = rng.dirichlet(np.full(32, 0.3), size=n)
+        x = np.clip(2.5 * (weights @ prototypes), 0.0, 1.0)
+    else:
+        raise ValueError(w["data"])
+    return np.ascontiguousarray(x, dtype=np.float64 if w["dtype"] == "float64" else np.float32)
+
+
+def make_init(w, seed):
+    """Initial parameters with the seed module's distributions, in the workload's dtype."""
+    rng = np.random.default_rng([seed, 7, w["atoms"], w["dim"]])
+    bound = 1.0 / math.sqrt(w["dim"])
+    dtype = np.float64 if w["dtype"] == "float64" else np.float32
+    return {
+        "dictionary": rng.random((w["atoms"], w["dim"])).astype(dtype),
+        "attributor.0.weight": rng.uniform(-bound, bound, (w["atoms"], w["dim"])).astype(dtype),
+        "attributor.0.bias": rng.uniform(-bound, bound, (w["atoms"],)).astype(dtype),
+    }
+
+
+def flops_per_run(w):
+    return 10.0 * w["n"] * w["dim"] * w["atoms"] * w["epochs"]
+
+
+def memory_bound_mib(w, baseline_mib):
+    """Issue 4's bound: the data + 3x the model + the batch's workspace (codes,
+    their gradient and the residual), plus the process's own baseline."""
+    size = 8 if w["dtype"] == "float64" else 4
+    batch = w["batch"] if 0 < w["batch"] < w["n"] else w["n"]
+    data = w["n"] * w["dim"] * size
+    model = (2 * w["atoms"] * w["dim"] + w["atoms"]) * size
+    workspace = batch * (w["dim"] + 2 * w["atoms"]) * size
+    return baseline_mib + (data + 3 * model + workspace) / 2**20
+
+
+# ---------------------------------------------------------------------------
+# running the two sides
+# ---------------------------------------------------------------------------
+
+def cpu_busy_seconds():
+    """CPU seconds the whole machine has spent busy (all cores; steal included)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...
+    busy = sum(fields[:3]) + sum(fields[5:8])
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def run_process(cmd, env, timeout, stdout_path, stderr_path):
+    """Runs cmd; returns (seconds, exit status, peak RSS MiB, cores used by other processes
+    meanwhile).  A timeout kills it (status None)."""
+    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+        busy0 = cpu_busy_seconds()
+        self0 = os.times()
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        deadline = t0 + timeout
+        status = None
+        while True:
+            pid, wstatus, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid != 0:
+                status = os.waitstatus_to_exitcode(wstatus)
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                _, _, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.002)
+        seconds = time.perf_counter() - t0
+        self1 = os.times()
+        busy1 = cpu_busy_seconds()
+    proc.returncode = -9 if status is None else status
+    child_cpu = usage.ru_utime + usage.ru_stime
+    own_cpu = (self1.user - self0.user) + (self1.system - self0.system)
+    others = max(0.0, (busy1 - busy0) - child_cpu - own_cpu) / max(seconds, 1e-9)
+    return seconds, status, usage.ru_maxrss / 1024.0, others
+
+
+def others_cpu(seconds=2.0):
+    """Cores kept busy by other processes over the next `seconds` (this one sleeps)."""
+    busy0 = cpu_busy_seconds()
+    self0 = os.times()
+    time.sleep(seconds)
+    self1 = os.times()
+    own = (self1.user - self0.user) + (self1.system - self0.system)
+    return max(0.0, cpu_busy_seconds() - busy0 - own) / seconds
+
+
+def tail(path, lines=3):
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read().strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+class Runner:
+    def __init__(self, args, tmp, env):
+        self.args = args
+        self.tmp = tmp
+        self.env = env
+        self.count = 0
+
+    def paths(self, tag):
+        self.count += 1
+        base = os.path.join(self.tmp, "%03d-%s" % (self.count, tag))
+        return base + ".out", base + ".err"
+
+    def torch(self, w, data_path, init_path):
+        cmd = [PYTHON, TORCH_SIDE, "train", "--data", data_path, "--atoms", str(w["atoms"]),
+               "--epochs", str(w["epochs"]), "--lr", repr(LR), "--batch-size", str(w["batch"]),
+               "--encoder", w["encoder"], "--threads", str(self.args.threads),
+               "--seed", str(self.args.seed)]
+        if w["encoder"] == "topk":
+            cmd += ["--k", str(w["k"])]
+        if init_path:
+            cmd += ["--init", init_path]
+        out, err = self.paths("torch")
+        seconds, rc, rss, others = run_process(cmd, self.env, self.args.timeout, out, err)
+        if rc != 0:
+            why = "timed out after %.0f s" % seconds if rc is None else "exit %s: %s" % (rc, tail(err))
+            return {"error": why}
+        with open(out) as f:
+            result = json.loads(f.read().strip().splitlines()[-1])
+        result["process_seconds"] = seconds
+        result["process_peak_rss_mib"] = rss
+        result["others_cores"] = others
+        return result
+
+    def gemm(self):
+        out, err = self.paths("gemm")
+        cmd = [PYTHON, TORCH_SIDE, "gemm", "--threads", str(self.args.threads)]
+        seconds, rc, _, others = run_process(cmd, self.env, 600, out, err)
+        if rc != 0:
+            return {"error": "exit %s: %s" % (rc, tail(err))}
+        with open(out) as f:
+            result = json.loads(f.read().strip().splitlines()[-1])
+        result["others_cores"] = others
+        return result
+
+    def dictlearn(self, cmd, tag):
+        out, err = self.paths(tag)
+        seconds, rc, rss, others = run_process(cmd, self.env, self.args.timeout, out, err)
+        result = {"seconds": seconds, "rc": rc, "peak_rss_mib": rss, "others_cores": others}
+        if rc != 0:
+            message = tail(err)
+            if rc is None:
+                result["error"] = "timed out after %.0f s" % seconds
+            elif rc == 2 or re.search(r"(not|un)\s*(expected|known|recogni[sz]ed)|extras|invalid", message, re.I):
+                result["error"] = "not supported yet (exit %s: %s)" % (rc, message)
+                result["unsupported"] = True
+            else:
+                result["error"] = "exit %s: %s" % (rc, message)
+        return result
+
+
+def fit_flags(binary):
+    """The flags `dictlearn fit --help` lists."""
+    try:
+        text = subprocess.run([binary, "fit", "--help"], capture_output=True, text=True,
+                              timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    return set(re.findall(r"(--[a-z][a-z0-9-]*)(?![\w-])", text))
+
+
+def read_log_last_row(path):
+    with open(path) as f:
+        header = f.readline().strip().split(",")
+        last = None
+        for line in f:
+            if line.strip():
+                last = line
+    if last is None:
+        raise ValueError("%s: no rows" % path)
+    cells = last.strip().split(",")
+    row = dict(zip(header, cells))
+    return {"epoch": int(float(row["epoch"])), "loss": float(row["loss"]),
+            "seconds": float(row["seconds"]) if row.get("seconds") else None}
+
+
+def run_workload(name, w, runner, binary, flags, args, tmp):
+    res = {"name": name, "title": w["title"], "config": {k: w[k] for k in
+           ("n", "dim", "atoms", "encoder", "k", "batch", "epochs", "dtype")},
+           "flops": flops_per_run(w)}
+    waited, busy = wait_for_quiet(args.max_busy, args.max_wait)
+    res["load_before"] = loadavg()
+    res["others_cores_before"] = round(busy, 2)
+    res["wait_seconds"] = round(waited, 1)
+    log("\n[%s] %s\n  load average %s, other processes using %.2f cores"
+        % (name, w["title"], res["load_before"], busy))
+
+    # Which dictlearn flags the workload needs, and whether this build has them.
+    batched = 0 < w["batch"] < w["n"]
+    needed = []
+    if batched:
+        needed.append("--batch-size")
+    if w["encoder"] != "softmax":
+        needed += ["--encoder", "--k"]
+    missing = [f for f in needed if f not in flags]
+    fallback = False
+    if missing:
+        if args.full_batch_fallback and missing == ["--batch-size"]:
+            fallback = True
+            log("  dictlearn fit has no --batch-size: dictlearn runs FULL-BATCH (fallback; "
+                "same flops, different algorithm)")
+        else:
+            res["dictlearn_error"] = "not supported yet: dictlearn fit has no %s" % " ".join(missing)
+            log("  " + res["dictlearn_error"])
+            if not args.torch_only_if_unsupported:
+                return res
+    res["full_batch_fallback"] = fallback
+
+    t0 = time.perf_counter()
+    x = make_data(w, args.seed)
+    data_path = os.path.join(tmp, "%s.npy" % name)
+    np.save(data_path, x)
+    init_path = None
+    if not args.own_init:
+        init_path = os.path.join(tmp, "%s-init.safetensors" % name)
+        sm.write_safetensors(init_path, make_init(w, args.seed))
+    res["data_seconds"] = round(time.perf_counter() - t0, 2)
+    res["data_mib"] = x.nbytes / 2**20
+    log("  data: %s %s, %.0f MiB, %.1f%% zeros (generated in %.1f s)"
+        % (x.shape, x.dtype, res["data_mib"], 100.0 * np.mean(x == 0), res["data_seconds"]))
+    del x
+
+    model_path = os.path.join(tmp, "%s-model.safetensors" % name)
+    cmd = [binary, "fit", data_path, "-o", model_path, "--atoms", str(w["atoms"]),
+           "--epochs", str(w["epochs"]), "--lr", repr(LR), "--seed", str(args.seed),
+           "--threads", str(args.threads), "--dtype", w["dtype"], "--quiet"]
+    if batched and not fallback:
+        cmd += ["--batch-size", str(w["batch"])]
+    if w["encoder"] != "softmax":
+        cmd += ["--encoder", w["encoder"], "--k", str(w["k"])]
+    dictlearn_ok = "dictlearn_error" not in res
+
+    # Untimed run with --log: the final loss and the training loop's own time.
+    if dictlearn_ok:
+        log_path = os.path.join(tmp, "%s-log.csv" % name)
+        attempt = cmd + (["--init", init_path] if init_path else []) + ["--log", log_path]
+        r = runner.dictlearn(attempt, name + "-dl-log")
+        if r["rc"] != 0 and init_path:
+            log("  dictlearn --init failed (%s); dictlearn starts from its own initialization"
+                % r.get("error"))
+            res["dictlearn_init"] = "own (--init failed: %s)" % r.get("error")
+            attempt = cmd + ["--log", log_path]
+            r = runner.dictlearn(attempt, name + "-dl-log")
+        else:
+            res["dictlearn_init"] = "shared" if init_path else "own"
+            if init_path:
+                cmd = cmd + ["--init", init_path]
+        if r["rc"] != 0:
+            res["dictlearn_error"] = r["error"]
+            log("  dictlearn: " + r["error"])
+            dictlearn_ok = False
+        else:
+            last = read_log_last_row(log_path)
+            res["dictlearn_loss"] = last["loss"]
+            res["dictlearn_loop_seconds"] = last["seconds"]
+            res["dictlearn_log_run_seconds"] = r["seconds"]
+            log("  dictlearn --log run: %.3f s process, %.3f s training loop, final loss %.7g"
+                % (r["seconds"], last["seconds"] or float("nan"), last["loss"]))
+    res["dictlearn_command"] = cmd
+
+    torch_runs, dl_runs = [], []
+    torch_ok = True
+    for rep in range(args.repeat):
+        order = ("torch", "dictlearn") if rep % 2 == 0 else ("dictlearn", "torch")
+        for side in order:
+            if side == "torch" and torch_ok:
+                r = runner.torch(w, data_path, init_path)
+                if "error" in r:
+                    torch_ok = False
+                    res["torch_error"] = r["error"]
+                    log("  pytorch: " + r["error"])
+                else:
+                    torch_runs.append(r)
+                    log("  rep %d/%d pytorch   %8.3f s (loop), loss %.7g, peak RSS %.0f MiB; "
+                        "others used %.2f cores" % (rep + 1, args.repeat, r["seconds"], r["final_loss"],
+                                                    r["process_peak_rss_mib"], r["others_cores"]))
+            elif side == "dictlearn" and dictlearn_ok:
+                r = runner.dictlearn(cmd, name + "-dl")
+                if r["rc"] != 0:
+                    dictlearn_ok = False
+                    res["dictlearn_error"] = r["error"]
+                    log("  dictlearn: " + r["error"])
+                else:
+                    dl_runs.append(r)
+                    log("  rep %d/%d dictlearn %8.3f s (process), peak RSS %.0f MiB; others used %.2f cores"
+                        % (rep + 1, args.repeat, r["seconds"], r["peak_rss_mib"], r["others_cores"]))
+    for p in (data_path, model_path):
+        if os.path.exists(p):
+            os.remove(p)
+
+    flops = res["flops"]
+    if torch_runs:
+        t = statistics.median(r["seconds"] for r in torch_runs)
+        res["torch_seconds"] = t
+        res["torch_all_seconds"] = [r["seconds"] for r in torch_runs]
+        res["torch_loss"] = torch_runs[-1]["final_loss"]
+        res["torch_gflops"] = flops / t / 1e9
+        res["torch_peak_rss_mib"] = max(r["process_peak_rss_mib"] for r in torch_runs)
+        res["torch_rss_before_loop_mib"] = max(r["peak_rss_before_loop_mib"] for r in torch_runs)
+        res["torch_openblas_core"] = torch_runs[-1].get("openblas_core")
+        res["torch_others_cores"] = [round(r["others_cores"], 2) for r in torch_runs]
+    if dl_runs:
+        d = statistics.median(r["seconds"] for r in dl_runs)
+        res["dictlearn_seconds"] = d
+        res["dictlearn_all_seconds"] = [r["seconds"] for r in dl_runs]
+        res["dictlearn_gflops"] = flops / d / 1e9
+        res["dictlearn_peak_rss_mib"] = max(r["peak_rss_mib"] for r in dl_runs)
+        res["dictlearn_others_cores"] = [round(r["others_cores"], 2) for r in dl_runs]
+        if res.get("dictlearn_loop_seconds"):
+            res["dictlearn_loop_gflops"] = flops / res["dictlearn_loop_seconds"] / 1e9
+    if torch_runs and dl_runs:
+        res["ratio"] = res["torch_seconds"] / res["dictlearn_seconds"]
+        if "dictlearn_loss" in res:
+            res["loss_rel_diff"] = abs(res["dictlearn_loss"] - res["torch_loss"]) / abs(res["torch_loss"])
+    res["load_after"] = loadavg()
+    if "ratio" in res:
+        log("  => pytorch %.3f s, dictlearn %.3f s, ratio %.1fx   (load average %s)"
+            % (res["torch_seconds"], res["dictlearn_seconds"], res["ratio"], res["load_after"]))
+    return res
+
+
+# ---------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------
+
+def fmt(value, spec, missing="-"):
+    return missing if value is None else format(value, spec)
+
+
+def table(headers, rows, left_last=False):
+    """Plain-text table: first column left-aligned, the others right-aligned
+    (the last one left-aligned too with left_last, for notes)."""
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells):
+        parts = []
+        for i, (c, wd) in enumerate(zip(cells, widths)):
+            left = i == 0 or (left_last and i == len(widths) - 1)
+            parts.append(str(c).ljust(wd) if left else str(c).rjust(wd))
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(headers), line(["-" * wd for wd in widths])] + [line(r) for r in rows])
+
+
+def others_summary(res):
+    values = res.get("torch_others_cores", []) + res.get("dictlearn_others_cores", [])
+    return "%.2f" % max(values) if values else "-"
+
+
+def gemm_rate(report, dtype):
+    key = "dgemm_gflops" if dtype == "float64" else "sgemm_gflops"
+    rates = [g[key] for g in report["gemm"] if key in g]
+    return max(rates) if rates else None
+
+
+def checks(report):
+    out = []
+    for res in report["workloads"]:
+        name = res["name"]
+        w = WORKLOADS[name]
+        why_not = None
+        if report.get("quick"):
+            why_not = "not checked (--quick)"
+        elif res.get("full_batch_fallback"):
+            why_not = "not checked (dictlearn ran full-batch: fallback)"
+        elif "ratio" not in res:
+            why_not = "not measured: " + (res.get("dictlearn_error") or res.get("torch_error") or "?")
+        status = why_not or ("met" if res["ratio"] >= w["target"] else "NOT met")
+        out.append(("%s speed" % name, ">= %gx PyTorch" % w["target"],
+                    fmt(res.get("ratio"), ".1f") + "x" if "ratio" in res else "-", status))
+        if w["dense"]:
+            rate = gemm_rate(report, w["dtype"])
+            gemm_name = "dgemm" if w["dtype"] == "float64" else "sgemm"
+            got = res.get("dictlearn_loop_gflops")
+            if why_not is None and got is not None and rate:
+                frac = got / rate
+                status = "met" if frac >= DENSE_GEMM_FRACTION else "NOT met"
+                value = "%.0f%% (%.0f of %.0f GFLOP/s)" % (100 * frac, got, rate)
+            else:
+                status = why_not or "not measured"
+                value = "-"
+            out.append(("%s GEMM fraction" % name, ">= %d%% of %s" % (100 * DENSE_GEMM_FRACTION, gemm_name),
+                        value, status))
+    return out
+
+
+def print_report(report):
+    print()
+    print("dictlearn vs PyTorch -- %s" % report["date"])
+    m = report["machine"]
+    print("machine: %s, %s cores, AVX-512: %s" % (m["cpu"], m["cores"], m["avx512"] or "none"))
+    print("torch %s, OpenBLAS kernels %s (default would be %s), %d threads each side"
+          % (report["torch"], report["openblas_core_used"], report["openblas_core_default"],
+             report["threads"]))
+    print("dictlearn: %s (git %s)" % (report["dictlearn_version"], report["git"]))
+    for g in report["gemm"]:
+        if "error" in g:
+            print("gemm (%s): %s" % (g["when"], g["error"]))
+        else:
+            print("gemm (%s): sgemm %.0f GFLOP/s, dgemm %.0f GFLOP/s (torch.mm 4096x512x4096, "
+                  "median of 10; load average %s, others used %.2f cores)"
+                  % (g["when"], g["sgemm_gflops"], g["dgemm_gflops"], g.get("load"), g["others_cores"]))
+    print("load average (1, 5, 15 min): start %s, end %s" % (report["load_start"], report["load_end"]))
+    print("repeat %d, alternating; times are medians; ratio = PyTorch / dictlearn" % report["repeat"])
+    print()
+    rows = []
+    for r in report["workloads"]:
+        note = ""
+        if r.get("full_batch_fallback"):
+            note = "dictlearn full-batch (fallback)"
+        if r.get("dictlearn_error"):
+            note = r["dictlearn_error"]
+        if r.get("torch_error"):
+            note = (note + "; " if note else "") + "pytorch: " + r["torch_error"]
+        rows.append((r["name"], fmt(r.get("torch_seconds"), ".3f"), fmt(r.get("dictlearn_seconds"), ".3f"),
+                     fmt(r.get("ratio"), ".1f"), fmt(r.get("torch_loss"), ".7g"),
+                     fmt(r.get("dictlearn_loss"), ".7g"), fmt(r.get("loss_rel_diff"), ".1e"),
+                     "%.1f" % r["load_before"][0], others_summary(r), note))
+    print(table(("workload", "pytorch s", "dictlearn s", "ratio", "loss pytorch", "loss dictlearn",
+                 "rel.diff", "load", "others", "note"), rows, left_last=True))
+    print("  load: 1-minute load average before the workload; others: most cores other processes kept busy"
+          " during one of its runs")
+    print()
+    rows = []
+    for r in report["workloads"]:
+        w = r["config"]
+        rate = gemm_rate(report, w["dtype"])
+        loop = r.get("dictlearn_loop_gflops")
+        frac = "%.0f%%" % (100 * loop / rate) if (loop and rate) else "-"
+        rows.append((r["name"], "%.3g" % (r["flops"] / 1e9), fmt(r.get("torch_gflops"), ".3g"),
+                     fmt(r.get("dictlearn_gflops"), ".3g"), fmt(loop, ".3g"), frac,
+                     fmt(r.get("dictlearn_peak_rss_mib"), ".0f"),
+                     fmt(memory_bound_mib(w, report["dictlearn_baseline_rss_mib"]), ".0f"),
+                     fmt(r.get("torch_peak_rss_mib"), ".0f"),
+                     fmt(r.get("torch_rss_before_loop_mib"), ".0f")))
+    print(table(("workload", "GFLOP", "pytorch GFLOP/s", "dl GFLOP/s (process)", "dl GFLOP/s (loop)",
+                 "loop/gemm", "dl RSS MiB", "issue bound", "pytorch RSS MiB", "(before loop)"), rows))
+    print("  GFLOP = 10*N*dim*atoms*epochs (topk: the dense count PyTorch computes); loop/gemm against"
+          " sgemm, W5 (float64) against dgemm.")
+    print("  issue bound = data + 3x model + batch workspace (batch*(dim+2*atoms)) + %.0f MiB process baseline"
+          % report["dictlearn_baseline_rss_mib"])
+    print()
+    print("targets (issue 4):")
+    print(table(("check", "target", "measured", "status"), report["checks"], left_last=True))
+
+
+# ---------------------------------------------------------------------------
+# machine
+# ---------------------------------------------------------------------------
+
+def machine_info():
+    info = {"cpu": platform.processor() or "?", "cores": os.cpu_count(), "avx512": ""}
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+        model = re.search(r"^model name\s*:\s*(.*)$", text, re.M)
+        if model:
+            info["cpu"] = model.group(1).strip()
+        flags = re.search(r"^flags\s*:\s*(.*)$", text, re.M)
+        if flags:
+            fl = flags.group(1).split()
+            info["avx512"] = " ".join(f for f in fl if f.startswith("avx512"))
+            info["avx2"] = "avx2" in fl
+    except OSError:
+        pass
+    return info
+
+
+def git_state():
+    try:
+        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+        return head + ("+uncommitted changes" if dirty else "")
+    except OSError:
+        return "?"
+
+
+def probe_openblas(env):
+    try:
+        out = subprocess.run([PYTHON, TORCH_SIDE, "probe"], capture_output=True, text=True, env=env,
+                             timeout=300).stdout
+        return json.loads(out.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return {}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated, e.g. W1,W3")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs of each side per workload")
+    ap.add_argument("--threads", type=int, default=2, help="threads of each side")
+    ap.add_argument("--dictlearn", default=os.path.join(ROOT, "build", "dictlearn"),
+                    help="the dictlearn binary (copied before the run, so a rebuild does not change it)")
+    ap.add_argument("--json", help="write all results here")
+    ap.add_argument("--seed", type=int, default=0, help="seeds data, initial parameters and shuffles")
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds per run before it is killed")
+    ap.add_argument("--openblas-coretype", default="auto",
+                    help="auto (fix OpenBLAS's fallback to Prescott kernels), default, or a kernel name")
+    ap.add_argument("--own-init", action="store_true",
+                    help="each side starts from its own random initialization (no shared --init file)")
+    ap.add_argument("--full-batch-fallback", action="store_true",
+                    help="without --batch-size in dictlearn, run it full-batch (losses not comparable)")
+    ap.add_argument("--torch-only-if-unsupported", action="store_true",
+                    help="still time the PyTorch side of workloads dictlearn cannot run yet")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke test of the harness: N and W1's epochs divided by 10; targets not checked")
+    ap.add_argument("--max-busy", type=float, default=None,
+                    help="before each workload wait until other processes use at most this many cores")
+    ap.add_argument("--max-wait", type=float, default=600, help="longest wait for --max-busy, seconds")
+    args = ap.parse_args()
+    names = [s.strip().upper() for s in args.workloads.split(",") if s.strip()]
+    unknown = [s for s in names if s not in WORKLOADS]
+    if unknown:
+        ap.error("unknown workload(s) %s; choose from %s" % (", ".join(unknown), ", ".join(WORKLOADS)))
+    if args.repeat < 1 or args.threads < 1:
+        ap.error("--repeat and --threads must be >= 1")
+    if not os.access(args.dictlearn, os.X_OK):
+        ap.error("%s: not an executable (build it: cmake --build build, or pass --dictlearn)" % args.dictlearn)
+
+    tmp = tempfile.mkdtemp(prefix="dictlearn-compare-")
+    try:
+        binary = os.path.join(tmp, "dictlearn")
+        shutil.copy2(args.dictlearn, binary)
+        with open(binary, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()[:12]
+
+        env = dict(os.environ)
+        env["OMP_NUM_THREADS"] = str(args.threads)
+        env["OPENBLAS_NUM_THREADS"] = str(args.threads)
+        machine = machine_info()
+        default_env = dict(env)
+        default_env.pop("OPENBLAS_CORETYPE", None)
+        default_core = probe_openblas(default_env).get("openblas_core")
+        if args.openblas_coretype == "default":
+            env.pop("OPENBLAS_CORETYPE", None)
+        elif args.openblas_coretype == "auto":
+            if default_core in ("Prescott", "Katmai", "Core2", "Penryn", "Dunnington", "Nehalem") or not default_core:
+                if machine["avx512"]:
+                    env["OPENBLAS_CORETYPE"] = "SkylakeX"
+                elif machine.get("avx2"):
+                    env["OPENBLAS_CORETYPE"] = "Haswell"
+        else:
+            env["OPENBLAS_CORETYPE"] = args.openblas_coretype
+        probe = probe_openblas(env)
+
+        version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip()
+        _, _, baseline_rss, _ = run_process([binary, "fit", "--help"], env, 60, os.devnull, os.devnull)
+        flags = fit_flags(binary)
+        report = {
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "command": " ".join([PYTHON] + sys.argv),
+            "machine": machine,
+            "torch": probe.get("torch"),
+            "openblas_core_default": default_core,
+            "openblas_core_used": probe.get("openblas_core"),
+            "openblas_coretype_env": env.get("OPENBLAS_CORETYPE"),
+            "threads": args.threads,
+            "repeat": args.repeat,
+            "seed": args.seed,
+            "quick": args.quick,
+            "dictlearn": args.dictlearn,
+            "dictlearn_sha256": digest,
+            "dictlearn_version": version,
+            "dictlearn_fit_flags": sorted(flags),
+            "dictlearn_baseline_rss_mib": baseline_rss,
+            "git": git_state(),
+            "load_start": loadavg(),
+            "gemm": [],
+            "workloads": [],
+        }
+        log("dictlearn %s (sha256 %s, git %s); torch %s; OpenBLAS kernels %s (default %s); load average %s"
+            % (args.dictlearn, digest, report["git"], report["torch"], report["openblas_core_used"],
+               default_core, report["load_start"]))
+        runner = Runner(args, tmp, env)
+
+        def measure_gemm(when):
+            wait_for_quiet(args.max_busy, args.max_wait)
+            load = loadavg()
+            g = runner.gemm()
+            g["when"], g["load"] = when, load
+            report["gemm"].append(g)
+            if "error" in g:
+                log("gemm (%s): %s" % (when, g["error"]))
+            else:
+                log("gemm (%s): sgemm %.0f GFLOP/s, dgemm %.0f GFLOP/s (load average %s, others used %.2f cores)"
+                    % (when, g["sgemm_gflops"], g["dgemm_gflops"], load, g["others_cores"]))
+
+        measure_gemm("start")
+        for name in names:
+            w = dict(WORKLOADS[name])
+            if args.quick:
+                w["n"] //= 10
+                w["epochs"] = max(1, w["epochs"] // 10) if w["batch"] == 0 else w["epochs"]
+                w["title"] = "QUICK (1/10 size) " + w["title"]
+            report["workloads"].append(run_workload(name, w, runner, binary, flags, args, tmp))
+        measure_gemm("end")
+        report["load_end"] = loadavg()
+        report["checks"] = checks(report)
+        print_report(report)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(report, f, indent=1)
+            log("wrote %s" % args.json)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
