@@ -205,7 +205,8 @@ int run(int argc, char** argv) {
     sub->add_option("model", model_path, "model file (.safetensors)")->required();
     sub->add_option("data", data_path, "data file (.npy or .csv)")->required();
   }
-  encode->add_option("-o,--output", output_path, "output codes (.npy or .csv)")->required();
+  encode->add_option("-o,--output", output_path, "output codes: .npy or .csv (dense), .npz (sparse CSR)")
+      ->required();
   reconstruct->add_option("-o,--output", output_path, "output reconstructions (.npy or .csv)")
       ->required();
 
@@ -273,7 +274,12 @@ int run(int argc, char** argv) {
       const auto X = dl::read_matrix<T>(data_path);
       dl::check_data_matches(model, X, data_path);
       if (encode->parsed()) {
-        dl::write_matrix(output_path, dl::encode(model, X));
+        const dl::Matrix<T> codes = dl::encode(model, X);
+        if (std::filesystem::path(output_path).extension() == ".npz") {
+          dl::write_sparse_codes(output_path, dl::to_sparse(codes));  // CSR: indptr, indices, values
+        } else {
+          dl::write_matrix(output_path, codes);
+        }
       } else if (reconstruct->parsed()) {
         dl::write_matrix(output_path, dl::reconstruct(model, X));
       } else {

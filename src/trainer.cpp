@@ -64,6 +64,47 @@ double add_ortho_penalty(const Matrix<T>& dictionary, double weight, Matrix<T>& 
   return weight * value;
 }
 
+/// out = a · bᵀ with the rows of `out` (and `a`) split into fixed blocks run in
+/// parallel; each block is one single-threaded product, so every entry is
+/// summed in the same order whatever the thread count. a: m x k, b: n x k.
+template <typename T, typename A, typename B, typename Out>
+void product_abt(const A& a, const B& b, Out& out, int threads, bool accumulate = false) {
+  const int64_t m = a.rows();
+  constexpr int64_t block = 128;
+  const int64_t blocks = (m + block - 1) / block;
+  const int used = static_cast<int>(std::min<int64_t>(
+      blocks, threads_for(threads, 2.0 * static_cast<double>(m) * b.rows() * a.cols())));
+#pragma omp parallel for num_threads(used) if (used > 1) schedule(static)
+  for (int64_t i = 0; i < blocks; ++i) {
+    const int64_t begin = i * block, rows = std::min(block, m - begin);
+    if (accumulate) {
+      out.middleRows(begin, rows).noalias() += a.middleRows(begin, rows) * b.transpose();
+    } else {
+      out.middleRows(begin, rows).noalias() = a.middleRows(begin, rows) * b.transpose();
+    }
+  }
+}
+
+/// out = aᵀ · b (a: m x n, b: m x k, out: n x k), split over fixed blocks of
+/// out's rows (a's columns); every entry keeps one summation order.
+template <typename T, typename A, typename B, typename Out>
+void product_atb(const A& a, const B& b, Out& out, int threads, bool accumulate = false) {
+  const int64_t n = a.cols();
+  constexpr int64_t block = 64;
+  const int64_t blocks = (n + block - 1) / block;
+  const int used = static_cast<int>(std::min<int64_t>(
+      blocks, threads_for(threads, 2.0 * static_cast<double>(a.rows()) * n * b.cols())));
+#pragma omp parallel for num_threads(used) if (used > 1) schedule(static)
+  for (int64_t i = 0; i < blocks; ++i) {
+    const int64_t begin = i * block, cols = std::min(block, n - begin);
+    if (accumulate) {
+      out.middleRows(begin, cols).noalias() += a.middleCols(begin, cols).transpose() * b;
+    } else {
+      out.middleRows(begin, cols).noalias() = a.middleCols(begin, cols).transpose() * b;
+    }
+  }
+}
+
 template <typename T>
 void adam_all(const AdamOptions& adam, int64_t step, Model<T>& model, const Gradients<T>& g,
               Gradients<T>& m, Gradients<T>& v) {
@@ -252,8 +293,9 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& sour
     }
     for (int64_t c = 0; c < chunks; ++c) squared_error += w.partials[c * stride + 2 * kd + 2 * K];
   } else {
-    const double product_work = 2.0 * static_cast<double>(rows) * K * d;
-    Eigen::setNbThreads(threads_for(w.threads, product_work));
+    // Our own fixed partitions parallelize the products: Eigen's threaded
+    // product picks its blocking by thread count, which would change sums.
+    Eigen::setNbThreads(1);
     const int row_threads = threads_for(w.threads, 20.0 * static_cast<double>(rows) * K);
     if (has_decoder_bias) {
       w.centered.topRows(rows) = X.rowwise() - model_.decoder_bias.transpose();
@@ -263,7 +305,7 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& sour
     auto codes = w.codes.topRows(rows);
     auto residual = w.residual.topRows(rows);
     auto code_grad = w.code_grad.topRows(rows);
-    z.noalias() = Xc * model_.encoder_weight.transpose();
+    product_abt<T>(Xc, model_.encoder_weight, z, w.threads);
     z.rowwise() += model_.encoder_bias.transpose();
     codes = z;
     const int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
@@ -277,7 +319,7 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& sour
                               w.scratch[omp_thread()]);
       }
     }
-    residual.noalias() = codes * model_.dictionary;
+    product_abt<T>(codes, model_.dictionary.transpose(), residual, w.threads);
     if (has_decoder_bias) residual.rowwise() += model_.decoder_bias.transpose();
     residual -= X;
     for (int64_t i = 0; i < rows * d; ++i) {
@@ -341,8 +383,8 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& sour
     }
 
     residual *= static_cast<T>(2.0 / static_cast<double>(rows * d));  // now G
-    gradients_.dictionary.noalias() += codes.transpose() * residual;
-    code_grad.noalias() = residual * model_.dictionary.transpose();
+    product_atb<T>(codes, residual, gradients_.dictionary, w.threads, /*accumulate=*/true);
+    product_abt<T>(residual, model_.dictionary, code_grad, w.threads);
     if (options_.l1 > 0) {
       const T weight = static_cast<T>(options_.l1 / static_cast<double>(rows));
       for (int64_t i = 0; i < rows * K; ++i) {
@@ -357,7 +399,7 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& sour
       detail::backward_rows(model_.encoder, codes.data() + begin * K,
                             code_grad.data() + begin * K, count, K);
     }
-    gradients_.encoder_weight.noalias() += code_grad.transpose() * Xc;
+    product_atb<T>(code_grad, Xc, gradients_.encoder_weight, w.threads, /*accumulate=*/true);
     for (int64_t i = 0; i < rows; ++i) gradients_.encoder_bias += code_grad.row(i).transpose();
     if (aux_bias_grad.size() > 0) gradients_.encoder_bias += aux_bias_grad;
     if (has_decoder_bias) {
