@@ -307,10 +307,15 @@ int run(int argc, char** argv) {
     const auto data = dl::read_matrix<double>(data_path);
     std::optional<dl::TrainingLog> log;
     if (!plot_log.empty()) log = dl::read_training_log(plot_log);
-    std::optional<dl::Matrix<double>> dictionary;
-    if (!plot_model.empty()) dictionary = dl::load_model<double>(plot_model).dictionary;
+    std::optional<dl::Model<double>> model;
+    if (!plot_model.empty()) model = dl::load_model<double>(plot_model);
     dl::PlotInput input = dl::make_plot_input(data, log ? &*log : nullptr,
-                                              dictionary ? &*dictionary : nullptr, plot_model);
+                                              model ? &model->dictionary : nullptr, plot_model);
+    if (model) {
+      dl::check_data_matches(*model, data, data_path);
+      input.usage = dl::evaluate(*model, data).usage;
+      input.title = fmt::format("{}, {} atoms", dl::encoder_name(model->encoder.kind), model->n_atoms());
+    }
     const dl::PlotResult result = dl::render_figures(input, plot_dir);
     for (const auto& file : result.written) fmt::print("wrote {}\n", file);
     if (!result.gnuplot_found) fmt::print(stderr, "dictlearn: {}\n", result.message);
@@ -337,8 +342,9 @@ int run(int argc, char** argv) {
     const dl::Matrix<double> atoms = model.dictionary.cast<double>();
     dl::PlotInput input = dl::make_plot_input(data, &log, &atoms, demo_args.output);
     input.title = fmt::format("{}, {} atoms", dl::encoder_name(model.encoder.kind), model.n_atoms());
-    const dl::PlotResult figures = dl::render_figures(input, demo_dir);
     const dl::Metrics metrics = dl::evaluate(model, X);
+    input.usage = metrics.usage;
+    const dl::PlotResult figures = dl::render_figures(input, demo_dir);
     const dl::CodeStats& stats = metrics.codes;
     const int epochs = static_cast<int>(log.rows.size());
     fmt::print("dictlearn demo: the seed's problem, {} x {} data, {} {} atoms, Adam lr {}, {} epochs\n",

@@ -176,6 +176,8 @@ struct Layout {
   bool has_atoms = false;   // atoms.png
   bool has_frames = false;  // atoms.gif
   bool has_paths = false;   // atoms.dat (snapshots exist)
+  bool has_usage = false;   // usage.png
+  int dead_atoms = 0;       // usage exactly 0
   int n_atoms = 0;
   int path_atoms = 0;          // atoms drawn with a path and a legend entry
   std::vector<size_t> frames;  // snapshot indices in the GIF
@@ -241,6 +243,9 @@ Layout make_layout(const PlotInput& input) {
   if (final_atoms) layout.n_atoms = static_cast<int>(final_atoms->rows());
   layout.path_atoms = std::min(layout.n_atoms, kMaxPathAtoms);
   layout.frames = spread_indices(input.snapshots.size(), kMaxFrames);
+  layout.has_usage = !input.usage.empty();
+  layout.dead_atoms =
+      static_cast<int>(std::count(input.usage.begin(), input.usage.end(), 0.0));
 
   if (layout.has_data) {
     layout.x.add_column(input.data, 0);
@@ -328,6 +333,24 @@ std::string frames_text(const PlotInput& input, const Layout& layout) {
   return out;
 }
 
+/// Histogram of log10(usage) over the atoms that fired: rows "bin_center count".
+std::string usage_text(const PlotInput& input) {
+  std::vector<double> logs;
+  for (double usage : input.usage) {
+    if (usage > 0) logs.push_back(std::log10(usage));
+  }
+  std::string text = "# log10(fraction of samples where the atom is nonzero), atoms\n";
+  if (logs.empty()) return text + "0 0\n";
+  const double low = std::floor(*std::min_element(logs.begin(), logs.end()) * 4) / 4;
+  const double high = std::max(low + 0.25, std::ceil(*std::max_element(logs.begin(), logs.end()) * 4) / 4);
+  constexpr int bins = 40;
+  std::vector<int> counts(bins, 0);
+  const double width = (high - low) / bins;
+  for (double value : logs) counts[std::min(bins - 1, static_cast<int>((value - low) / width))]++;
+  for (int b = 0; b < bins; ++b) text += fmt::format("{} {}\n", number(low + (b + 0.5) * width), counts[b]);
+  return text;
+}
+
 // ---------------------------------------------------------------- scripts
 
 /// One figure: its file name and the commands that draw it once the
@@ -379,6 +402,17 @@ Figure loss_figure(const PlotInput& input, const Layout& layout) {
   const char* style = input.loss.size() < 30 ? "linespoints pt 7 ps 0.8" : "lines";
   c += fmt::format("plot \"loss.dat\" using 1:2 with {} lw 2 lc rgb \"#1f77b4\" notitle\n", style);
   return {"loss.png", kPngTerminal, c};
+}
+
+Figure usage_figure(const PlotInput& input, const Layout& layout) {
+  std::string c = common_style();
+  c += fmt::format("set title {} noenhanced\n",
+                   gp_string(fmt::format("atom usage: {} atoms, {} never nonzero{}", input.usage.size(),
+                                         layout.dead_atoms, layout.title_suffix)));
+  c += "set xlabel \"log10 fraction of samples where the atom is nonzero\"\nset ylabel \"atoms\"\n";
+  c += "set key off\nset style fill solid 0.8 border -1\nset yrange [0:*]\n";
+  c += "plot \"usage.dat\" using 1:2 with boxes lc rgb \"#1f77b4\" notitle\n";
+  return {"usage.png", kPngTerminal, c};
 }
 
 std::string fixed_ranges(const Layout& layout) {
@@ -714,11 +748,13 @@ PlotResult render_figures(const PlotInput& input, const std::string& directory) 
     write_file(shown / "atoms_final.dat", final_text(*final_positions(input)), result);
   }
   if (layout.has_frames) write_file(shown / "frames.dat", frames_text(input, layout), result);
+  if (layout.has_usage) write_file(shown / "usage.dat", usage_text(input), result);
 
   if (layout.has_data) figures.push_back(scatter_figure(input, layout));
   if (layout.has_loss) figures.push_back(loss_figure(input, layout));
   if (layout.has_atoms) figures.push_back(atoms_figure(input, layout));
   if (layout.has_frames) figures.push_back(frames_figure(input, layout));
+  if (layout.has_usage) figures.push_back(usage_figure(input, layout));
 
   std::string all =
       "# Draws the figures from the data files beside this script:\n"

@@ -12,6 +12,7 @@
 #include "dictlearn/io.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/safetensors.hpp"
+#include "dictlearn/sparse_codes.hpp"
 #include "dictlearn/training_log.hpp"
 #include "test_util.hpp"
 
@@ -246,6 +247,56 @@ TEST_F(CliTest, BadModelFilesAndMismatchedDataAreRefused) {
                     {"partial.safetensors", "attributor.0.weight"}, "");
   expect_user_error(run_cli(dir_, "reconstruct " + (dir_ / "nope.safetensors") + " " + data_ + " -o " + codes),
                     {"nope.safetensors"}, codes);
+}
+
+TEST_F(CliTest, SparseEncodersTrainAndWriteSparseCodes) {
+  const std::string model = dir_ / "topk.safetensors", log = dir_ / "log.csv";
+  const Result fit = run_cli(dir_, "fit " + data_ + " -o " + model + " --encoder topk --k 1 --atoms 3 " +
+                                       "--epochs 4 --batch-size 500 --unit-atoms --decoder-bias mean --log " + log);
+  ASSERT_EQ(fit.code, 0) << fit.err;
+  const Model<float> m = load_model<float>(model);
+  EXPECT_EQ(m.encoder.kind, EncoderKind::topk);
+  EXPECT_EQ(m.encoder.k, 1);
+  EXPECT_EQ(m.decoder_bias.size(), 2);
+  const TrainingLog training = read_training_log(log);
+  ASSERT_EQ(training.rows.size(), 4u);
+  for (const char* column : {"mse", "fvu", "l0", "dead_fraction", "lr"}) {
+    EXPECT_GE(training.column(column), 0) << column;
+  }
+  EXPECT_EQ(training.rows.back()[training.column("l0")], 1.0);
+
+  const std::string codes = dir_ / "codes.npz";
+  ASSERT_EQ(run_cli(dir_, "encode " + model + " " + data_ + " -o " + codes).code, 0);
+  const SparseCodes<float> sparse = read_sparse_codes<float>(codes);
+  EXPECT_EQ(sparse.rows, 2000);
+  EXPECT_EQ(sparse.cols, 3);
+  EXPECT_LE(sparse.nnz(), 2000);  // one atom per sample at most
+  const Result eval = run_cli(dir_, "eval " + model + " " + data_);
+  EXPECT_NE(eval.out.find("L0               1 of 3"), std::string::npos) << eval.out;
+  EXPECT_NE(eval.out.find("FVU"), std::string::npos);
+}
+
+TEST_F(CliTest, BadValuesOfTheTrainingFlagsAreRefused) {
+  const std::string model = dir_ / "m.safetensors";
+  const std::string fit = "fit " + data_ + " -o " + model + " -q";
+  expect_user_error(run_cli(dir_, fit + " --encoder maxout"), {"--encoder", "maxout"}, model);
+  expect_user_error(run_cli(dir_, fit + " --encoder topk"), {"--k: topk needs k >= 1"}, model);
+  expect_user_error(run_cli(dir_, fit + " --encoder topk --k 5"), {"--k: 5 exceeds the number of atoms (2)"}, model);
+  expect_user_error(run_cli(dir_, fit + " --temperature 0"), {"--temperature"}, model);
+  expect_user_error(run_cli(dir_, fit + " --batch-size -1"), {"--batch-size"}, model);
+  expect_user_error(run_cli(dir_, fit + " --l1 -0.1"), {"--l1"}, model);
+  expect_user_error(run_cli(dir_, fit + " --ortho nan"), {"--ortho"}, model);
+  expect_user_error(run_cli(dir_, fit + " --init-dict kmeans"), {"--init-dict", "kmeans"}, model);
+  expect_user_error(run_cli(dir_, fit + " --decoder-bias median"), {"--decoder-bias", "median"}, model);
+  expect_user_error(run_cli(dir_, fit + " --warmup-steps -3"), {"--warmup-steps"}, model);
+  expect_user_error(run_cli(dir_, fit + " --lr-decay 2"), {"--lr-decay"}, model);
+  expect_user_error(run_cli(dir_, fit + " --patience -1"), {"--patience"}, model);
+  expect_user_error(run_cli(dir_, fit + " --tol 1.5"), {"--tol"}, model);
+  expect_user_error(run_cli(dir_, fit + " --dead-after -1"), {"--dead-after"}, model);
+  expect_user_error(run_cli(dir_, fit + " --auxk -1"), {"--auxk"}, model);
+  expect_user_error(run_cli(dir_, fit + " --auxk-k -1"), {"--auxk-k"}, model);
+  expect_user_error(run_cli(dir_, fit + " --threads -1"), {"--threads"}, model);
+  expect_user_error(run_cli(dir_, fit + " --init-dict data --atoms 5000"), {"--init-dict", "5000 atoms"}, model);
 }
 
 TEST_F(CliTest, AFailedFitKeepsThePreviousModelIntact) {

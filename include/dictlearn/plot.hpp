@@ -42,6 +42,7 @@ struct PlotInput {
   std::vector<double> loss;            ///< loss of epochs 1..E (may be empty: no loss figure)
   std::vector<AtomSnapshot> snapshots; ///< in epoch order (may be empty: no path figure or GIF)
   Matrix<double> final_atoms;          ///< n_atoms x 2, projected (may be empty)
+  std::vector<double> usage;           ///< per atom, fraction of samples with a nonzero code (may be empty)
   std::string x_label = "x1";
   std::string y_label = "x2";
   std::string title;                   ///< e.g. "softmax, 2 atoms"
@@ -56,7 +57,8 @@ struct PlotResult {
 };
 
 /// Writes into `directory` (created if missing): scatter.png, loss.png,
-/// atoms.png, atoms.gif, and beside them the data files and gnuplot scripts
+/// atoms.png, atoms.gif, usage.png (histogram of log10 atom usage, dead
+/// atoms counted in its title), and beside them the data files and gnuplot scripts
 /// that draw them (always written, so the figures can be redrawn by hand).
 /// When gnuplot is not on PATH, writes only the data and scripts and says in
 /// `message` how to install it ("apt-get install gnuplot-nox"). Each image is
