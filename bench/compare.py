@@ -20,7 +20,7 @@ each (the order flips every repetition):
              decoder); mini-batches in a seeded shuffled order each epoch.
   dictlearn  the whole `dictlearn fit DATA -o MODEL ... --quiet` process
              (reading the data, training, writing the model), timed from
-             start to exit; peak RSS from os.wait4.
+             start to exit; peak RSS measured by GNU time (see run_process).
 
 Before the timed runs dictlearn runs once more, untimed, with --log: its last
 row gives the final loss (the mean of the last epoch's batch losses, each
@@ -42,8 +42,10 @@ OpenBLAS 0.3.21 (Debian 12) does not recognise some recent Xeons and falls
 back to its 'Prescott' (SSE3) kernels, which makes PyTorch's products about
 5x slower than the machine allows.  --openblas-coretype auto (the default)
 detects that and sets OPENBLAS_CORETYPE (SkylakeX with AVX-512, Haswell
-with AVX2) for both sides, so PyTorch is measured at its best; "default"
-leaves OpenBLAS alone.
+with AVX2) for the PyTorch side, so PyTorch is measured at its best;
+"default" leaves OpenBLAS alone.  dictlearn runs in the caller's environment,
+as a user runs it (--openblas-coretype-dictlearn gives it the same setting);
+the report says which BLAS it links.
 
 The machine is shared: before each workload and during every run the cores
 kept busy by other processes are measured (/proc/stat minus the run's own CPU
@@ -66,6 +68,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -143,9 +146,10 @@ def make_data(w, seed):
         # One float64 draw per (seed, shape): W2 is W5's data rounded to float32.
         x = np.random.default_rng([seed, n, dim]).standard_normal((n, dim))
     elif w["data"] == "mnistlike":
-        # Pixels in [0, 1], about half exactly 0: each sample mixes 32 sparse
-        # non-negative prototype images (20% of their pixels on) with
-        # Dirichlet(0.3) weights, scaled and clipped.
+        # Pixels in [0, 1]: each sample mixes 32 sparse non-negative prototype
+        # images (20% of their pixels on) with Dirichlet(0.3) weights, scaled
+        # by 2.5 and clipped to 1. Unlike MNIST almost no pixel is exactly 0
+        # (which changes nothing for dense products).
         rng = np.random.default_rng([seed, n, dim])
         prototypes = (rng.random((32, dim)) < 0.2) * rng.random((32, dim))
         weights = rng.dirichlet(np.full(32, 0.3), size=n)
@@ -195,34 +199,75 @@ def cpu_busy_seconds():
     return busy / os.sysconf("SC_CLK_TCK")
 
 
+GNU_TIME = "/usr/bin/time"
+
+
 def run_process(cmd, env, timeout, stdout_path, stderr_path):
     """Runs cmd; returns (seconds, exit status, peak RSS MiB, cores used by other processes
-    meanwhile).  A timeout kills it (status None)."""
+    meanwhile).  A timeout kills it (status None).
+
+    Peak RSS: a child's ru_maxrss on Linux includes its parent's resident
+    memory at fork (vfork: the parent's peak), here this script's, which holds
+    the workload's data.  So the command runs under GNU time, a small process
+    that forks it and reports its own maximum resident set (%M) exactly; without
+    /usr/bin/time the child's VmHWM is polled every 10 ms instead (a peak in
+    the last 10 ms before exit can be missed)."""
+    rss_path = stdout_path + ".rss"
+    use_time = os.access(GNU_TIME, os.X_OK)
+    full = [GNU_TIME, "-f", "%M", "-o", rss_path] + cmd if use_time else cmd
+    hwm_kib = 0
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         busy0 = cpu_busy_seconds()
         self0 = os.times()
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        proc = subprocess.Popen(full, stdout=out, stderr=err, env=env, start_new_session=True)
         deadline = t0 + timeout
         status = None
-        while True:
-            pid, wstatus, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid != 0:
-                status = os.waitstatus_to_exitcode(wstatus)
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                _, _, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.002)
+        polled = t0
+        try:
+            while True:
+                pid, wstatus, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid != 0:
+                    status = os.waitstatus_to_exitcode(wstatus)
+                    break
+                now = time.perf_counter()
+                if now > deadline:
+                    os.killpg(proc.pid, 9)
+                    _, _, usage = os.wait4(proc.pid, 0)
+                    break
+                if not use_time and now - polled >= 0.01:
+                    polled = now
+                    hwm_kib = max(hwm_kib, vm_hwm_kib(proc.pid))
+                time.sleep(0.002)
+        except BaseException:  # interrupted: leave no child behind
+            os.killpg(proc.pid, 9)
+            os.wait4(proc.pid, 0)
+            raise
         seconds = time.perf_counter() - t0
         self1 = os.times()
         busy1 = cpu_busy_seconds()
     proc.returncode = -9 if status is None else status
+    if use_time:
+        try:
+            with open(rss_path) as f:
+                hwm_kib = int(f.read().strip().splitlines()[-1])
+        except (OSError, ValueError, IndexError):
+            hwm_kib = 0
     child_cpu = usage.ru_utime + usage.ru_stime
     own_cpu = (self1.user - self0.user) + (self1.system - self0.system)
     others = max(0.0, (busy1 - busy0) - child_cpu - own_cpu) / max(seconds, 1e-9)
-    return seconds, status, usage.ru_maxrss / 1024.0, others
+    return seconds, status, hwm_kib / 1024.0, others
+
+
+def vm_hwm_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def others_cpu(seconds=2.0):
@@ -245,10 +290,11 @@ def tail(path, lines=3):
 
 
 class Runner:
-    def __init__(self, args, tmp, env):
+    def __init__(self, args, tmp, torch_env, dictlearn_env):
         self.args = args
         self.tmp = tmp
-        self.env = env
+        self.torch_env = torch_env
+        self.dictlearn_env = dictlearn_env
         self.count = 0
 
     def paths(self, tag):
@@ -266,7 +312,7 @@ class Runner:
         if init_path:
             cmd += ["--init", init_path]
         out, err = self.paths("torch")
-        seconds, rc, rss, others = run_process(cmd, self.env, self.args.timeout, out, err)
+        seconds, rc, rss, others = run_process(cmd, self.torch_env, self.args.timeout, out, err)
         if rc != 0:
             why = "timed out after %.0f s" % seconds if rc is None else "exit %s: %s" % (rc, tail(err))
             return {"error": why}
@@ -280,7 +326,7 @@ class Runner:
     def gemm(self):
         out, err = self.paths("gemm")
         cmd = [PYTHON, TORCH_SIDE, "gemm", "--threads", str(self.args.threads)]
-        seconds, rc, _, others = run_process(cmd, self.env, 600, out, err)
+        seconds, rc, _, others = run_process(cmd, self.torch_env, 600, out, err)
         if rc != 0:
             return {"error": "exit %s: %s" % (rc, tail(err))}
         with open(out) as f:
@@ -290,7 +336,7 @@ class Runner:
 
     def dictlearn(self, cmd, tag):
         out, err = self.paths(tag)
-        seconds, rc, rss, others = run_process(cmd, self.env, self.args.timeout, out, err)
+        seconds, rc, rss, others = run_process(cmd, self.dictlearn_env, self.args.timeout, out, err)
         result = {"seconds": seconds, "rc": rc, "peak_rss_mib": rss, "others_cores": others}
         if rc != 0:
             message = tail(err)
@@ -547,7 +593,10 @@ def print_report(report):
     print("torch %s, OpenBLAS kernels %s (default would be %s), %d threads each side"
           % (report["torch"], report["openblas_core_used"], report["openblas_core_default"],
              report["threads"]))
-    print("dictlearn: %s (git %s)" % (report["dictlearn_version"], report["git"]))
+    print("dictlearn: %s (git %s, sha256 %s), BLAS linked: %s, OPENBLAS_CORETYPE: %s"
+          % (report["dictlearn_version"], report["git"], report["dictlearn_sha256"],
+             ", ".join(report.get("dictlearn_blas") or []) or "none",
+             report.get("dictlearn_openblas_coretype_env") or "unset"))
     for g in report["gemm"]:
         if "error" in g:
             print("gemm (%s): %s" % (g["when"], g["error"]))
@@ -653,6 +702,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per run before it is killed")
     ap.add_argument("--openblas-coretype", default="auto",
                     help="auto (fix OpenBLAS's fallback to Prescott kernels), default, or a kernel name")
+    ap.add_argument("--openblas-coretype-dictlearn", action="store_true",
+                    help="give dictlearn the same OPENBLAS_CORETYPE as PyTorch (default: its own environment)")
     ap.add_argument("--own-init", action="store_true",
                     help="each side starts from its own random initialization (no shared --init file)")
     ap.add_argument("--full-batch-fallback", action="store_true",
@@ -674,6 +725,8 @@ def main():
     if not os.access(args.dictlearn, os.X_OK):
         ap.error("%s: not an executable (build it: cmake --build build, or pass --dictlearn)" % args.dictlearn)
 
+    # SIGTERM unwinds like Ctrl-C: the running child is killed, the temporary folder removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     tmp = tempfile.mkdtemp(prefix="dictlearn-compare-")
     try:
         binary = os.path.join(tmp, "dictlearn")
@@ -681,6 +734,10 @@ def main():
         with open(binary, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()[:12]
 
+        # dictlearn runs in the caller's environment, as a user runs it (its
+        # thread count comes from --threads); the PyTorch side gets the thread
+        # counts in the environment too, and OpenBLAS's kernel fix.
+        dictlearn_env = dict(os.environ)
         env = dict(os.environ)
         env["OMP_NUM_THREADS"] = str(args.threads)
         env["OPENBLAS_NUM_THREADS"] = str(args.threads)
@@ -699,9 +756,17 @@ def main():
         else:
             env["OPENBLAS_CORETYPE"] = args.openblas_coretype
         probe = probe_openblas(env)
+        if args.openblas_coretype_dictlearn and "OPENBLAS_CORETYPE" in env:
+            dictlearn_env["OPENBLAS_CORETYPE"] = env["OPENBLAS_CORETYPE"]
+        try:
+            libs = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+        except OSError:
+            libs = ""
+        blas = sorted({os.path.basename(m) for m in re.findall(r"=>\s*(\S*(?:openblas|blas|mkl)\S*)", libs)})
 
         version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip()
-        _, _, baseline_rss, _ = run_process([binary, "fit", "--help"], env, 60, os.devnull, os.devnull)
+        _, _, baseline_rss, _ = run_process([binary, "fit", "--help"], dictlearn_env, 60, os.devnull,
+                                            os.devnull)
         flags = fit_flags(binary)
         report = {
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -711,6 +776,8 @@ def main():
             "openblas_core_default": default_core,
             "openblas_core_used": probe.get("openblas_core"),
             "openblas_coretype_env": env.get("OPENBLAS_CORETYPE"),
+            "dictlearn_blas": blas,
+            "dictlearn_openblas_coretype_env": dictlearn_env.get("OPENBLAS_CORETYPE"),
             "threads": args.threads,
             "repeat": args.repeat,
             "seed": args.seed,
@@ -728,7 +795,7 @@ def main():
         log("dictlearn %s (sha256 %s, git %s); torch %s; OpenBLAS kernels %s (default %s); load average %s"
             % (args.dictlearn, digest, report["git"], report["torch"], report["openblas_core_used"],
                default_core, report["load_start"]))
-        runner = Runner(args, tmp, env)
+        runner = Runner(args, tmp, env, dictlearn_env)
 
         def measure_gemm(when):
             wait_for_quiet(args.max_busy, args.max_wait)

@@ -63,7 +63,12 @@ def openblas_core():
 
 
 def peak_rss_mib():
-    # ru_maxrss is in KiB on Linux.
+    """This process's peak resident memory.  VmHWM, not ru_maxrss: ru_maxrss also
+    counts the parent's memory at the fork that started this process."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
