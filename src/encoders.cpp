@@ -6,6 +6,7 @@
 
 #include "check.hpp"
 #include "encoder_rows.hpp"
+#include "row_kernels.hpp"
 
 namespace dictlearn {
 
@@ -50,22 +51,6 @@ void validate(const EncoderOptions& options, int n_atoms) {
 namespace detail {
 
 template <typename T>
-void softmax_row(T* row, int cols, T inverse_temperature) {
-  if (inverse_temperature != T(1)) {
-    for (int k = 0; k < cols; ++k) row[k] *= inverse_temperature;
-  }
-  T max = row[0];
-  for (int k = 1; k < cols; ++k) max = row[k] > max ? row[k] : max;
-  T sum = 0;
-  for (int k = 0; k < cols; ++k) {
-    row[k] = std::exp(row[k] - max);
-    sum += row[k];
-  }
-  const T inverse = T(1) / sum;  // PyTorch multiplies by the reciprocal
-  for (int k = 0; k < cols; ++k) row[k] *= inverse;
-}
-
-template <typename T>
 void sparsemax_row(T* row, int cols, std::vector<T>& sorted) {
   // τ is found from the sorted values: the support is the largest k with
   // 1 + k·z_(k) > Σ_{j<=k} z_(j), and τ = (Σ_{j<=k} z_(j) − 1) / k.
@@ -100,8 +85,7 @@ template <typename T>
 void activate_rows(const EncoderOptions& options, T* z, int64_t rows, int cols, RowScratch<T>& scratch) {
   switch (options.kind) {
     case EncoderKind::softmax: {
-      const T inverse = static_cast<T>(1.0 / options.temperature);
-      for (int64_t i = 0; i < rows; ++i) softmax_row(z + i * cols, cols, inverse);
+      softmax_rows_simd(z, rows, cols, static_cast<T>(1.0 / options.temperature));
       break;
     }
     case EncoderKind::sparsemax:
@@ -124,20 +108,9 @@ void activate_rows(const EncoderOptions& options, T* z, int64_t rows, int cols, 
 template <typename T>
 void backward_rows(const EncoderOptions& options, const T* r, T* grad, int64_t rows, int cols) {
   switch (options.kind) {
-    case EncoderKind::softmax: {
-      const T inverse = static_cast<T>(1.0 / options.temperature);
-      for (int64_t i = 0; i < rows; ++i) {
-        const T* ri = r + i * cols;
-        T* gi = grad + i * cols;
-        T dot = 0;
-        for (int k = 0; k < cols; ++k) dot += gi[k] * ri[k];
-        for (int k = 0; k < cols; ++k) gi[k] = ri[k] * (gi[k] - dot);
-        if (inverse != T(1)) {
-          for (int k = 0; k < cols; ++k) gi[k] *= inverse;
-        }
-      }
+    case EncoderKind::softmax:
+      softmax_backward_simd(r, grad, rows, cols, static_cast<T>(1.0 / options.temperature));
       break;
-    }
     case EncoderKind::sparsemax:
       for (int64_t i = 0; i < rows; ++i) {
         const T* ri = r + i * cols;
@@ -191,10 +164,8 @@ DICTLEARN_INSTANTIATE(double)
 
 template <typename T>
 void softmax_rows(Matrix<T>& logits, double temperature) {
-  const T inverse = static_cast<T>(1.0 / temperature);
-  for (Eigen::Index i = 0; i < logits.rows(); ++i) {
-    detail::softmax_row(logits.data() + i * logits.cols(), static_cast<int>(logits.cols()), inverse);
-  }
+  detail::softmax_rows_simd(logits.data(), logits.rows(), static_cast<int>(logits.cols()),
+                            static_cast<T>(1.0 / temperature));
 }
 
 template <typename T>

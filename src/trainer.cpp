@@ -7,6 +7,7 @@
 
 #include "check.hpp"
 #include "encoder_rows.hpp"
+#include "gemm.hpp"
 #include "small_kernel.hpp"
 #include "threads.hpp"
 
@@ -62,47 +63,6 @@ double add_ortho_penalty(const Matrix<T>& dictionary, double weight, Matrix<T>& 
     grad.row(k) += (unit_grad.row(k) - radial * unit.row(k)) / norms[k];
   }
   return weight * value;
-}
-
-/// out = a · bᵀ with the rows of `out` (and `a`) split into fixed blocks run in
-/// parallel; each block is one single-threaded product, so every entry is
-/// summed in the same order whatever the thread count. a: m x k, b: n x k.
-template <typename T, typename A, typename B, typename Out>
-void product_abt(const A& a, const B& b, Out& out, int threads, bool accumulate = false) {
-  const int64_t m = a.rows();
-  constexpr int64_t block = 128;
-  const int64_t blocks = (m + block - 1) / block;
-  const int used = static_cast<int>(std::min<int64_t>(
-      blocks, threads_for(threads, 2.0 * static_cast<double>(m) * b.rows() * a.cols())));
-#pragma omp parallel for num_threads(used) if (used > 1) schedule(static)
-  for (int64_t i = 0; i < blocks; ++i) {
-    const int64_t begin = i * block, rows = std::min(block, m - begin);
-    if (accumulate) {
-      out.middleRows(begin, rows).noalias() += a.middleRows(begin, rows) * b.transpose();
-    } else {
-      out.middleRows(begin, rows).noalias() = a.middleRows(begin, rows) * b.transpose();
-    }
-  }
-}
-
-/// out = aᵀ · b (a: m x n, b: m x k, out: n x k), split over fixed blocks of
-/// out's rows (a's columns); every entry keeps one summation order.
-template <typename T, typename A, typename B, typename Out>
-void product_atb(const A& a, const B& b, Out& out, int threads, bool accumulate = false) {
-  const int64_t n = a.cols();
-  constexpr int64_t block = 64;
-  const int64_t blocks = (n + block - 1) / block;
-  const int used = static_cast<int>(std::min<int64_t>(
-      blocks, threads_for(threads, 2.0 * static_cast<double>(a.rows()) * n * b.cols())));
-#pragma omp parallel for num_threads(used) if (used > 1) schedule(static)
-  for (int64_t i = 0; i < blocks; ++i) {
-    const int64_t begin = i * block, cols = std::min(block, n - begin);
-    if (accumulate) {
-      out.middleRows(begin, cols).noalias() += a.middleCols(begin, cols).transpose() * b;
-    } else {
-      out.middleRows(begin, cols).noalias() = a.middleCols(begin, cols).transpose() * b;
-    }
-  }
 }
 
 template <typename T>
@@ -223,6 +183,8 @@ struct Trainer<T>::Workspace {
   std::vector<double> partials;
   // Per batch.
   std::vector<double> fired;
+  std::vector<double> block_sums;
+  int64_t samples = 0;  // N, the default dead_after
   int threads = 1;
 };
 
@@ -293,123 +255,131 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& sour
     }
     for (int64_t c = 0; c < chunks; ++c) squared_error += w.partials[c * stride + 2 * kd + 2 * K];
   } else {
-    // Our own fixed partitions parallelize the products: Eigen's threaded
-    // product picks its blocking by thread count, which would change sums.
-    Eigen::setNbThreads(1);
+    // Our own fixed partitions parallelize the products (gemm.hpp) and the row
+    // passes below (blocks of kRowBlock rows); every partial sum is added in
+    // block order, so nothing depends on the thread count.
     const int row_threads = threads_for(w.threads, 20.0 * static_cast<double>(rows) * K);
+    const int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
+    // Per block: squared error, |R| sum, then ∂L/∂b (K), fired counts (K), colsum G (d).
+    const int64_t stride = 2 + 2 * K + d;
+    w.partials.assign(blocks * stride, 0.0);
     if (has_decoder_bias) {
       w.centered.topRows(rows) = X.rowwise() - model_.decoder_bias.transpose();
     }
     const auto Xc = has_decoder_bias ? Eigen::Map<const Matrix<T>>(w.centered.data(), rows, d) : X;
+    const bool keep_z = options_.auxk > 0 && (model_.encoder.kind == EncoderKind::topk ||
+                                               model_.encoder.kind == EncoderKind::batchtopk);
     auto z = w.z.topRows(rows);
-    auto codes = w.codes.topRows(rows);
+    // Without AuxK nothing needs Z once R exists, so R overwrites it.
+    auto codes = keep_z ? w.codes.topRows(rows) : w.z.topRows(rows);
     auto residual = w.residual.topRows(rows);
     auto code_grad = w.code_grad.topRows(rows);
-    product_abt<T>(Xc, model_.encoder_weight, z, w.threads);
-    z.rowwise() += model_.encoder_bias.transpose();
-    codes = z;
-    const int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
+    constexpr int64_t kRows = 256, kAtoms = 64;
+    const T* W = model_.encoder_weight.data();
+    const T* D = model_.dictionary.data();
+    detail::parallel_gemm<T>(false, true, rows, K, d, Xc.data(), d, W, d, T(0), z.data(), K,
+                             w.threads, kRows);
+    const T* b = model_.encoder_bias.data();
+    if (keep_z) codes = z;
     if (model_.encoder.kind == EncoderKind::batchtopk) {
+      codes.rowwise() += model_.encoder_bias.transpose();
+      if (keep_z) z.rowwise() += model_.encoder_bias.transpose();
       result.threshold_estimate = detail::batch_topk(codes.data(), rows, K, model_.encoder.k, w.order);
     } else {
 #pragma omp parallel for num_threads(row_threads) if (row_threads > 1) schedule(static)
       for (int64_t block = 0; block < blocks; ++block) {
         const int64_t begin = block * kRowBlock, count = std::min(kRowBlock, rows - begin);
+        for (int64_t i = begin; i < begin + count; ++i) {
+          T* ci = codes.data() + i * K;
+          for (int k = 0; k < K; ++k) ci[k] += b[k];
+          if (keep_z) std::copy(ci, ci + K, z.data() + i * K);
+        }
         detail::activate_rows(model_.encoder, codes.data() + begin * K, count, K,
                               w.scratch[omp_thread()]);
       }
     }
-    product_abt<T>(codes, model_.dictionary.transpose(), residual, w.threads);
-    if (has_decoder_bias) residual.rowwise() += model_.decoder_bias.transpose();
-    residual -= X;
-    for (int64_t i = 0; i < rows * d; ++i) {
-      const double e = static_cast<double>(residual.data()[i]);
-      squared_error += e * e;
-    }
-
-    // AuxK (Gao et al. 2024): the dead atoms' top pre-activations reconstruct the residual.
-    w.dead.clear();
-    if (options_.auxk > 0 &&
-        (model_.encoder.kind == EncoderKind::topk || model_.encoder.kind == EncoderKind::batchtopk)) {
-      const int64_t dead_after = options_.dead_after > 0 ? options_.dead_after : source.rows();
-      for (int k = 0; k < K; ++k) {
-        if (samples_since_fired_[k] >= dead_after) w.dead.push_back(k);
+    detail::parallel_gemm<T>(false, false, rows, d, K, codes.data(), K, D, d, T(0), residual.data(),
+                             d, w.threads, kRows);
+    const T* decoder_bias = has_decoder_bias ? model_.decoder_bias.data() : nullptr;
+#pragma omp parallel for num_threads(row_threads) if (row_threads > 1) schedule(static)
+    for (int64_t block = 0; block < blocks; ++block) {
+      const int64_t begin = block * kRowBlock, end = std::min(rows, begin + kRowBlock);
+      double sum = 0;
+      for (int64_t i = begin; i < end; ++i) {
+        T* e = residual.data() + i * d;
+        const T* x = X.data() + i * d;
+        for (int j = 0; j < d; ++j) {
+          if (decoder_bias) e[j] += decoder_bias[j];
+          e[j] -= x[j];
+          sum += static_cast<double>(e[j]) * static_cast<double>(e[j]);
+        }
       }
+      w.partials[block * stride] = sum;
     }
+    for (int64_t block = 0; block < blocks; ++block) squared_error += w.partials[block * stride];
+
     gradients_.dictionary.setZero();
     gradients_.encoder_weight.setZero();
-    gradients_.encoder_bias.setZero();
-    Vector<T> aux_bias_grad;
-    if (!w.dead.empty()) {
-      const int k_aux = std::min<int>(
-          static_cast<int>(w.dead.size()),
-          options_.auxk_k > 0 ? options_.auxk_k : std::max(1, std::min(d / 2, K)));
-      // e = X − X̂ = −residual, held fixed; its spread around the batch mean normalizes the loss.
-      Vector<double> mean = Vector<double>::Zero(d);
-      for (int64_t i = 0; i < rows; ++i) mean -= residual.row(i).transpose().template cast<double>();
-      mean /= static_cast<double>(rows);
-      double spread = 0;
-      for (int64_t i = 0; i < rows; ++i) {
-        spread += (-residual.row(i).transpose().template cast<double>() - mean).squaredNorm();
-      }
-      if (spread > 0) {
-        aux_bias_grad.setZero(K);
-        Vector<T> estimate(d), diff(d);
-        for (int64_t i = 0; i < rows; ++i) {
-          w.dead_order = w.dead;
-          const T* zi = z.data() + i * K;
-          auto larger = [zi](int a, int b) { return zi[a] > zi[b] || (zi[a] == zi[b] && a < b); };
-          std::nth_element(w.dead_order.begin(), w.dead_order.begin() + (k_aux - 1),
-                           w.dead_order.end(), larger);
-          estimate.setZero();
-          for (int j = 0; j < k_aux; ++j) {
-            const int atom = w.dead_order[j];
-            if (zi[atom] > T(0)) estimate += zi[atom] * model_.dictionary.row(atom).transpose();
-          }
-          diff = estimate + residual.row(i).transpose();  // ê − e
-          aux_loss += static_cast<double>(diff.squaredNorm());
-          const Vector<T> d_estimate = T(2 * options_.auxk / spread) * diff;
-          for (int j = 0; j < k_aux; ++j) {
-            const int atom = w.dead_order[j];
-            if (zi[atom] <= T(0)) continue;
-            gradients_.dictionary.row(atom) += zi[atom] * d_estimate.transpose();
-            const T dz = model_.dictionary.row(atom).dot(d_estimate.transpose());
-            gradients_.encoder_weight.row(atom) += dz * Xc.row(i);
-            aux_bias_grad[atom] += dz;
-          }
-        }
-        aux_loss *= options_.auxk / spread;
-      }
-    }
+    Vector<T> aux_bias_grad = Vector<T>::Zero(K);
+    if (keep_z) aux_loss = add_auxk(z, residual, Xc, rows, w, aux_bias_grad);
 
-    residual *= static_cast<T>(2.0 / static_cast<double>(rows * d));  // now G
-    product_atb<T>(codes, residual, gradients_.dictionary, w.threads, /*accumulate=*/true);
-    product_abt<T>(residual, model_.dictionary, code_grad, w.threads);
-    if (options_.l1 > 0) {
-      const T weight = static_cast<T>(options_.l1 / static_cast<double>(rows));
-      for (int64_t i = 0; i < rows * K; ++i) {
-        const T r = codes.data()[i];
-        l1_sum += std::abs(static_cast<double>(r));
-        code_grad.data()[i] += r > T(0) ? weight : (r < T(0) ? -weight : T(0));
+    const T scale = static_cast<T>(2.0 / static_cast<double>(rows * d));
+    const T l1_weight = static_cast<T>(options_.l1 / static_cast<double>(rows));
+#pragma omp parallel for num_threads(row_threads) if (row_threads > 1) schedule(static)
+    for (int64_t block = 0; block < blocks; ++block) {
+      const int64_t begin = block * kRowBlock, end = std::min(rows, begin + kRowBlock);
+      double* g_sum = w.partials.data() + block * stride + 2 + 2 * K;
+      for (int64_t i = begin; i < end; ++i) {
+        T* e = residual.data() + i * d;
+        for (int j = 0; j < d; ++j) {
+          e[j] *= scale;  // now G
+          g_sum[j] += static_cast<double>(e[j]);
+        }
       }
     }
+    detail::parallel_gemm<T>(true, false, K, d, rows, codes.data(), K, residual.data(), d, T(1),
+                             gradients_.dictionary.data(), d, w.threads, kAtoms);
+    detail::parallel_gemm<T>(false, true, rows, K, d, residual.data(), d, D, d, T(0),
+                             code_grad.data(), K, w.threads, kRows);
 #pragma omp parallel for num_threads(row_threads) if (row_threads > 1) schedule(static)
     for (int64_t block = 0; block < blocks; ++block) {
       const int64_t begin = block * kRowBlock, count = std::min(kRowBlock, rows - begin);
-      detail::backward_rows(model_.encoder, codes.data() + begin * K,
-                            code_grad.data() + begin * K, count, K);
+      double* partial = w.partials.data() + block * stride;
+      double* bias_grad = partial + 2;
+      double* fired = partial + 2 + K;
+      for (int64_t i = begin; i < begin + count; ++i) {
+        const T* ri = codes.data() + i * K;
+        T* gi = code_grad.data() + i * K;
+        for (int k = 0; k < K; ++k) {
+          fired[k] += ri[k] != T(0) ? 1.0 : 0.0;
+          if (l1_weight > T(0)) {
+            partial[1] += std::abs(static_cast<double>(ri[k]));
+            gi[k] += ri[k] > T(0) ? l1_weight : (ri[k] < T(0) ? -l1_weight : T(0));
+          }
+        }
+      }
+      detail::backward_rows(model_.encoder, codes.data() + begin * K, code_grad.data() + begin * K,
+                            count, K);
+      for (int64_t i = begin; i < begin + count; ++i) {
+        const T* gi = code_grad.data() + i * K;
+        for (int k = 0; k < K; ++k) bias_grad[k] += static_cast<double>(gi[k]);
+      }
     }
-    product_atb<T>(code_grad, Xc, gradients_.encoder_weight, w.threads, /*accumulate=*/true);
-    for (int64_t i = 0; i < rows; ++i) gradients_.encoder_bias += code_grad.row(i).transpose();
-    if (aux_bias_grad.size() > 0) gradients_.encoder_bias += aux_bias_grad;
+    detail::parallel_gemm<T>(true, false, K, d, rows, code_grad.data(), K, Xc.data(), d, T(1),
+                             gradients_.encoder_weight.data(), d, w.threads, kAtoms);
+    std::vector<double>& sums = w.block_sums;
+    sums.assign(stride, 0.0);
+    for (int64_t block = 0; block < blocks; ++block) {
+      for (int64_t j = 1; j < stride; ++j) sums[j] += w.partials[block * stride + j];
+    }
+    l1_sum = sums[1];
+    for (int k = 0; k < K; ++k) {
+      gradients_.encoder_bias[k] = static_cast<T>(sums[2 + k]) + aux_bias_grad[k];
+      w.fired[k] = sums[2 + K + k];
+    }
     if (has_decoder_bias) {
-      gradients_.decoder_bias.setZero();
-      for (int64_t i = 0; i < rows; ++i) gradients_.decoder_bias += residual.row(i).transpose();
+      for (int j = 0; j < d; ++j) gradients_.decoder_bias[j] = static_cast<T>(sums[2 + 2 * K + j]);
       gradients_.decoder_bias -= model_.encoder_weight.transpose() * gradients_.encoder_bias;
-    }
-    for (int64_t i = 0; i < rows; ++i) {
-      const T* ri = codes.data() + i * K;
-      for (int k = 0; k < K; ++k) w.fired[k] += ri[k] != T(0) ? 1.0 : 0.0;
     }
   }
 
@@ -421,6 +391,56 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& sour
   result.squared_error = squared_error;
   result.nonzero = std::accumulate(w.fired.begin(), w.fired.end(), 0.0);
   return result;
+}
+
+template <typename T>
+double Trainer<T>::add_auxk(const Eigen::Ref<const Matrix<T>>& z, const Eigen::Ref<const Matrix<T>>& residual,
+                            const Eigen::Ref<const Matrix<T>>& Xc, int64_t rows, Workspace& w,
+                            Vector<T>& bias_grad) {
+  const int K = model_.n_atoms(), d = model_.dim();
+  const int64_t dead_after = options_.dead_after > 0 ? options_.dead_after : w.samples;
+  w.dead.clear();
+  for (int k = 0; k < K; ++k) {
+    if (samples_since_fired_[k] >= dead_after) w.dead.push_back(k);
+  }
+  if (w.dead.empty()) return 0.0;
+  const int k_aux = std::min<int>(static_cast<int>(w.dead.size()),
+                                  options_.auxk_k > 0 ? options_.auxk_k : std::max(1, std::min(d / 2, K)));
+  // e = X − X̂ = −residual, held fixed; its spread around the batch mean normalizes the loss.
+  Vector<double> mean = Vector<double>::Zero(d);
+  for (int64_t i = 0; i < rows; ++i) mean -= residual.row(i).transpose().template cast<double>();
+  mean /= static_cast<double>(rows);
+  double spread = 0;
+  for (int64_t i = 0; i < rows; ++i) {
+    spread += (-residual.row(i).transpose().template cast<double>() - mean).squaredNorm();
+  }
+  if (spread <= 0) return 0.0;
+  double loss = 0;
+  Vector<T> estimate(d), diff(d);
+  for (int64_t i = 0; i < rows; ++i) {
+    w.dead_order = w.dead;
+    const T* zi = z.data() + i * K;
+    auto larger = [zi](int a, int b) { return zi[a] > zi[b] || (zi[a] == zi[b] && a < b); };
+    std::nth_element(w.dead_order.begin(), w.dead_order.begin() + (k_aux - 1), w.dead_order.end(),
+                     larger);
+    estimate.setZero();
+    for (int j = 0; j < k_aux; ++j) {
+      const int atom = w.dead_order[j];
+      if (zi[atom] > T(0)) estimate += zi[atom] * model_.dictionary.row(atom).transpose();
+    }
+    diff = estimate + residual.row(i).transpose();  // ê − e
+    loss += static_cast<double>(diff.squaredNorm());
+    const Vector<T> d_estimate = T(2 * options_.auxk / spread) * diff;
+    for (int j = 0; j < k_aux; ++j) {
+      const int atom = w.dead_order[j];
+      if (zi[atom] <= T(0)) continue;
+      gradients_.dictionary.row(atom) += zi[atom] * d_estimate.transpose();
+      const T dz = model_.dictionary.row(atom).dot(d_estimate.transpose());
+      gradients_.encoder_weight.row(atom) += dz * Xc.row(i);
+      bias_grad[atom] += dz;
+    }
+  }
+  return loss * options_.auxk / spread;
 }
 
 template <typename T>
@@ -578,6 +598,7 @@ void Trainer<T>::prepare(Workspace& w, const Matrix<T>& X, int64_t batch) {
   const int d = model_.dim(), K = model_.n_atoms();
   const bool full_batch = batch == X.rows();
   w.threads = resolve_threads(options_.threads);
+  w.samples = X.rows();
   w.fired.assign(K, 0.0);
   w.scratch.resize(w.threads);
   const bool small = use_small_kernel(model_, options_);
@@ -586,7 +607,9 @@ void Trainer<T>::prepare(Workspace& w, const Matrix<T>& X, int64_t batch) {
     w.data_t_is_full = true;
   } else if (!small) {
     w.z.resize(batch, K);
-    w.codes.resize(batch, K);
+    const bool auxk = options_.auxk > 0 && (model_.encoder.kind == EncoderKind::topk ||
+                                             model_.encoder.kind == EncoderKind::batchtopk);
+    if (auxk) w.codes.resize(batch, K);
     w.code_grad.resize(batch, K);
     w.residual.resize(batch, d);
     if (model_.decoder_bias.size() > 0) w.centered.resize(batch, d);

@@ -150,6 +150,9 @@ class Trainer {
   void prepare(Workspace& work, const Matrix<T>& X, int64_t batch);
   BatchResult compute_batch(const Matrix<T>& source, int64_t rows, Workspace& work);
   void apply_update(const BatchResult& batch, int64_t rows, double lr, Workspace& work);
+  double add_auxk(const Eigen::Ref<const Matrix<T>>& z, const Eigen::Ref<const Matrix<T>>& residual,
+                  const Eigen::Ref<const Matrix<T>>& Xc, int64_t rows, Workspace& work,
+                  Vector<T>& bias_grad);
 
   Model<T> model_;
   FitOptions options_;
