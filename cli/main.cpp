@@ -7,6 +7,7 @@
 #include <csignal>
 #include <filesystem>
 #include <optional>
+#include <sstream>
 #include <string>
 
 #include <fmt/format.h>
@@ -24,6 +25,9 @@ struct FitArgs {
   dl::FitOptions options;
   std::string init;
   std::string log;
+  std::string checkpoint;
+  int checkpoint_every = 10;
+  std::string resume;
   std::string dtype;  // empty: float32, or the --init model's dtype
   std::string encoder = "softmax";
   std::string dictionary_init = "uniform";
@@ -74,7 +78,11 @@ void with_dtype(dl::DType dtype, Body&& body) {
 template <typename T>
 dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& X, bool print_summary) {
   dl::Model<T> initial;
-  if (!args.init.empty()) {
+  if (!args.resume.empty()) {
+    initial = dl::load_model<T>(args.resume);
+    dl::check_data_matches(initial, X, args.data);
+    args.options.n_atoms = initial.n_atoms();
+  } else if (!args.init.empty()) {
     initial = dl::load_model<T>(args.init);
     dl::check_data_matches(initial, X, args.data);
     // Encoder flags given with --init replace the model's own settings.
@@ -92,7 +100,8 @@ dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& X, bool print_summary) {
   for (const CLI::Option* option : args.command->get_options()) {
     const std::string name = option->get_single_name();
     if (name.empty() || name == "help" || name == "o" || name == "output" || name == "quiet" ||
-        name == "log" || name == "init" || name == "data" || name == "threads") {
+        name == "log" || name == "init" || name == "data" || name == "threads" ||
+        name == "checkpoint" || name == "checkpoint-every" || name == "resume") {
       continue;
     }
     const std::string value = option->count() > 0 ? option->as<std::string>() : option->get_default_str();
@@ -101,17 +110,62 @@ dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& X, bool print_summary) {
   initial.metadata["train.data"] = std::filesystem::path(args.data).filename().string();
 
   const int n_atoms = initial.n_atoms();
+  const int total_epochs = args.options.epochs;
   dl::Trainer<T> trainer(std::move(initial), args.options);
   std::optional<dl::LogRecorder<T>> recorder;
   if (!args.log.empty()) {
-    recorder.emplace(dl::make_projection(X.template cast<double>()), n_atoms, args.options.epochs,
+    recorder.emplace(dl::make_projection(X.template cast<double>()), n_atoms, total_epochs,
                      dl::RecorderOptions{.snapshot_every = args.snapshot_every});
   }
-  dl::cli::ProgressBar bar(args.options.epochs, !args.quiet);
+  if (!args.resume.empty()) {
+    const dl::TensorFile state = trainer.load_checkpoint(args.resume, X);
+    if (recorder) {
+      // The log of the epochs before the checkpoint travels inside it.
+      auto rows = state.tensors.find("log.rows");
+      auto columns = state.metadata.find("log.columns");
+      if (rows == state.tensors.end() || columns == state.metadata.end()) {
+        throw dl::Error(fmt::format("--log: {} was written without a log; resume without --log or "
+                                    "checkpoint with --log",
+                                    args.resume));
+      }
+      dl::TrainingLog earlier;
+      std::stringstream names(columns->second);
+      for (std::string name; std::getline(names, name, ',');) earlier.columns.push_back(name);
+      const size_t width = earlier.columns.size();
+      const auto& values = rows->second.values;
+      for (size_t r = 0; width > 0 && r < values.size() / width; ++r) {
+        earlier.rows.emplace_back(values.begin() + r * width, values.begin() + (r + 1) * width);
+      }
+      recorder->restore(earlier);
+    }
+  }
+  const int done = static_cast<int>(trainer.losses().size());
+  // --epochs counts the whole run, resumed or not.
+  trainer.set_epochs(std::max(0, total_epochs - done));
+  auto save_checkpoint = [&]() {
+    dl::TensorFile extra;
+    if (recorder) {
+      const dl::TrainingLog& log = recorder->log();
+      std::string names;
+      for (const auto& name : log.columns) names += (names.empty() ? "" : ",") + name;
+      extra.metadata["log.columns"] = names;
+      dl::Tensor rows;
+      rows.dtype = dl::DType::float64;
+      rows.shape = {static_cast<int64_t>(log.rows.size()), static_cast<int64_t>(log.columns.size())};
+      for (const auto& row : log.rows) rows.values.insert(rows.values.end(), row.begin(), row.end());
+      extra.tensors["log.rows"] = std::move(rows);
+    }
+    trainer.save_checkpoint(args.checkpoint, X, extra);
+  };
+  dl::cli::ProgressBar bar(total_epochs, !args.quiet);
   trainer.fit(X, [&](const dl::EpochStats& stats, const dl::Model<T>& model) {
     if (recorder) (*recorder)(stats, model);
+    if (!args.checkpoint.empty() && (stats.epoch % args.checkpoint_every == 0 || stats.epoch == total_epochs)) {
+      save_checkpoint();
+    }
     bar.update(stats.epoch, stats.loss, stats.seconds);
   });
+  if (!args.checkpoint.empty() && trainer.stopped_early()) save_checkpoint();
   dl::save_model(args.output, trainer.model());
   if (recorder) dl::write_training_log(args.log, recorder->log());
   if (print_summary && !args.quiet) {
@@ -190,6 +244,12 @@ int run(int argc, char** argv) {
   add_fit_flags(fit, fit_args);
   fit->add_option("--init", fit_args.init, "start from this model file's parameters");
   fit->add_option("--log", fit_args.log, "write the training log (CSV: epoch, loss, ...)");
+  fit->add_option("--checkpoint", fit_args.checkpoint,
+                  "save the complete training state to this file as training goes");
+  fit->add_option("--checkpoint-every", fit_args.checkpoint_every, "epochs between checkpoints")
+      ->capture_default_str();
+  fit->add_option("--resume", fit_args.resume,
+                  "continue the run saved in this checkpoint (same data and settings; --epochs is the total)");
   fit->add_option("--dtype", fit_args.dtype,
                   "float32 or float64 (default: float32, or the --init model's)");
   fit->add_option("--snapshot-every", fit_args.snapshot_every,
@@ -248,11 +308,19 @@ int run(int argc, char** argv) {
   if (fit->parsed()) {
     resolve(fit_args);
     dl::validate(fit_args.options);
+    if (fit_args.checkpoint_every < 1) {
+      throw dl::Error(fmt::format("--checkpoint-every: must be >= 1, got {}", fit_args.checkpoint_every));
+    }
+    if (!fit_args.resume.empty() && !fit_args.init.empty()) {
+      throw dl::Error("--resume: cannot be combined with --init (the checkpoint holds the model)");
+    }
     dl::DType dtype = dl::DType::float32;
     if (!fit_args.dtype.empty()) {
       dtype = parse_dtype(fit_args.dtype);
     } else if (!fit_args.init.empty()) {
       dtype = dl::model_dtype(fit_args.init);
+    } else if (!fit_args.resume.empty()) {
+      dtype = dl::model_dtype(fit_args.resume);
     }
     if (!fit_args.init.empty() && fit->count("--atoms") > 0) {
       // --atoms with --init must agree with the model rather than be ignored silently.

@@ -44,6 +44,13 @@ void LogRecorder<T>::operator()(const EpochStats& stats, const Model<T>& model) 
   log_.rows.push_back(std::move(row));
 }
 
+template <typename T>
+void LogRecorder<T>::restore(const TrainingLog& earlier) {
+  DICTLEARN_CHECK(earlier.columns == log_.columns,
+                  "checkpoint: its training log has other columns than this run's");
+  log_.rows = earlier.rows;
+}
+
 template class LogRecorder<float>;
 template class LogRecorder<double>;
 

@@ -486,7 +486,10 @@ double loss_and_gradients(const Model<T>& model, const Matrix<T>& X, Gradients<T
 
 template <typename T>
 Trainer<T>::Trainer(Model<T> model, FitOptions options)
-    : model_(std::move(model)), options_(options), shuffle_(options.seed ^ 0x5851f42d4c957f2dULL) {
+    : model_(std::move(model)),
+      options_(options),
+      shuffle_(options.seed ^ 0x5851f42d4c957f2dULL),
+      epochs_to_run_(options.epochs) {
   validate(options_);
   validate_model(model_, "initial model");
   zero_like(gradients_, model_);
@@ -504,7 +507,8 @@ void Trainer<T>::fit(const Matrix<T>& X, const Observer& observer) {
   const int64_t batch = options_.batch_size > 0 && options_.batch_size < n ? options_.batch_size : n;
   const bool full_batch = batch == n;
   const int64_t batches_per_epoch = (n + batch - 1) / batch;
-  const int64_t total_steps = step_ + static_cast<int64_t>(options_.epochs) * batches_per_epoch;
+  // The schedule spans the run as configured, however it is cut into fit() calls.
+  const int64_t total_steps = static_cast<int64_t>(options_.epochs) * batches_per_epoch;
 
   Workspace w;
   prepare(w, X, batch);
@@ -532,8 +536,8 @@ void Trainer<T>::fit(const Matrix<T>& X, const Observer& observer) {
 
   stopped_early_ = false;
   const auto start = std::chrono::steady_clock::now();
-  losses_.reserve(losses_.size() + options_.epochs);
-  for (int epoch = 0; epoch < options_.epochs; ++epoch) {
+  losses_.reserve(losses_.size() + epochs_to_run_);
+  for (int epoch = 0; epoch < epochs_to_run_; ++epoch) {
     const int epoch_number = static_cast<int>(losses_.size()) + 1;
     double objective_sum = 0, squared_error = 0, nonzero = 0, lr = 0;
     if (!full_batch) {

@@ -299,6 +299,29 @@ TEST_F(CliTest, BadValuesOfTheTrainingFlagsAreRefused) {
   expect_user_error(run_cli(dir_, fit + " --init-dict data --atoms 5000"), {"--init-dict", "5000 atoms"}, model);
 }
 
+TEST_F(CliTest, CheckpointFlagsAndRefusedResumes) {
+  const std::string model = dir_ / "m.safetensors", ck = dir_ / "ck.safetensors";
+  const std::string fit = "fit " + data_ + " -o " + model + " -q --epochs 6";
+  expect_user_error(run_cli(dir_, fit + " --checkpoint " + ck + " --checkpoint-every 0"),
+                    {"--checkpoint-every: must be >= 1, got 0"}, model);
+  ASSERT_EQ(run_cli(dir_, fit + " --checkpoint " + ck + " --checkpoint-every 2 --log " + (dir_ / "log.csv")).code, 0);
+  ASSERT_TRUE(fs::exists(ck));
+  expect_user_error(run_cli(dir_, fit + " --resume " + ck + " --init " + model), {"--resume", "--init"}, "");
+  expect_user_error(run_cli(dir_, fit + " --resume " + ck + " --lr 0.5"),
+                    {"ck.safetensors", "--lr 0.001, this run has --lr 0.5"}, "");
+  Matrix<float> other = Matrix<float>::Ones(50, 2);
+  write_npy(dir_ / "other.npy", other);
+  expect_user_error(run_cli(dir_, "fit " + (dir_ / "other.npy") + " -o " + (dir_ / "o.safetensors") +
+                                      " -q --resume " + ck),
+                    {"ck.safetensors", "data of shape 2000x2, this data is 50x2"}, dir_ / "o.safetensors");
+  expect_user_error(run_cli(dir_, fit + " --resume " + model), {"m.safetensors", "not a dictlearn checkpoint"}, "");
+  // Resuming a finished run with a longer --epochs continues it, log included.
+  const Result more = run_cli(dir_, "fit " + data_ + " -o " + (dir_ / "more.safetensors") + " -q --epochs 9 --resume " +
+                                        ck + " --log " + (dir_ / "more.csv"));
+  ASSERT_EQ(more.code, 0) << more.err;
+  EXPECT_EQ(read_training_log(dir_ / "more.csv").rows.size(), 9u);
+}
+
 TEST_F(CliTest, AFailedFitKeepsThePreviousModelIntact) {
   const std::string model = dir_ / "m.safetensors";
   ASSERT_EQ(run_cli(dir_, "fit " + data_ + " -o " + model + " --epochs 2 -q").code, 0);

@@ -26,6 +26,9 @@ class LogRecorder {
   LogRecorder(Projection projection, int n_atoms, int total_epochs, RecorderOptions options = {});
   void operator()(const EpochStats& stats, const Model<T>& model);
   const TrainingLog& log() const { return log_; }
+  /// Continues from the rows of an earlier part of the run (a resumed
+  /// checkpoint); throws Error if its columns differ.
+  void restore(const TrainingLog& earlier);
 
  private:
   Projection projection_;

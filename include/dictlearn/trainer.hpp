@@ -27,6 +27,7 @@
 
 #include "dictlearn/adam.hpp"
 #include "dictlearn/model.hpp"
+#include "dictlearn/safetensors.hpp"
 
 namespace dictlearn {
 
@@ -61,7 +62,7 @@ struct FitOptions {
   DecoderBiasInit decoder_bias = DecoderBiasInit::none;     ///< decoder bias of a new model
 
   int64_t warmup_steps = 0;     ///< learning rate ramps linearly from 0 over these steps
-  double lr_decay = 0;          ///< fraction of all steps, at the end, over which lr decays linearly to 0
+  double lr_decay = 0;          ///< fraction of the run's steps (epochs · batches), at the end, over which lr decays linearly to 0
   int patience = 0;             ///< stop after this many epochs without improvement; 0: never
   double tol = 1e-4;            ///< improvement means loss < best · (1 − tol)
 
@@ -124,6 +125,10 @@ class Trainer {
   void fit(const Matrix<T>& X, const Observer& observer = {});
 
   const Model<T>& model() const { return model_; }
+  /// Epochs the next fit() calls run (options.epochs at construction). The
+  /// learning-rate schedule keeps spanning options.epochs epochs, so a run cut
+  /// into parts (checkpoint and resume) follows the schedule of the whole.
+  void set_epochs(int epochs) { epochs_to_run_ = epochs; }
   /// Loss of every epoch run so far (entry e-1 for epoch e).
   const std::vector<double>& losses() const { return losses_; }
   /// Adam steps taken so far.
@@ -138,6 +143,22 @@ class Trainer {
   double evaluate(const Matrix<T>& X);
   /// The gradient of the last batch (or of evaluate()).
   const Gradients<T>& gradients() const { return gradients_; }
+
+  /// Writes the complete training state -- parameters, Adam's moments and
+  /// step count, epochs done and their losses, the shuffle's generator, the
+  /// dead-atom counters, early stopping's best loss -- plus `extra` tensors and
+  /// metadata, to a safetensors file (atomically). The model's own tensors keep
+  /// their names, so a checkpoint also loads as a model. `X` is the training
+  /// data: its shape and a hash are recorded so that resuming on other data
+  /// is refused.
+  void save_checkpoint(const std::string& path, const Matrix<T>& X, const TensorFile& extra = {}) const;
+
+  /// Restores a state written by save_checkpoint(); training then continues
+  /// exactly (bit for bit) as the uninterrupted run would have. Throws Error
+  /// naming the file when it is not a checkpoint, was made with other
+  /// settings (naming the first that differs) or other data. Returns the file
+  /// (for the extra tensors and metadata).
+  TensorFile load_checkpoint(const std::string& path, const Matrix<T>& X);
 
  private:
   struct Workspace;
@@ -163,6 +184,7 @@ class Trainer {
   std::vector<int64_t> samples_since_fired_;
   std::mt19937_64 shuffle_;
   int64_t step_ = 0;
+  int epochs_to_run_ = 0;
   int64_t threshold_updates_ = 0;
   double best_loss_ = 0;
   int epochs_without_improvement_ = 0;
