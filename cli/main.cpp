@@ -4,6 +4,7 @@
 // line "dictlearn: error: <file or parameter>: <what is wrong>"; 2 a usage
 // error (unknown flag, missing argument).
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <optional>
@@ -74,9 +75,33 @@ void with_dtype(dl::DType dtype, Body&& body) {
   }
 }
 
+/// Data whose typical magnitude is this far from 1 is trained on divided by
+/// its root mean square: squares of 1e30 overflow float, and Adam's steps
+/// (about lr per step) are meaningless next to values of 1e-30.
+constexpr double kExtremeScale = 1e10;
+
 /// Trains as `fit` asks; returns the trained model and writes the model (and log).
 template <typename T>
-dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& X, bool print_summary) {
+dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& data, bool print_summary) {
+  double rms = 0;
+  for (Eigen::Index i = 0; i < data.size(); ++i) {
+    const double x = static_cast<double>(data.data()[i]);
+    rms += x * x / static_cast<double>(data.size());
+  }
+  rms = std::sqrt(rms);
+  const bool rescale = std::isfinite(rms) && rms > 0 && (rms > kExtremeScale || rms < 1 / kExtremeScale);
+  dl::Matrix<T> scaled;
+  if (rescale) {
+    scaled = (data.template cast<double>() / rms).template cast<T>();
+    if (!args.quiet) {
+      fmt::print(stderr,
+                 "dictlearn: note: {}: values of magnitude {:.3g}; training on the data divided by it "
+                 "(the model is scaled back; the log's loss and mse are in the data's units)\n",
+                 args.data, rms);
+    }
+  }
+  const dl::Matrix<T>& X = rescale ? scaled : data;
+  const double scale = rescale ? rms : 1.0;
   dl::Model<T> initial;
   if (!args.resume.empty()) {
     initial = dl::load_model<T>(args.resume);
@@ -93,6 +118,7 @@ dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& X, bool print_summary) {
     }
     args.options.n_atoms = initial.n_atoms();
     dl::validate(initial.encoder, initial.n_atoms());
+    if (rescale) dl::scale_model(initial, 1 / scale);
   } else {
     initial = dl::initialize<T>(X, args.options);
   }
@@ -159,24 +185,40 @@ dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& X, bool print_summary) {
   };
   dl::cli::ProgressBar bar(total_epochs, !args.quiet);
   trainer.fit(X, [&](const dl::EpochStats& stats, const dl::Model<T>& model) {
-    if (recorder) (*recorder)(stats, model);
+    if (recorder) {
+      dl::EpochStats in_data_units = stats;
+      in_data_units.loss *= scale * scale;
+      in_data_units.mse *= scale * scale;
+      if (rescale) {
+        dl::Model<T> unscaled = model;
+        dl::scale_model(unscaled, scale);
+        (*recorder)(in_data_units, unscaled);
+      } else {
+        (*recorder)(in_data_units, model);
+      }
+    }
     if (!args.checkpoint.empty() && (stats.epoch % args.checkpoint_every == 0 || stats.epoch == total_epochs)) {
       save_checkpoint();
     }
     bar.update(stats.epoch, stats.loss, stats.seconds);
   });
   if (!args.checkpoint.empty() && trainer.stopped_early()) save_checkpoint();
-  dl::save_model(args.output, trainer.model());
+  dl::Model<T> trained = trainer.model();
+  if (rescale) {
+    dl::scale_model(trained, scale);
+    trained.metadata["train.data_scale"] = fmt::format("{}", scale);
+  }
+  dl::save_model(args.output, trained);
   if (recorder) dl::write_training_log(args.log, recorder->log());
   if (print_summary && !args.quiet) {
     const auto& losses = trainer.losses();
     fmt::print("trained {} {} atoms on {} x {} for {} epochs{}; loss {:.6g} -> {:.6g}; wrote {}\n",
                n_atoms, dl::encoder_name(trainer.model().encoder.kind), X.rows(), X.cols(),
                losses.size(), trainer.stopped_early() ? " (stopped early)" : "",
-               losses.empty() ? 0.0 : losses.front(), losses.empty() ? 0.0 : losses.back(),
-               args.output);
+               losses.empty() ? 0.0 : losses.front() * scale * scale,
+               losses.empty() ? 0.0 : losses.back() * scale * scale, args.output);
   }
-  return trainer.model();
+  return trained;
 }
 
 void add_fit_flags(CLI::App* app, FitArgs& args) {

@@ -106,6 +106,17 @@ double reconstruction_loss(const Model<T>& model, const Matrix<T>& X) {
 }
 
 template <typename T>
+void scale_model(Model<T>& model, double factor) {
+  DICTLEARN_CHECK(factor > 0 && std::isfinite(factor), "scale: must be > 0 and finite, got {}", factor);
+  // In double, so factors like 1e30 do not overflow float on the way.
+  model.dictionary = (model.dictionary.template cast<double>() * factor).template cast<T>();
+  model.encoder_weight = (model.encoder_weight.template cast<double>() / factor).template cast<T>();
+  if (model.decoder_bias.size() > 0) {
+    model.decoder_bias = (model.decoder_bias.template cast<double>() * factor).template cast<T>();
+  }
+}
+
+template <typename T>
 CodeStats code_stats(const Matrix<T>& codes, double threshold) {
   CodeStats stats;
   stats.threshold = threshold;
@@ -138,7 +149,8 @@ CodeStats code_stats(const Matrix<T>& codes, double threshold) {
   template Matrix<T> encode<T>(const Model<T>&, const Matrix<T>&);                    \
   template Matrix<T> reconstruct<T>(const Model<T>&, const Matrix<T>&);               \
   template double reconstruction_loss<T>(const Model<T>&, const Matrix<T>&);          \
-  template CodeStats code_stats<T>(const Matrix<T>&, double);
+  template CodeStats code_stats<T>(const Matrix<T>&, double);                        \
+  template void scale_model<T>(Model<T>&, double);
 DICTLEARN_INSTANTIATE(float)
 DICTLEARN_INSTANTIATE(double)
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "dictlearn/io.hpp"
+#include "dictlearn/metrics.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/safetensors.hpp"
 #include "dictlearn/sparse_codes.hpp"
@@ -320,6 +321,46 @@ TEST_F(CliTest, CheckpointFlagsAndRefusedResumes) {
                                         ck + " --log " + (dir_ / "more.csv"));
   ASSERT_EQ(more.code, 0) << more.err;
   EXPECT_EQ(read_training_log(dir_ / "more.csv").rows.size(), 9u);
+}
+
+TEST_F(CliTest, ExtremeMagnitudesAndConstantColumnsTrainWithoutNaN) {
+  const Matrix<float> X = read_matrix<float>(data_);
+  Matrix<float> big = (X.cast<double>() * 1e30).cast<float>();
+  Matrix<float> tiny = (X.cast<double>() * 1e-30).cast<float>();
+  Matrix<float> constant = X;
+  constant.col(1).setConstant(7.0f);
+  write_npy(dir_ / "big.npy", big);
+  write_npy(dir_ / "tiny.npy", tiny);
+  write_npy(dir_ / "constant.npy", constant);
+  std::vector<double> fvu;
+  for (const char* name : {"big", "tiny", "constant"}) {
+    const std::string model = dir_ / (std::string(name) + ".safetensors");
+    for (const char* encoder : {"softmax", "topk --k 1 --atoms 3"}) {
+      const Result fit = run_cli(dir_, "fit " + (dir_ / (std::string(name) + ".npy")) + " -o " + model +
+                                           " --epochs 50 --lr 0.01 --batch-size 500 --encoder " + encoder);
+      ASSERT_EQ(fit.code, 0) << name << ": " << fit.err;
+      const Model<double> m = load_model<double>(model);
+      EXPECT_TRUE(m.dictionary.allFinite() && m.encoder_weight.allFinite()) << name;
+      const Result eval = run_cli(dir_, "eval " + model + " " + (dir_ / (std::string(name) + ".npy")));
+      ASSERT_EQ(eval.code, 0) << eval.err;
+      EXPECT_EQ(eval.out.find("nan"), std::string::npos) << eval.out;
+      if (std::string(encoder) == "softmax") fvu.push_back(evaluate(m, read_matrix<double>(dir_ / (std::string(name) + ".npy"))).fvu);
+    }
+  }
+  // Training on rescaled data is scale-free: 1e30 and 1e-30 give the same fit.
+  EXPECT_NEAR(fvu[0], fvu[1], 1e-4);
+  EXPECT_LT(fvu[0], 0.2);
+}
+
+TEST_F(CliTest, ANonFiniteLossStopsNamingTheEpochAndKeepsTheLastCheckpoint) {
+  const std::string ck = dir_ / "ck.safetensors", model = dir_ / "m.safetensors";
+  // lr 1e30: the first steps throw the parameters so far that the loss overflows.
+  const Result fit = run_cli(dir_, "fit " + data_ + " -o " + model + " --epochs 50 --lr 1e30 --dtype float32 " +
+                                       "--checkpoint " + ck + " --checkpoint-every 1");
+  expect_user_error(fit, {"training: loss is", "at epoch", "lower the learning rate"}, model);
+  ASSERT_TRUE(fs::exists(ck));
+  const Model<float> last_good = load_model<float>(ck);
+  EXPECT_TRUE(last_good.dictionary.allFinite());
 }
 
 TEST_F(CliTest, AFailedFitKeepsThePreviousModelIntact) {

@@ -82,6 +82,11 @@ struct CodeStats {
 template <typename T>
 CodeStats code_stats(const Matrix<T>& codes, double threshold = 1e-3);
 
+/// The model for data multiplied by `factor` (> 0): D and b_dec scale with it,
+/// W scales with 1/factor, so codes are unchanged and reconstructions scale.
+template <typename T>
+void scale_model(Model<T>& model, double factor);
+
 /// Saves a model as safetensors (tensors in T's dtype, encoder kind, shapes
 /// and `model.metadata` in __metadata__), atomically.
 template <typename T>
