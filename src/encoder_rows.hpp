@@ -29,6 +29,11 @@ void backward_rows(const EncoderOptions& options, const T* r, T* grad, int64_t r
 template <typename T>
 double batch_topk(T* z, int64_t rows, int cols, int k, std::vector<int64_t>& order);
 
+/// The k largest entries of a row (ties: lower index first), as indices in
+/// increasing order, in `order`.
+template <typename T>
+void topk_select(const T* row, int cols, int k, std::vector<int>& order);
+
 /// Projection of one row onto the simplex.
 template <typename T>
 void sparsemax_row(T* row, int cols, std::vector<T>& sorted);

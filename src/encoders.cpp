@@ -70,15 +70,35 @@ void sparsemax_row(T* row, int cols, std::vector<T>& sorted) {
 }
 
 template <typename T>
-void topk_row(T* row, int cols, int k, std::vector<int>& order) {
-  order.resize(cols);
-  std::iota(order.begin(), order.end(), 0);
-  // Ties go to the lower index, so the selection is deterministic.
+void topk_select(const T* row, int cols, int k, std::vector<int>& order) {
+  // One pass with a heap of the k best so far, its worst on top: after the
+  // first few hundred entries almost every value loses one comparison with
+  // that worst, so this costs about one comparison per entry. Ties go to the
+  // lower index (scanning in index order, an equal value never displaces).
+  order.clear();
   auto larger = [row](int a, int b) { return row[a] > row[b] || (row[a] == row[b] && a < b); };
-  if (k < cols) std::nth_element(order.begin(), order.begin() + (k - 1), order.end(), larger);
-  // Everything outside the first k positions is dropped; kept entries get ReLU.
-  for (int i = k; i < cols; ++i) row[order[i]] = T(0);
-  for (int i = 0; i < k; ++i) row[order[i]] = std::max(row[order[i]], T(0));
+  for (int i = 0; i < cols; ++i) {
+    if (static_cast<int>(order.size()) < k) {
+      order.push_back(i);
+      std::push_heap(order.begin(), order.end(), larger);
+    } else if (row[i] > row[order.front()]) {
+      std::pop_heap(order.begin(), order.end(), larger);
+      order.back() = i;
+      std::push_heap(order.begin(), order.end(), larger);
+    }
+  }
+  std::sort(order.begin(), order.end());
+}
+
+template <typename T>
+void topk_row(T* row, int cols, int k, RowScratch<T>& scratch) {
+  topk_select(row, cols, k, scratch.order);
+  // Keep the selected entries (after ReLU), zero the rest.
+  std::vector<T>& kept = scratch.values;
+  kept.resize(scratch.order.size());
+  for (size_t j = 0; j < scratch.order.size(); ++j) kept[j] = std::max(row[scratch.order[j]], T(0));
+  std::fill(row, row + cols, T(0));
+  for (size_t j = 0; j < scratch.order.size(); ++j) row[scratch.order[j]] = kept[j];
 }
 
 template <typename T>
@@ -95,7 +115,7 @@ void activate_rows(const EncoderOptions& options, T* z, int64_t rows, int cols, 
       for (int64_t i = 0; i < rows * cols; ++i) z[i] = z[i] > T(0) ? z[i] : T(0);
       break;
     case EncoderKind::topk:
-      for (int64_t i = 0; i < rows; ++i) topk_row(z + i * cols, cols, options.k, scratch.order);
+      for (int64_t i = 0; i < rows; ++i) topk_row(z + i * cols, cols, options.k, scratch);
       break;
     case EncoderKind::batchtopk: {
       const T threshold = static_cast<T>(options.threshold);
@@ -155,7 +175,8 @@ double batch_topk(T* z, int64_t rows, int cols, int k, std::vector<int64_t>& ord
   template void activate_rows<T>(const EncoderOptions&, T*, int64_t, int, RowScratch<T>&);       \
   template void backward_rows<T>(const EncoderOptions&, const T*, T*, int64_t, int);             \
   template double batch_topk<T>(T*, int64_t, int, int, std::vector<int64_t>&);                   \
-  template void sparsemax_row<T>(T*, int, std::vector<T>&);
+  template void sparsemax_row<T>(T*, int, std::vector<T>&);                                      \
+  template void topk_select<T>(const T*, int, int, std::vector<int>&);
 DICTLEARN_INSTANTIATE(float)
 DICTLEARN_INSTANTIATE(double)
 #undef DICTLEARN_INSTANTIATE

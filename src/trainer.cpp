@@ -37,6 +37,13 @@ bool use_small_kernel(const Model<T>& model, const FitOptions& options) {
          static_cast<int64_t>(model.n_atoms()) * model.dim() <= detail::kSmallKernelMaxParameters;
 }
 
+/// TopK codes with k <= n_atoms / 4 go through the sparse decoder and gradients.
+template <typename T>
+bool uses_sparse_codes(const Model<T>& model) {
+  return (model.encoder.kind == EncoderKind::topk || model.encoder.kind == EncoderKind::batchtopk) &&
+         4 * static_cast<int64_t>(model.encoder.k) <= model.n_atoms();
+}
+
 /// Uniform integer in [0, n) from the engine (multiply-shift; exact for our n).
 inline uint64_t below(std::mt19937_64& engine, uint64_t n) {
   __extension__ using Wide = unsigned __int128;
@@ -184,6 +191,10 @@ struct Trainer<T>::Workspace {
   // Per batch.
   std::vector<double> fired;
   std::vector<double> block_sums;
+  // Sparse codes (topk, batchtopk): CSR by row, and the same entries by atom.
+  std::vector<int64_t> row_start, atom_start, atom_next, atom_entries, entry_row;
+  std::vector<int> entry_atom;
+  std::vector<T> entry_value, entry_grad;
   int64_t samples = 0;  // N, the default dead_after
   int threads = 1;
 };
@@ -273,15 +284,38 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& sour
     // Without AuxK nothing needs Z once R exists, so R overwrites it.
     auto codes = keep_z ? w.codes.topRows(rows) : w.z.topRows(rows);
     auto residual = w.residual.topRows(rows);
-    auto code_grad = w.code_grad.topRows(rows);
     constexpr int64_t kRows = 256, kAtoms = 64;
     const T* W = model_.encoder_weight.data();
     const T* D = model_.dictionary.data();
     detail::parallel_gemm<T>(false, true, rows, K, d, Xc.data(), d, W, d, T(0), z.data(), K,
                              w.threads, kRows);
     const T* b = model_.encoder_bias.data();
+    const bool sparse = uses_sparse_codes(model_);
     if (keep_z) codes = z;
-    if (model_.encoder.kind == EncoderKind::batchtopk) {
+    if (sparse && model_.encoder.kind == EncoderKind::topk) {
+      // TopK writes its k entries per row straight into the sparse form.
+      const int k = model_.encoder.k;
+      w.row_start.resize(rows + 1);
+      w.entry_atom.resize(rows * k);
+      w.entry_value.resize(rows * k);
+      w.entry_grad.resize(rows * k);
+#pragma omp parallel for num_threads(row_threads) if (row_threads > 1) schedule(static)
+      for (int64_t block = 0; block < blocks; ++block) {
+        const int64_t end = std::min(rows, (block + 1) * kRowBlock);
+        std::vector<int>& order = w.scratch[omp_thread()].order;
+        for (int64_t i = block * kRowBlock; i < end; ++i) {
+          T* zi = z.data() + i * K;
+          for (int j = 0; j < K; ++j) zi[j] += b[j];
+          detail::topk_select(zi, K, k, order);
+          w.row_start[i] = i * k;
+          for (int j = 0; j < k; ++j) {
+            w.entry_atom[i * k + j] = order[j];
+            w.entry_value[i * k + j] = std::max(zi[order[j]], T(0));
+          }
+        }
+      }
+      w.row_start[rows] = rows * k;
+    } else if (model_.encoder.kind == EncoderKind::batchtopk) {
       codes.rowwise() += model_.encoder_bias.transpose();
       if (keep_z) z.rowwise() += model_.encoder_bias.transpose();
       result.threshold_estimate = detail::batch_topk(codes.data(), rows, K, model_.encoder.k, w.order);
@@ -298,8 +332,15 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& sour
                               w.scratch[omp_thread()]);
       }
     }
-    detail::parallel_gemm<T>(false, false, rows, d, K, codes.data(), K, D, d, T(0), residual.data(),
-                             d, w.threads, kRows);
+    // TopK codes have at most k of n_atoms entries per row: the decoder and
+    // every gradient product then run over those entries only.
+    if (sparse) {
+      if (model_.encoder.kind != EncoderKind::topk) sparse_from_dense(codes, rows, w, row_threads);
+      sparse_decode(rows, w, row_threads);
+    } else {
+      detail::parallel_gemm<T>(false, false, rows, d, K, codes.data(), K, D, d, T(0), residual.data(),
+                               d, w.threads, kRows);
+    }
     const T* decoder_bias = has_decoder_bias ? model_.decoder_bias.data() : nullptr;
 #pragma omp parallel for num_threads(row_threads) if (row_threads > 1) schedule(static)
     for (int64_t block = 0; block < blocks; ++block) {
@@ -337,36 +378,41 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& sour
         }
       }
     }
-    detail::parallel_gemm<T>(true, false, K, d, rows, codes.data(), K, residual.data(), d, T(1),
-                             gradients_.dictionary.data(), d, w.threads, kAtoms);
-    detail::parallel_gemm<T>(false, true, rows, K, d, residual.data(), d, D, d, T(0),
-                             code_grad.data(), K, w.threads, kRows);
-#pragma omp parallel for num_threads(row_threads) if (row_threads > 1) schedule(static)
-    for (int64_t block = 0; block < blocks; ++block) {
-      const int64_t begin = block * kRowBlock, count = std::min(kRowBlock, rows - begin);
-      double* partial = w.partials.data() + block * stride;
-      double* bias_grad = partial + 2;
-      double* fired = partial + 2 + K;
-      for (int64_t i = begin; i < begin + count; ++i) {
-        const T* ri = codes.data() + i * K;
-        T* gi = code_grad.data() + i * K;
-        for (int k = 0; k < K; ++k) {
-          fired[k] += ri[k] != T(0) ? 1.0 : 0.0;
-          if (l1_weight > T(0)) {
-            partial[1] += std::abs(static_cast<double>(ri[k]));
-            gi[k] += ri[k] > T(0) ? l1_weight : (ri[k] < T(0) ? -l1_weight : T(0));
+    if (sparse) {
+      sparse_backward(rows, Xc, w, row_threads, l1_weight, stride);
+    } else {
+      auto code_grad = w.code_grad.topRows(rows);
+      detail::parallel_gemm<T>(true, false, K, d, rows, codes.data(), K, residual.data(), d, T(1),
+                               gradients_.dictionary.data(), d, w.threads, kAtoms);
+      detail::parallel_gemm<T>(false, true, rows, K, d, residual.data(), d, D, d, T(0),
+                               code_grad.data(), K, w.threads, kRows);
+  #pragma omp parallel for num_threads(row_threads) if (row_threads > 1) schedule(static)
+      for (int64_t block = 0; block < blocks; ++block) {
+        const int64_t begin = block * kRowBlock, count = std::min(kRowBlock, rows - begin);
+        double* partial = w.partials.data() + block * stride;
+        double* bias_grad = partial + 2;
+        double* fired = partial + 2 + K;
+        for (int64_t i = begin; i < begin + count; ++i) {
+          const T* ri = codes.data() + i * K;
+          T* gi = code_grad.data() + i * K;
+          for (int k = 0; k < K; ++k) {
+            fired[k] += ri[k] != T(0) ? 1.0 : 0.0;
+            if (l1_weight > T(0)) {
+              partial[1] += std::abs(static_cast<double>(ri[k]));
+              gi[k] += ri[k] > T(0) ? l1_weight : (ri[k] < T(0) ? -l1_weight : T(0));
+            }
           }
         }
+        detail::backward_rows(model_.encoder, codes.data() + begin * K, code_grad.data() + begin * K,
+                              count, K);
+        for (int64_t i = begin; i < begin + count; ++i) {
+          const T* gi = code_grad.data() + i * K;
+          for (int k = 0; k < K; ++k) bias_grad[k] += static_cast<double>(gi[k]);
+        }
       }
-      detail::backward_rows(model_.encoder, codes.data() + begin * K, code_grad.data() + begin * K,
-                            count, K);
-      for (int64_t i = begin; i < begin + count; ++i) {
-        const T* gi = code_grad.data() + i * K;
-        for (int k = 0; k < K; ++k) bias_grad[k] += static_cast<double>(gi[k]);
-      }
+      detail::parallel_gemm<T>(true, false, K, d, rows, code_grad.data(), K, Xc.data(), d, T(1),
+                               gradients_.encoder_weight.data(), d, w.threads, kAtoms);
     }
-    detail::parallel_gemm<T>(true, false, K, d, rows, code_grad.data(), K, Xc.data(), d, T(1),
-                             gradients_.encoder_weight.data(), d, w.threads, kAtoms);
     std::vector<double>& sums = w.block_sums;
     sums.assign(stride, 0.0);
     for (int64_t block = 0; block < blocks; ++block) {
@@ -391,6 +437,110 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& sour
   result.squared_error = squared_error;
   result.nonzero = std::accumulate(w.fired.begin(), w.fired.end(), 0.0);
   return result;
+}
+
+template <typename T>
+void Trainer<T>::sparse_from_dense(const Eigen::Ref<const Matrix<T>>& codes, int64_t rows, Workspace& w,
+                                   int threads) {
+  const int K = model_.n_atoms();
+  // CSR of the codes: per row, its nonzero atoms in increasing order.
+  w.row_start.assign(rows + 1, 0);
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (int64_t i = 0; i < rows; ++i) {
+    const T* ri = codes.data() + i * K;
+    int64_t count = 0;
+    for (int k = 0; k < K; ++k) count += ri[k] != T(0);
+    w.row_start[i + 1] = count;
+  }
+  for (int64_t i = 0; i < rows; ++i) w.row_start[i + 1] += w.row_start[i];
+  const int64_t nonzero = w.row_start[rows];
+  w.entry_atom.resize(nonzero);
+  w.entry_value.resize(nonzero);
+  w.entry_grad.resize(nonzero);
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (int64_t i = 0; i < rows; ++i) {
+    const T* ri = codes.data() + i * K;
+    int64_t e = w.row_start[i];
+    for (int k = 0; k < K; ++k) {
+      if (ri[k] == T(0)) continue;
+      w.entry_atom[e] = k;
+      w.entry_value[e] = ri[k];
+      ++e;
+    }
+  }
+}
+
+template <typename T>
+void Trainer<T>::sparse_decode(int64_t rows, Workspace& w, int threads) {
+  auto residual = w.residual.topRows(rows);
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (int64_t i = 0; i < rows; ++i) {
+    residual.row(i).setZero();
+    for (int64_t e = w.row_start[i]; e < w.row_start[i + 1]; ++e) {
+      if (w.entry_value[e] != T(0)) residual.row(i) += w.entry_value[e] * model_.dictionary.row(w.entry_atom[e]);
+    }
+  }
+}
+
+template <typename T>
+void Trainer<T>::sparse_backward(int64_t rows, const Eigen::Ref<const Matrix<T>>& Xc, Workspace& w,
+                                 int threads, T l1_weight, int64_t stride) {
+  const int K = model_.n_atoms();
+  const int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
+  const auto G = w.residual.topRows(rows);
+  // ∂L/∂r at the kept entries only (the others' ∂L/∂z is 0): G_i · d_k, + L1.
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (int64_t block = 0; block < blocks; ++block) {
+    const int64_t end = std::min(rows, (block + 1) * kRowBlock);
+    double l1 = 0;
+    for (int64_t i = block * kRowBlock; i < end; ++i) {
+      for (int64_t e = w.row_start[i]; e < w.row_start[i + 1]; ++e) {
+        const T value = w.entry_value[e];
+        T grad = G.row(i).dot(model_.dictionary.row(w.entry_atom[e]));
+        if (l1_weight > T(0)) {
+          l1 += std::abs(static_cast<double>(value));
+          grad += value > T(0) ? l1_weight : -l1_weight;
+        }
+        w.entry_grad[e] = value > T(0) ? grad : T(0);  // ReLU after the selection
+      }
+    }
+    w.partials[block * stride + 1] = l1;
+  }
+  // The entries regrouped by atom, each atom's in row order: every sum below
+  // runs in that order, whichever thread does it.
+  const int64_t nonzero = w.row_start[rows];
+  w.atom_start.assign(K + 1, 0);
+  for (int64_t e = 0; e < nonzero; ++e) ++w.atom_start[w.entry_atom[e] + 1];
+  for (int k = 0; k < K; ++k) w.atom_start[k + 1] += w.atom_start[k];
+  w.atom_entries.resize(nonzero);
+  w.entry_row.resize(nonzero);
+  {
+    std::vector<int64_t>& next = w.atom_next;
+    next.assign(w.atom_start.begin(), w.atom_start.end() - 1);
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int64_t e = w.row_start[i]; e < w.row_start[i + 1]; ++e) {
+        w.atom_entries[next[w.entry_atom[e]]++] = e;
+        w.entry_row[e] = i;
+      }
+    }
+  }
+  double* bias_grad = w.partials.data() + 2;  // block 0's slots; the reduction adds the rest
+  double* fired = w.partials.data() + 2 + K;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (int k = 0; k < K; ++k) {
+    double bias = 0;
+    for (int64_t a = w.atom_start[k]; a < w.atom_start[k + 1]; ++a) {
+      const int64_t e = w.atom_entries[a];
+      const int64_t i = w.entry_row[e];
+      gradients_.dictionary.row(k) += w.entry_value[e] * G.row(i);
+      gradients_.encoder_weight.row(k) += w.entry_grad[e] * Xc.row(i);
+      bias += static_cast<double>(w.entry_grad[e]);
+    }
+    bias_grad[k] += bias;
+    for (int64_t a = w.atom_start[k]; a < w.atom_start[k + 1]; ++a) {
+      fired[k] += w.entry_value[w.atom_entries[a]] != T(0) ? 1.0 : 0.0;
+    }
+  }
 }
 
 template <typename T>
@@ -614,7 +764,7 @@ void Trainer<T>::prepare(Workspace& w, const Matrix<T>& X, int64_t batch) {
     const bool auxk = options_.auxk > 0 && (model_.encoder.kind == EncoderKind::topk ||
                                              model_.encoder.kind == EncoderKind::batchtopk);
     if (auxk) w.codes.resize(batch, K);
-    w.code_grad.resize(batch, K);
+    if (!uses_sparse_codes(model_)) w.code_grad.resize(batch, K);
     w.residual.resize(batch, d);
     if (model_.decoder_bias.size() > 0) w.centered.resize(batch, d);
   }

@@ -77,6 +77,10 @@ INSTANTIATE_TEST_SUITE_P(
         GradientCase{"relu_l1", {.kind = EncoderKind::relu}, 0.05},
         GradientCase{"topk", {.kind = EncoderKind::topk, .k = 3}},
         GradientCase{"batchtopk", {.kind = EncoderKind::batchtopk, .k = 2}},
+        // k <= n_atoms / 4: the sparse decoder and sparse gradient products.
+        GradientCase{"topk_sparse_path_l1_decoder_bias", {.kind = EncoderKind::topk, .k = 1}, 0.05, 0,
+                     DecoderBiasInit::mean},
+        GradientCase{"batchtopk_sparse_path", {.kind = EncoderKind::batchtopk, .k = 1}},
         GradientCase{"softmax_ortho", {}, 0, 0.3},
         GradientCase{"topk_ortho_decoder_bias", {.kind = EncoderKind::topk, .k = 2}, 0, 0.1,
                      DecoderBiasInit::mean},

@@ -171,6 +171,10 @@ class Trainer {
   void prepare(Workspace& work, const Matrix<T>& X, int64_t batch);
   BatchResult compute_batch(const Matrix<T>& source, int64_t rows, Workspace& work);
   void apply_update(const BatchResult& batch, int64_t rows, double lr, Workspace& work);
+  void sparse_from_dense(const Eigen::Ref<const Matrix<T>>& codes, int64_t rows, Workspace& work, int threads);
+  void sparse_decode(int64_t rows, Workspace& work, int threads);
+  void sparse_backward(int64_t rows, const Eigen::Ref<const Matrix<T>>& Xc, Workspace& work, int threads,
+                       T l1_weight, int64_t stride);
   double add_auxk(const Eigen::Ref<const Matrix<T>>& z, const Eigen::Ref<const Matrix<T>>& residual,
                   const Eigen::Ref<const Matrix<T>>& Xc, int64_t rows, Workspace& work,
                   Vector<T>& bias_grad);
