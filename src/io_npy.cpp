@@ -383,6 +383,9 @@ template <typename T>
 Matrix<T> read_npy(const std::string& path) {
   InputFile file(path);
   const NpyHeader header = read_header(file);
+  // An empty array may still have a huge dimension, (5000000000, 0): Eigen's
+  // transpose below would loop over its rows, so return it as it is.
+  if (header.rows == 0 || header.cols == 0) return Matrix<T>(header.rows, header.cols);
   // Fortran-order data of an r x c array is the C-order data of its c x r
   // transpose, so read it as that and transpose once.
   Matrix<T> matrix(header.fortran_order ? header.cols : header.rows,
