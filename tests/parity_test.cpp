@@ -20,6 +20,8 @@ struct ParityCase {
   double lr;
 };
 
+void PrintTo(const ParityCase& c, std::ostream* os) { *os << c.name << ", lr " << c.lr; }
+
 class ParityTest : public ::testing::TestWithParam<ParityCase> {};
 
 std::string fixture(const std::string& name) { return std::string(DICTLEARN_FIXTURES) + "/" + name; }
