@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, whatever the build needs and is missing.
-# Usage: scripts/install-deps.sh [build|test]
+# Usage: scripts/install-deps.sh [build|test|fuzz]
+#   fuzz adds clang 14 with libFuzzer and the sanitizer runtimes, and its OpenMP.
 set -euo pipefail
 packages=(g++ cmake make pkg-config libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev gnuplot-nox)
 if [ "${1:-build}" = test ]; then
   packages+=(libgtest-dev libgmock-dev)
+fi
+if [ "${1:-build}" = fuzz ]; then
+  packages+=(clang-14 libclang-rt-14-dev libomp-14-dev)
 fi
 missing=()
 for package in "${packages[@]}"; do

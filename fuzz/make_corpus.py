@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Writes the fuzzers' seed corpus into fuzz/corpus/<target>/ (standard library only).
+
+Each target gets a handful of valid files and near-valid ones: the layouts the
+readers must accept, and the ones they must refuse before allocating (a header
+announcing more data than the file holds, an absurd shape). Rerun after changing
+it; the files are committed so that CI needs no Python.
+"""
+import json
+import math
+import os
+import struct
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def npy(descr, shape, payload, fortran=False, major=1):
+    header = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (
+        descr, "True" if fortran else "False", shape)
+    prefix = 10 if major == 1 else 12
+    header += " " * ((64 - (prefix + len(header) + 1) % 64) % 64) + "\n"
+    length = struct.pack("<H" if major == 1 else "<I", len(header))
+    return b"\x93NUMPY" + bytes([major, 0]) + length + header.encode() + payload
+
+
+def floats(fmt, values):
+    return struct.pack("<%d%s" % (len(values), fmt), *values)
+
+
+def safetensors(tensors, metadata=None, length_delta=0):
+    """tensors: list of (name, dtype, shape, payload bytes); laid out in order."""
+    header, data = {}, b""
+    for name, dtype, shape, payload in tensors:
+        header[name] = {"dtype": dtype, "shape": shape,
+                        "data_offsets": [len(data), len(data) + len(payload)]}
+        data += payload
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    return struct.pack("<Q", len(text) + length_delta) + text + data
+
+
+def model(dtype="F32", atoms=2, dim=2, metadata=True, bias_shape=None, values=None):
+    fmt = "f" if dtype == "F32" else "d"
+    n = atoms * dim
+    vals = values if values is not None else [0.25 * (i + 1) for i in range(n)]
+    meta = {"format": "dictlearn.model", "format_version": "1", "encoder": "softmax",
+            "n_atoms": str(atoms), "dim": str(dim),
+            "dtype": "float32" if dtype == "F32" else "float64", "lr": "0.001"}
+    bias = bias_shape if bias_shape is not None else [atoms]
+    return safetensors([
+        ("attributor.0.bias", dtype, bias, floats(fmt, [0.1] * math.prod(bias))),
+        ("attributor.0.weight", dtype, [atoms, dim], floats(fmt, vals)),
+        ("dictionary", dtype, [atoms, dim], floats(fmt, vals)),
+    ], meta if metadata else None)
+
+
+def write(target, name, content):
+    folder = os.path.join(ROOT, target)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(content if isinstance(content, bytes) else content.encode())
+
+
+def main():
+    six = [1.5, -2.0, 0.1, 3.0, 1e-30, 7.25]
+    write("fuzz_npy", "f4_c_3x2.npy", npy("<f4", "(3, 2)", floats("f", six)))
+    write("fuzz_npy", "f8_fortran_2x3.npy", npy("<f8", "(2, 3)", floats("d", six), fortran=True))
+    write("fuzz_npy", "f4_v2_1x2.npy", npy("<f4", "(1, 2)", floats("f", six[:2]), major=2))
+    write("fuzz_npy", "f8_nan.npy", npy("<f8", "(1, 2)", floats("d", [1.0, math.nan])))
+    write("fuzz_npy", "f8_too_big_for_f4.npy", npy("<f8", "(1, 2)", floats("d", [1e300, 1.0])))
+    write("fuzz_npy", "truncated_data.npy", npy("<f4", "(1000, 1000)", floats("f", six)))
+    write("fuzz_npy", "absurd_shape.npy", npy("<f8", "(1099511627776, 1099511627776)", b""))
+    write("fuzz_npy", "zero_by_huge.npy", npy("<f4", "(0, 4611686018427387904)", b""))
+    write("fuzz_npy", "header_beyond_file.npy", b"\x93NUMPY\x02\x00\xff\xff\xff\x7f{'descr'")
+    write("fuzz_npy", "i8.npy", npy("<i8", "(2, 1)", b"\0" * 16))
+    write("fuzz_npy", "big_endian.npy", npy(">f4", "(2, 1)", b"\0" * 8))
+    write("fuzz_npy", "three_d.npy", npy("<f4", "(1, 1, 2)", b"\0" * 8))
+
+    write("fuzz_csv", "header.csv", "x,y\n1.5,-2\n0.1,3e2\n")
+    write("fuzz_csv", "crlf_bom_blank.csv", "\ufeff 1 , 2 \r\n3,4\r\n\r\n\n")
+    write("fuzz_csv", "one_column.csv", "5\n-6.25\n+7\n")
+    write("fuzz_csv", "ragged.csv", "1,2\n3\n")
+    write("fuzz_csv", "not_number.csv", "a,b\n1,abc\n")
+    write("fuzz_csv", "inf_nan.csv", "1,inf\nnan,2\n")
+    write("fuzz_csv", "out_of_range.csv", "1e39,1e-50\n1e400,2\n")
+    write("fuzz_csv", "wide_header.csv", "a" + ",b" * 40 + "\n" + "0," * 40 + "0\n")
+    write("fuzz_csv", "blank_middle.csv", "1,2\n\n3,4\n")
+    write("fuzz_csv", "empty_fields.csv", ",,\n,,\n")
+
+    two = floats("f", [1, 2, 3, 4])
+    write("fuzz_safetensors", "valid.safetensors", safetensors(
+        [("a", "F32", [2, 2], two), ("b", "F64", [3], floats("d", [1, 2, 3]))], {"k": "v"}))
+    write("fuzz_safetensors", "empty.safetensors", safetensors([]))
+    write("fuzz_safetensors", "scalar.safetensors", safetensors([("s", "F64", [], floats("d", [2]))]))
+    write("fuzz_safetensors", "length_beyond_file.safetensors",
+          safetensors([("a", "F32", [2, 2], two)], length_delta=1 << 40))
+    write("fuzz_safetensors", "absurd_shape.safetensors", safetensors(
+        [("a", "F32", [1 << 40, 1 << 40], two)]))
+    overlap = json.dumps({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
+                          "b": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode()
+    write("fuzz_safetensors", "overlap.safetensors",
+          struct.pack("<Q", len(overlap)) + overlap + two)
+    write("fuzz_safetensors", "bf16.safetensors", safetensors([("a", "BF16", [2], b"\0" * 4)]))
+    write("fuzz_safetensors", "bad_metadata.safetensors",
+          safetensors([("a", "F32", [1], two[:4])], {"n": 3}))
+    write("fuzz_safetensors", "bad_json.safetensors", struct.pack("<Q", 6) + b'{"a":[')
+
+    write("fuzz_model", "f32.safetensors", model())
+    write("fuzz_model", "f64_3x4.safetensors", model("F64", 3, 4))
+    write("fuzz_model", "torch_no_metadata.safetensors", model(metadata=False))
+    write("fuzz_model", "bias_mismatch.safetensors", model(bias_shape=[3]))
+    write("fuzz_model", "nan_values.safetensors", model(values=[1, math.nan, 3, 4]))
+    write("fuzz_model", "missing_bias.safetensors", safetensors(
+        [("dictionary", "F32", [2, 2], two), ("attributor.0.weight", "F32", [2, 2], two)]))
+    write("fuzz_model", "zero_by_huge.safetensors", safetensors(
+        [("dictionary", "F32", [0, 1 << 40], b""), ("attributor.0.weight", "F32", [0, 1 << 40], b""),
+         ("attributor.0.bias", "F32", [0], b"")]))
+    meta = {"encoder": "no_such_encoder", "temperature": "nan", "k": "1.5"}
+    write("fuzz_model", "bad_metadata.safetensors", safetensors(
+        [("attributor.0.bias", "F32", [2], two[:8]), ("attributor.0.weight", "F32", [2, 2], two),
+         ("dictionary", "F32", [2, 2], two)], meta))
+    # Structured mode ('~'): the bytes drive fuzz_model.cpp's generator.
+    write("fuzz_model", "structured_a", b"~" + bytes(range(64)))
+    write("fuzz_model", "structured_b", b"~" + bytes((i * 37) % 256 for i in range(96)))
+
+
+if __name__ == "__main__":
+    main()
