@@ -140,8 +140,11 @@ dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& data, bool print_summary
   dl::Trainer<T> trainer(std::move(initial), args.options);
   std::optional<dl::LogRecorder<T>> recorder;
   if (!args.log.empty()) {
-    recorder.emplace(dl::make_projection(X.template cast<double>()), n_atoms, total_epochs,
-                     dl::RecorderOptions{.snapshot_every = args.snapshot_every});
+    const dl::RecorderOptions options{.snapshot_every = args.snapshot_every};
+    // The projection is only needed for the atom columns, which many atoms leave out.
+    recorder.emplace(n_atoms <= options.max_atoms ? dl::make_projection(X.template cast<double>())
+                                                  : dl::Projection{},
+                     n_atoms, total_epochs, options);
   }
   if (!args.resume.empty()) {
     const dl::TensorFile state = trainer.load_checkpoint(args.resume, X);

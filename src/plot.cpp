@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "gemm.hpp"
 #include "dictlearn/io.hpp"
 
 namespace dictlearn {
@@ -694,10 +695,22 @@ Projection make_projection(const Matrix<double>& X) {
   }
   DICTLEARN_CHECK(X.rows() >= 1, "make_projection: no samples to find principal components of");
   projection.center = X.colwise().mean().transpose();
-  const Eigen::MatrixXd centered = X.rowwise() - projection.center.transpose();
-  const Eigen::MatrixXd covariance = (centered.transpose() * centered) /
-                                     static_cast<double>(std::max<Eigen::Index>(X.rows() - 1, 1));
-  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(covariance);
+  // Two axes for a figure need no more than a few thousand samples: beyond
+  // kMaxPcaRows a fixed stride picks them, and the dispatched product forms
+  // the covariance (seconds saved for 60,000 x 784).
+  constexpr Eigen::Index kMaxPcaRows = 5000;
+  const Eigen::Index stride = (X.rows() + kMaxPcaRows - 1) / kMaxPcaRows;
+  const Eigen::Index used = (X.rows() + stride - 1) / stride;
+  Matrix<double> centered(used, dim);
+  for (Eigen::Index i = 0; i < used; ++i) {
+    centered.row(i) = X.row(i * stride) - projection.center.transpose();
+  }
+  Matrix<double> covariance(dim, dim);
+  detail::gemm(true, false, dim, dim, used, centered.data(), dim, centered.data(), dim, 0.0,
+               covariance.data(), dim);
+  covariance /= static_cast<double>(std::max<Eigen::Index>(used - 1, 1));
+  const Eigen::MatrixXd covariance_matrix = covariance;
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(covariance_matrix);
   DICTLEARN_CHECK(solver.info() == Eigen::Success,
                   "make_projection: the eigen decomposition of the {} x {} covariance failed", dim,
                   dim);
