@@ -7,16 +7,23 @@
 namespace dictlearn::detail {
 namespace {
 
-template <typename T>
+/// KC, DC: atoms and dimension fixed at compile time (0: from the arguments).
+/// With both fixed (the seed's 2 x 2) every buffer is a local array the
+/// compiler keeps in registers, and every loop is unrolled.
+template <typename T, int KC, int DC>
 DICTLEARN_SIMD_INLINE void run(const SmallKernelArgs<T>& a) {
   using V = Simd<T>;
   constexpr int L = kLanes<T>;
-  const int K = a.atoms, d = a.dim;
+  const int K = KC > 0 ? KC : a.atoms, d = DC > 0 ? DC : a.dim;
   const int kd = K * d;
-  // Workspace (64-byte aligned) in vectors: x[d], r[K], dz[K], g[d],
-  // acc_dD[kd], acc_dW[kd], acc_db[K], acc_fired[K], acc_loss.
+  // Buffers in vectors: x[d], r[K], dz[K], g[d], acc_dD[kd], acc_dW[kd],
+  // acc_db[K], acc_fired[K], acc_loss; in the 64-byte aligned workspace, or
+  // local when the sizes are fixed.
+  constexpr bool fixed = KC > 0 && DC > 0;
+  constexpr int kLocal = fixed ? 2 * DC + 4 * KC + 2 * KC * DC + 1 : 1;
+  V local[kLocal];
   const uintptr_t address = reinterpret_cast<uintptr_t>(a.workspace);
-  V* x = reinterpret_cast<V*>((address + 63) & ~uintptr_t(63));
+  V* x = fixed ? local : reinterpret_cast<V*>((address + 63) & ~uintptr_t(63));
   V* r = x + d;
   V* dz = r + K;
   V* g = dz + K;
@@ -114,14 +121,23 @@ size_t small_kernel_workspace(int atoms, int dim, size_t element_size) {
   return (vectors + 1) * (64 / element_size);  // one more vector for the alignment
 }
 
+template <typename T>
+DICTLEARN_SIMD_INLINE void dispatch_sizes(const SmallKernelArgs<T>& args) {
+  if (args.atoms == 2 && args.dim == 2) {
+    run<T, 2, 2>(args);  // the seed's model
+  } else {
+    run<T, 0, 0>(args);
+  }
+}
+
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void small_kernel(
     const SmallKernelArgs<float>& args) {
-  run(args);
+  dispatch_sizes(args);
 }
 
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void small_kernel(
     const SmallKernelArgs<double>& args) {
-  run(args);
+  dispatch_sizes(args);
 }
 
 }  // namespace dictlearn::detail
