@@ -284,7 +284,7 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& sour
     // Without AuxK nothing needs Z once R exists, so R overwrites it.
     auto codes = keep_z ? w.codes.topRows(rows) : w.z.topRows(rows);
     auto residual = w.residual.topRows(rows);
-    constexpr int64_t kRows = 256, kAtoms = 64;
+    constexpr int64_t kRows = 1024, kAtoms = 128;
     const T* W = model_.encoder_weight.data();
     const T* D = model_.dictionary.data();
     detail::parallel_gemm<T>(false, true, rows, K, d, Xc.data(), d, W, d, T(0), z.data(), K,
