@@ -38,9 +38,16 @@ Kernels choose_kernels() {
   Kernels kernels;
 #ifdef DICTLEARN_GEMM_X86_LEVELS
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("x86-64-v4")) {
+  // The levels' main features, named one by one (compilers differ in which
+  // level names __builtin_cpu_supports knows).
+  const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                  __builtin_cpu_supports("bmi2");
+  const bool v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                  __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+                  __builtin_cpu_supports("avx512cd");
+  if (v4) {
     kernels = {&sgemm_v4, &dgemm_v4, "Eigen (x86-64-v4, AVX-512)"};
-  } else if (__builtin_cpu_supports("x86-64-v3")) {
+  } else if (v3) {
     kernels = {&sgemm_v3, &dgemm_v3, "Eigen (x86-64-v3, AVX2)"};
   }
 #endif
