@@ -38,15 +38,6 @@ class Random {
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
   }
 
-  /// Uniform integer in [0, n).
-  uint64_t below(uint64_t n) {
-    // Lemire's multiply-shift without rejection is biased by < n / 2^64; fine here.
-    __extension__ using Wide = unsigned __int128;
-    return static_cast<uint64_t>((static_cast<Wide>(next()) * n) >> 64);
-  }
-
-  std::mt19937_64& engine() { return engine_; }
-
  private:
   std::mt19937_64 engine_;
 };
