@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, whatever the build needs and is missing.
 # Usage: scripts/install-deps.sh [build|test|fuzz]
-#   fuzz adds clang 14 with libFuzzer and the sanitizer runtimes, and its OpenMP.
+#   fuzz adds clang 14 with libFuzzer and the sanitizer runtimes, and its OpenMP
+#   (scripts/ci-fuzz.sh and scripts/ci-sanitize.sh).
 set -euo pipefail
 packages=(g++ cmake make pkg-config libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev gnuplot-nox)
 if [ "${1:-build}" = test ]; then
