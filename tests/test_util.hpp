@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <string>
 
@@ -29,8 +31,9 @@ class TempDir {
  public:
   TempDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("dictlearn_") + (info ? info->test_suite_name() : "x") + "_" +
-                       (info ? info->name() : "y");
+    // The process id too: two builds' suites may run at once on one machine.
+    std::string name = std::string("dictlearn_") + std::to_string(::getpid()) + "_" +
+                       (info ? info->test_suite_name() : "x") + "_" + (info ? info->name() : "y");
     for (char& c : name) {
       if (c == '/') c = '_';
     }
