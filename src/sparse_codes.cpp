@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "npy_header.hpp"
 #include "dictlearn/io.hpp"
 
 namespace dictlearn {
@@ -445,125 +446,6 @@ uint64_t entry_data_offset(const ZipInput& file, const ZipEntry& entry, uint64_t
   return data_offset;
 }
 
-/// The subset of Python literals .npy headers use: strings, integers,
-/// True/False/None, tuples and lists.
-struct PyValue {
-  enum class Kind { string, integer, other, sequence };
-  Kind kind = Kind::other;
-  std::string text;  ///< string contents, or the literal as written
-  uint64_t integer = 0;
-  bool negative = false;
-  std::vector<PyValue> items;
-};
-
-class HeaderParser {
- public:
-  HeaderParser(std::string_view text, const std::string& where) : text_(text), where_(where) {}
-
-  std::vector<std::pair<std::string, PyValue>> parse_dict() {
-    std::vector<std::pair<std::string, PyValue>> entries;
-    expect('{');
-    while (true) {
-      skip_space();
-      if (peek() == '}') break;
-      PyValue key = parse_value(0);
-      if (key.kind != PyValue::Kind::string) fail("dict keys must be strings");
-      expect(':');
-      entries.emplace_back(key.text, parse_value(0));
-      skip_space();
-      if (peek() == ',') {
-        ++position_;
-      } else if (peek() != '}') {
-        fail("expected ',' or '}'");
-      }
-    }
-    ++position_;
-    skip_space();
-    if (position_ != text_.size()) fail("unexpected text after the dict");
-    return entries;
-  }
-
- private:
-  [[noreturn]] void fail(std::string_view what) const {
-    DICTLEARN_FAIL("{}: malformed .npy header: {} at offset {}", where_, what, position_);
-  }
-  void skip_space() {
-    while (position_ < text_.size() && (text_[position_] == ' ' || text_[position_] == '\t' ||
-                                        text_[position_] == '\n' || text_[position_] == '\r'))
-      ++position_;
-  }
-  char peek() const { return position_ < text_.size() ? text_[position_] : '\0'; }
-  void expect(char c) {
-    skip_space();
-    if (peek() != c) fail(fmt::format("expected '{}'", c));
-    ++position_;
-  }
-
-  PyValue parse_value(int depth) {
-    // Structured dtypes nest a little; anything deeper is not a .npy header.
-    if (depth > 8) fail("nesting too deep");
-    skip_space();
-    PyValue value;
-    const char c = peek();
-    if (c == '\'' || c == '"') {
-      value.kind = PyValue::Kind::string;
-      ++position_;
-      while (peek() != c) {
-        if (peek() == '\\') ++position_;
-        if (position_ >= text_.size()) fail("unterminated string");
-        value.text += text_[position_++];
-      }
-      ++position_;
-    } else if (c == '(' || c == '[') {
-      const char close = c == '(' ? ')' : ']';
-      value.kind = PyValue::Kind::sequence;
-      ++position_;
-      while (true) {
-        skip_space();
-        if (peek() == close) break;
-        value.items.push_back(parse_value(depth + 1));
-        skip_space();
-        if (peek() == ',') {
-          ++position_;
-        } else if (peek() != close) {
-          fail("expected ',' or the end of a tuple");
-        }
-      }
-      ++position_;
-    } else if (c == '-' || (c >= '0' && c <= '9')) {
-      value.kind = PyValue::Kind::integer;
-      const size_t start = position_;
-      if (c == '-') {
-        value.negative = true;
-        ++position_;
-      }
-      if (!(peek() >= '0' && peek() <= '9')) fail("expected a digit");
-      while (peek() >= '0' && peek() <= '9') {
-        const auto digit = static_cast<uint64_t>(peek() - '0');
-        if (value.integer > (UINT64_MAX - digit) / 10) fail("integer too large");
-        value.integer = value.integer * 10 + digit;
-        ++position_;
-      }
-      if (peek() == 'L') ++position_;  // Python 2 long literals, in old files
-      value.text = std::string(text_.substr(start, position_ - start));
-    } else {
-      for (const std::string_view word : {"True", "False", "None"}) {
-        if (text_.substr(position_, word.size()) == word) {
-          position_ += word.size();
-          value.text = word;
-          return value;
-        }
-      }
-      fail("unexpected character");
-    }
-    return value;
-  }
-
-  std::string_view text_;
-  const std::string& where_;
-  size_t position_ = 0;
-};
-
 /// One array entry whose .npy header has been read and checked: its data is
 /// `count` items of `descr` at `data_offset`, exactly filling the entry.
 struct NpyEntry {
@@ -616,10 +498,11 @@ NpyEntry open_npy(const ZipInput& file, const ZipEntry& entry, uint64_t data_off
   npy.crc.update(prefix, prefix_size);
   npy.crc.update(text.data(), text.size());
 
-  const PyValue* descr = nullptr;
-  const PyValue* shape = nullptr;
+  const detail::PyValue* descr = nullptr;
+  const detail::PyValue* shape = nullptr;
   bool has_order = false;
-  const auto items = HeaderParser(text, where).parse_dict();
+  // Structured dtypes nest a little; anything deeper is not a .npy header.
+  const auto items = detail::HeaderParser(text, where, /*max_depth=*/8).parse_dict();
   for (const auto& [key, value] : items) {
     if (key == "descr") descr = &value;
     if (key == "shape") shape = &value;
@@ -628,15 +511,15 @@ NpyEntry open_npy(const ZipInput& file, const ZipEntry& entry, uint64_t data_off
   DICTLEARN_CHECK(descr != nullptr && shape != nullptr && has_order,
                   "{}: malformed .npy header: it needs 'descr', 'fortran_order' and 'shape'",
                   where);
-  DICTLEARN_CHECK(descr->kind == PyValue::Kind::string,
+  DICTLEARN_CHECK(descr->kind == detail::PyValue::Kind::string,
                   "{}: unsupported dtype (a structured array); expected {}", where, expected);
   DICTLEARN_CHECK(std::find(dtypes.begin(), dtypes.end(), descr->text) != dtypes.end(),
                   "{}: unsupported dtype '{}'; expected {}", where, descr->text, expected);
   npy.descr = descr->text;
-  DICTLEARN_CHECK(shape->kind == PyValue::Kind::sequence && shape->items.size() == 1 &&
-                      shape->items[0].kind == PyValue::Kind::integer && !shape->items[0].negative,
+  DICTLEARN_CHECK(shape->kind == detail::PyValue::Kind::sequence && shape->items.size() == 1 &&
+                      shape->items[0].kind == detail::PyValue::Kind::integer && !shape->items[0].negative,
                   "{}: the array is not 1-D (its shape is {})", where,
-                  shape->kind == PyValue::Kind::sequence ? fmt::format("{}-D", shape->items.size())
+                  shape->kind == detail::PyValue::Kind::sequence ? fmt::format("{}-D", shape->items.size())
                                                          : std::string("not a tuple of sizes"));
   npy.count = shape->items[0].integer;
   npy.data_offset = data_offset + prefix_size + header_size;
