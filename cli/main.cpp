@@ -3,6 +3,7 @@
 // Exit codes: 0 success; 1 a user error (bad file, bad value), reported as one
 // line "dictlearn: error: <file or parameter>: <what is wrong>"; 2 a usage
 // error (unknown flag, missing argument).
+#include <array>
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <csignal>
@@ -83,12 +84,20 @@ constexpr double kExtremeScale = 1e10;
 /// Trains as `fit` asks; returns the trained model and writes the model (and log).
 template <typename T>
 dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& data, bool print_summary) {
-  double rms = 0;
-  for (Eigen::Index i = 0; i < data.size(); ++i) {
-    const double x = static_cast<double>(data.data()[i]);
-    rms += x * x / static_cast<double>(data.size());
+  // Eight running sums: no chain of dependent additions over the whole data.
+  std::array<double, 8> lanes{};
+  const T* values = data.data();
+  const Eigen::Index size = data.size(), whole = size / 8 * 8;
+  for (Eigen::Index i = 0; i < whole; i += 8) {
+    for (int lane = 0; lane < 8; ++lane) {
+      const double x = static_cast<double>(values[i + lane]);
+      lanes[lane] += x * x;
+    }
   }
-  rms = std::sqrt(rms);
+  for (Eigen::Index i = whole; i < size; ++i) lanes[0] += static_cast<double>(values[i]) * values[i];
+  double rms = 0;
+  for (const double lane : lanes) rms += lane;
+  rms = std::sqrt(rms / static_cast<double>(size));
   const bool rescale = std::isfinite(rms) && rms > 0 && (rms > kExtremeScale || rms < 1 / kExtremeScale);
   dl::Matrix<T> scaled;
   if (rescale) {

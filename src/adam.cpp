@@ -1,6 +1,7 @@
 #include "dictlearn/adam.hpp"
 
 #include <cmath>
+#include <type_traits>
 
 namespace dictlearn {
 
@@ -12,9 +13,15 @@ AdamStepFactors adam_step_factors(const AdamOptions& options, int64_t step) {
   return {options.lr / bias_correction1, std::sqrt(bias_correction2)};
 }
 
+namespace {
+
+// Compiled for AVX-512, AVX2 and baseline x86-64 and picked at run time; the
+// file is compiled with -ffp-contract=off, so every clone rounds each
+// operation as the baseline does (no fused multiply-adds).
 template <typename T>
-void adam_update(const AdamOptions& options, const AdamStepFactors& factors, T* param,
-                 const T* grad, T* m, T* v, int64_t n) {
+inline __attribute__((always_inline)) void update(const AdamOptions& options,
+                                                  const AdamStepFactors& factors, T* param,
+                                                  const T* grad, T* m, T* v, int64_t n) {
   // Each scalar is rounded to T once, as PyTorch's kernels receive them.
   const T beta1 = static_cast<T>(options.beta1);
   const T one_minus_beta1 = static_cast<T>(1.0 - options.beta1);
@@ -29,6 +36,30 @@ void adam_update(const AdamOptions& options, const AdamStepFactors& factors, T* 
     v[i] = v[i] * beta2 + one_minus_beta2 * g * g;  // addcmul_: value * t1 * t2
     const T denom = std::sqrt(v[i]) / correction + eps;
     param[i] += -step_size * m[i] / denom;  // addcdiv_: value * t1 / t2
+  }
+}
+
+#define DICTLEARN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+DICTLEARN_CLONES void update_float(const AdamOptions& options, const AdamStepFactors& factors,
+                                   float* param, const float* grad, float* m, float* v, int64_t n) {
+  update(options, factors, param, grad, m, v, n);
+}
+DICTLEARN_CLONES void update_double(const AdamOptions& options, const AdamStepFactors& factors,
+                                    double* param, const double* grad, double* m, double* v,
+                                    int64_t n) {
+  update(options, factors, param, grad, m, v, n);
+}
+
+}  // namespace
+
+template <typename T>
+void adam_update(const AdamOptions& options, const AdamStepFactors& factors, T* param,
+                 const T* grad, T* m, T* v, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    update_float(options, factors, param, grad, m, v, n);
+  } else {
+    update_double(options, factors, param, grad, m, v, n);
   }
 }
 

@@ -94,6 +94,42 @@ DICTLEARN_SIMD_INLINE void softmax_backward(const T* r, T* grad, int64_t rows, i
   }
 }
 
+template <typename T>
+DICTLEARN_SIMD_INLINE double subtract_and_scale_rows(T* e, const T* x, int64_t rows, int cols, T scale) {
+  double squared = 0;
+  for (int64_t i = 0; i < rows; ++i) {
+    T* ei = e + i * cols;
+    const T* xi = x + i * cols;
+    double row = 0;
+#pragma omp simd reduction(+ : row)
+    for (int j = 0; j < cols; ++j) {
+      const T diff = ei[j] - xi[j];
+      row += static_cast<double>(diff) * static_cast<double>(diff);
+      ei[j] = diff * scale;
+    }
+    squared += row;
+  }
+  return squared;
+}
+
+template <typename T>
+DICTLEARN_SIMD_INLINE void column_sums(const T* m, int64_t rows, int cols, double* sums) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const T* mi = m + i * cols;
+#pragma omp simd
+    for (int j = 0; j < cols; ++j) sums[j] += static_cast<double>(mi[j]);
+  }
+}
+
+template <typename T>
+DICTLEARN_SIMD_INLINE void column_nonzeros(const T* m, int64_t rows, int cols, double* counts) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const T* mi = m + i * cols;
+#pragma omp simd
+    for (int j = 0; j < cols; ++j) counts[j] += mi[j] != T(0) ? 1.0 : 0.0;
+  }
+}
+
 }  // namespace
 
 #define DICTLEARN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -110,6 +146,26 @@ DICTLEARN_CLONES void softmax_backward_simd(const float* r, float* g, int64_t ro
 DICTLEARN_CLONES void softmax_backward_simd(const double* r, double* g, int64_t rows, int cols,
                                             double t) {
   softmax_backward(r, g, rows, cols, t);
+}
+
+DICTLEARN_CLONES double subtract_and_scale(float* e, const float* x, int64_t rows, int cols, float scale) {
+  return subtract_and_scale_rows(e, x, rows, cols, scale);
+}
+DICTLEARN_CLONES double subtract_and_scale(double* e, const double* x, int64_t rows, int cols,
+                                           double scale) {
+  return subtract_and_scale_rows(e, x, rows, cols, scale);
+}
+DICTLEARN_CLONES void add_column_sums(const float* m, int64_t rows, int cols, double* sums) {
+  column_sums(m, rows, cols, sums);
+}
+DICTLEARN_CLONES void add_column_sums(const double* m, int64_t rows, int cols, double* sums) {
+  column_sums(m, rows, cols, sums);
+}
+DICTLEARN_CLONES void count_column_nonzeros(const float* m, int64_t rows, int cols, double* counts) {
+  column_nonzeros(m, rows, cols, counts);
+}
+DICTLEARN_CLONES void count_column_nonzeros(const double* m, int64_t rows, int cols, double* counts) {
+  column_nonzeros(m, rows, cols, counts);
 }
 
 }  // namespace dictlearn::detail

@@ -18,4 +18,17 @@ void softmax_backward_simd(const float* r, float* grad, int64_t rows, int cols,
 void softmax_backward_simd(const double* r, double* grad, int64_t rows, int cols,
                            double inverse_temperature);
 
+/// In place: e ← (e − x)·scale over `rows` rows of `cols`; returns Σ(e − x)²
+/// in double (the squared error before scaling).
+double subtract_and_scale(float* e, const float* x, int64_t rows, int cols, float scale);
+double subtract_and_scale(double* e, const double* x, int64_t rows, int cols, double scale);
+
+/// sums[j] += Σ_i m(i, j), in double, rows added in order.
+void add_column_sums(const float* m, int64_t rows, int cols, double* sums);
+void add_column_sums(const double* m, int64_t rows, int cols, double* sums);
+
+/// counts[j] += number of rows i with m(i, j) ≠ 0.
+void count_column_nonzeros(const float* m, int64_t rows, int cols, double* counts);
+void count_column_nonzeros(const double* m, int64_t rows, int cols, double* counts);
+
 }  // namespace dictlearn::detail

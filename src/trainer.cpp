@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "check.hpp"
 #include "encoder_rows.hpp"
 #include "gemm.hpp"
+#include "row_kernels.hpp"
 #include "small_kernel.hpp"
 #include "threads.hpp"
 
@@ -44,6 +46,32 @@ bool uses_sparse_codes(const Model<T>& model) {
          4 * static_cast<int64_t>(model.encoder.k) <= model.n_atoms();
 }
 
+/// Encoders whose code rows depend on their own pre-activation row only run
+/// the fused pass (fused_pass: one parallel region a batch). Not BatchTopK (a
+/// threshold over the whole batch), not TopK with AuxK (it needs the dead
+/// atoms' pre-activations), not the small kernel's or the sparse codes' models.
+template <typename T>
+bool uses_fused_pass(const Model<T>& model, const FitOptions& options) {
+  const bool topk =
+      model.encoder.kind == EncoderKind::topk || model.encoder.kind == EncoderKind::batchtopk;
+  return !use_small_kernel(model, options) && !uses_sparse_codes(model) &&
+         model.encoder.kind != EncoderKind::batchtopk && !(topk && options.auxk > 0);
+}
+
+/// Rows per block of the fused pass, from the batch's size alone (never the
+/// thread count, so sums run in the same order for any): a quarter of the
+/// batch, a multiple of 16, 64 to 512 rows.
+inline int64_t fused_block_rows(int64_t rows) {
+  const int64_t quarter = (rows + 3) / 4;
+  return std::clamp<int64_t>((quarter + 15) / 16 * 16, 64, 512);
+}
+
+/// The fused pass keeps each block's share of ∂L/∂D and ∂L/∂W (cheap for thin
+/// models: no second pass over the batch) while all blocks' shares take at
+/// most this many bytes; above, the two gradients are products over the whole
+/// batch split into tiles of atoms.
+constexpr int64_t kPartialBytes = int64_t{8} << 20;
+
 /// Uniform integer in [0, n) from the engine (multiply-shift; exact for our n).
 inline uint64_t below(std::mt19937_64& engine, uint64_t n) {
   __extension__ using Wide = unsigned __int128;
@@ -72,14 +100,31 @@ double add_ortho_penalty(const Matrix<T>& dictionary, double weight, Matrix<T>& 
   return weight * value;
 }
 
+/// adam_update on chunks of the arrays in parallel (each entry's update is
+/// its own, so the thread count changes nothing).
+template <typename T>
+void parallel_adam_update(const AdamOptions& adam, const AdamStepFactors& factors, T* param,
+                          const T* grad, T* m, T* v, int64_t n, int threads) {
+  constexpr int64_t chunk = 16384;
+  const int64_t chunks = (n + chunk - 1) / chunk;
+  const int used = static_cast<int>(
+      std::min<int64_t>(chunks, threads_for(threads, 20.0 * static_cast<double>(n))));
+#pragma omp parallel for num_threads(used) if (used > 1) schedule(static)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t begin = c * chunk, count = std::min(chunk, n - begin);
+    adam_update(adam, factors, param + begin, grad + begin, m + begin, v + begin, count);
+  }
+}
+
 template <typename T>
 void adam_all(const AdamOptions& adam, int64_t step, Model<T>& model, const Gradients<T>& g,
-              Gradients<T>& m, Gradients<T>& v) {
+              Gradients<T>& m, Gradients<T>& v, int threads) {
   const AdamStepFactors factors = adam_step_factors(adam, step);
-  adam_update(adam, factors, model.dictionary.data(), g.dictionary.data(), m.dictionary.data(),
-              v.dictionary.data(), model.dictionary.size());
-  adam_update(adam, factors, model.encoder_weight.data(), g.encoder_weight.data(),
-              m.encoder_weight.data(), v.encoder_weight.data(), model.encoder_weight.size());
+  parallel_adam_update(adam, factors, model.dictionary.data(), g.dictionary.data(),
+                       m.dictionary.data(), v.dictionary.data(), model.dictionary.size(), threads);
+  parallel_adam_update(adam, factors, model.encoder_weight.data(), g.encoder_weight.data(),
+                       m.encoder_weight.data(), v.encoder_weight.data(),
+                       model.encoder_weight.size(), threads);
   adam_update(adam, factors, model.encoder_bias.data(), g.encoder_bias.data(),
               m.encoder_bias.data(), v.encoder_bias.data(), model.encoder_bias.size());
   if (model.decoder_bias.size() > 0) {
@@ -94,6 +139,64 @@ void normalize_rows(Matrix<T>& matrix) {
     const T norm = matrix.row(k).norm();
     if (norm > T(0)) matrix.row(k) /= norm;
   }
+}
+
+/// Index of the first NaN or infinity in values[0, count), or -1; one
+/// vectorizable pass in memory order.
+template <typename T>
+int64_t first_non_finite(const T* values, int64_t count) {
+  constexpr int64_t chunk = 4096;
+  for (int64_t begin = 0; begin < count; begin += chunk) {
+    const int64_t end = std::min(count, begin + chunk);
+    bool bad = false;
+    for (int64_t i = begin; i < end; ++i) bad |= !(std::abs(values[i]) <= std::numeric_limits<T>::max());
+    if (!bad) continue;
+    for (int64_t i = begin; i < end; ++i) {
+      if (!std::isfinite(values[i])) return i;
+    }
+  }
+  return -1;
+}
+
+/// FVU's denominator: the data's total squared deviation from its column
+/// means, in double, without a copy of the data; fixed blocks of rows added
+/// in block order (the same for any thread count).
+template <typename T>
+double total_spread(const Matrix<T>& X, int threads) {
+  const int64_t n = X.rows(), d = X.cols(), block = 4096;
+  const int64_t blocks = (n + block - 1) / block;
+  std::vector<double> partial(blocks * d, 0.0);
+  const int used = static_cast<int>(
+      std::min<int64_t>(blocks, threads_for(threads, 2.0 * static_cast<double>(n * d))));
+#pragma omp parallel for num_threads(used) if (used > 1) schedule(static)
+  for (int64_t c = 0; c < blocks; ++c) {
+    double* sums = partial.data() + c * d;
+    for (int64_t i = c * block; i < std::min(n, (c + 1) * block); ++i) {
+      const T* x = X.data() + i * d;
+      for (int64_t j = 0; j < d; ++j) sums[j] += static_cast<double>(x[j]);
+    }
+  }
+  std::vector<double> mean(d, 0.0);
+  for (int64_t c = 0; c < blocks; ++c) {
+    for (int64_t j = 0; j < d; ++j) mean[j] += partial[c * d + j];
+  }
+  for (double& m : mean) m /= static_cast<double>(n);
+  std::vector<double> spreads(blocks);
+#pragma omp parallel for num_threads(used) if (used > 1) schedule(static)
+  for (int64_t c = 0; c < blocks; ++c) {
+    double sum = 0;
+    for (int64_t i = c * block; i < std::min(n, (c + 1) * block); ++i) {
+      const T* x = X.data() + i * d;
+      for (int64_t j = 0; j < d; ++j) {
+        const double deviation = static_cast<double>(x[j]) - mean[j];
+        sum += deviation * deviation;
+      }
+    }
+    spreads[c] = sum;
+  }
+  double spread = 0;
+  for (int64_t c = 0; c < blocks; ++c) spread += spreads[c];
+  return spread;
 }
 
 }  // namespace
@@ -188,6 +291,7 @@ struct Trainer<T>::Workspace {
   bool data_t_is_full = false;
   std::vector<T> kernel_space;
   std::vector<double> partials;
+  std::vector<T> grad_partials;  // fused pass: each block's (∂L/∂D)ᵀ and (∂L/∂W)ᵀ
   // Per batch.
   std::vector<double> fired;
   std::vector<double> block_sums;
@@ -200,17 +304,41 @@ struct Trainer<T>::Workspace {
 };
 
 template <typename T>
-typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& source, int64_t rows,
-                                                           Workspace& w) {
+typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& data, const int64_t* index,
+                                                           int64_t rows, Workspace& w) {
   const int K = model_.n_atoms(), d = model_.dim();
   const int64_t kd = static_cast<int64_t>(K) * d;
+  const bool fused = uses_fused_pass(model_, options_);
+  if (index && !fused) {
+    for (int64_t i = 0; i < rows; ++i) w.batch.row(i) = data.row(index[i]);
+    w.data_t_is_full = false;
+  }
+  const Matrix<T>& source = index && !fused ? w.batch : data;
   const Eigen::Map<const Matrix<T>> X(source.data(), rows, d);
   const bool has_decoder_bias = model_.decoder_bias.size() > 0;
   double squared_error = 0, l1_sum = 0, aux_loss = 0;
   std::fill(w.fired.begin(), w.fired.end(), 0.0);
   BatchResult result;
 
-  if (use_small_kernel(model_, options_)) {
+  if (fused) {
+    const int64_t blocks = fused_pass(data, index, rows, w);
+    const int64_t stride = 2 + 2 * K + d;
+    std::vector<double>& sums = w.block_sums;
+    sums.assign(stride, 0.0);
+    for (int64_t block = 0; block < blocks; ++block) {
+      for (int64_t j = 0; j < stride; ++j) sums[j] += w.partials[block * stride + j];
+    }
+    squared_error = sums[0];
+    l1_sum = sums[1];
+    for (int k = 0; k < K; ++k) {
+      gradients_.encoder_bias[k] = static_cast<T>(sums[2 + k]);
+      w.fired[k] = sums[2 + K + k];
+    }
+    if (has_decoder_bias) {
+      for (int j = 0; j < d; ++j) gradients_.decoder_bias[j] = static_cast<T>(sums[2 + 2 * K + j]);
+      gradients_.decoder_bias -= model_.encoder_weight.transpose() * gradients_.encoder_bias;
+    }
+  } else if (use_small_kernel(model_, options_)) {
     if (!w.data_t_is_full) {
       w.data_t.resize(d, rows);
       w.data_t = X.transpose();
@@ -439,6 +567,138 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& sour
   return result;
 }
 
+/// One batch of a row-local encoder in a single parallel region. The batch is
+/// cut into fixed blocks of rows (fused_block_rows); each block, on whichever
+/// thread takes it, gathers its samples (minus the decoder bias), then
+///   Z = X Wᵀ + b, R = f(Z), E = R D − X, G = 2E/(rows·dim), ∂L/∂R = G Dᵀ,
+///   ∂L/∂Z = f'(∂L/∂R)
+/// while these stay in cache, with its sums (squared error, |R|, ∂L/∂b, fired
+/// atoms, column sums of G) in its own slot of w.partials. ∂L/∂D = Rᵀ G and
+/// ∂L/∂W = (∂L/∂Z)ᵀ X are sums over all rows: per block in the same task, then
+/// added in block order (small models), or after the blocks as products over
+/// the whole batch, one task per tile of atoms. Which thread runs a block or a
+/// tile never changes what it computes, so results do not depend on the
+/// thread count. Returns the number of blocks.
+template <typename T>
+int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int64_t rows,
+                               Workspace& w) {
+  const int K = model_.n_atoms(), d = model_.dim();
+  const int64_t kd = static_cast<int64_t>(K) * d;
+  const int64_t block_rows = fused_block_rows(rows);
+  const int64_t blocks = (rows + block_rows - 1) / block_rows;
+  const int64_t stride = 2 + 2 * K + d;
+  w.partials.assign(blocks * stride, 0.0);
+  const bool per_block =
+      2 * kd * blocks * static_cast<int64_t>(sizeof(T)) <= kPartialBytes;
+  if (per_block) w.grad_partials.resize(2 * kd * blocks);
+  const int64_t tile_atoms = std::clamp<int64_t>((K / 4 + 15) / 16 * 16, 16, 512);
+  const int64_t tiles = per_block ? 0 : (K + tile_atoms - 1) / tile_atoms;
+
+  const T* decoder_bias = model_.decoder_bias.size() > 0 ? model_.decoder_bias.data() : nullptr;
+  const bool copy = index != nullptr || decoder_bias != nullptr;
+  const T* xc = copy ? w.batch.data() : data.data();
+  const T* W = model_.encoder_weight.data();
+  const T* D = model_.dictionary.data();
+  const T* b = model_.encoder_bias.data();
+  T* codes = w.z.data();
+  T* residual = w.residual.data();
+  T* code_grad = w.code_grad.data();
+  const T scale = static_cast<T>(2.0 / static_cast<double>(rows * d));
+  const T l1_weight = static_cast<T>(options_.l1 / static_cast<double>(rows));
+  const EncoderOptions& encoder = model_.encoder;
+  const int threads = static_cast<int>(std::min<int64_t>(
+      blocks, threads_for(w.threads, 10.0 * static_cast<double>(rows) * static_cast<double>(kd))));
+
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    detail::RowScratch<T>& scratch = w.scratch[omp_thread()];
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t block = 0; block < blocks; ++block) {
+      const int64_t begin = block * block_rows, count = std::min(block_rows, rows - begin);
+      if (copy) {
+        for (int64_t i = begin; i < begin + count; ++i) {
+          const T* source = data.data() + (index ? index[i] : i) * d;
+          T* target = w.batch.data() + i * d;
+          if (decoder_bias) {
+            for (int j = 0; j < d; ++j) target[j] = source[j] - decoder_bias[j];
+          } else {
+            std::copy(source, source + d, target);
+          }
+        }
+      }
+      const T* x = xc + begin * d;
+      T* r = codes + begin * K;
+      T* e = residual + begin * d;
+      T* gz = code_grad + begin * K;
+      double* partial = w.partials.data() + block * stride;
+      double* bias_grad = partial + 2;
+      double* fired = partial + 2 + K;
+      double* g_sum = partial + 2 + 2 * K;
+
+      detail::gemm(false, true, count, K, d, x, d, W, d, T(0), r, K);
+      for (int64_t i = 0; i < count; ++i) {
+        T* ri = r + i * K;
+        for (int k = 0; k < K; ++k) ri[k] += b[k];
+      }
+      detail::activate_rows(encoder, r, count, K, scratch);
+      detail::gemm(false, false, count, d, K, r, K, D, d, T(0), e, d);
+      partial[0] = detail::subtract_and_scale(e, x, count, d, scale);  // e is now G
+      detail::add_column_sums(e, count, d, g_sum);
+      detail::gemm(false, true, count, K, d, e, d, D, d, T(0), gz, K);
+      detail::count_column_nonzeros(r, count, K, fired);
+      if (l1_weight > T(0)) {
+        for (int64_t i = 0; i < count; ++i) {
+          const T* ri = r + i * K;
+          T* gi = gz + i * K;
+          for (int k = 0; k < K; ++k) {
+            partial[1] += std::abs(static_cast<double>(ri[k]));
+            gi[k] += ri[k] > T(0) ? l1_weight : (ri[k] < T(0) ? -l1_weight : T(0));
+          }
+        }
+      }
+      detail::backward_rows(encoder, r, gz, count, K);
+      detail::add_column_sums(gz, count, K, bias_grad);
+      if (per_block) {
+        // (∂L/∂D)ᵀ = Gᵀ R and (∂L/∂W)ᵀ = Xᵀ ∂L/∂Z, dim x atoms: the faster
+        // layout for thin data.
+        T* share = w.grad_partials.data() + 2 * kd * block;
+        detail::gemm(true, false, d, K, count, e, d, r, K, T(0), share, K);
+        detail::gemm(true, false, d, K, count, x, d, gz, K, T(0), share + kd, K);
+      }
+    }
+    if (per_block) {
+      // Each gradient entry: its blocks' shares in block order, transposed back.
+#pragma omp for schedule(static)
+      for (int j = 0; j < d; ++j) {
+        for (int which = 0; which < 2; ++which) {
+          T* target = which == 0 ? gradients_.dictionary.data() : gradients_.encoder_weight.data();
+          for (int k = 0; k < K; ++k) {
+            T sum = w.grad_partials[which * kd + static_cast<int64_t>(j) * K + k];
+            for (int64_t block = 1; block < blocks; ++block) {
+              sum += w.grad_partials[2 * kd * block + which * kd + static_cast<int64_t>(j) * K + k];
+            }
+            target[static_cast<int64_t>(k) * d + j] = sum;
+          }
+        }
+      }
+    } else {
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t task = 0; task < 2 * tiles; ++task) {
+        const int64_t first = (task / 2) * tile_atoms;
+        const int64_t count = std::min<int64_t>(tile_atoms, K - first);
+        if (task % 2 == 0) {
+          detail::gemm(true, false, count, d, rows, codes + first, K, residual, d, T(0),
+                       gradients_.dictionary.data() + first * d, d);
+        } else {
+          detail::gemm(true, false, count, d, rows, code_grad + first, K, xc, d, T(0),
+                       gradients_.encoder_weight.data() + first * d, d);
+        }
+      }
+    }
+  }
+  return blocks;
+}
+
 template <typename T>
 void Trainer<T>::sparse_from_dense(const Eigen::Ref<const Matrix<T>>& codes, int64_t rows, Workspace& w,
                                    int threads) {
@@ -607,7 +867,7 @@ void Trainer<T>::apply_update(const BatchResult& batch, int64_t rows, double lr,
   ++step_;
   AdamOptions adam = options_.adam;
   adam.lr = lr;
-  adam_all(adam, step_, model_, gradients_, first_moment_, second_moment_);
+  adam_all(adam, step_, model_, gradients_, first_moment_, second_moment_, w.threads);
   if (options_.unit_atoms) normalize_rows(model_.dictionary);
 
   for (int k = 0; k < K; ++k) {
@@ -651,7 +911,10 @@ Trainer<T>::Trainer(Model<T> model, FitOptions options)
 template <typename T>
 void Trainer<T>::fit(const Matrix<T>& X, const Observer& observer) {
   check_data_matches(model_, X, "data");
-  DICTLEARN_CHECK(X.allFinite(), "data: holds non-finite values");
+  const int64_t bad = first_non_finite(X.data(), X.size());
+  DICTLEARN_CHECK(bad < 0, "data: holds non-finite values (row {}, column {}: {})",
+                  bad / std::max<int64_t>(1, X.cols()) + 1, bad % std::max<int64_t>(1, X.cols()) + 1,
+                  bad < 0 ? 0.0 : static_cast<double>(X.data()[bad]));
   const int64_t n = X.rows();
   const int d = model_.dim(), K = model_.n_atoms();
   const int64_t batch = options_.batch_size > 0 && options_.batch_size < n ? options_.batch_size : n;
@@ -662,10 +925,7 @@ void Trainer<T>::fit(const Matrix<T>& X, const Observer& observer) {
 
   Workspace w;
   prepare(w, X, batch);
-  // FVU's denominator: the data's total squared deviation from its mean.
-  const Vector<double> mean = X.template cast<double>().colwise().mean().transpose();
-  double spread = 0;
-  for (int64_t i = 0; i < n; ++i) spread += (X.row(i).template cast<double>().transpose() - mean).squaredNorm();
+  const double spread = total_spread(X, w.threads);
 
   auto lr_at = [&](int64_t step) {
     double factor = 1;
@@ -698,11 +958,8 @@ void Trainer<T>::fit(const Matrix<T>& X, const Observer& observer) {
     }
     for (int64_t b = 0; b < batches_per_epoch; ++b) {
       const int64_t begin = b * batch, rows = std::min(batch, n - begin);
-      if (!full_batch) {
-        for (int64_t i = 0; i < rows; ++i) w.batch.row(i) = X.row(w.permutation[begin + i]);
-        w.data_t_is_full = false;
-      }
-      const BatchResult result = compute_batch(full_batch ? X : w.batch, rows, w);
+      const BatchResult result =
+          compute_batch(X, full_batch ? nullptr : w.permutation.data() + begin, rows, w);
       // A non-finite objective stops before the update: the model stays the last good one.
       DICTLEARN_CHECK(std::isfinite(result.objective),
                       "training: loss is {} at epoch {}; lower the learning rate (--lr) or "
@@ -759,6 +1016,11 @@ void Trainer<T>::prepare(Workspace& w, const Matrix<T>& X, int64_t batch) {
   if (small && full_batch) {
     w.data_t = X.transpose();
     w.data_t_is_full = true;
+  } else if (uses_fused_pass(model_, options_)) {
+    w.z.resize(batch, K);
+    w.code_grad.resize(batch, K);
+    w.residual.resize(batch, d);
+    if (!full_batch || model_.decoder_bias.size() > 0) w.batch.resize(batch, d);
   } else if (!small) {
     w.z.resize(batch, K);
     const bool auxk = options_.auxk > 0 && (model_.encoder.kind == EncoderKind::topk ||
@@ -779,7 +1041,7 @@ double Trainer<T>::evaluate(const Matrix<T>& X) {
   check_data_matches(model_, X, "data");
   Workspace w;
   prepare(w, X, X.rows());
-  return compute_batch(X, X.rows(), w).objective;
+  return compute_batch(X, nullptr, X.rows(), w).objective;
 }
 
 template <typename T>

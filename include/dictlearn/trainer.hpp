@@ -169,7 +169,8 @@ class Trainer {
     double threshold_estimate = -1;  // batchtopk: the batch's smallest kept activation
   };
   void prepare(Workspace& work, const Matrix<T>& X, int64_t batch);
-  BatchResult compute_batch(const Matrix<T>& source, int64_t rows, Workspace& work);
+  BatchResult compute_batch(const Matrix<T>& X, const int64_t* index, int64_t rows, Workspace& work);
+  int64_t fused_pass(const Matrix<T>& X, const int64_t* index, int64_t rows, Workspace& work);
   void apply_update(const BatchResult& batch, int64_t rows, double lr, Workspace& work);
   void sparse_from_dense(const Eigen::Ref<const Matrix<T>>& codes, int64_t rows, Workspace& work, int threads);
   void sparse_decode(int64_t rows, Workspace& work, int threads);
