@@ -62,12 +62,23 @@ DICTLEARN_SIMD_INLINE void run(const SmallKernelArgs<T>& a) {
       for (int j = 0; j < d; ++j) z += W[k * d + j] * x[j];
       r[k] = z + b[k];
     }
-    V max = r[0];
-    for (int k = 1; k < K; ++k) max = r[k] > max ? r[k] : max;
     V sum = splat(T(0));
-    for (int k = 0; k < K; ++k) {
-      r[k] = exp_simd<T>(r[k] - max);
-      sum += r[k];
+    if constexpr (KC == 2) {
+      // Two atoms: the larger logit's exponential is exp(0) = 1 exactly, so
+      // one exponential gives both, bit for bit what the loop below computes.
+      const auto first_larger = r[0] >= r[1];
+      const V smaller = exp_simd<T>(first_larger ? r[1] - r[0] : r[0] - r[1]);
+      const V one = splat(T(1));
+      r[0] = first_larger ? one : smaller;
+      r[1] = first_larger ? smaller : one;
+      sum = r[0] + r[1];
+    } else {
+      V max = r[0];
+      for (int k = 1; k < K; ++k) max = r[k] > max ? r[k] : max;
+      for (int k = 0; k < K; ++k) {
+        r[k] = exp_simd<T>(r[k] - max);
+        sum += r[k];
+      }
     }
     const V inverse = T(1) / sum;
     for (int k = 0; k < K; ++k) {

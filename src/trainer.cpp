@@ -109,7 +109,11 @@ void parallel_adam_update(const AdamOptions& adam, const AdamStepFactors& factor
   const int64_t chunks = (n + chunk - 1) / chunk;
   const int used = static_cast<int>(
       std::min<int64_t>(chunks, threads_for(threads, 20.0 * static_cast<double>(n))));
-#pragma omp parallel for num_threads(used) if (used > 1) schedule(static)
+  if (used <= 1) {  // the usual case for small models: no parallel region to enter
+    adam_update(adam, factors, param, grad, m, v, n);
+    return;
+  }
+#pragma omp parallel for num_threads(used) schedule(static)
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t begin = c * chunk, count = std::min(chunk, n - begin);
     adam_update(adam, factors, param + begin, grad + begin, m + begin, v + begin, count);
@@ -351,8 +355,7 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& data
         chunks, threads_for(w.threads, 30.0 * static_cast<double>(rows) * kd)));
     w.kernel_space.resize(space * w.threads);
     const T scale = static_cast<T>(2.0 / static_cast<double>(rows * d));
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
-    for (int64_t c = 0; c < chunks; ++c) {
+    auto run_chunk = [&](int64_t c) {
       detail::SmallKernelArgs<T> args;
       args.data_t = w.data_t.data();
       args.n_samples = rows;
@@ -372,6 +375,13 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& data
       args.fired = sums + 2 * kd + K;
       args.loss_sum = sums + 2 * kd + 2 * K;
       detail::small_kernel(args);
+    };
+    if (threads > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+      for (int64_t c = 0; c < chunks; ++c) run_chunk(c);
+    } else {
+      // Tiny models run an epoch in microseconds: no parallel region at all.
+      for (int64_t c = 0; c < chunks; ++c) run_chunk(c);
     }
     // Chunk order, whatever the thread count.
     for (int64_t i = 0; i < kd; ++i) {
