@@ -30,9 +30,9 @@ template <typename T>
 double batch_topk(T* z, int64_t rows, int cols, int k, std::vector<int64_t>& order);
 
 /// The k largest entries of a row (ties: lower index first), as indices in
-/// increasing order, in `order`.
+/// increasing order, in `order`; `maxima` is scratch.
 template <typename T>
-void topk_select(const T* row, int cols, int k, std::vector<int>& order);
+void topk_select(const T* row, int cols, int k, std::vector<int>& order, std::vector<T>& maxima);
 
 /// Projection of one row onto the simplex.
 template <typename T>

@@ -69,30 +69,89 @@ void sparsemax_row(T* row, int cols, std::vector<T>& sorted) {
   for (int k = 0; k < cols; ++k) row[k] = row[k] > tau ? row[k] - tau : T(0);
 }
 
+namespace {
+
+/// The heap selection: one pass keeping the k best so far, the worst on top.
+/// Blocks of 16 entries none of which beats the worst kept one are skipped
+/// after one branch-free test. Ties go to the lower index (scanning in index
+/// order, an equal value never displaces).
 template <typename T>
-void topk_select(const T* row, int cols, int k, std::vector<int>& order) {
-  // One pass with a heap of the k best so far, its worst on top: after the
-  // first few hundred entries almost every value loses one comparison with
-  // that worst, so this costs about one comparison per entry. Ties go to the
-  // lower index (scanning in index order, an equal value never displaces).
-  order.clear();
+void heap_select(const T* row, int cols, int k, std::vector<int>& order) {
   auto larger = [row](int a, int b) { return row[a] > row[b] || (row[a] == row[b] && a < b); };
-  for (int i = 0; i < cols; ++i) {
-    if (static_cast<int>(order.size()) < k) {
-      order.push_back(i);
-      std::push_heap(order.begin(), order.end(), larger);
-    } else if (row[i] > row[order.front()]) {
-      std::pop_heap(order.begin(), order.end(), larger);
-      order.back() = i;
-      std::push_heap(order.begin(), order.end(), larger);
+  for (int i = 0; i < k; ++i) {
+    order.push_back(i);
+    std::push_heap(order.begin(), order.end(), larger);
+  }
+  T worst = row[order.front()];
+  auto consider = [&](int i) {
+    if (!(row[i] > worst)) return;
+    std::pop_heap(order.begin(), order.end(), larger);
+    order.back() = i;
+    std::push_heap(order.begin(), order.end(), larger);
+    worst = row[order.front()];
+  };
+  constexpr int kBlock = 16;
+  int i = k;
+  for (; i + kBlock <= cols; i += kBlock) {
+    bool any = false;
+    for (int j = 0; j < kBlock; ++j) any |= row[i + j] > worst;
+    if (!any) continue;
+    for (int j = 0; j < kBlock; ++j) consider(i + j);
+  }
+  for (; i < cols; ++i) consider(i);
+}
+
+}  // namespace
+
+template <typename T>
+void topk_select(const T* row, int cols, int k, std::vector<int>& order, std::vector<T>& maxima) {
+  // The k largest entries (value descending, then index ascending) all lie
+  // at or above t, the k-th largest of the maxima of blocks of 16 entries (k
+  // distinct entries reach t). So: block maxima, t by partial selection, the
+  // entries >= t as candidates (usually a few times k), the k best of those.
+  // NaNs (no order) and rows with few blocks take the heap instead.
+  order.clear();
+  k = std::min(k, cols);
+  if (k <= 0) return;
+  constexpr int kBlock = 16;
+  const int blocks = cols / kBlock;
+  auto larger = [row](int a, int b) { return row[a] > row[b] || (row[a] == row[b] && a < b); };
+  bool has_nan = false;
+  if (blocks >= 2 * k) {
+    maxima.resize(blocks);
+    for (int b = 0; b < blocks; ++b) {
+      const T* block = row + b * kBlock;
+      T m = block[0];
+      bool nan = false;
+      for (int j = 0; j < kBlock; ++j) {
+        m = block[j] > m ? block[j] : m;
+        nan |= block[j] != block[j];
+      }
+      maxima[b] = m;
+      has_nan |= nan;
+    }
+    for (int j = blocks * kBlock; j < cols; ++j) has_nan |= row[j] != row[j];
+    if (!has_nan) {
+      std::nth_element(maxima.begin(), maxima.begin() + (k - 1), maxima.end(), std::greater<T>());
+      const T bound = maxima[k - 1];
+      for (int j = 0; j < cols; ++j) {
+        if (row[j] >= bound) order.push_back(j);
+      }
+      if (static_cast<int>(order.size()) > k) {
+        std::nth_element(order.begin(), order.begin() + (k - 1), order.end(), larger);
+        order.resize(k);
+      }
+      std::sort(order.begin(), order.end());
+      return;
     }
   }
+  heap_select(row, cols, k, order);
   std::sort(order.begin(), order.end());
 }
 
 template <typename T>
 void topk_row(T* row, int cols, int k, RowScratch<T>& scratch) {
-  topk_select(row, cols, k, scratch.order);
+  topk_select(row, cols, k, scratch.order, scratch.values);
   // Keep the selected entries (after ReLU), zero the rest.
   std::vector<T>& kept = scratch.values;
   kept.resize(scratch.order.size());
@@ -176,7 +235,7 @@ double batch_topk(T* z, int64_t rows, int cols, int k, std::vector<int64_t>& ord
   template void backward_rows<T>(const EncoderOptions&, const T*, T*, int64_t, int);             \
   template double batch_topk<T>(T*, int64_t, int, int, std::vector<int64_t>&);                   \
   template void sparsemax_row<T>(T*, int, std::vector<T>&);                                      \
-  template void topk_select<T>(const T*, int, int, std::vector<int>&);
+  template void topk_select<T>(const T*, int, int, std::vector<int>&, std::vector<T>&);
 DICTLEARN_INSTANTIATE(float)
 DICTLEARN_INSTANTIATE(double)
 #undef DICTLEARN_INSTANTIATE

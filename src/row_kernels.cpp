@@ -130,6 +130,20 @@ DICTLEARN_SIMD_INLINE void column_nonzeros(const T* m, int64_t rows, int cols, d
   }
 }
 
+template <typename T>
+DICTLEARN_SIMD_INLINE T dot(const T* a, const T* b, int n) {
+  T sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int j = 0; j < n; ++j) sum += a[j] * b[j];
+  return sum;
+}
+
+template <typename T>
+DICTLEARN_SIMD_INLINE void axpy(T alpha, const T* x, T* y, int n) {
+#pragma omp simd
+  for (int j = 0; j < n; ++j) y[j] += alpha * x[j];
+}
+
 }  // namespace
 
 #define DICTLEARN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -166,6 +180,13 @@ DICTLEARN_CLONES void count_column_nonzeros(const float* m, int64_t rows, int co
 }
 DICTLEARN_CLONES void count_column_nonzeros(const double* m, int64_t rows, int cols, double* counts) {
   column_nonzeros(m, rows, cols, counts);
+}
+
+DICTLEARN_CLONES float dot_product(const float* a, const float* b, int n) { return dot(a, b, n); }
+DICTLEARN_CLONES double dot_product(const double* a, const double* b, int n) { return dot(a, b, n); }
+DICTLEARN_CLONES void add_scaled(float alpha, const float* x, float* y, int n) { axpy(alpha, x, y, n); }
+DICTLEARN_CLONES void add_scaled(double alpha, const double* x, double* y, int n) {
+  axpy(alpha, x, y, n);
 }
 
 }  // namespace dictlearn::detail

@@ -31,4 +31,12 @@ void add_column_sums(const double* m, int64_t rows, int cols, double* sums);
 void count_column_nonzeros(const float* m, int64_t rows, int cols, double* counts);
 void count_column_nonzeros(const double* m, int64_t rows, int cols, double* counts);
 
+/// Σ a[j]·b[j] over n entries (the sparse codes' gradients).
+float dot_product(const float* a, const float* b, int n);
+double dot_product(const double* a, const double* b, int n);
+
+/// y += alpha·x over n entries (the sparse decoder and gradients).
+void add_scaled(float alpha, const float* x, float* y, int n);
+void add_scaled(double alpha, const double* x, double* y, int n);
+
 }  // namespace dictlearn::detail

@@ -440,11 +440,12 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& data
 #pragma omp parallel for num_threads(row_threads) if (row_threads > 1) schedule(static)
       for (int64_t block = 0; block < blocks; ++block) {
         const int64_t end = std::min(rows, (block + 1) * kRowBlock);
-        std::vector<int>& order = w.scratch[omp_thread()].order;
+        detail::RowScratch<T>& scratch = w.scratch[omp_thread()];
+        std::vector<int>& order = scratch.order;
         for (int64_t i = block * kRowBlock; i < end; ++i) {
           T* zi = z.data() + i * K;
           for (int j = 0; j < K; ++j) zi[j] += b[j];
-          detail::topk_select(zi, K, k, order);
+          detail::topk_select(zi, K, k, order, scratch.values);
           w.row_start[i] = i * k;
           for (int j = 0; j < k; ++j) {
             w.entry_atom[i * k + j] = order[j];
@@ -743,11 +744,14 @@ void Trainer<T>::sparse_from_dense(const Eigen::Ref<const Matrix<T>>& codes, int
 template <typename T>
 void Trainer<T>::sparse_decode(int64_t rows, Workspace& w, int threads) {
   auto residual = w.residual.topRows(rows);
+  const int d = model_.dim();
+  const T* D = model_.dictionary.data();
 #pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
   for (int64_t i = 0; i < rows; ++i) {
-    residual.row(i).setZero();
+    T* out = residual.data() + i * d;
+    std::fill(out, out + d, T(0));
     for (int64_t e = w.row_start[i]; e < w.row_start[i + 1]; ++e) {
-      if (w.entry_value[e] != T(0)) residual.row(i) += w.entry_value[e] * model_.dictionary.row(w.entry_atom[e]);
+      if (w.entry_value[e] != T(0)) detail::add_scaled(w.entry_value[e], D + int64_t{w.entry_atom[e]} * d, out, d);
     }
   }
 }
@@ -755,9 +759,10 @@ void Trainer<T>::sparse_decode(int64_t rows, Workspace& w, int threads) {
 template <typename T>
 void Trainer<T>::sparse_backward(int64_t rows, const Eigen::Ref<const Matrix<T>>& Xc, Workspace& w,
                                  int threads, T l1_weight, int64_t stride) {
-  const int K = model_.n_atoms();
+  const int K = model_.n_atoms(), d = model_.dim();
   const int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
   const auto G = w.residual.topRows(rows);
+  const T* D = model_.dictionary.data();
   // ∂L/∂r at the kept entries only (the others' ∂L/∂z is 0): G_i · d_k, + L1.
 #pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
   for (int64_t block = 0; block < blocks; ++block) {
@@ -766,7 +771,7 @@ void Trainer<T>::sparse_backward(int64_t rows, const Eigen::Ref<const Matrix<T>>
     for (int64_t i = block * kRowBlock; i < end; ++i) {
       for (int64_t e = w.row_start[i]; e < w.row_start[i + 1]; ++e) {
         const T value = w.entry_value[e];
-        T grad = G.row(i).dot(model_.dictionary.row(w.entry_atom[e]));
+        T grad = detail::dot_product(G.data() + i * d, D + int64_t{w.entry_atom[e]} * d, d);
         if (l1_weight > T(0)) {
           l1 += std::abs(static_cast<double>(value));
           grad += value > T(0) ? l1_weight : -l1_weight;
@@ -802,8 +807,9 @@ void Trainer<T>::sparse_backward(int64_t rows, const Eigen::Ref<const Matrix<T>>
     for (int64_t a = w.atom_start[k]; a < w.atom_start[k + 1]; ++a) {
       const int64_t e = w.atom_entries[a];
       const int64_t i = w.entry_row[e];
-      gradients_.dictionary.row(k) += w.entry_value[e] * G.row(i);
-      gradients_.encoder_weight.row(k) += w.entry_grad[e] * Xc.row(i);
+      detail::add_scaled(w.entry_value[e], G.data() + i * d, gradients_.dictionary.data() + int64_t{k} * d, d);
+      detail::add_scaled(w.entry_grad[e], Xc.data() + i * Xc.outerStride(),
+                         gradients_.encoder_weight.data() + int64_t{k} * d, d);
       bias += static_cast<double>(w.entry_grad[e]);
     }
     bias_grad[k] += bias;
