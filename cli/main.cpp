@@ -215,7 +215,7 @@ dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& data, bool print_summary
     bar.update(stats.epoch, stats.loss, stats.seconds);
   });
   if (!args.checkpoint.empty() && trainer.stopped_early()) save_checkpoint();
-  dl::Model<T> trained = trainer.model();
+  dl::Model<T> trained = trainer.release_model();
   if (rescale) {
     dl::scale_model(trained, scale);
     trained.metadata["train.data_scale"] = fmt::format("{}", scale);
@@ -225,7 +225,7 @@ dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& data, bool print_summary
   if (print_summary && !args.quiet) {
     const auto& losses = trainer.losses();
     fmt::print("trained {} {} atoms on {} x {} for {} epochs{}; loss {:.6g} -> {:.6g}; wrote {}\n",
-               n_atoms, dl::encoder_name(trainer.model().encoder.kind), X.rows(), X.cols(),
+               n_atoms, dl::encoder_name(trained.encoder.kind), X.rows(), X.cols(),
                losses.size(), trainer.stopped_early() ? " (stopped early)" : "",
                losses.empty() ? 0.0 : losses.front() * scale * scale,
                losses.empty() ? 0.0 : losses.back() * scale * scale, args.output);

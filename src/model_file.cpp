@@ -1,10 +1,12 @@
 // Model files: safetensors with the seed module's state_dict keys.
 #include <cmath>
+#include <map>
 #include <string>
 
 #include "check.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/safetensors.hpp"
+#include "safetensors_write.hpp"
 
 namespace dictlearn {
 namespace {
@@ -30,15 +32,6 @@ double metadata_number(const std::map<std::string, std::string>& metadata, const
   return value;
 }
 
-template <typename T>
-Tensor to_tensor(const T* data, std::vector<int64_t> shape, Eigen::Index size) {
-  Tensor tensor;
-  tensor.dtype = sizeof(T) == 4 ? DType::float32 : DType::float64;
-  tensor.shape = std::move(shape);
-  tensor.values.assign(data, data + size);
-  return tensor;
-}
-
 const Tensor& find_tensor(const TensorFile& file, const std::string& name,
                           const std::string& path, size_t rank) {
   auto it = file.tensors.find(name);
@@ -54,25 +47,28 @@ const Tensor& find_tensor(const TensorFile& file, const std::string& name,
 template <typename T>
 void save_model(const std::string& path, const Model<T>& model) {
   validate_model(model, path);
-  TensorFile file;
+  // The tensors are written from the model's own arrays: no copy while saving.
+  constexpr DType dtype = sizeof(T) == 4 ? DType::float32 : DType::float64;
   const int64_t atoms = model.n_atoms(), dim = model.dim();
-  file.tensors[kDictionary] = to_tensor(model.dictionary.data(), {atoms, dim}, atoms * dim);
-  file.tensors[kWeight] = to_tensor(model.encoder_weight.data(), {atoms, dim}, atoms * dim);
-  file.tensors[kBias] = to_tensor(model.encoder_bias.data(), {atoms}, atoms);
+  const uint64_t kd = static_cast<uint64_t>(atoms * dim);
+  std::map<std::string, detail::TensorSource> tensors;
+  tensors[kDictionary] = {dtype, {atoms, dim}, kd, model.dictionary.data(), nullptr};
+  tensors[kWeight] = {dtype, {atoms, dim}, kd, model.encoder_weight.data(), nullptr};
+  tensors[kBias] = {dtype, {atoms}, static_cast<uint64_t>(atoms), model.encoder_bias.data(), nullptr};
   if (model.decoder_bias.size() > 0) {
-    file.tensors[kDecoderBias] = to_tensor(model.decoder_bias.data(), {dim}, dim);
+    tensors[kDecoderBias] = {dtype, {dim}, static_cast<uint64_t>(dim), model.decoder_bias.data(), nullptr};
   }
-  file.metadata = model.metadata;
-  file.metadata["format"] = "dictlearn.model";
-  file.metadata["format_version"] = "1";
-  file.metadata["encoder"] = encoder_name(model.encoder.kind);
-  file.metadata["temperature"] = fmt::format("{}", model.encoder.temperature);
-  file.metadata["k"] = std::to_string(model.encoder.k);
-  file.metadata["threshold"] = fmt::format("{}", model.encoder.threshold);
-  file.metadata["n_atoms"] = std::to_string(atoms);
-  file.metadata["dim"] = std::to_string(dim);
-  file.metadata["dtype"] = sizeof(T) == 4 ? "float32" : "float64";
-  write_safetensors(path, file);
+  std::map<std::string, std::string> metadata = model.metadata;
+  metadata["format"] = "dictlearn.model";
+  metadata["format_version"] = "1";
+  metadata["encoder"] = encoder_name(model.encoder.kind);
+  metadata["temperature"] = fmt::format("{}", model.encoder.temperature);
+  metadata["k"] = std::to_string(model.encoder.k);
+  metadata["threshold"] = fmt::format("{}", model.encoder.threshold);
+  metadata["n_atoms"] = std::to_string(atoms);
+  metadata["dim"] = std::to_string(dim);
+  metadata["dtype"] = sizeof(T) == 4 ? "float32" : "float64";
+  detail::write_safetensors(path, tensors, metadata);
 }
 
 template <typename T>

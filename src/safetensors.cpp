@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "safetensors_write.hpp"
 #include "dictlearn/io.hpp"
 
 namespace dictlearn {
@@ -244,12 +245,8 @@ TensorFile read_safetensors(const std::string& path) {
 }
 
 void write_safetensors(const std::string& path, const TensorFile& file) {
-  json header = json::object();
-  uint64_t offset = 0;
-  // json objects keep keys sorted like std::map, so iterating file.tensors
-  // lays the data out in the order the header lists it.
+  std::map<std::string, detail::TensorSource> sources;
   for (const auto& [name, tensor] : file.tensors) {
-    DICTLEARN_CHECK(name != "__metadata__", "{}: '__metadata__' cannot be a tensor name", path);
     uint64_t count = 0;
     DICTLEARN_CHECK(element_count(tensor.shape, count),
                     "{}: tensor '{}': shape {} has a negative or too large dimension", path, name,
@@ -257,13 +254,32 @@ void write_safetensors(const std::string& path, const TensorFile& file) {
     DICTLEARN_CHECK(count == tensor.values.size(),
                     "{}: tensor '{}': shape {} holds {} values but {} were given", path, name,
                     shape_text(tensor.shape), count, tensor.values.size());
+    sources[name] = {tensor.dtype, tensor.shape, count, nullptr, tensor.values.data()};
+  }
+  detail::write_safetensors(path, sources, file.metadata);
+}
+
+namespace detail {
+
+void write_safetensors(const std::string& path, const std::map<std::string, TensorSource>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  json header = json::object();
+  uint64_t offset = 0;
+  // json objects keep keys sorted like std::map, so iterating the map lays
+  // the data out in the order the header lists it.
+  for (const auto& [name, tensor] : tensors) {
+    DICTLEARN_CHECK(name != "__metadata__", "{}: '__metadata__' cannot be a tensor name", path);
+    uint64_t count = 0;
+    DICTLEARN_CHECK(element_count(tensor.shape, count) && count == tensor.count,
+                    "{}: tensor '{}': shape {} does not hold {} values", path, name,
+                    shape_text(tensor.shape), tensor.count);
     const uint64_t bytes = count * item_size(tensor.dtype);
     header[name] = {{"dtype", safetensors_dtype(tensor.dtype)},
                     {"shape", tensor.shape},
                     {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
-  if (!file.metadata.empty()) header["__metadata__"] = file.metadata;
+  if (!metadata.empty()) header["__metadata__"] = metadata;
 
   std::string text;
   try {
@@ -281,21 +297,23 @@ void write_safetensors(const std::string& path, const TensorFile& file) {
   AtomicFile out(path);
   out.write(length_bytes, sizeof length_bytes);
   out.write(text);
-  for (const auto& [name, tensor] : file.tensors) {
-    if (tensor.dtype == DType::float64) {
-      out.write(tensor.values.data(), tensor.values.size() * sizeof(double));
-      continue;
-    }
-    constexpr size_t chunk = size_t{1} << 16;
-    std::vector<float> buffer;
-    for (size_t done = 0; done < tensor.values.size(); done += chunk) {
-      const size_t n = std::min(chunk, tensor.values.size() - done);
-      buffer.assign(tensor.values.begin() + static_cast<std::ptrdiff_t>(done),
-                    tensor.values.begin() + static_cast<std::ptrdiff_t>(done + n));
-      out.write(buffer.data(), n * sizeof(float));
+  for (const auto& [name, tensor] : tensors) {
+    if (tensor.raw) {
+      out.write(tensor.raw, tensor.count * item_size(tensor.dtype));
+    } else if (tensor.dtype == DType::float64) {
+      out.write(tensor.values, tensor.count * sizeof(double));
+    } else {
+      constexpr uint64_t chunk = uint64_t{1} << 16;
+      std::vector<float> buffer;
+      for (uint64_t done = 0; done < tensor.count; done += chunk) {
+        const uint64_t n = std::min(chunk, tensor.count - done);
+        buffer.assign(tensor.values + done, tensor.values + done + n);
+        out.write(buffer.data(), n * sizeof(float));
+      }
     }
   }
   out.commit();
 }
 
+}  // namespace detail
 }  // namespace dictlearn

@@ -296,6 +296,7 @@ struct Trainer<T>::Workspace {
   std::vector<T> kernel_space;
   std::vector<double> partials;
   std::vector<T> grad_partials;  // fused pass: each block's (∂L/∂D)ᵀ and (∂L/∂W)ᵀ
+  std::vector<std::vector<T>> thread_space;  // fused pass with shares: a block's buffers, per thread
   // Per batch.
   std::vector<double> fired;
   std::vector<double> block_sums;
@@ -607,13 +608,28 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
 
   const T* decoder_bias = model_.decoder_bias.size() > 0 ? model_.decoder_bias.data() : nullptr;
   const bool copy = index != nullptr || decoder_bias != nullptr;
-  const T* xc = copy ? w.batch.data() : data.data();
+  // Per-block shares need a block's rows only while the block runs: each
+  // thread works in its own block-sized buffers. Tiles need the whole batch's
+  // codes, their gradient, G and the samples. Grown once, reused every batch.
+  const int64_t block_space = block_rows * (2 * K + 2 * static_cast<int64_t>(d));
+  if (per_block) {
+    w.thread_space.resize(w.threads);
+    for (std::vector<T>& space : w.thread_space) {
+      if (static_cast<int64_t>(space.size()) < block_space) space.resize(block_space);
+    }
+  } else {
+    if (w.z.rows() < rows) w.z.resize(rows, K);
+    if (w.code_grad.rows() < rows) w.code_grad.resize(rows, K);
+    if (w.residual.rows() < rows) w.residual.resize(rows, d);
+    if (copy && w.batch.rows() < rows) w.batch.resize(rows, d);
+  }
   const T* W = model_.encoder_weight.data();
   const T* D = model_.dictionary.data();
   const T* b = model_.encoder_bias.data();
   T* codes = w.z.data();
   T* residual = w.residual.data();
   T* code_grad = w.code_grad.data();
+  const T* xc = copy ? w.batch.data() : data.data();
   const T scale = static_cast<T>(2.0 / static_cast<double>(rows * d));
   const T l1_weight = static_cast<T>(options_.l1 / static_cast<double>(rows));
   const EncoderOptions& encoder = model_.encoder;
@@ -626,10 +642,17 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
 #pragma omp for schedule(dynamic, 1)
     for (int64_t block = 0; block < blocks; ++block) {
       const int64_t begin = block * block_rows, count = std::min(block_rows, rows - begin);
+      // This block's rows of x (the samples, centered), r (codes), e (then
+      // G) and gz (∂L/∂R, then ∂L/∂Z).
+      T* own = per_block ? w.thread_space[omp_thread()].data() : nullptr;
+      T* r = per_block ? own : codes + begin * K;
+      T* gz = per_block ? own + block_rows * K : code_grad + begin * K;
+      T* e = per_block ? own + 2 * block_rows * K : residual + begin * d;
+      T* x_copy = per_block ? own + 2 * block_rows * K + block_rows * d : w.batch.data() + begin * d;
       if (copy) {
         for (int64_t i = begin; i < begin + count; ++i) {
           const T* source = data.data() + (index ? index[i] : i) * d;
-          T* target = w.batch.data() + i * d;
+          T* target = x_copy + (i - begin) * d;
           if (decoder_bias) {
             for (int j = 0; j < d; ++j) target[j] = source[j] - decoder_bias[j];
           } else {
@@ -637,10 +660,7 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
           }
         }
       }
-      const T* x = xc + begin * d;
-      T* r = codes + begin * K;
-      T* e = residual + begin * d;
-      T* gz = code_grad + begin * K;
+      const T* x = copy ? x_copy : data.data() + begin * d;
       double* partial = w.partials.data() + block * stride;
       double* bias_grad = partial + 2;
       double* fired = partial + 2 + K;
@@ -1033,10 +1053,7 @@ void Trainer<T>::prepare(Workspace& w, const Matrix<T>& X, int64_t batch) {
     w.data_t = X.transpose();
     w.data_t_is_full = true;
   } else if (uses_fused_pass(model_, options_)) {
-    w.z.resize(batch, K);
-    w.code_grad.resize(batch, K);
-    w.residual.resize(batch, d);
-    if (!full_batch || model_.decoder_bias.size() > 0) w.batch.resize(batch, d);
+    // fused_pass() sizes its own buffers (per thread or per batch).
   } else if (!small) {
     w.z.resize(batch, K);
     const bool auxk = options_.auxk > 0 && (model_.encoder.kind == EncoderKind::topk ||
@@ -1048,8 +1065,16 @@ void Trainer<T>::prepare(Workspace& w, const Matrix<T>& X, int64_t batch) {
   }
   if (!full_batch) {
     w.permutation.resize(X.rows());
-    w.batch.resize(batch, d);
+    if (!uses_fused_pass(model_, options_)) w.batch.resize(batch, d);
   }
+}
+
+template <typename T>
+Model<T> Trainer<T>::release_model() {
+  gradients_ = {};
+  first_moment_ = {};
+  second_moment_ = {};
+  return std::move(model_);
 }
 
 template <typename T>

@@ -125,6 +125,10 @@ class Trainer {
   void fit(const Matrix<T>& X, const Observer& observer = {});
 
   const Model<T>& model() const { return model_; }
+  /// Moves the model out and frees the gradients and Adam's moments (so a
+  /// caller saving the result holds one copy of the model, not five). The
+  /// trainer cannot train afterwards; losses() and stopped_early() remain.
+  Model<T> release_model();
   /// Epochs the next fit() calls run (options.epochs at construction). The
   /// learning-rate schedule keeps spanning options.epochs epochs, so a run cut
   /// into parts (checkpoint and resume) follows the schedule of the whole.
