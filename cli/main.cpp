@@ -276,7 +276,10 @@ void add_fit_flags(CLI::App* app, FitArgs& args) {
 
 int run(int argc, char** argv) {
   CLI::App app{"dictlearn: dictionary learning (X ≈ R·D with sparse codes R)", "dictlearn"};
-  app.set_version_flag("--version", std::string("dictlearn ") + DICTLEARN_VERSION_STRING);
+  app.set_version_flag("--version", [] {
+    return fmt::format("dictlearn {} (matrix products: {})", DICTLEARN_VERSION_STRING,
+                       dl::matrix_product_backend());
+  });
   app.require_subcommand(1);
   app.get_formatter()->column_width(36);
 

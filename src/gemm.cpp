@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "dictlearn/trainer.hpp"
 #include "threads.hpp"
 
 #ifdef DICTLEARN_HAVE_OPENBLAS
@@ -120,3 +121,9 @@ const char* gemm_backend() {
 }
 
 }  // namespace dictlearn::detail
+
+namespace dictlearn {
+
+const char* matrix_product_backend() { return detail::gemm_backend(); }
+
+}  // namespace dictlearn

@@ -200,6 +200,10 @@ class Trainer {
   bool stopped_early_ = false;
 };
 
+/// The matrix-product implementation training uses on this machine, e.g.
+/// "Eigen (x86-64-v4, AVX-512)" (chosen from the CPU's flags at the first call).
+const char* matrix_product_backend();
+
 /// One call: initializes from options (or starts from `initial` when given)
 /// and trains. Returns the trained model; `losses` (if not null) receives the
 /// loss of every epoch.
