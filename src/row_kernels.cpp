@@ -95,17 +95,15 @@ DICTLEARN_SIMD_INLINE void softmax_backward(const T* r, T* grad, int64_t rows, i
 }
 
 template <typename T>
-DICTLEARN_SIMD_INLINE double subtract_and_scale_rows(T* e, const T* x, int64_t rows, int cols, T scale) {
+DICTLEARN_SIMD_INLINE double square_and_scale_rows(T* e, int64_t rows, int cols, T scale) {
   double squared = 0;
   for (int64_t i = 0; i < rows; ++i) {
     T* ei = e + i * cols;
-    const T* xi = x + i * cols;
     double row = 0;
 #pragma omp simd reduction(+ : row)
     for (int j = 0; j < cols; ++j) {
-      const T diff = ei[j] - xi[j];
-      row += static_cast<double>(diff) * static_cast<double>(diff);
-      ei[j] = diff * scale;
+      row += static_cast<double>(ei[j]) * static_cast<double>(ei[j]);
+      ei[j] *= scale;
     }
     squared += row;
   }
@@ -162,12 +160,11 @@ DICTLEARN_CLONES void softmax_backward_simd(const double* r, double* g, int64_t 
   softmax_backward(r, g, rows, cols, t);
 }
 
-DICTLEARN_CLONES double subtract_and_scale(float* e, const float* x, int64_t rows, int cols, float scale) {
-  return subtract_and_scale_rows(e, x, rows, cols, scale);
+DICTLEARN_CLONES double square_and_scale(float* e, int64_t rows, int cols, float scale) {
+  return square_and_scale_rows(e, rows, cols, scale);
 }
-DICTLEARN_CLONES double subtract_and_scale(double* e, const double* x, int64_t rows, int cols,
-                                           double scale) {
-  return subtract_and_scale_rows(e, x, rows, cols, scale);
+DICTLEARN_CLONES double square_and_scale(double* e, int64_t rows, int cols, double scale) {
+  return square_and_scale_rows(e, rows, cols, scale);
 }
 DICTLEARN_CLONES void add_column_sums(const float* m, int64_t rows, int cols, double* sums) {
   column_sums(m, rows, cols, sums);

@@ -18,10 +18,10 @@ void softmax_backward_simd(const float* r, float* grad, int64_t rows, int cols,
 void softmax_backward_simd(const double* r, double* grad, int64_t rows, int cols,
                            double inverse_temperature);
 
-/// In place: e ← (e − x)·scale over `rows` rows of `cols`; returns Σ(e − x)²
-/// in double (the squared error before scaling).
-double subtract_and_scale(float* e, const float* x, int64_t rows, int cols, float scale);
-double subtract_and_scale(double* e, const double* x, int64_t rows, int cols, double scale);
+/// In place: e ← e·scale over `rows` rows of `cols`; returns Σe² in double
+/// (the squared error before scaling).
+double square_and_scale(float* e, int64_t rows, int cols, float scale);
+double square_and_scale(double* e, int64_t rows, int cols, double scale);
 
 /// sums[j] += Σ_i m(i, j), in double, rows added in order.
 void add_column_sums(const float* m, int64_t rows, int cols, double* sums);

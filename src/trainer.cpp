@@ -666,14 +666,14 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
       double* fired = partial + 2 + K;
       double* g_sum = partial + 2 + 2 * K;
 
-      detail::gemm(false, true, count, K, d, x, d, W, d, T(0), r, K);
-      for (int64_t i = 0; i < count; ++i) {
-        T* ri = r + i * K;
-        for (int k = 0; k < K; ++k) ri[k] += b[k];
-      }
+      // The products add onto b (Z = b + X Wᵀ, as PyTorch's addmm) and onto
+      // −X (E = −X + R D): no zeroing pass and no separate addition pass.
+      for (int64_t i = 0; i < count; ++i) std::copy(b, b + K, r + i * K);
+      detail::gemm(false, true, count, K, d, x, d, W, d, T(1), r, K);
       detail::activate_rows(encoder, r, count, K, scratch);
-      detail::gemm(false, false, count, d, K, r, K, D, d, T(0), e, d);
-      partial[0] = detail::subtract_and_scale(e, x, count, d, scale);  // e is now G
+      for (int64_t i = 0; i < count * d; ++i) e[i] = -x[i];
+      detail::gemm(false, false, count, d, K, r, K, D, d, T(1), e, d);
+      partial[0] = detail::square_and_scale(e, count, d, scale);  // e is now G
       detail::add_column_sums(e, count, d, g_sum);
       detail::gemm(false, true, count, K, d, e, d, D, d, T(0), gz, K);
       detail::count_column_nonzeros(r, count, K, fired);
