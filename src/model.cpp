@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "check.hpp"
+#include "finite.hpp"
 #include "random.hpp"
 
 namespace dictlearn {
@@ -45,15 +46,15 @@ void validate_model(const Model<T>& model, const std::string& what) {
   DICTLEARN_CHECK(model.encoder_bias.size() == model.dictionary.rows(),
                   "{}: attributor.0.bias has {} entries but the dictionary has {} atoms", what,
                   model.encoder_bias.size(), model.dictionary.rows());
-  DICTLEARN_CHECK(model.dictionary.allFinite(), "{}: dictionary holds non-finite values", what);
-  DICTLEARN_CHECK(model.encoder_weight.allFinite(),
+  DICTLEARN_CHECK(detail::all_finite(model.dictionary.data(), model.dictionary.size()), "{}: dictionary holds non-finite values", what);
+  DICTLEARN_CHECK(detail::all_finite(model.encoder_weight.data(), model.encoder_weight.size()),
                   "{}: attributor.0.weight holds non-finite values", what);
-  DICTLEARN_CHECK(model.encoder_bias.allFinite(), "{}: attributor.0.bias holds non-finite values",
+  DICTLEARN_CHECK(detail::all_finite(model.encoder_bias.data(), model.encoder_bias.size()), "{}: attributor.0.bias holds non-finite values",
                   what);
   DICTLEARN_CHECK(model.decoder_bias.size() == 0 || model.decoder_bias.size() == model.dictionary.cols(),
                   "{}: decoder_bias has {} entries but the atoms have dimension {}", what,
                   model.decoder_bias.size(), model.dictionary.cols());
-  DICTLEARN_CHECK(model.decoder_bias.allFinite(), "{}: decoder_bias holds non-finite values", what);
+  DICTLEARN_CHECK(detail::all_finite(model.decoder_bias.data(), model.decoder_bias.size()), "{}: decoder_bias holds non-finite values", what);
   validate(model.encoder, model.n_atoms());
 }
 

@@ -8,6 +8,7 @@
 
 #include "check.hpp"
 #include "encoder_rows.hpp"
+#include "finite.hpp"
 #include "gemm.hpp"
 #include "row_kernels.hpp"
 #include "small_kernel.hpp"
@@ -144,23 +145,6 @@ void normalize_rows(Matrix<T>& matrix) {
     const T norm = matrix.row(k).norm();
     if (norm > T(0)) matrix.row(k) /= norm;
   }
-}
-
-/// Index of the first NaN or infinity in values[0, count), or -1; one
-/// vectorizable pass in memory order.
-template <typename T>
-int64_t first_non_finite(const T* values, int64_t count) {
-  constexpr int64_t chunk = 4096;
-  for (int64_t begin = 0; begin < count; begin += chunk) {
-    const int64_t end = std::min(count, begin + chunk);
-    bool bad = false;
-    for (int64_t i = begin; i < end; ++i) bad |= !(std::abs(values[i]) <= std::numeric_limits<T>::max());
-    if (!bad) continue;
-    for (int64_t i = begin; i < end; ++i) {
-      if (!std::isfinite(values[i])) return i;
-    }
-  }
-  return -1;
 }
 
 /// FVU's denominator: the data's total squared deviation from its column
@@ -948,7 +932,7 @@ Trainer<T>::Trainer(Model<T> model, FitOptions options)
 template <typename T>
 void Trainer<T>::fit(const Matrix<T>& X, const Observer& observer) {
   check_data_matches(model_, X, "data");
-  const int64_t bad = first_non_finite(X.data(), X.size());
+  const int64_t bad = detail::first_non_finite(X.data(), X.size());
   DICTLEARN_CHECK(bad < 0, "data: holds non-finite values (row {}, column {}: {})",
                   bad / std::max<int64_t>(1, X.cols()) + 1, bad % std::max<int64_t>(1, X.cols()) + 1,
                   bad < 0 ? 0.0 : static_cast<double>(X.data()[bad]));
