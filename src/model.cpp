@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "check.hpp"
+#include "encoder_rows.hpp"
 #include "finite.hpp"
+#include "gemm.hpp"
 #include "random.hpp"
+#include "threads.hpp"
 
 namespace dictlearn {
 
@@ -66,43 +70,117 @@ void check_data_matches(const Model<T>& model, const Matrix<T>& X, const std::st
                   X.cols(), model.dim());
 }
 
+namespace {
+
+/// Rows per block of the inference passes: fixed, so results do not depend
+/// on the thread count.
+constexpr int64_t kInferenceBlock = 256;
+
+/// Runs body(begin, count, thread) over fixed blocks of `rows`, on up to
+/// `threads` threads (one when the work, in flops, is small).
+template <typename Body>
+void for_blocks(int64_t rows, int threads, double work, Body body) {
+  const int64_t blocks = (rows + kInferenceBlock - 1) / kInferenceBlock;
+  const int used = static_cast<int>(
+      std::min<int64_t>(blocks, threads_for(resolve_threads(threads), work)));
+  auto run = [&](int64_t block) {
+    const int64_t begin = block * kInferenceBlock;
+    body(begin, std::min(kInferenceBlock, rows - begin), omp_thread());
+  };
+  if (used <= 1) {
+    for (int64_t block = 0; block < blocks; ++block) run(block);
+    return;
+  }
+#pragma omp parallel for num_threads(used) schedule(dynamic, 1)
+  for (int64_t block = 0; block < blocks; ++block) run(block);
+}
+
+/// z rows [begin, begin + count): b + (X − b_dec) Wᵀ, the training pass's arrangement.
 template <typename T>
-Matrix<T> pre_activations(const Model<T>& model, const Matrix<T>& X) {
+void pre_activation_rows(const Model<T>& model, const Matrix<T>& X, int64_t begin, int64_t count,
+                         T* z, std::vector<T>& centered) {
+  const int K = model.n_atoms(), d = model.dim();
+  const T* x = X.data() + begin * d;
+  if (model.decoder_bias.size() > 0) {
+    centered.resize(count * d);
+    for (int64_t i = 0; i < count; ++i) {
+      for (int j = 0; j < d; ++j) centered[i * d + j] = x[i * d + j] - model.decoder_bias[j];
+    }
+    x = centered.data();
+  }
+  for (int64_t i = 0; i < count; ++i) {
+    std::copy(model.encoder_bias.data(), model.encoder_bias.data() + K, z + i * K);
+  }
+  detail::gemm(false, true, count, K, d, x, d, model.encoder_weight.data(), d, T(1), z, K);
+}
+
+}  // namespace
+
+template <typename T>
+Matrix<T> pre_activations(const Model<T>& model, const Matrix<T>& X, int threads) {
   check_data_matches(model, X, "data");
   Matrix<T> z(X.rows(), model.n_atoms());
-  if (model.decoder_bias.size() > 0) {
-    z.noalias() = (X.rowwise() - model.decoder_bias.transpose()) * model.encoder_weight.transpose();
-  } else {
-    z.noalias() = X * model.encoder_weight.transpose();
-  }
-  z.rowwise() += model.encoder_bias.transpose();
+  const double work = 2.0 * static_cast<double>(X.rows()) * model.dim() * model.n_atoms();
+  std::vector<std::vector<T>> centered(resolve_threads(threads));
+  for_blocks(X.rows(), threads, work, [&](int64_t begin, int64_t count, int thread) {
+    pre_activation_rows(model, X, begin, count, z.data() + begin * model.n_atoms(), centered[thread]);
+  });
   return z;
 }
 
 template <typename T>
-Matrix<T> encode(const Model<T>& model, const Matrix<T>& X) {
-  Matrix<T> codes = pre_activations(model, X);
-  activate(model.encoder, codes);
+Matrix<T> encode(const Model<T>& model, const Matrix<T>& X, int threads) {
+  check_data_matches(model, X, "data");
+  const int K = model.n_atoms();
+  Matrix<T> codes(X.rows(), K);
+  const double work = 2.0 * static_cast<double>(X.rows()) * model.dim() * K;
+  const int slots = resolve_threads(threads);
+  std::vector<std::vector<T>> centered(slots);
+  std::vector<detail::RowScratch<T>> scratch(slots);
+  for_blocks(X.rows(), threads, work, [&](int64_t begin, int64_t count, int thread) {
+    T* z = codes.data() + begin * K;
+    pre_activation_rows(model, X, begin, count, z, centered[thread]);
+    detail::activate_rows(model.encoder, z, count, K, scratch[thread]);
+  });
   return codes;
 }
 
 template <typename T>
-Matrix<T> reconstruct(const Model<T>& model, const Matrix<T>& X) {
-  Matrix<T> codes = encode(model, X);
-  Matrix<T> out(X.rows(), X.cols());
-  out.noalias() = codes * model.dictionary;
-  if (model.decoder_bias.size() > 0) out.rowwise() += model.decoder_bias.transpose();
+Matrix<T> reconstruct(const Model<T>& model, const Matrix<T>& X, int threads) {
+  const Matrix<T> codes = encode(model, X, threads);
+  const int K = model.n_atoms(), d = model.dim();
+  Matrix<T> out(X.rows(), d);
+  const double work = 2.0 * static_cast<double>(X.rows()) * d * K;
+  for_blocks(X.rows(), threads, work, [&](int64_t begin, int64_t count, int) {
+    T* rows = out.data() + begin * d;
+    if (model.decoder_bias.size() > 0) {
+      for (int64_t i = 0; i < count; ++i) {
+        std::copy(model.decoder_bias.data(), model.decoder_bias.data() + d, rows + i * d);
+      }
+    }
+    detail::gemm(false, false, count, d, K, codes.data() + begin * K, K, model.dictionary.data(), d,
+                 model.decoder_bias.size() > 0 ? T(1) : T(0), rows, d);
+  });
   return out;
 }
 
 template <typename T>
-double reconstruction_loss(const Model<T>& model, const Matrix<T>& X) {
-  const Matrix<T> out = reconstruct(model, X);
+double reconstruction_loss(const Model<T>& model, const Matrix<T>& X, int threads) {
+  const Matrix<T> out = reconstruct(model, X, threads);
+  const int64_t blocks = (X.rows() + kInferenceBlock - 1) / kInferenceBlock;
+  std::vector<double> sums(blocks, 0.0);
+  const int64_t d = X.cols();
+  for_blocks(X.rows(), threads, 3.0 * static_cast<double>(X.size()),
+             [&](int64_t begin, int64_t count, int) {
+               double sum = 0;
+               for (int64_t i = begin * d; i < (begin + count) * d; ++i) {
+                 const double e = static_cast<double>(out.data()[i]) - static_cast<double>(X.data()[i]);
+                 sum += e * e;
+               }
+               sums[begin / kInferenceBlock] = sum;
+             });
   double sum = 0;
-  for (Eigen::Index i = 0; i < out.size(); ++i) {
-    const double e = static_cast<double>(out.data()[i]) - static_cast<double>(X.data()[i]);
-    sum += e * e;
-  }
+  for (const double block : sums) sum += block;  // block order, whatever the thread count
   return sum / static_cast<double>(out.size());
 }
 
@@ -146,10 +224,10 @@ CodeStats code_stats(const Matrix<T>& codes, double threshold) {
   template void validate_model<T>(const Model<T>&, const std::string&);               \
   template void check_data_matches<T>(const Model<T>&, const Matrix<T>&,              \
                                       const std::string&);                            \
-  template Matrix<T> pre_activations<T>(const Model<T>&, const Matrix<T>&);           \
-  template Matrix<T> encode<T>(const Model<T>&, const Matrix<T>&);                    \
-  template Matrix<T> reconstruct<T>(const Model<T>&, const Matrix<T>&);               \
-  template double reconstruction_loss<T>(const Model<T>&, const Matrix<T>&);          \
+  template Matrix<T> pre_activations<T>(const Model<T>&, const Matrix<T>&, int);      \
+  template Matrix<T> encode<T>(const Model<T>&, const Matrix<T>&, int);               \
+  template Matrix<T> reconstruct<T>(const Model<T>&, const Matrix<T>&, int);          \
+  template double reconstruction_loss<T>(const Model<T>&, const Matrix<T>&, int);     \
   template CodeStats code_stats<T>(const Matrix<T>&, double);                        \
   template void scale_model<T>(Model<T>&, double);
 DICTLEARN_INSTANTIATE(float)

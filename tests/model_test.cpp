@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
+#include "dictlearn/encoders.hpp"
 #include "dictlearn/trainer.hpp"
 #include "test_util.hpp"
 
@@ -70,6 +72,35 @@ TYPED_TEST(ModelTest, CodesAreRowsOfTheSimplexAndReconstructionIsRD) {
   EXPECT_TRUE(out.isApprox(codes * model.dictionary, T(1e-5)));
   const double loss = reconstruction_loss(model, X);
   EXPECT_NEAR(loss, (out - X).template cast<double>().squaredNorm() / X.size(), 1e-6 * loss);
+}
+
+// Many blocks of samples (1,000 rows: four blocks of 256), a decoder bias and
+// every encoder: equal to the plain computation, the same for 1 and 2 threads.
+TEST(ModelTest, InferenceOverBlocksMatchesThePlainComputationForAnyThreadCount) {
+  std::mt19937_64 engine(9);
+  std::normal_distribution<float> normal;
+  Matrix<float> X(1000, 24);
+  for (Eigen::Index i = 0; i < X.size(); ++i) X.data()[i] = normal(engine);
+  Model<float> model = init_model<float>(40, 24, 2);
+  model.decoder_bias = X.colwise().mean().transpose();
+  for (const EncoderKind kind : {EncoderKind::softmax, EncoderKind::relu, EncoderKind::topk,
+                                 EncoderKind::sparsemax}) {
+    model.encoder = {.kind = kind, .k = 5};
+    SCOPED_TRACE(encoder_name(kind));
+    Matrix<float> z = (X.rowwise() - model.decoder_bias.transpose()) * model.encoder_weight.transpose();
+    z.rowwise() += model.encoder_bias.transpose();
+    EXPECT_TRUE(pre_activations(model, X, 2).isApprox(z, 1e-5f));
+    Matrix<float> want = z;
+    activate(model.encoder, want);
+    const Matrix<float> one = encode(model, X, 1), two = encode(model, X, 2);
+    EXPECT_EQ(one, two);
+    EXPECT_LT((one - want).cwiseAbs().maxCoeff(), 1e-5f);
+    const Matrix<float> out = reconstruct(model, X, 2);
+    EXPECT_EQ(out, reconstruct(model, X, 1));
+    const Matrix<float> plain = (one * model.dictionary).rowwise() + model.decoder_bias.transpose();
+    EXPECT_TRUE(out.isApprox(plain, 1e-5f));
+    EXPECT_EQ(reconstruction_loss(model, X, 1), reconstruction_loss(model, X, 2));
+  }
 }
 
 TEST(ModelTest, SoftmaxIsStableForLargeLogits) {

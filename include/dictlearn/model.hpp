@@ -54,21 +54,24 @@ void validate_model(const Model<T>& model, const std::string& what);
 template <typename T>
 void check_data_matches(const Model<T>& model, const Matrix<T>& X, const std::string& what);
 
+// Inference runs over fixed blocks of samples on `threads` threads (0: all
+// cores); the results do not depend on the thread count.
+
 /// Codes R (N x n_atoms) for samples X (N x dim).
 template <typename T>
-Matrix<T> encode(const Model<T>& model, const Matrix<T>& X);
+Matrix<T> encode(const Model<T>& model, const Matrix<T>& X, int threads = 0);
 
-/// Reconstructions R·D (N x dim) for samples X (N x dim).
+/// Reconstructions R·D (+ decoder bias) (N x dim) for samples X (N x dim).
 template <typename T>
-Matrix<T> reconstruct(const Model<T>& model, const Matrix<T>& X);
+Matrix<T> reconstruct(const Model<T>& model, const Matrix<T>& X, int threads = 0);
 
-/// Pre-activations Z (N x n_atoms) for samples X (N x dim).
+/// Pre-activations Z = b + (X − b_dec) Wᵀ (N x n_atoms) for samples X (N x dim).
 template <typename T>
-Matrix<T> pre_activations(const Model<T>& model, const Matrix<T>& X);
+Matrix<T> pre_activations(const Model<T>& model, const Matrix<T>& X, int threads = 0);
 
 /// Mean squared reconstruction error over all N·dim entries (accumulated in double).
 template <typename T>
-double reconstruction_loss(const Model<T>& model, const Matrix<T>& X);
+double reconstruction_loss(const Model<T>& model, const Matrix<T>& X, int threads = 0);
 
 /// How sparse codes are: the seed's softmax codes are never exactly zero.
 struct CodeStats {
