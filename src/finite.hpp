@@ -16,9 +16,12 @@ int64_t first_non_finite(const T* values, int64_t count) {
   constexpr int64_t chunk = 4096;
   for (int64_t begin = 0; begin < count; begin += chunk) {
     const int64_t end = std::min(count, begin + chunk);
-    bool bad = false;
-    for (int64_t i = begin; i < end; ++i) bad |= !(std::abs(values[i]) <= std::numeric_limits<T>::max());
-    if (!bad) continue;
+    int bad = 0;
+#pragma omp simd reduction(| : bad)
+    for (int64_t i = begin; i < end; ++i) {
+      bad |= std::abs(values[i]) <= std::numeric_limits<T>::max() ? 0 : 1;
+    }
+    if (bad == 0) continue;
     for (int64_t i = begin; i < end; ++i) {
       if (!std::isfinite(values[i])) return i;
     }

@@ -176,10 +176,13 @@ double total_spread(const Matrix<T>& X, int threads) {
     double sum = 0;
     for (int64_t i = c * block; i < std::min(n, (c + 1) * block); ++i) {
       const T* x = X.data() + i * d;
+      double row = 0;
+#pragma omp simd reduction(+ : row)
       for (int64_t j = 0; j < d; ++j) {
         const double deviation = static_cast<double>(x[j]) - mean[j];
-        sum += deviation * deviation;
+        row += deviation * deviation;
       }
+      sum += row;
     }
     spreads[c] = sum;
   }
