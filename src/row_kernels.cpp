@@ -3,94 +3,167 @@
 #include <cstring>
 #include <limits>
 
+#include "simd_dispatch.hpp"
 #include "vector_math.hpp"
 
 namespace dictlearn::detail {
 namespace {
 
-template <typename T>
-DICTLEARN_SIMD_INLINE Simd<T> load(const T* p, int count, T fill) {
-  Simd<T> v = splat(fill);
-  if (count == kLanes<T>) {
+/// v ← the `count` values at p, `fill` in the lanes after them.
+template <typename V, typename T>
+DICTLEARN_SIMD_INLINE void load(V& v, const T* p, int count, T fill) {
+  if (count == kLanes<V>) {
     std::memcpy(&v, p, sizeof(v));
   } else {
+    v = V{} + fill;
     for (int l = 0; l < count; ++l) v[l] = p[l];
   }
-  return v;
 }
 
-template <typename T>
-DICTLEARN_SIMD_INLINE void store(T* p, const Simd<T>& v, int count) {
-  if (count == kLanes<T>) {
+template <typename V, typename T>
+DICTLEARN_SIMD_INLINE void store(T* p, const V& v, int count) {
+  if (count == kLanes<V>) {
     std::memcpy(p, &v, sizeof(v));
   } else {
     for (int l = 0; l < count; ++l) p[l] = v[l];
   }
 }
 
-template <typename T>
-DICTLEARN_SIMD_INLINE T horizontal_max(const Simd<T>& v) {
-  T m = v[0];
-  for (int l = 1; l < kLanes<T>; ++l) m = v[l] > m ? v[l] : m;
+template <typename V>
+DICTLEARN_SIMD_INLINE LaneType<V> horizontal_max(const V& v) {
+  LaneType<V> m = v[0];
+  for (int l = 1; l < kLanes<V>; ++l) m = v[l] > m ? v[l] : m;
   return m;
 }
 
-template <typename T>
-DICTLEARN_SIMD_INLINE T horizontal_sum(const Simd<T>& v) {
-  T s = 0;
-  for (int l = 0; l < kLanes<T>; ++l) s += v[l];
+template <typename V>
+DICTLEARN_SIMD_INLINE LaneType<V> horizontal_sum(const V& v) {
+  LaneType<V> s = 0;
+  for (int l = 0; l < kLanes<V>; ++l) s += v[l];
   return s;
 }
 
-template <typename T>
+/// Bytes: the vector width of the level it is compiled for.
+template <typename T, int Bytes>
 DICTLEARN_SIMD_INLINE void softmax_rows(T* z, int64_t rows, int cols, T inverse_temperature) {
-  constexpr int L = kLanes<T>;
+  using V = Simd<T, Bytes>;
+  constexpr int L = kLanes<V>;
   const T lowest = -std::numeric_limits<T>::infinity();
   for (int64_t i = 0; i < rows; ++i) {
     T* row = z + i * cols;
-    Simd<T> max = splat(lowest);
+    V max = V{} + lowest;
     for (int c = 0; c < cols; c += L) {
       const int count = cols - c < L ? cols - c : L;
-      Simd<T> v = load(row + c, count, T(0)) * inverse_temperature;
+      V v;
+      load(v, row + c, count, T(0));
+      v *= inverse_temperature;
       for (int l = count; l < L; ++l) v[l] = lowest;  // padding never wins the maximum
       max = v > max ? v : max;
     }
-    const T m = horizontal_max<T>(max);
-    Simd<T> sum = splat(T(0));
+    const T m = horizontal_max(max);
+    V sum = V{};
     for (int c = 0; c < cols; c += L) {
       const int count = cols - c < L ? cols - c : L;
-      Simd<T> v = load(row + c, count, T(0)) * inverse_temperature - m;
-      v = exp_simd<T>(v);
+      V v;
+      load(v, row + c, count, T(0));
+      v = v * inverse_temperature - m;
+      exp_in_place(v);
       for (int l = count; l < L; ++l) v[l] = T(0);
       sum += v;
       store(row + c, v, count);
     }
-    const T inverse = T(1) / horizontal_sum<T>(sum);  // PyTorch multiplies by the reciprocal
+    const T inverse = T(1) / horizontal_sum(sum);  // PyTorch multiplies by the reciprocal
     for (int c = 0; c < cols; c += L) {
       const int count = cols - c < L ? cols - c : L;
-      store(row + c, load(row + c, count, T(0)) * inverse, count);
+      V v;
+      load(v, row + c, count, T(0));
+      v *= inverse;
+      store(row + c, v, count);
     }
   }
 }
 
-template <typename T>
+template <typename T, int Bytes>
 DICTLEARN_SIMD_INLINE void softmax_backward(const T* r, T* grad, int64_t rows, int cols,
                                             T inverse_temperature) {
-  constexpr int L = kLanes<T>;
+  using V = Simd<T, Bytes>;
+  constexpr int L = kLanes<V>;
   for (int64_t i = 0; i < rows; ++i) {
     const T* ri = r + i * cols;
     T* gi = grad + i * cols;
-    Simd<T> dot = splat(T(0));
+    V dot = V{};
     for (int c = 0; c < cols; c += L) {
       const int count = cols - c < L ? cols - c : L;
-      dot += load(gi + c, count, T(0)) * load(ri + c, count, T(0));
+      V g, rv;
+      load(g, gi + c, count, T(0));
+      load(rv, ri + c, count, T(0));
+      dot += g * rv;
     }
-    const T d = horizontal_sum<T>(dot);
+    const T d = horizontal_sum(dot);
     for (int c = 0; c < cols; c += L) {
       const int count = cols - c < L ? cols - c : L;
-      const Simd<T> g = load(gi + c, count, T(0)), rv = load(ri + c, count, T(0));
-      store(gi + c, rv * (g - d) * inverse_temperature, count);
+      V g, rv;
+      load(g, gi + c, count, T(0));
+      load(rv, ri + c, count, T(0));
+      store(gi + c, V(rv * (g - d) * inverse_temperature), count);
     }
+  }
+}
+
+// One function a level for softmax and its backward, each compiled for its
+// instruction set with its width.
+#ifdef DICTLEARN_SIMD_X86_LEVELS
+template <typename T>
+DICTLEARN_TARGET_V4 void softmax_rows_v4(T* z, int64_t rows, int cols, T t) {
+  softmax_rows<T, simd_bytes(SimdLevel::v4)>(z, rows, cols, t);
+}
+template <typename T>
+DICTLEARN_TARGET_V3 void softmax_rows_v3(T* z, int64_t rows, int cols, T t) {
+  softmax_rows<T, simd_bytes(SimdLevel::v3)>(z, rows, cols, t);
+}
+template <typename T>
+DICTLEARN_TARGET_V4 void softmax_backward_v4(const T* r, T* g, int64_t rows, int cols, T t) {
+  softmax_backward<T, simd_bytes(SimdLevel::v4)>(r, g, rows, cols, t);
+}
+template <typename T>
+DICTLEARN_TARGET_V3 void softmax_backward_v3(const T* r, T* g, int64_t rows, int cols, T t) {
+  softmax_backward<T, simd_bytes(SimdLevel::v3)>(r, g, rows, cols, t);
+}
+#endif
+template <typename T>
+void softmax_rows_baseline(T* z, int64_t rows, int cols, T t) {
+  softmax_rows<T, simd_bytes(SimdLevel::baseline)>(z, rows, cols, t);
+}
+template <typename T>
+void softmax_backward_baseline(const T* r, T* g, int64_t rows, int cols, T t) {
+  softmax_backward<T, simd_bytes(SimdLevel::baseline)>(r, g, rows, cols, t);
+}
+
+template <typename T>
+void softmax_rows_at(T* z, int64_t rows, int cols, T t, SimdLevel level) {
+  switch (supported_simd_level(level)) {
+#ifdef DICTLEARN_SIMD_X86_LEVELS
+    case SimdLevel::v4:
+      return softmax_rows_v4(z, rows, cols, t);
+    case SimdLevel::v3:
+      return softmax_rows_v3(z, rows, cols, t);
+#endif
+    default:
+      return softmax_rows_baseline(z, rows, cols, t);
+  }
+}
+
+template <typename T>
+void softmax_backward_at(const T* r, T* g, int64_t rows, int cols, T t, SimdLevel level) {
+  switch (supported_simd_level(level)) {
+#ifdef DICTLEARN_SIMD_X86_LEVELS
+    case SimdLevel::v4:
+      return softmax_backward_v4(r, g, rows, cols, t);
+    case SimdLevel::v3:
+      return softmax_backward_v3(r, g, rows, cols, t);
+#endif
+    default:
+      return softmax_backward_baseline(r, g, rows, cols, t);
   }
 }
 
@@ -144,21 +217,37 @@ DICTLEARN_SIMD_INLINE void axpy(T alpha, const T* x, T* y, int n) {
 
 }  // namespace
 
-#define DICTLEARN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void softmax_rows_simd(float* z, int64_t rows, int cols, float t) {
+  softmax_rows_at(z, rows, cols, t, simd_level());
+}
+void softmax_rows_simd(double* z, int64_t rows, int cols, double t) {
+  softmax_rows_at(z, rows, cols, t, simd_level());
+}
+void softmax_rows_simd(float* z, int64_t rows, int cols, float t, SimdLevel level) {
+  softmax_rows_at(z, rows, cols, t, level);
+}
+void softmax_rows_simd(double* z, int64_t rows, int cols, double t, SimdLevel level) {
+  softmax_rows_at(z, rows, cols, t, level);
+}
+void softmax_backward_simd(const float* r, float* g, int64_t rows, int cols, float t) {
+  softmax_backward_at(r, g, rows, cols, t, simd_level());
+}
+void softmax_backward_simd(const double* r, double* g, int64_t rows, int cols, double t) {
+  softmax_backward_at(r, g, rows, cols, t, simd_level());
+}
+void softmax_backward_simd(const float* r, float* g, int64_t rows, int cols, float t,
+                           SimdLevel level) {
+  softmax_backward_at(r, g, rows, cols, t, level);
+}
+void softmax_backward_simd(const double* r, double* g, int64_t rows, int cols, double t,
+                           SimdLevel level) {
+  softmax_backward_at(r, g, rows, cols, t, level);
+}
 
-DICTLEARN_CLONES void softmax_rows_simd(float* z, int64_t rows, int cols, float t) {
-  softmax_rows(z, rows, cols, t);
-}
-DICTLEARN_CLONES void softmax_rows_simd(double* z, int64_t rows, int cols, double t) {
-  softmax_rows(z, rows, cols, t);
-}
-DICTLEARN_CLONES void softmax_backward_simd(const float* r, float* g, int64_t rows, int cols, float t) {
-  softmax_backward(r, g, rows, cols, t);
-}
-DICTLEARN_CLONES void softmax_backward_simd(const double* r, double* g, int64_t rows, int cols,
-                                            double t) {
-  softmax_backward(r, g, rows, cols, t);
-}
+// The plain loops below leave the width to the compiler: one clone a level,
+// picked by the CPU when the library loads (not by DICTLEARN_SIMD).
+#define DICTLEARN_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 DICTLEARN_CLONES double square_and_scale(float* e, int64_t rows, int cols, float scale) {
   return square_and_scale_rows(e, rows, cols, scale);
@@ -172,16 +261,22 @@ DICTLEARN_CLONES void add_column_sums(const float* m, int64_t rows, int cols, do
 DICTLEARN_CLONES void add_column_sums(const double* m, int64_t rows, int cols, double* sums) {
   column_sums(m, rows, cols, sums);
 }
-DICTLEARN_CLONES void count_column_nonzeros(const float* m, int64_t rows, int cols, double* counts) {
+DICTLEARN_CLONES void count_column_nonzeros(const float* m, int64_t rows, int cols,
+                                            double* counts) {
   column_nonzeros(m, rows, cols, counts);
 }
-DICTLEARN_CLONES void count_column_nonzeros(const double* m, int64_t rows, int cols, double* counts) {
+DICTLEARN_CLONES void count_column_nonzeros(const double* m, int64_t rows, int cols,
+                                            double* counts) {
   column_nonzeros(m, rows, cols, counts);
 }
 
 DICTLEARN_CLONES float dot_product(const float* a, const float* b, int n) { return dot(a, b, n); }
-DICTLEARN_CLONES double dot_product(const double* a, const double* b, int n) { return dot(a, b, n); }
-DICTLEARN_CLONES void add_scaled(float alpha, const float* x, float* y, int n) { axpy(alpha, x, y, n); }
+DICTLEARN_CLONES double dot_product(const double* a, const double* b, int n) {
+  return dot(a, b, n);
+}
+DICTLEARN_CLONES void add_scaled(float alpha, const float* x, float* y, int n) {
+  axpy(alpha, x, y, n);
+}
 DICTLEARN_CLONES void add_scaled(double alpha, const double* x, double* y, int n) {
   axpy(alpha, x, y, n);
 }

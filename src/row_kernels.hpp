@@ -1,9 +1,12 @@
 // Internal: vectorized row passes of the matrix-product path (softmax and its
-// backward over the atoms of each row), dispatched at run time to AVX-512,
-// AVX2 or baseline code like the small kernel.
+// backward over the atoms of each row) at the instruction-set level chosen at
+// run time, with its vector width, like the small kernel (simd_dispatch.hpp);
+// and plain loops the compiler vectorizes, in per-level clones.
 #pragma once
 
 #include <cstdint>
+
+#include "simd_dispatch.hpp"
 
 namespace dictlearn::detail {
 
@@ -11,12 +14,22 @@ namespace dictlearn::detail {
 /// softmax(row · inverse_temperature), PyTorch's arrangement.
 void softmax_rows_simd(float* z, int64_t rows, int cols, float inverse_temperature);
 void softmax_rows_simd(double* z, int64_t rows, int cols, double inverse_temperature);
+/// At `level`, or at the CPU's best where it lacks `level` (tests).
+void softmax_rows_simd(float* z, int64_t rows, int cols, float inverse_temperature,
+                       SimdLevel level);
+void softmax_rows_simd(double* z, int64_t rows, int cols, double inverse_temperature,
+                       SimdLevel level);
 
 /// In place: grad ← r ⊙ (grad − rowsum(grad ⊙ r)) · inverse_temperature.
 void softmax_backward_simd(const float* r, float* grad, int64_t rows, int cols,
                            float inverse_temperature);
 void softmax_backward_simd(const double* r, double* grad, int64_t rows, int cols,
                            double inverse_temperature);
+/// At `level`, or at the CPU's best where it lacks `level` (tests).
+void softmax_backward_simd(const float* r, float* grad, int64_t rows, int cols,
+                           float inverse_temperature, SimdLevel level);
+void softmax_backward_simd(const double* r, double* grad, int64_t rows, int cols,
+                           double inverse_temperature, SimdLevel level);
 
 /// In place: e ← e·scale over `rows` rows of `cols`; returns Σe² in double
 /// (the squared error before scaling).

@@ -3,11 +3,15 @@
 // spend their time on overhead. Samples are processed L at a time, one per
 // SIMD lane (data transposed to dim x N), so every step of the pass -- the
 // affine map, softmax, reconstruction, loss, and the gradient sums -- is a
-// vector operation. Dispatched at run time to AVX-512, AVX2 or baseline code.
+// vector operation. Compiled for each instruction-set level with its own vector
+// width (64, 32 or 16 bytes: simd_dispatch.hpp), and run at the level chosen
+// at run time.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+
+#include "simd_dispatch.hpp"
 
 namespace dictlearn::detail {
 
@@ -37,7 +41,12 @@ struct SmallKernelArgs {
 /// Entries of T the kernel needs as workspace.
 size_t small_kernel_workspace(int atoms, int dim, size_t element_size);
 
+/// At the level simd_level() names.
 void small_kernel(const SmallKernelArgs<float>& args);
 void small_kernel(const SmallKernelArgs<double>& args);
+
+/// At `level`, or at the CPU's best where it lacks `level` (tests).
+void small_kernel(const SmallKernelArgs<float>& args, SimdLevel level);
+void small_kernel(const SmallKernelArgs<double>& args, SimdLevel level);
 
 }  // namespace dictlearn::detail

@@ -1,64 +1,66 @@
-// Internal: SIMD vectors (GCC vector extensions, 64 bytes: 16 floats or 8
-// doubles, lowered to whatever the target has) and the math the fused
-// kernels need on them.
+// Internal: SIMD vectors (GCC vector extensions of 16, 32 or 64 bytes, the
+// registers of the baseline, x86-64-v3 and x86-64-v4 levels: see
+// simd_dispatch.hpp) and the math the fused kernels need on them.
 #pragma once
 
 #include <cstdint>
 #include <limits>
+#include <type_traits>
+#include <utility>
 
 namespace dictlearn::detail {
 
-template <typename T>
-struct SimdTraits;
-template <>
-struct SimdTraits<float> {
-  typedef float Vector __attribute__((vector_size(64)));
-  typedef uint32_t Bits __attribute__((vector_size(64)));
-};
-template <>
-struct SimdTraits<double> {
-  typedef double Vector __attribute__((vector_size(64)));
-  typedef uint64_t Bits __attribute__((vector_size(64)));
+template <typename T, int Bytes>
+struct SimdTraits {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
+  static_assert(Bytes == 16 || Bytes == 32 || Bytes == 64);
+  using Unsigned = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  typedef T Vector __attribute__((vector_size(Bytes)));
+  typedef Unsigned Bits __attribute__((vector_size(Bytes)));
 };
 
-/// 64-byte vector of T and its lane count.
-template <typename T>
-using Simd = typename SimdTraits<T>::Vector;
-template <typename T>
-constexpr int kLanes = static_cast<int>(64 / sizeof(T));
+/// Vector of Bytes / sizeof(T) lanes of T.
+template <typename T, int Bytes>
+using Simd = typename SimdTraits<T, Bytes>::Vector;
 
-// Every helper taking or returning vectors is always inlined: each is then
-// compiled for the instruction set of the kernel clone that uses it, and no
-// 64-byte vector crosses a call between code built for different targets.
+/// The lane type of a vector type.
+template <typename V>
+using LaneType = std::remove_cvref_t<decltype(std::declval<V>()[0])>;
+
+/// Lanes of a vector type.
+template <typename V>
+constexpr int kLanes = static_cast<int>(sizeof(V) / sizeof(LaneType<V>));
+
+// Every helper taking vectors is always inlined, so it is compiled for the
+// instruction set of the kernel that uses it, and takes and gives vectors by
+// reference: no vector crosses a call between code built for different
+// targets (GCC warns that the ABI changes; clang 14 stops with an error).
 #define DICTLEARN_SIMD_INLINE inline __attribute__((always_inline))
 
-template <typename T>
-DICTLEARN_SIMD_INLINE Simd<T> splat(T value) {
-  return Simd<T>{} + value;
-}
-
-/// exp of each lane: about 1.4 ulp for float, 1e-14 relative for double;
-/// 0 below -87.3 (float) or -708 (double), inf above 88.3 or 709, NaN for NaN.
-/// Range reduction x = n·ln2 + r with |r| <= ln2/2, a polynomial for e^r,
-/// then 2^n built in the exponent bits. Branch free: every select is a blend.
-template <typename T>
-DICTLEARN_SIMD_INLINE Simd<T> exp_simd(Simd<T> in) {
-  using V = Simd<T>;
-  using Bits = typename SimdTraits<T>::Bits;
+/// exp of each lane of `v`, in place: about 1.4 ulp for float, 1e-14 relative
+/// for double; 0 below -87.3 (float) or -708 (double), inf above 88.3 or 709,
+/// NaN for NaN. Range reduction x = n·ln2 + r with |r| <= ln2/2, a polynomial
+/// for e^r, then 2^n built in the exponent bits. Branch free: every select is
+/// a blend. (`V{} + s` is s in every lane.)
+template <typename V>
+DICTLEARN_SIMD_INLINE void exp_in_place(V& v) {
+  using T = LaneType<V>;
+  using Bits = typename SimdTraits<T, static_cast<int>(sizeof(V))>::Bits;
   constexpr bool is_float = sizeof(T) == 4;
+  const V in = v;
   const T low = is_float ? T(-87.3) : T(-708.0);
   const T high = is_float ? T(88.3) : T(709.0);
   // Adding 1.5·2^(mantissa bits) rounds to an integer in every SIMD width.
   const T round = is_float ? T(12582912.0) : T(6755399441055744.0);
-  V x = in > low ? in : splat(low);  // NaN goes to `low` here and is restored below
-  x = x < high ? x : splat(high);
+  V x = in > low ? in : V{} + low;  // NaN goes to `low` here and is restored below
+  x = x < high ? x : V{} + high;
   const V n = (x * T(1.4426950408889634) + round) - round;
   V p;
   if constexpr (is_float) {
     // ln2 split in two so n·ln2 is subtracted without rounding error.
     V r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
-    p = splat(1.9875691500e-4f);
+    p = V{} + 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
     p = p * r + 8.3334519073e-3f;
     p = p * r + 4.1665795894e-2f;
@@ -69,7 +71,7 @@ DICTLEARN_SIMD_INLINE Simd<T> exp_simd(Simd<T> in) {
     V r = x - n * 0.6931471803691238;
     r = r - n * 1.9082149292705877e-10;
     // Taylor to degree 11: |r| <= 0.347, truncation below 1e-16 relative.
-    p = splat(1.0 / 39916800.0);
+    p = V{} + 1.0 / 39916800.0;
     p = p * r + 1.0 / 3628800.0;
     p = p * r + 1.0 / 362880.0;
     p = p * r + 1.0 / 40320.0;
@@ -88,26 +90,26 @@ DICTLEARN_SIMD_INLINE Simd<T> exp_simd(Simd<T> in) {
   const T bias = is_float ? T(127) : T(1023);
   const Bits bits = reinterpret_cast<Bits>(n + (bias + round)) << mantissa;
   V result = p * reinterpret_cast<V>(bits);
-  result = in < low ? splat(T(0)) : result;
-  result = in > high ? splat(std::numeric_limits<T>::infinity()) : result;
+  result = in < low ? V{} : result;
+  result = in > high ? V{} + std::numeric_limits<T>::infinity() : result;
   result = in != in ? in : result;
-  return result;
+  v = result;
 }
 
 /// Sum of the lanes, in double, in lane order.
-template <typename T>
-DICTLEARN_SIMD_INLINE double lane_sum(const Simd<T>& v) {
+template <typename V>
+DICTLEARN_SIMD_INLINE double lane_sum(const V& v) {
   double total = 0;
-  for (int l = 0; l < kLanes<T>; ++l) total += static_cast<double>(v[l]);
+  for (int l = 0; l < kLanes<V>; ++l) total += static_cast<double>(v[l]);
   return total;
 }
 
-/// exp_simd on an array of kLanes<T> values, in place.
-template <typename T>
+/// exp_in_place on an array of Bytes / sizeof(T) values (for tests).
+template <typename T, int Bytes>
 DICTLEARN_SIMD_INLINE void exp_lanes(T* values) {
-  Simd<T> v;
+  Simd<T, Bytes> v;
   __builtin_memcpy(&v, values, sizeof(v));
-  v = exp_simd<T>(v);
+  exp_in_place(v);
   __builtin_memcpy(values, &v, sizeof(v));
 }
 

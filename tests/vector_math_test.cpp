@@ -1,4 +1,6 @@
-// The vectorized exp used by the fused kernels, against std::exp.
+// The vectorized exp used by the fused kernels, against std::exp, at each
+// vector width (16, 32 and 64 bytes: the baseline, x86-64-v3 and x86-64-v4
+// levels' registers).
 #include "vector_math.hpp"
 
 #include <gtest/gtest.h>
@@ -9,38 +11,65 @@
 namespace dictlearn::detail {
 namespace {
 
-TEST(VectorMathTest, FloatExpIsWithinTwoUlpOverItsRange) {
+template <int Bytes>
+struct Width {
+  static constexpr int bytes = Bytes;
+};
+
+template <typename W>
+class VectorMathTest : public ::testing::Test {};
+using Widths = ::testing::Types<Width<16>, Width<32>, Width<64>>;
+TYPED_TEST_SUITE(VectorMathTest, Widths);
+
+/// Every lane gets x; the test reads them all.
+template <typename T, int Bytes>
+double worst_relative_error(double low, double high, double step) {
+  constexpr int lanes = Bytes / static_cast<int>(sizeof(T));
   double worst = 0;
-  for (double x = -87.0; x < 88.2; x += 0.0007) {
-    float lanes[16];
-    for (float& v : lanes) v = static_cast<float>(x);
-    exp_lanes<float>(lanes);
-    const double reference = std::exp(static_cast<double>(static_cast<float>(x)));
-    worst = std::max(worst, std::abs(lanes[7] - reference) / reference);
+  for (double x = low; x < high; x += step) {
+    T values[lanes];
+    for (T& v : values) v = static_cast<T>(x);
+    exp_lanes<T, Bytes>(values);
+    const double reference = std::exp(static_cast<double>(static_cast<T>(x)));
+    for (T v : values) worst = std::max(worst, std::abs(v - reference) / reference);
   }
+  return worst;
+}
+
+TYPED_TEST(VectorMathTest, FloatExpIsWithinTwoUlpOverItsRange) {
+  const double worst = worst_relative_error<float, TypeParam::bytes>(-87.0, 88.2, 0.0007);
   EXPECT_LT(worst, 2 * std::numeric_limits<float>::epsilon()) << worst;
 }
 
-TEST(VectorMathTest, DoubleExpIsAccurate) {
-  double worst = 0;
-  for (double x = -700.0; x < 700.0; x += 0.0137) {
-    double lanes[8];
-    for (double& v : lanes) v = x;
-    exp_lanes<double>(lanes);
-    worst = std::max(worst, std::abs(lanes[3] - std::exp(x)) / std::exp(x));
-  }
+TYPED_TEST(VectorMathTest, DoubleExpIsAccurate) {
+  const double worst = worst_relative_error<double, TypeParam::bytes>(-700.0, 700.0, 0.0137);
   EXPECT_LT(worst, 2e-14) << worst;
 }
 
-TEST(VectorMathTest, EdgesUnderflowOverflowAndNaN) {
-  float lanes[16] = {-1000.0f, 1000.0f, std::numeric_limits<float>::quiet_NaN(), 0.0f,
-                     -std::numeric_limits<float>::infinity()};
-  exp_lanes<float>(lanes);
-  EXPECT_EQ(lanes[0], 0.0f);
-  EXPECT_EQ(lanes[1], std::numeric_limits<float>::infinity());
-  EXPECT_TRUE(std::isnan(lanes[2]));
-  EXPECT_EQ(lanes[3], 1.0f);
-  EXPECT_EQ(lanes[4], 0.0f);
+TYPED_TEST(VectorMathTest, EdgesUnderflowOverflowAndNaNInEveryLane) {
+  constexpr int lanes = TypeParam::bytes / 4;
+  const float infinity = std::numeric_limits<float>::infinity();
+  const float edges[5] = {-1000.0f, 1000.0f, std::numeric_limits<float>::quiet_NaN(), 0.0f,
+                          -infinity};
+  const float expected[5] = {0.0f, infinity, std::numeric_limits<float>::quiet_NaN(), 1.0f, 0.0f};
+  for (int e = 0; e < 5; ++e) {
+    for (int lane = 0; lane < lanes; ++lane) {
+      float values[lanes];
+      for (float& v : values) v = -1.0f;
+      values[lane] = edges[e];
+      exp_lanes<float, TypeParam::bytes>(values);
+      for (int l = 0; l < lanes; ++l) {
+        if (l != lane) {
+          EXPECT_NEAR(values[l], std::exp(-1.0f), 1e-7f)
+              << "edge " << edges[e] << " in lane " << lane;
+        } else if (std::isnan(expected[e])) {
+          EXPECT_TRUE(std::isnan(values[l])) << "lane " << lane;
+        } else {
+          EXPECT_EQ(values[l], expected[e]) << "edge " << edges[e] << " in lane " << lane;
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
