@@ -277,8 +277,9 @@ void add_fit_flags(CLI::App* app, FitArgs& args) {
 int run(int argc, char** argv) {
   CLI::App app{"dictlearn: dictionary learning (X ≈ R·D with sparse codes R)", "dictlearn"};
   app.set_version_flag("--version", [] {
-    return fmt::format("dictlearn {} (matrix products: {})", DICTLEARN_VERSION_STRING,
-                       dl::matrix_product_backend());
+    return fmt::format("dictlearn {} (matrix products: {}; vector kernels: {})",
+                       DICTLEARN_VERSION_STRING, dl::matrix_product_backend(),
+                       dl::vector_kernel_level());
   });
   app.require_subcommand(1);
   app.get_formatter()->column_width(36);

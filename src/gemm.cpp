@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "dictlearn/trainer.hpp"
+#include "simd_dispatch.hpp"
 #include "threads.hpp"
 
 #ifdef DICTLEARN_HAVE_OPENBLAS
@@ -125,5 +126,7 @@ const char* gemm_backend() {
 namespace dictlearn {
 
 const char* matrix_product_backend() { return detail::gemm_backend(); }
+
+const char* vector_kernel_level() { return detail::simd_level_name(detail::simd_level()); }
 
 }  // namespace dictlearn

@@ -636,7 +636,8 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
       T* r = per_block ? own : codes + begin * K;
       T* gz = per_block ? own + block_rows * K : code_grad + begin * K;
       T* e = per_block ? own + 2 * block_rows * K : residual + begin * d;
-      T* x_copy = per_block ? own + 2 * block_rows * K + block_rows * d : w.batch.data() + begin * d;
+      T* x_copy = per_block ? own + 2 * block_rows * K + block_rows * d
+                            : (copy ? w.batch.data() + begin * d : nullptr);
       if (copy) {
         for (int64_t i = begin; i < begin + count; ++i) {
           const T* source = data.data() + (index ? index[i] : i) * d;

@@ -204,6 +204,11 @@ class Trainer {
 /// "Eigen (x86-64-v4, AVX-512)" (chosen from the CPU's flags at the first call).
 const char* matrix_product_backend();
 
+/// The instruction-set level the fused vector kernels run at: "v4" (AVX-512,
+/// 64-byte vectors), "v3" (AVX2, 32) or "baseline" (16); the CPU's best
+/// unless DICTLEARN_SIMD names a lower one.
+const char* vector_kernel_level();
+
 /// One call: initializes from options (or starts from `initial` when given)
 /// and trains. Returns the trained model; `losses` (if not null) receives the
 /// loss of every epoch.
