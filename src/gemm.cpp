@@ -39,18 +39,17 @@ struct Kernels {
 Kernels choose_kernels() {
   Kernels kernels;
 #ifdef DICTLEARN_GEMM_X86_LEVELS
-  __builtin_cpu_init();
-  // The levels' main features, named one by one (compilers differ in which
-  // level names __builtin_cpu_supports knows).
-  const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                  __builtin_cpu_supports("bmi2");
-  const bool v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                  __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
-                  __builtin_cpu_supports("avx512cd");
-  if (v4) {
-    kernels = {&sgemm_v4, &dgemm_v4, "Eigen (x86-64-v4, AVX-512)"};
-  } else if (v3) {
-    kernels = {&sgemm_v3, &dgemm_v3, "Eigen (x86-64-v3, AVX2)"};
+  // The CPU's best level (src/simd_dispatch.hpp; not DICTLEARN_SIMD, which
+  // only steers the vector kernels).
+  switch (cpu_simd_level()) {
+    case SimdLevel::v4:
+      kernels = {&sgemm_v4, &dgemm_v4, "Eigen (x86-64-v4, AVX-512)"};
+      break;
+    case SimdLevel::v3:
+      kernels = {&sgemm_v3, &dgemm_v3, "Eigen (x86-64-v3, AVX2)"};
+      break;
+    case SimdLevel::baseline:
+      break;
   }
 #endif
   return kernels;

@@ -59,8 +59,8 @@ inline SimdLevel cpu_simd_level() {
   static const SimdLevel level = [] {
 #ifdef DICTLEARN_SIMD_X86_LEVELS
     __builtin_cpu_init();
-    // The levels' main features one by one, as src/gemm.cpp tests them
-    // (clang 14 knows no level names).
+    // The levels' main features one by one (the matrix products of src/gemm.cpp
+    // choose by this too; clang 14 knows no level names).
     const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                     __builtin_cpu_supports("bmi2");
     const bool v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
