@@ -23,7 +23,10 @@ using Map = Eigen::Map<RowMajor<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
 template <typename T>
 void eigen_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a,
                 int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
-  Eigen::setNbThreads(1);  // parallelism is the caller's, over fixed blocks
+  // Parallelism is the caller's, over fixed blocks; set once (this runs on
+  // several threads at a time).
+  static const bool single_threaded = (Eigen::setNbThreads(1), true);
+  (void)single_threaded;
   Map<T> C(c, m, n, Eigen::OuterStride<>(ldc));
   if (beta == T(0)) {
     C.setZero();
