@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "finite.hpp"
 #include "gemm.hpp"
 #include "dictlearn/io.hpp"
 
@@ -57,7 +58,7 @@ constexpr const char* kGifTerminal =
     "set terminal gif animate delay 8 loop 0 size 640,480 enhanced font \"DejaVu Sans,10\" "
     "background rgb \"white\"";
 
-bool all_finite(const Matrix<double>& m) { return m.allFinite(); }
+bool all_finite(const Matrix<double>& m) { return detail::all_finite(m.data(), m.size()); }
 
 // ---------------------------------------------------------------- quoting
 

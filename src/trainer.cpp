@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <tuple>
+#include <utility>
 
 #include "check.hpp"
 #include "encoder_rows.hpp"
@@ -145,6 +147,34 @@ void normalize_rows(Matrix<T>& matrix) {
     const T norm = matrix.row(k).norm();
     if (norm > T(0)) matrix.row(k) /= norm;
   }
+}
+
+/// The blocks' slots of `partials`, each [squared error, Σ|R|, ∂L/∂b (atoms),
+/// fired counts (atoms), column sums of G (dim)], added in block order (the
+/// same sums for any thread count). Writes ∂L/∂b (plus `extra_bias`, AuxK's,
+/// when not empty), the fired counts and ∂L/∂b_dec; returns the squared error
+/// and Σ|R|.
+template <typename T>
+std::pair<double, double> add_block_sums(const std::vector<double>& partials, int64_t blocks,
+                                         const Model<T>& model, const Vector<T>& extra_bias,
+                                         std::vector<double>& sums, std::vector<double>& fired,
+                                         Gradients<T>& gradients) {
+  const int K = model.n_atoms(), d = model.dim();
+  const int64_t stride = 2 + 2 * K + d;
+  sums.assign(stride, 0.0);
+  for (int64_t block = 0; block < blocks; ++block) {
+    for (int64_t j = 0; j < stride; ++j) sums[j] += partials[block * stride + j];
+  }
+  for (int k = 0; k < K; ++k) {
+    gradients.encoder_bias[k] = static_cast<T>(sums[2 + k]);
+    if (extra_bias.size() > 0) gradients.encoder_bias[k] += extra_bias[k];
+    fired[k] = sums[2 + K + k];
+  }
+  if (model.decoder_bias.size() > 0) {
+    for (int j = 0; j < d; ++j) gradients.decoder_bias[j] = static_cast<T>(sums[2 + 2 * K + j]);
+    gradients.decoder_bias -= model.encoder_weight.transpose() * gradients.encoder_bias;
+  }
+  return {sums[0], sums[1]};
 }
 
 /// FVU's denominator: the data's total squared deviation from its column
@@ -315,22 +345,8 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& data
 
   if (fused) {
     const int64_t blocks = fused_pass(data, index, rows, w);
-    const int64_t stride = 2 + 2 * K + d;
-    std::vector<double>& sums = w.block_sums;
-    sums.assign(stride, 0.0);
-    for (int64_t block = 0; block < blocks; ++block) {
-      for (int64_t j = 0; j < stride; ++j) sums[j] += w.partials[block * stride + j];
-    }
-    squared_error = sums[0];
-    l1_sum = sums[1];
-    for (int k = 0; k < K; ++k) {
-      gradients_.encoder_bias[k] = static_cast<T>(sums[2 + k]);
-      w.fired[k] = sums[2 + K + k];
-    }
-    if (has_decoder_bias) {
-      for (int j = 0; j < d; ++j) gradients_.decoder_bias[j] = static_cast<T>(sums[2 + 2 * K + j]);
-      gradients_.decoder_bias -= model_.encoder_weight.transpose() * gradients_.encoder_bias;
-    }
+    std::tie(squared_error, l1_sum) =
+        add_block_sums(w.partials, blocks, model_, Vector<T>(), w.block_sums, w.fired, gradients_);
   } else if (use_small_kernel(model_, options_)) {
     if (!w.data_t_is_full) {
       w.data_t.resize(d, rows);
@@ -485,7 +501,6 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& data
       }
       w.partials[block * stride] = sum;
     }
-    for (int64_t block = 0; block < blocks; ++block) squared_error += w.partials[block * stride];
 
     gradients_.dictionary.setZero();
     gradients_.encoder_weight.setZero();
@@ -541,20 +556,8 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& data
       detail::parallel_gemm<T>(true, false, K, d, rows, code_grad.data(), K, Xc.data(), d, T(1),
                                gradients_.encoder_weight.data(), d, w.threads, kAtoms);
     }
-    std::vector<double>& sums = w.block_sums;
-    sums.assign(stride, 0.0);
-    for (int64_t block = 0; block < blocks; ++block) {
-      for (int64_t j = 1; j < stride; ++j) sums[j] += w.partials[block * stride + j];
-    }
-    l1_sum = sums[1];
-    for (int k = 0; k < K; ++k) {
-      gradients_.encoder_bias[k] = static_cast<T>(sums[2 + k]) + aux_bias_grad[k];
-      w.fired[k] = sums[2 + K + k];
-    }
-    if (has_decoder_bias) {
-      for (int j = 0; j < d; ++j) gradients_.decoder_bias[j] = static_cast<T>(sums[2 + 2 * K + j]);
-      gradients_.decoder_bias -= model_.encoder_weight.transpose() * gradients_.encoder_bias;
-    }
+    std::tie(squared_error, l1_sum) =
+        add_block_sums(w.partials, blocks, model_, aux_bias_grad, w.block_sums, w.fired, gradients_);
   }
 
   result.objective = squared_error / static_cast<double>(rows * d) +
