@@ -72,9 +72,24 @@ inline int64_t fused_block_rows(int64_t rows) {
 
 /// The fused pass keeps each block's share of ∂L/∂D and ∂L/∂W (cheap for thin
 /// models: no second pass over the batch) while all blocks' shares take at
-/// most this many bytes; above, the two gradients are products over the whole
-/// batch split into tiles of atoms.
+/// most this many bytes; above, the batch streams through passes of rows (see
+/// fused_stream_rows), each pass adding its products to the two gradients
+/// tile by tile of atoms.
 constexpr int64_t kPartialBytes = int64_t{8} << 20;
+
+/// Large models: the buffers of one pass (codes, their gradient, G with the
+/// samples) take at most this many bytes (or 64 rows), so that the batch's
+/// workspace does not grow with the batch size and stays in cache. 1 MiB ran
+/// W3 (512 atoms x 784, batch 1,024: passes of 128 rows) as fast as 2 MiB and
+/// as the whole batch at once, with 11 MiB less memory than the latter.
+constexpr int64_t kPassBytes = int64_t{1} << 20;
+
+/// Rows per pass for large models, from the model's and the batch's sizes
+/// alone (never the thread count): a multiple of 64 rows, at least 64.
+inline int64_t fused_stream_rows(int64_t rows, int64_t atoms, int64_t dim, int64_t scalar_bytes) {
+  const int64_t fit = kPassBytes / ((2 * atoms + dim) * scalar_bytes) / 64 * 64;
+  return std::min(rows, std::max<int64_t>(64, fit));
+}
 
 /// Uniform integer in [0, n) from the engine (multiply-shift; exact for our n).
 inline uint64_t below(std::mt19937_64& engine, uint64_t n) {
@@ -571,28 +586,41 @@ typename Trainer<T>::BatchResult Trainer<T>::compute_batch(const Matrix<T>& data
 }
 
 /// One batch of a row-local encoder in a single parallel region. The batch is
-/// cut into fixed blocks of rows (fused_block_rows); each block, on whichever
-/// thread takes it, gathers its samples (minus the decoder bias), then
+/// cut into fixed blocks of rows; each block, on whichever thread takes it,
+/// gathers its samples (minus the decoder bias), then
 ///   Z = X Wᵀ + b, R = f(Z), E = R D − X, G = 2E/(rows·dim), ∂L/∂R = G Dᵀ,
 ///   ∂L/∂Z = f'(∂L/∂R)
 /// while these stay in cache, with its sums (squared error, |R|, ∂L/∂b, fired
 /// atoms, column sums of G) in its own slot of w.partials. ∂L/∂D = Rᵀ G and
-/// ∂L/∂W = (∂L/∂Z)ᵀ X are sums over all rows: per block in the same task, then
-/// added in block order (small models), or after the blocks as products over
-/// the whole batch, one task per tile of atoms. Which thread runs a block or a
-/// tile never changes what it computes, so results do not depend on the
-/// thread count. Returns the number of blocks.
+/// ∂L/∂W = (∂L/∂Z)ᵀ X are sums over all rows:
+///  - small models: each block's share in the same task (fused_block_rows
+///    rows a block), added in block order after the blocks;
+///  - large models: the batch streams through passes of fused_stream_rows rows
+///    (two blocks each); after a pass's blocks, the pass's products over tiles
+///    of atoms are added to the two gradients, one task per tile. Only one
+///    pass's codes, code gradients and G are held (the samples share G's rows:
+///    they are gathered again for ∂L/∂W), whatever the batch size.
+/// Which thread runs a block or a tile never changes what it computes, and the
+/// blocks and passes depend on the sizes alone, so results do not depend on
+/// the thread count. Returns the number of blocks.
 template <typename T>
 int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int64_t rows,
                                Workspace& w) {
   const int K = model_.n_atoms(), d = model_.dim();
   const int64_t kd = static_cast<int64_t>(K) * d;
-  const int64_t block_rows = fused_block_rows(rows);
+  const bool per_block = 2 * kd * ((rows + fused_block_rows(rows) - 1) / fused_block_rows(rows)) *
+                             static_cast<int64_t>(sizeof(T)) <=
+                         kPartialBytes;
+  // Streaming: two blocks a pass (a multiple of 32 rows each); the pass's
+  // rows are a multiple of the block's, so blocks never straddle passes.
+  const int64_t pass_rows = per_block ? rows : fused_stream_rows(rows, K, d, sizeof(T));
+  const int64_t block_rows = per_block ? fused_block_rows(rows)
+                                       : std::max<int64_t>(32, pass_rows / 2);
   const int64_t blocks = (rows + block_rows - 1) / block_rows;
+  const int64_t blocks_per_pass = per_block ? blocks : (pass_rows + block_rows - 1) / block_rows;
+  const int64_t passes = (blocks + blocks_per_pass - 1) / blocks_per_pass;
   const int64_t stride = 2 + 2 * K + d;
   w.partials.assign(blocks * stride, 0.0);
-  const bool per_block =
-      2 * kd * blocks * static_cast<int64_t>(sizeof(T)) <= kPartialBytes;
   if (per_block) w.grad_partials.resize(2 * kd * blocks);
   const int64_t tile_atoms = std::clamp<int64_t>((K / 4 + 15) / 16 * 16, 16, 512);
   const int64_t tiles = per_block ? 0 : (K + tile_atoms - 1) / tile_atoms;
@@ -600,19 +628,20 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
   const T* decoder_bias = model_.decoder_bias.size() > 0 ? model_.decoder_bias.data() : nullptr;
   const bool copy = index != nullptr || decoder_bias != nullptr;
   // Per-block shares need a block's rows only while the block runs: each
-  // thread works in its own block-sized buffers. Tiles need the whole batch's
-  // codes, their gradient, G and the samples. Grown once, reused every batch.
+  // thread works in its own block-sized buffers. Passes hold one pass's
+  // codes, their gradient and G (the samples copied into G's rows). Grown
+  // once, reused every batch.
   const int64_t block_space = block_rows * (2 * K + 2 * static_cast<int64_t>(d));
+  const int64_t held_rows = std::min(rows, blocks_per_pass * block_rows);
   if (per_block) {
     w.thread_space.resize(w.threads);
     for (std::vector<T>& space : w.thread_space) {
       if (static_cast<int64_t>(space.size()) < block_space) space.resize(block_space);
     }
   } else {
-    if (w.z.rows() < rows) w.z.resize(rows, K);
-    if (w.code_grad.rows() < rows) w.code_grad.resize(rows, K);
-    if (w.residual.rows() < rows) w.residual.resize(rows, d);
-    if (copy && w.batch.rows() < rows) w.batch.resize(rows, d);
+    if (w.z.rows() < held_rows) w.z.resize(held_rows, K);
+    if (w.code_grad.rows() < held_rows) w.code_grad.resize(held_rows, K);
+    if (w.residual.rows() < held_rows) w.residual.resize(held_rows, d);
   }
   const T* W = model_.encoder_weight.data();
   const T* D = model_.dictionary.data();
@@ -620,73 +649,107 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
   T* codes = w.z.data();
   T* residual = w.residual.data();
   T* code_grad = w.code_grad.data();
-  const T* xc = copy ? w.batch.data() : data.data();
   const T scale = static_cast<T>(2.0 / static_cast<double>(rows * d));
   const T l1_weight = static_cast<T>(options_.l1 / static_cast<double>(rows));
   const EncoderOptions& encoder = model_.encoder;
   const int threads = static_cast<int>(std::min<int64_t>(
-      blocks, threads_for(w.threads, 10.0 * static_cast<double>(rows) * static_cast<double>(kd))));
+      per_block ? blocks : std::max<int64_t>(blocks_per_pass, tiles),
+      threads_for(w.threads, 10.0 * static_cast<double>(rows) * static_cast<double>(kd))));
+  // Batch rows [begin, end) (minus the decoder bias) into consecutive rows of target.
+  auto gather = [&](int64_t begin, int64_t end, T* target) {
+    for (int64_t i = begin; i < end; ++i) {
+      const T* source = data.data() + (index ? index[i] : i) * d;
+      T* row = target + (i - begin) * d;
+      if (decoder_bias) {
+        for (int j = 0; j < d; ++j) row[j] = source[j] - decoder_bias[j];
+      } else {
+        std::copy(source, source + d, row);
+      }
+    }
+  };
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     detail::RowScratch<T>& scratch = w.scratch[omp_thread()];
+    for (int64_t pass = 0; pass < passes; ++pass) {
+      const int64_t first_block = pass * blocks_per_pass;
+      const int64_t end_block = std::min(blocks, first_block + blocks_per_pass);
+      const int64_t pass_begin = first_block * block_rows;
+      const int64_t pass_count = std::min(rows, end_block * block_rows) - pass_begin;
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t block = 0; block < blocks; ++block) {
-      const int64_t begin = block * block_rows, count = std::min(block_rows, rows - begin);
-      // This block's rows of x (the samples, centered), r (codes), e (then
-      // G) and gz (∂L/∂R, then ∂L/∂Z).
-      T* own = per_block ? w.thread_space[omp_thread()].data() : nullptr;
-      T* r = per_block ? own : codes + begin * K;
-      T* gz = per_block ? own + block_rows * K : code_grad + begin * K;
-      T* e = per_block ? own + 2 * block_rows * K : residual + begin * d;
-      T* x_copy = per_block ? own + 2 * block_rows * K + block_rows * d
-                            : (copy ? w.batch.data() + begin * d : nullptr);
-      if (copy) {
-        for (int64_t i = begin; i < begin + count; ++i) {
-          const T* source = data.data() + (index ? index[i] : i) * d;
-          T* target = x_copy + (i - begin) * d;
-          if (decoder_bias) {
-            for (int j = 0; j < d; ++j) target[j] = source[j] - decoder_bias[j];
-          } else {
-            std::copy(source, source + d, target);
-          }
-        }
-      }
-      const T* x = copy ? x_copy : data.data() + begin * d;
-      double* partial = w.partials.data() + block * stride;
-      double* bias_grad = partial + 2;
-      double* fired = partial + 2 + K;
-      double* g_sum = partial + 2 + 2 * K;
+      for (int64_t block = first_block; block < end_block; ++block) {
+        const int64_t begin = block * block_rows, count = std::min(block_rows, rows - begin);
+        const int64_t at = begin - pass_begin;  // the block's first row in the pass's buffers
+        // This block's rows of x (the samples, centered), r (codes), e (then
+        // G) and gz (∂L/∂R, then ∂L/∂Z).
+        T* own = per_block ? w.thread_space[omp_thread()].data() : nullptr;
+        T* r = per_block ? own : codes + at * K;
+        T* gz = per_block ? own + block_rows * K : code_grad + at * K;
+        T* e = per_block ? own + 2 * block_rows * K : residual + at * d;
+        T* x_copy = per_block ? own + 2 * block_rows * K + block_rows * d : e;
+        if (copy) gather(begin, begin + count, x_copy);
+        const T* x = copy ? x_copy : data.data() + begin * d;
+        double* partial = w.partials.data() + block * stride;
+        double* bias_grad = partial + 2;
+        double* fired = partial + 2 + K;
+        double* g_sum = partial + 2 + 2 * K;
 
-      // The products add onto b (Z = b + X Wᵀ, as PyTorch's addmm) and onto
-      // −X (E = −X + R D): no zeroing pass and no separate addition pass.
-      for (int64_t i = 0; i < count; ++i) std::copy(b, b + K, r + i * K);
-      detail::gemm(false, true, count, K, d, x, d, W, d, T(1), r, K);
-      detail::activate_rows(encoder, r, count, K, scratch);
-      for (int64_t i = 0; i < count * d; ++i) e[i] = -x[i];
-      detail::gemm(false, false, count, d, K, r, K, D, d, T(1), e, d);
-      partial[0] = detail::square_and_scale(e, count, d, scale);  // e is now G
-      detail::add_column_sums(e, count, d, g_sum);
-      detail::gemm(false, true, count, K, d, e, d, D, d, T(0), gz, K);
-      detail::count_column_nonzeros(r, count, K, fired);
-      if (l1_weight > T(0)) {
-        for (int64_t i = 0; i < count; ++i) {
-          const T* ri = r + i * K;
-          T* gi = gz + i * K;
-          for (int k = 0; k < K; ++k) {
-            partial[1] += std::abs(static_cast<double>(ri[k]));
-            gi[k] += ri[k] > T(0) ? l1_weight : (ri[k] < T(0) ? -l1_weight : T(0));
+        // The products add onto b (Z = b + X Wᵀ, as PyTorch's addmm) and onto
+        // −X (E = −X + R D): no zeroing pass and no separate addition pass.
+        // When streaming, e holds the samples until −X overwrites them.
+        for (int64_t i = 0; i < count; ++i) std::copy(b, b + K, r + i * K);
+        detail::gemm(false, true, count, K, d, x, d, W, d, T(1), r, K);
+        detail::activate_rows(encoder, r, count, K, scratch);
+        for (int64_t i = 0; i < count * d; ++i) e[i] = -x[i];
+        detail::gemm(false, false, count, d, K, r, K, D, d, T(1), e, d);
+        partial[0] = detail::square_and_scale(e, count, d, scale);  // e is now G
+        detail::add_column_sums(e, count, d, g_sum);
+        detail::gemm(false, true, count, K, d, e, d, D, d, T(0), gz, K);
+        detail::count_column_nonzeros(r, count, K, fired);
+        if (l1_weight > T(0)) {
+          for (int64_t i = 0; i < count; ++i) {
+            const T* ri = r + i * K;
+            T* gi = gz + i * K;
+            for (int k = 0; k < K; ++k) {
+              partial[1] += std::abs(static_cast<double>(ri[k]));
+              gi[k] += ri[k] > T(0) ? l1_weight : (ri[k] < T(0) ? -l1_weight : T(0));
+            }
           }
         }
+        detail::backward_rows(encoder, r, gz, count, K);
+        detail::add_column_sums(gz, count, K, bias_grad);
+        if (per_block) {
+          // (∂L/∂D)ᵀ = Gᵀ R and (∂L/∂W)ᵀ = Xᵀ ∂L/∂Z, dim x atoms: the faster
+          // layout for thin data.
+          T* share = w.grad_partials.data() + 2 * kd * block;
+          detail::gemm(true, false, d, K, count, e, d, r, K, T(0), share, K);
+          detail::gemm(true, false, d, K, count, x, d, gz, K, T(0), share + kd, K);
+        }
       }
-      detail::backward_rows(encoder, r, gz, count, K);
-      detail::add_column_sums(gz, count, K, bias_grad);
-      if (per_block) {
-        // (∂L/∂D)ᵀ = Gᵀ R and (∂L/∂W)ᵀ = Xᵀ ∂L/∂Z, dim x atoms: the faster
-        // layout for thin data.
-        T* share = w.grad_partials.data() + 2 * kd * block;
-        detail::gemm(true, false, d, K, count, e, d, r, K, T(0), share, K);
-        detail::gemm(true, false, d, K, count, x, d, gz, K, T(0), share + kd, K);
+      if (per_block) continue;
+      // The pass's share of ∂L/∂D = Rᵀ G, tile by tile (the first pass sets
+      // the gradient, the others add to it), then, with the samples gathered
+      // again into G's rows, its share of ∂L/∂W = (∂L/∂Z)ᵀ X.
+      const T accumulate = pass == 0 ? T(0) : T(1);
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t tile = 0; tile < tiles; ++tile) {
+        const int64_t first = tile * tile_atoms, count = std::min<int64_t>(tile_atoms, K - first);
+        detail::gemm(true, false, count, d, pass_count, codes + first, K, residual, d, accumulate,
+                     gradients_.dictionary.data() + first * d, d);
+      }
+      if (copy) {
+#pragma omp for schedule(static)
+        for (int64_t block = first_block; block < end_block; ++block) {
+          const int64_t begin = block * block_rows, count = std::min(block_rows, rows - begin);
+          gather(begin, begin + count, residual + (begin - pass_begin) * d);
+        }
+      }
+      const T* x = copy ? residual : data.data() + pass_begin * d;
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t tile = 0; tile < tiles; ++tile) {
+        const int64_t first = tile * tile_atoms, count = std::min<int64_t>(tile_atoms, K - first);
+        detail::gemm(true, false, count, d, pass_count, code_grad + first, K, x, d, accumulate,
+                     gradients_.encoder_weight.data() + first * d, d);
       }
     }
     if (per_block) {
@@ -702,19 +765,6 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
             }
             target[static_cast<int64_t>(k) * d + j] = sum;
           }
-        }
-      }
-    } else {
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t task = 0; task < 2 * tiles; ++task) {
-        const int64_t first = (task / 2) * tile_atoms;
-        const int64_t count = std::min<int64_t>(tile_atoms, K - first);
-        if (task % 2 == 0) {
-          detail::gemm(true, false, count, d, rows, codes + first, K, residual, d, T(0),
-                       gradients_.dictionary.data() + first * d, d);
-        } else {
-          detail::gemm(true, false, count, d, rows, code_grad + first, K, xc, d, T(0),
-                       gradients_.encoder_weight.data() + first * d, d);
         }
       }
     }

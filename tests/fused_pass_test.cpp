@@ -1,6 +1,6 @@
 // The fused pass of the trainer (one parallel region a batch, blocks of rows;
-// ∂L/∂D and ∂L/∂W either summed from per-block shares or computed as products
-// over tiles of atoms, chosen by the model's size): against a plain Eigen
+// ∂L/∂D and ∂L/∂W either summed from per-block shares or, for large models,
+// added pass by pass of rows as products over tiles of atoms): against a plain Eigen
 // computation of the same loss and gradients in double, for both ways, and
 // bit-identical for 1 and 2 threads.
 #include <gtest/gtest.h>
@@ -83,10 +83,49 @@ TEST(FusedPassTest, PerBlockSharesMatchAPlainComputation) {
 }
 
 TEST(FusedPassTest, AtomTilesMatchAPlainComputation) {
-  // 512 x 1024 model, 4 blocks of 64 rows: shares would take 16 MB, so the
-  // gradients are products over tiles of 128 atoms.
+  // 512 x 1024 model: shares would take 16 MB, so the gradients are products
+  // over tiles of 128 atoms, added pass by pass: two passes of 128 rows (1 MiB
+  // of buffers each), the second adding to the first.
   check_case(256, 1024, 512, false);
   check_case(256, 1024, 512, true);
+}
+
+TEST(FusedPassTest, PassesOfRowsAddUpToAPlainComputation) {
+  // 700 rows of the same model: five passes of 128 rows (blocks of 64) and a
+  // last one of 60 rows, a single short block.
+  check_case(700, 1024, 512, false);
+  check_case(700, 1024, 512, true);
+}
+
+TEST(FusedPassTest, ShuffledBatchesStreamTheRightSamples) {
+  // Batches of 600 of 1,200 shuffled rows: each batch gathers its samples into
+  // passes (4 x 128 rows, then 88) and again for ∂L/∂W. With a learning rate
+  // too small to move a float parameter, the epoch's loss (the batches' mean)
+  // is the loss of the whole data; 1 and 2 threads train to the same bits.
+  std::mt19937_64 engine(5);
+  std::normal_distribution<float> normal;
+  Matrix<float> X(1200, 1024);
+  for (Eigen::Index i = 0; i < X.size(); ++i) X.data()[i] = normal(engine);
+  const Model<float> model = init_model<float>(512, 1024, 3);
+  FitOptions still{.n_atoms = 512, .epochs = 1, .threads = 2, .batch_size = 600};
+  still.adam.lr = 1e-30;
+  Trainer<float> frozen(model, still);
+  frozen.fit(X);
+  ASSERT_EQ(frozen.model().encoder_weight, model.encoder_weight);
+  Gradients<float> unused;
+  const double whole = loss_and_gradients(model, X, unused, still);
+  EXPECT_NEAR(frozen.losses()[0], whole, 1e-6 * whole);
+
+  FitOptions moving{.n_atoms = 512, .epochs = 1, .threads = 1, .batch_size = 600};
+  Trainer<float> one(model, moving);
+  one.fit(X);
+  moving.threads = 2;
+  Trainer<float> two(model, moving);
+  two.fit(X);
+  EXPECT_EQ(one.model().dictionary, two.model().dictionary);
+  EXPECT_EQ(one.model().encoder_weight, two.model().encoder_weight);
+  EXPECT_EQ(one.losses(), two.losses());
+  EXPECT_NE(one.model().encoder_weight, model.encoder_weight);
 }
 
 }  // namespace
