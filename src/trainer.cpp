@@ -656,8 +656,17 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
       per_block ? blocks : std::max<int64_t>(blocks_per_pass, tiles),
       threads_for(w.threads, 10.0 * static_cast<double>(rows) * static_cast<double>(kd))));
   // Batch rows [begin, end) (minus the decoder bias) into consecutive rows of target.
+  // Shuffled rows lie anywhere in the data: while one is copied, the row
+  // kPrefetchAhead ahead is requested from memory (its first 512 bytes; the
+  // hardware prefetcher follows longer rows). W2 and W5: ~3% less loop time.
+  constexpr int64_t kPrefetchAhead = 8;
+  const int64_t prefetch_bytes = std::min<int64_t>(512, d * static_cast<int64_t>(sizeof(T)));
   auto gather = [&](int64_t begin, int64_t end, T* target) {
     for (int64_t i = begin; i < end; ++i) {
+      if (index && i + kPrefetchAhead < end) {
+        const char* ahead = reinterpret_cast<const char*>(data.data() + index[i + kPrefetchAhead] * d);
+        for (int64_t byte = 0; byte < prefetch_bytes; byte += 64) __builtin_prefetch(ahead + byte);
+      }
       const T* source = data.data() + (index ? index[i] : i) * d;
       T* row = target + (i - begin) * d;
       if (decoder_bias) {
