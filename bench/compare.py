@@ -890,9 +890,11 @@ def print_report(report):
           " reference sgemm, W5 (float64) against dgemm.")
     baselines = ", ".join("%s %.1f" % (r["name"], baseline_mib(report, r)) for r in report["workloads"]
                           if baseline_mib(report, r))
+    how = ("the workload's command on one 1-value sample with one atom, largest of its runs"
+           if any("dictlearn_baseline_rss_mib" in r for r in report["workloads"])
+           else "one run of a 1-epoch fit of one 1-value sample with one atom, without --init: an older report")
     print("  issue bound = data + 3x model + batch workspace (batch*(dim+2*atoms)) + the process baseline"
-          " (MiB: %s; the workload's command on one 1-value sample with one atom, largest of its runs);"
-          " pytorch RSS: the larger of its two configurations" % baselines)
+          " (MiB: %s; %s); pytorch RSS: the larger of its two configurations" % (baselines, how))
     print()
     print("targets (issue 4; speed against PyTorch as installed; the \"(vs tuned PyTorch)\" lines are"
           " informative, not the issue's targets):")
