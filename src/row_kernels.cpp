@@ -44,8 +44,10 @@ DICTLEARN_SIMD_INLINE LaneType<V> horizontal_sum(const V& v) {
 }
 
 /// Bytes: the vector width of the level it is compiled for.
-template <typename T, int Bytes>
-DICTLEARN_SIMD_INLINE void softmax_rows(T* z, int64_t rows, int cols, T inverse_temperature) {
+/// Unit: inverse_temperature is 1, and the multiplications by it (exact) are
+/// left out.
+template <typename T, int Bytes, bool Unit>
+DICTLEARN_SIMD_INLINE void softmax_rows_scaled(T* z, int64_t rows, int cols, T inverse_temperature) {
   using V = Simd<T, Bytes>;
   constexpr int L = kLanes<V>;
   const T lowest = -std::numeric_limits<T>::infinity();
@@ -56,7 +58,7 @@ DICTLEARN_SIMD_INLINE void softmax_rows(T* z, int64_t rows, int cols, T inverse_
       const int count = cols - c < L ? cols - c : L;
       V v;
       load(v, row + c, count, T(0));
-      v *= inverse_temperature;
+      if constexpr (!Unit) v *= inverse_temperature;
       for (int l = count; l < L; ++l) v[l] = lowest;  // padding never wins the maximum
       max = v > max ? v : max;
     }
@@ -66,8 +68,9 @@ DICTLEARN_SIMD_INLINE void softmax_rows(T* z, int64_t rows, int cols, T inverse_
       const int count = cols - c < L ? cols - c : L;
       V v;
       load(v, row + c, count, T(0));
-      v = v * inverse_temperature - m;
-      exp_in_place(v);
+      if constexpr (!Unit) v *= inverse_temperature;
+      v -= m;  // <= 0 in every lane (or NaN)
+      exp_in_place<true>(v);
       for (int l = count; l < L; ++l) v[l] = T(0);
       sum += v;
       store(row + c, v, count);
@@ -80,6 +83,15 @@ DICTLEARN_SIMD_INLINE void softmax_rows(T* z, int64_t rows, int cols, T inverse_
       v *= inverse;
       store(row + c, v, count);
     }
+  }
+}
+
+template <typename T, int Bytes>
+DICTLEARN_SIMD_INLINE void softmax_rows(T* z, int64_t rows, int cols, T inverse_temperature) {
+  if (inverse_temperature == T(1)) {
+    softmax_rows_scaled<T, Bytes, true>(z, rows, cols, inverse_temperature);
+  } else {
+    softmax_rows_scaled<T, Bytes, false>(z, rows, cols, inverse_temperature);
   }
 }
 
@@ -105,7 +117,9 @@ DICTLEARN_SIMD_INLINE void softmax_backward(const T* r, T* grad, int64_t rows, i
       V g, rv;
       load(g, gi + c, count, T(0));
       load(rv, ri + c, count, T(0));
-      store(gi + c, V(rv * (g - d) * inverse_temperature), count);
+      V out = rv * (g - d);
+      if (inverse_temperature != T(1)) out *= inverse_temperature;  // x 1 is exact: skipped
+      store(gi + c, out, count);
     }
   }
 }

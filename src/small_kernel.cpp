@@ -52,7 +52,7 @@ DICTLEARN_SIMD_INLINE void chunks(const SmallKernelArgs<T>& a, int K, int d, con
       // one exponential gives both, bit for bit what the loop below computes.
       const auto first_larger = ru[0] >= ru[1];
       V smaller = first_larger ? ru[1] - ru[0] : ru[0] - ru[1];
-      exp_in_place(smaller);
+      exp_in_place<true>(smaller);  // the smaller minus the larger: <= 0
       ru[0] = first_larger ? one : smaller;
       ru[1] = first_larger ? smaller : one;
       sum = ru[0] + ru[1];
@@ -61,7 +61,7 @@ DICTLEARN_SIMD_INLINE void chunks(const SmallKernelArgs<T>& a, int K, int d, con
       for (int k = 1; k < K; ++k) max = ru[k] > max ? ru[k] : max;
       for (int k = 0; k < K; ++k) {
         ru[k] -= max;
-        exp_in_place(ru[k]);
+        exp_in_place<true>(ru[k]);  // minus the maximum: <= 0
         sum += ru[k];
       }
     }

@@ -41,8 +41,10 @@ constexpr int kLanes = static_cast<int>(sizeof(V) / sizeof(LaneType<V>));
 /// for double; 0 below -87.3 (float) or -708 (double), inf above 88.3 or 709,
 /// NaN for NaN. Range reduction x = n·ln2 + r with |r| <= ln2/2, a polynomial
 /// for e^r, then 2^n built in the exponent bits. Branch free: every select is
-/// a blend. (`V{} + s` is s in every lane.)
-template <typename V>
+/// a blend. (`V{} + s` is s in every lane.) NonPositive: the caller knows
+/// every lane is <= 0 or NaN (softmax's z - max), so the overflow clamp and
+/// its select are left out; the results for such lanes are the same.
+template <bool NonPositive = false, typename V>
 DICTLEARN_SIMD_INLINE void exp_in_place(V& v) {
   using T = LaneType<V>;
   using Bits = typename SimdTraits<T, static_cast<int>(sizeof(V))>::Bits;
@@ -53,7 +55,7 @@ DICTLEARN_SIMD_INLINE void exp_in_place(V& v) {
   // Adding 1.5·2^(mantissa bits) rounds to an integer in every SIMD width.
   const T round = is_float ? T(12582912.0) : T(6755399441055744.0);
   V x = in > low ? in : V{} + low;  // NaN goes to `low` here and is restored below
-  x = x < high ? x : V{} + high;
+  if constexpr (!NonPositive) x = x < high ? x : V{} + high;
   const V n = (x * T(1.4426950408889634) + round) - round;
   V p;
   if constexpr (is_float) {
@@ -91,7 +93,7 @@ DICTLEARN_SIMD_INLINE void exp_in_place(V& v) {
   const Bits bits = reinterpret_cast<Bits>(n + (bias + round)) << mantissa;
   V result = p * reinterpret_cast<V>(bits);
   result = in < low ? V{} : result;
-  result = in > high ? V{} + std::numeric_limits<T>::infinity() : result;
+  if constexpr (!NonPositive) result = in > high ? V{} + std::numeric_limits<T>::infinity() : result;
   result = in != in ? in : result;
   v = result;
 }
@@ -105,11 +107,11 @@ DICTLEARN_SIMD_INLINE double lane_sum(const V& v) {
 }
 
 /// exp_in_place on an array of Bytes / sizeof(T) values (for tests).
-template <typename T, int Bytes>
+template <typename T, int Bytes, bool NonPositive = false>
 DICTLEARN_SIMD_INLINE void exp_lanes(T* values) {
   Simd<T, Bytes> v;
   __builtin_memcpy(&v, values, sizeof(v));
-  exp_in_place(v);
+  exp_in_place<NonPositive>(v);
   __builtin_memcpy(values, &v, sizeof(v));
 }
 

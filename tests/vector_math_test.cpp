@@ -5,8 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <vector>
 
 namespace dictlearn::detail {
 namespace {
@@ -70,6 +73,31 @@ TYPED_TEST(VectorMathTest, EdgesUnderflowOverflowAndNaNInEveryLane) {
       }
     }
   }
+}
+
+/// The variant for lanes known to be <= 0 (softmax's z - max) gives the same
+/// bits as the general one there, NaN, -0 and -inf included.
+template <typename T, int Bytes>
+void expect_nonpositive_variant_identical(double low) {
+  constexpr int lanes = Bytes / static_cast<int>(sizeof(T));
+  std::vector<T> inputs = {T(0), T(-0.0), -std::numeric_limits<T>::infinity(),
+                           std::numeric_limits<T>::quiet_NaN(), -std::numeric_limits<T>::min(),
+                           -std::numeric_limits<T>::denorm_min(), std::numeric_limits<T>::lowest()};
+  for (double x = low; x <= 0; x += 0.0371) inputs.push_back(static_cast<T>(x));
+  for (size_t i = 0; i < inputs.size(); i += lanes) {
+    T general[lanes], nonpositive[lanes];
+    for (int l = 0; l < lanes; ++l) {
+      general[l] = nonpositive[l] = inputs[std::min(inputs.size() - 1, i + l)];
+    }
+    exp_lanes<T, Bytes>(general);
+    exp_lanes<T, Bytes, true>(nonpositive);
+    EXPECT_EQ(std::memcmp(general, nonpositive, sizeof(general)), 0) << "inputs from " << inputs[i];
+  }
+}
+
+TYPED_TEST(VectorMathTest, NonPositiveVariantGivesTheSameBits) {
+  expect_nonpositive_variant_identical<float, TypeParam::bytes>(-120.0);
+  expect_nonpositive_variant_identical<double, TypeParam::bytes>(-800.0);
 }
 
 }  // namespace
