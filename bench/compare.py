@@ -770,7 +770,7 @@ def checks(report):
                 status = "met" if frac >= DENSE_GEMM_FRACTION else "NOT met"
                 if busy > BUSY_WARNING_CORES:
                     status += " (unreliable: other processes used up to %.2f cores)" % busy
-                value = "%.0f%% (%.0f of %.0f GFLOP/s)" % (100 * frac, got, rate)
+                value = "%.1f%% (%.0f of %.0f GFLOP/s)" % (100 * frac, got, rate)
             else:
                 status = why_not or ("not measured: " + res["dictlearn_error"] if res.get("dictlearn_error")
                                      else "not measured")
