@@ -739,13 +739,17 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
       // The pass's share of ∂L/∂D = Rᵀ G, tile by tile (the first pass sets
       // the gradient, the others add to it), then, with the samples gathered
       // again into G's rows, its share of ∂L/∂W = (∂L/∂Z)ᵀ X.
-      const T accumulate = pass == 0 ? T(0) : T(1);
+      // gradient (atoms x dim) += left[:, tile]ᵀ right, one task a tile of atoms.
+      auto add_tile_products = [&](const T* left, const T* right, T* gradient) {
+        const T accumulate = pass == 0 ? T(0) : T(1);
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t tile = 0; tile < tiles; ++tile) {
-        const int64_t first = tile * tile_atoms, count = std::min<int64_t>(tile_atoms, K - first);
-        detail::gemm(true, false, count, d, pass_count, codes + first, K, residual, d, accumulate,
-                     gradients_.dictionary.data() + first * d, d);
-      }
+        for (int64_t tile = 0; tile < tiles; ++tile) {
+          const int64_t first = tile * tile_atoms, count = std::min<int64_t>(tile_atoms, K - first);
+          detail::gemm(true, false, count, d, pass_count, left + first, K, right, d, accumulate,
+                       gradient + first * d, d);
+        }
+      };
+      add_tile_products(codes, residual, gradients_.dictionary.data());
       if (copy) {
 #pragma omp for schedule(static)
         for (int64_t block = first_block; block < end_block; ++block) {
@@ -753,13 +757,8 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
           gather(begin, begin + count, residual + (begin - pass_begin) * d);
         }
       }
-      const T* x = copy ? residual : data.data() + pass_begin * d;
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t tile = 0; tile < tiles; ++tile) {
-        const int64_t first = tile * tile_atoms, count = std::min<int64_t>(tile_atoms, K - first);
-        detail::gemm(true, false, count, d, pass_count, code_grad + first, K, x, d, accumulate,
-                     gradients_.encoder_weight.data() + first * d, d);
-      }
+      add_tile_products(code_grad, copy ? residual : data.data() + pass_begin * d,
+                        gradients_.encoder_weight.data());
     }
     if (per_block) {
       // Each gradient entry: its blocks' shares in block order, transposed back.
