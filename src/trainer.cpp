@@ -761,18 +761,18 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
                         gradients_.encoder_weight.data());
     }
     if (per_block) {
-      // Each gradient entry: its blocks' shares in block order, transposed back.
+      // Each gradient entry: its blocks' shares in block order (added into
+      // block 0's row, a row of atoms at a time), transposed back.
 #pragma omp for schedule(static)
       for (int j = 0; j < d; ++j) {
         for (int which = 0; which < 2; ++which) {
           T* target = which == 0 ? gradients_.dictionary.data() : gradients_.encoder_weight.data();
-          for (int k = 0; k < K; ++k) {
-            T sum = w.grad_partials[which * kd + static_cast<int64_t>(j) * K + k];
-            for (int64_t block = 1; block < blocks; ++block) {
-              sum += w.grad_partials[2 * kd * block + which * kd + static_cast<int64_t>(j) * K + k];
-            }
-            target[static_cast<int64_t>(k) * d + j] = sum;
+          T* sum = w.grad_partials.data() + which * kd + static_cast<int64_t>(j) * K;
+          for (int64_t block = 1; block < blocks; ++block) {
+            const T* share = sum + 2 * kd * block;
+            for (int k = 0; k < K; ++k) sum[k] += share[k];
           }
+          for (int k = 0; k < K; ++k) target[static_cast<int64_t>(k) * d + j] = sum[k];
         }
       }
     }
