@@ -71,13 +71,19 @@ void sparsemax_row(T* row, int cols, std::vector<T>& sorted) {
 
 namespace {
 
+/// Index order of top-k: by value descending, ties to the lower index.
+template <typename T>
+auto ranks_above(const T* row) {
+  return [row](int a, int b) { return row[a] > row[b] || (row[a] == row[b] && a < b); };
+}
+
 /// The heap selection: one pass keeping the k best so far, the worst on top.
 /// Blocks of 16 entries none of which beats the worst kept one are skipped
 /// after one branch-free test. Ties go to the lower index (scanning in index
 /// order, an equal value never displaces).
 template <typename T>
 void heap_select(const T* row, int cols, int k, std::vector<int>& order) {
-  auto larger = [row](int a, int b) { return row[a] > row[b] || (row[a] == row[b] && a < b); };
+  const auto larger = ranks_above(row);
   for (int i = 0; i < k; ++i) {
     order.push_back(i);
     std::push_heap(order.begin(), order.end(), larger);
@@ -115,7 +121,7 @@ void topk_select(const T* row, int cols, int k, std::vector<int>& order, std::ve
   if (k <= 0) return;
   constexpr int kBlock = 16;
   const int blocks = cols / kBlock;
-  auto larger = [row](int a, int b) { return row[a] > row[b] || (row[a] == row[b] && a < b); };
+  const auto larger = ranks_above(row);
   bool has_nan = false;
   if (blocks >= 2 * k) {
     maxima.resize(blocks);
