@@ -50,15 +50,16 @@ void validate_model(const Model<T>& model, const std::string& what) {
   DICTLEARN_CHECK(model.encoder_bias.size() == model.dictionary.rows(),
                   "{}: attributor.0.bias has {} entries but the dictionary has {} atoms", what,
                   model.encoder_bias.size(), model.dictionary.rows());
-  DICTLEARN_CHECK(detail::all_finite(model.dictionary.data(), model.dictionary.size()), "{}: dictionary holds non-finite values", what);
-  DICTLEARN_CHECK(detail::all_finite(model.encoder_weight.data(), model.encoder_weight.size()),
-                  "{}: attributor.0.weight holds non-finite values", what);
-  DICTLEARN_CHECK(detail::all_finite(model.encoder_bias.data(), model.encoder_bias.size()), "{}: attributor.0.bias holds non-finite values",
+  auto finite = [](const auto& values) { return detail::all_finite(values.data(), values.size()); };
+  DICTLEARN_CHECK(finite(model.dictionary), "{}: dictionary holds non-finite values", what);
+  DICTLEARN_CHECK(finite(model.encoder_weight), "{}: attributor.0.weight holds non-finite values",
+                  what);
+  DICTLEARN_CHECK(finite(model.encoder_bias), "{}: attributor.0.bias holds non-finite values",
                   what);
   DICTLEARN_CHECK(model.decoder_bias.size() == 0 || model.decoder_bias.size() == model.dictionary.cols(),
                   "{}: decoder_bias has {} entries but the atoms have dimension {}", what,
                   model.decoder_bias.size(), model.dictionary.cols());
-  DICTLEARN_CHECK(detail::all_finite(model.decoder_bias.data(), model.decoder_bias.size()), "{}: decoder_bias holds non-finite values", what);
+  DICTLEARN_CHECK(finite(model.decoder_bias), "{}: decoder_bias holds non-finite values", what);
   validate(model.encoder, model.n_atoms());
 }
 

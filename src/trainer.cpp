@@ -608,9 +608,8 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
                                Workspace& w) {
   const int K = model_.n_atoms(), d = model_.dim();
   const int64_t kd = static_cast<int64_t>(K) * d;
-  const bool per_block = 2 * kd * ((rows + fused_block_rows(rows) - 1) / fused_block_rows(rows)) *
-                             static_cast<int64_t>(sizeof(T)) <=
-                         kPartialBytes;
+  const int64_t share_blocks = (rows + fused_block_rows(rows) - 1) / fused_block_rows(rows);
+  const bool per_block = 2 * kd * share_blocks * static_cast<int64_t>(sizeof(T)) <= kPartialBytes;
   // Streaming: two blocks a pass (a multiple of 32 rows each); the pass's
   // rows are a multiple of the block's, so blocks never straddle passes.
   const int64_t pass_rows = per_block ? rows : fused_stream_rows(rows, K, d, sizeof(T));
@@ -655,10 +654,11 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
   const int threads = static_cast<int>(std::min<int64_t>(
       per_block ? blocks : std::max<int64_t>(blocks_per_pass, tiles),
       threads_for(w.threads, 10.0 * static_cast<double>(rows) * static_cast<double>(kd))));
-  // Batch rows [begin, end) (minus the decoder bias) into consecutive rows of target.
-  // Shuffled rows lie anywhere in the data: while one is copied, the row
-  // kPrefetchAhead ahead is requested from memory (its first 512 bytes; the
-  // hardware prefetcher follows longer rows). W2 and W5: ~3% less loop time.
+  // gather: batch rows [begin, end) (minus the decoder bias) into consecutive
+  // rows of target. Shuffled rows lie anywhere in the data: while one is
+  // copied, the row kPrefetchAhead ahead is requested from memory (its first
+  // 512 bytes; the hardware prefetcher follows longer rows). W2 and W5: ~3%
+  // less loop time.
   constexpr int64_t kPrefetchAhead = 8;
   const int64_t prefetch_bytes = std::min<int64_t>(512, d * static_cast<int64_t>(sizeof(T)));
   auto gather = [&](int64_t begin, int64_t end, T* target) {
@@ -736,10 +736,10 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
         }
       }
       if (per_block) continue;
-      // The pass's share of ∂L/∂D = Rᵀ G, tile by tile (the first pass sets
-      // the gradient, the others add to it), then, with the samples gathered
-      // again into G's rows, its share of ∂L/∂W = (∂L/∂Z)ᵀ X.
-      // gradient (atoms x dim) += left[:, tile]ᵀ right, one task a tile of atoms.
+      // The pass's share of ∂L/∂D = Rᵀ G, then, with the samples gathered
+      // again into G's rows, its share of ∂L/∂W = (∂L/∂Z)ᵀ X: gradient (atoms
+      // x dim) += left[:, tile]ᵀ right, one task a tile of atoms (the first
+      // pass sets the gradient, the others add to it).
       auto add_tile_products = [&](const T* left, const T* right, T* gradient) {
         const T accumulate = pass == 0 ? T(0) : T(1);
 #pragma omp for schedule(dynamic, 1)

@@ -290,6 +290,14 @@ TYPED_TEST(SimdLevelsTest, SmallKernelLevelsAgree) {
 const std::vector<int> kRowWidths = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 65, 100};
 const std::vector<double> kInverseTemperatures = {1.0, 1.0 / 0.7};
 
+/// check(cols, t) for every row width and inverse temperature.
+template <typename T, typename Check>
+void for_widths_and_temperatures(Check check) {
+  for (int cols : kRowWidths) {
+    for (double inverse : kInverseTemperatures) check(cols, static_cast<T>(inverse));
+  }
+}
+
 template <typename T>
 std::vector<double> reference_softmax(const std::vector<T>& z, int64_t rows, int cols, T t) {
   std::vector<double> out(z.size());
@@ -308,85 +316,79 @@ TYPED_TEST(SimdLevelsTest, SoftmaxRowsMatchScalarReferenceAndAgreeAtEveryLevel) 
   using T = TypeParam;
   constexpr int64_t rows = 5;
   const std::vector<SimdLevel> levels = supported_levels();
-  for (int cols : kRowWidths) {
-    for (double inverse : kInverseTemperatures) {
-      const T t = static_cast<T>(inverse);
-      const std::vector<T> logits = uniform_values<T>(rows * cols, -12, 12, 100 + cols);
-      const std::vector<double> expected = reference_softmax(logits, rows, cols, t);
-      // Each entry's bound (see KernelTolerance).
-      std::vector<double> bound(expected.size());
-      for (int64_t i = 0; i < rows; ++i) {
-        double max = -INFINITY;
-        for (int c = 0; c < cols; ++c)
-          max = std::max(max, static_cast<double>(logits[i * cols + c]) * t);
-        for (int c = 0; c < cols; ++c) {
-          const double scaled = static_cast<double>(logits[i * cols + c]) * t;
-          bound[i * cols + c] = 2 * std::numeric_limits<T>::epsilon() * expected[i * cols + c] *
-                                (KernelTolerance<T>::exp_ulps + 2 + std::abs(scaled) +
-                                 std::abs(scaled - max) + std::sqrt(static_cast<double>(cols)));
-        }
-      }
-      std::vector<T> best = logits;
-      softmax_rows_simd(best.data(), rows, cols, t, levels.back());
-      for (SimdLevel level : levels) {
-        std::vector<T> actual = logits;
-        softmax_rows_simd(actual.data(), rows, cols, t, level);
-        for (size_t i = 0; i < actual.size(); ++i) {
-          EXPECT_LE(std::abs(actual[i] - expected[i]), bound[i])
-              << simd_level_name(level) << " cols " << cols << " entry " << i << ": " << actual[i]
-              << " vs " << expected[i];
-          EXPECT_LE(std::abs(static_cast<double>(actual[i]) - best[i]), 2 * bound[i])
-              << simd_level_name(level) << " vs " << simd_level_name(levels.back()) << " cols "
-              << cols << " entry " << i;
-        }
+  for_widths_and_temperatures<T>([&](int cols, T t) {
+    const std::vector<T> logits = uniform_values<T>(rows * cols, -12, 12, 100 + cols);
+    const std::vector<double> expected = reference_softmax(logits, rows, cols, t);
+    // Each entry's bound (see KernelTolerance).
+    std::vector<double> bound(expected.size());
+    for (int64_t i = 0; i < rows; ++i) {
+      double max = -INFINITY;
+      for (int c = 0; c < cols; ++c)
+        max = std::max(max, static_cast<double>(logits[i * cols + c]) * t);
+      for (int c = 0; c < cols; ++c) {
+        const double scaled = static_cast<double>(logits[i * cols + c]) * t;
+        bound[i * cols + c] = 2 * std::numeric_limits<T>::epsilon() * expected[i * cols + c] *
+                              (KernelTolerance<T>::exp_ulps + 2 + std::abs(scaled) +
+                               std::abs(scaled - max) + std::sqrt(static_cast<double>(cols)));
       }
     }
-  }
+    std::vector<T> best = logits;
+    softmax_rows_simd(best.data(), rows, cols, t, levels.back());
+    for (SimdLevel level : levels) {
+      std::vector<T> actual = logits;
+      softmax_rows_simd(actual.data(), rows, cols, t, level);
+      for (size_t i = 0; i < actual.size(); ++i) {
+        EXPECT_LE(std::abs(actual[i] - expected[i]), bound[i])
+            << simd_level_name(level) << " cols " << cols << " entry " << i << ": " << actual[i]
+            << " vs " << expected[i];
+        EXPECT_LE(std::abs(static_cast<double>(actual[i]) - best[i]), 2 * bound[i])
+            << simd_level_name(level) << " vs " << simd_level_name(levels.back()) << " cols "
+            << cols << " entry " << i;
+      }
+    }
+  });
 }
 
 TYPED_TEST(SimdLevelsTest, SoftmaxBackwardMatchesScalarReferenceAndAgreesAtEveryLevel) {
   using T = TypeParam;
   constexpr int64_t rows = 5;
   const std::vector<SimdLevel> levels = supported_levels();
-  for (int cols : kRowWidths) {
-    for (double inverse : kInverseTemperatures) {
-      const T t = static_cast<T>(inverse);
-      std::vector<T> r = uniform_values<T>(rows * cols, -6, 6, 200 + cols);
-      softmax_rows_simd(r.data(), rows, cols, T(1), cpu_simd_level());
-      const std::vector<T> grad = uniform_values<T>(rows * cols, -1, 1, 300 + cols);
-      // r ⊙ (g − Σ g ⊙ r) · t, and the magnitude of its terms for the tolerance.
-      std::vector<double> expected(grad.size()), magnitude(grad.size());
-      for (int64_t i = 0; i < rows; ++i) {
-        double dot = 0, dot_magnitude = 0;
-        for (int c = 0; c < cols; ++c) {
-          dot += static_cast<double>(grad[i * cols + c]) * r[i * cols + c];
-          dot_magnitude += std::abs(static_cast<double>(grad[i * cols + c]) * r[i * cols + c]);
-        }
-        for (int c = 0; c < cols; ++c) {
-          const int64_t at = i * cols + c;
-          expected[at] = static_cast<double>(r[at]) * (grad[at] - dot) * t;
-          magnitude[at] = std::abs(static_cast<double>(r[at])) *
-                          (std::abs(static_cast<double>(grad[at])) + dot_magnitude) * t;
-        }
+  for_widths_and_temperatures<T>([&](int cols, T t) {
+    std::vector<T> r = uniform_values<T>(rows * cols, -6, 6, 200 + cols);
+    softmax_rows_simd(r.data(), rows, cols, T(1), cpu_simd_level());
+    const std::vector<T> grad = uniform_values<T>(rows * cols, -1, 1, 300 + cols);
+    // r ⊙ (g − Σ g ⊙ r) · t, and the magnitude of its terms for the tolerance.
+    std::vector<double> expected(grad.size()), magnitude(grad.size());
+    for (int64_t i = 0; i < rows; ++i) {
+      double dot = 0, dot_magnitude = 0;
+      for (int c = 0; c < cols; ++c) {
+        dot += static_cast<double>(grad[i * cols + c]) * r[i * cols + c];
+        dot_magnitude += std::abs(static_cast<double>(grad[i * cols + c]) * r[i * cols + c]);
       }
-      std::vector<T> best = grad;
-      softmax_backward_simd(r.data(), best.data(), rows, cols, t, levels.back());
-      for (SimdLevel level : levels) {
-        std::vector<T> actual = grad;
-        softmax_backward_simd(r.data(), actual.data(), rows, cols, t, level);
-        for (size_t i = 0; i < actual.size(); ++i) {
-          const double tolerance = 2 * std::numeric_limits<T>::epsilon() * magnitude[i] *
-                                   (4 + std::sqrt(static_cast<double>(cols)));
-          EXPECT_LE(std::abs(actual[i] - expected[i]), tolerance)
-              << simd_level_name(level) << " cols " << cols << " entry " << i << ": " << actual[i]
-              << " vs " << expected[i];
-          EXPECT_LE(std::abs(static_cast<double>(actual[i]) - best[i]), 2 * tolerance)
-              << simd_level_name(level) << " vs " << simd_level_name(levels.back()) << " cols "
-              << cols << " entry " << i;
-        }
+      for (int c = 0; c < cols; ++c) {
+        const int64_t at = i * cols + c;
+        expected[at] = static_cast<double>(r[at]) * (grad[at] - dot) * t;
+        magnitude[at] = std::abs(static_cast<double>(r[at])) *
+                        (std::abs(static_cast<double>(grad[at])) + dot_magnitude) * t;
       }
     }
-  }
+    std::vector<T> best = grad;
+    softmax_backward_simd(r.data(), best.data(), rows, cols, t, levels.back());
+    for (SimdLevel level : levels) {
+      std::vector<T> actual = grad;
+      softmax_backward_simd(r.data(), actual.data(), rows, cols, t, level);
+      for (size_t i = 0; i < actual.size(); ++i) {
+        const double tolerance = 2 * std::numeric_limits<T>::epsilon() * magnitude[i] *
+                                 (4 + std::sqrt(static_cast<double>(cols)));
+        EXPECT_LE(std::abs(actual[i] - expected[i]), tolerance)
+            << simd_level_name(level) << " cols " << cols << " entry " << i << ": " << actual[i]
+            << " vs " << expected[i];
+        EXPECT_LE(std::abs(static_cast<double>(actual[i]) - best[i]), 2 * tolerance)
+            << simd_level_name(level) << " vs " << simd_level_name(levels.back()) << " cols "
+            << cols << " entry " << i;
+      }
+    }
+  });
 }
 
 template <typename T>
