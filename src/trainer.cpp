@@ -8,6 +8,8 @@
 #include <tuple>
 #include <utility>
 
+#include "aligned_buffer.hpp"
+#include "block_gemm.hpp"
 #include "check.hpp"
 #include "encoder_rows.hpp"
 #include "finite.hpp"
@@ -328,8 +330,11 @@ struct Trainer<T>::Workspace {
   bool data_t_is_full = false;
   std::vector<T> kernel_space;
   std::vector<double> partials;
-  std::vector<T> grad_partials;  // fused pass: each block's (∂L/∂D)ᵀ and (∂L/∂W)ᵀ
-  std::vector<std::vector<T>> thread_space;  // fused pass with shares: a block's buffers, per thread
+  detail::AlignedBuffer<T> grad_partials;  // fused pass: each block's (∂L/∂D)ᵀ and (∂L/∂W)ᵀ
+  // Fused pass with shares: a block's buffers, per thread; and this batch's
+  // Wᵀ, Dᵀ (dim x atoms) and D, for block_gemm.
+  std::vector<detail::AlignedBuffer<T>> thread_space;
+  detail::AlignedBuffer<T> block_model;
   // Per batch.
   std::vector<double> fired;
   std::vector<double> block_sums;
@@ -620,7 +625,7 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
   const int64_t passes = (blocks + blocks_per_pass - 1) / blocks_per_pass;
   const int64_t stride = 2 + 2 * K + d;
   w.partials.assign(blocks * stride, 0.0);
-  if (per_block) w.grad_partials.resize(2 * kd * blocks);
+  if (per_block) w.grad_partials.reserve(2 * kd * blocks);
   const int64_t tile_atoms = std::clamp<int64_t>((K / 4 + 15) / 16 * 16, 16, 512);
   const int64_t tiles = per_block ? 0 : (K + tile_atoms - 1) / tile_atoms;
 
@@ -634,9 +639,7 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
   const int64_t held_rows = std::min(rows, blocks_per_pass * block_rows);
   if (per_block) {
     w.thread_space.resize(w.threads);
-    for (std::vector<T>& space : w.thread_space) {
-      if (static_cast<int64_t>(space.size()) < block_space) space.resize(block_space);
-    }
+    for (detail::AlignedBuffer<T>& space : w.thread_space) space.reserve(block_space);
   } else {
     if (w.z.rows() < held_rows) w.z.resize(held_rows, K);
     if (w.code_grad.rows() < held_rows) w.code_grad.resize(held_rows, K);
@@ -645,6 +648,23 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
   const T* W = model_.encoder_weight.data();
   const T* D = model_.dictionary.data();
   const T* b = model_.encoder_bias.data();
+  if (per_block) {
+    // The blocks' products read B row by row (block_gemm), from aligned
+    // copies made once a batch: Z = X Wᵀ and ∂L/∂R = G Dᵀ take the
+    // transposes, X̂ = R D the dictionary itself.
+    w.block_model.reserve(3 * kd);
+    T* copy_to = w.block_model.data();
+    for (int k = 0; k < K; ++k) {
+      for (int j = 0; j < d; ++j) {
+        copy_to[static_cast<int64_t>(j) * K + k] = W[static_cast<int64_t>(k) * d + j];
+        copy_to[kd + static_cast<int64_t>(j) * K + k] = D[static_cast<int64_t>(k) * d + j];
+      }
+    }
+    std::copy(D, D + kd, copy_to + 2 * kd);
+  }
+  const T* weight_t = w.block_model.data();
+  const T* dictionary_t = weight_t + kd;
+  const T* dictionary = weight_t + 2 * kd;
   T* codes = w.z.data();
   T* residual = w.residual.data();
   T* code_grad = w.code_grad.data();
@@ -707,13 +727,25 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
         // −X (E = −X + R D): no zeroing pass and no separate addition pass.
         // When streaming, e holds the samples until −X overwrites them.
         for (int64_t i = 0; i < count; ++i) std::copy(b, b + K, r + i * K);
-        detail::gemm(false, true, count, K, d, x, d, W, d, T(1), r, K);
+        if (per_block) {
+          detail::block_gemm(false, count, K, d, x, d, weight_t, K, T(1), r, K);
+        } else {
+          detail::gemm(false, true, count, K, d, x, d, W, d, T(1), r, K);
+        }
         detail::activate_rows(encoder, r, count, K, scratch);
         for (int64_t i = 0; i < count * d; ++i) e[i] = -x[i];
-        detail::gemm(false, false, count, d, K, r, K, D, d, T(1), e, d);
+        if (per_block) {
+          detail::block_gemm(false, count, d, K, r, K, dictionary, d, T(1), e, d);
+        } else {
+          detail::gemm(false, false, count, d, K, r, K, D, d, T(1), e, d);
+        }
         partial[0] = detail::square_and_scale(e, count, d, scale);  // e is now G
         detail::add_column_sums(e, count, d, g_sum);
-        detail::gemm(false, true, count, K, d, e, d, D, d, T(0), gz, K);
+        if (per_block) {
+          detail::block_gemm(false, count, K, d, e, d, dictionary_t, K, T(0), gz, K);
+        } else {
+          detail::gemm(false, true, count, K, d, e, d, D, d, T(0), gz, K);
+        }
         detail::count_column_nonzeros(r, count, K, fired);
         if (l1_weight > T(0)) {
           for (int64_t i = 0; i < count; ++i) {
@@ -731,8 +763,8 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
           // (∂L/∂D)ᵀ = Gᵀ R and (∂L/∂W)ᵀ = Xᵀ ∂L/∂Z, dim x atoms: the faster
           // layout for thin data.
           T* share = w.grad_partials.data() + 2 * kd * block;
-          detail::gemm(true, false, d, K, count, e, d, r, K, T(0), share, K);
-          detail::gemm(true, false, d, K, count, x, d, gz, K, T(0), share + kd, K);
+          detail::block_gemm(true, d, K, count, e, d, r, K, T(0), share, K);
+          detail::block_gemm(true, d, K, count, x, d, gz, K, T(0), share + kd, K);
         }
       }
       if (per_block) continue;

@@ -80,6 +80,10 @@ TEST(FusedPassTest, PerBlockSharesMatchAPlainComputation) {
   // 64 x 32 model, 4 blocks of 256 rows: shares of 8 kB each.
   check_case(1000, 32, 64, false);
   check_case(1000, 32, 64, true);
+  // 20 dims: X̂ = R D is no whole number of vectors wide (gemm()), the other
+  // products are (block_gemm's own kernel); the last block's 232 rows end
+  // in a short register tile.
+  check_case(1000, 20, 48, true);
 }
 
 TEST(FusedPassTest, AtomTilesMatchAPlainComputation) {
