@@ -29,11 +29,24 @@ DICTLEARN_SIMD_INLINE void store(T* p, const V& v, int count) {
   }
 }
 
+/// The largest lane, halving the vector (the maximum of numbers does not
+/// depend on the order; a NaN lane may or may not win, and either way the
+/// row's sum and every value of the row come out NaN).
 template <typename V>
 DICTLEARN_SIMD_INLINE LaneType<V> horizontal_max(const V& v) {
-  LaneType<V> m = v[0];
-  for (int l = 1; l < kLanes<V>; ++l) m = v[l] > m ? v[l] : m;
-  return m;
+  using T = LaneType<V>;
+  if constexpr (sizeof(V) > 16) {
+    using Half = Simd<T, static_cast<int>(sizeof(V) / 2)>;
+    Half low, high;
+    std::memcpy(&low, &v, sizeof(Half));
+    std::memcpy(&high, reinterpret_cast<const char*>(&v) + sizeof(Half), sizeof(Half));
+    const Half larger = high > low ? high : low;
+    return horizontal_max(larger);
+  } else {
+    T m = v[0];
+    for (int l = 1; l < kLanes<V>; ++l) m = v[l] > m ? v[l] : m;
+    return m;
+  }
 }
 
 template <typename V>
@@ -43,84 +56,172 @@ DICTLEARN_SIMD_INLINE LaneType<V> horizontal_sum(const V& v) {
   return s;
 }
 
-/// Bytes: the vector width of the level it is compiled for.
-/// Unit: inverse_temperature is 1, and the multiplications by it (exact) are
-/// left out.
-template <typename T, int Bytes, bool Unit>
-DICTLEARN_SIMD_INLINE void softmax_rows_scaled(T* z, int64_t rows, int cols, T inverse_temperature) {
+// The three phases of softmax on U rows at columns [c, c + count), count a
+// whole vector (Full) or the row's last, partial one; Full steps keep every
+// vector in registers (the partial loads and stores go through memory).
+// Bytes: the vector width of the level it is compiled for. Unit:
+// inverse_temperature is 1, and the multiplications by it (exact) are left
+// out.
+template <typename T, int Bytes, bool Unit, bool Full, int U>
+DICTLEARN_SIMD_INLINE void softmax_max_step(const T* z, int cols, int c, int count,
+                                            T inverse_temperature, Simd<T, Bytes>* max) {
   using V = Simd<T, Bytes>;
   constexpr int L = kLanes<V>;
   const T lowest = -std::numeric_limits<T>::infinity();
-  for (int64_t i = 0; i < rows; ++i) {
-    T* row = z + i * cols;
-    V max = V{} + lowest;
-    for (int c = 0; c < cols; c += L) {
-      const int count = cols - c < L ? cols - c : L;
-      V v;
-      load(v, row + c, count, T(0));
-      if constexpr (!Unit) v *= inverse_temperature;
+  for (int u = 0; u < U; ++u) {
+    V v;
+    load(v, z + u * cols + c, Full ? L : count, T(0));
+    if constexpr (!Unit) v *= inverse_temperature;
+    if constexpr (!Full) {
       for (int l = count; l < L; ++l) v[l] = lowest;  // padding never wins the maximum
-      max = v > max ? v : max;
     }
-    const T m = horizontal_max(max);
-    V sum = V{};
-    for (int c = 0; c < cols; c += L) {
-      const int count = cols - c < L ? cols - c : L;
-      V v;
-      load(v, row + c, count, T(0));
-      if constexpr (!Unit) v *= inverse_temperature;
-      v -= m;  // <= 0 in every lane (or NaN)
-      exp_in_place<true>(v);
+    max[u] = v > max[u] ? v : max[u];
+  }
+}
+template <typename T, int Bytes, bool Unit, bool Full, int U>
+DICTLEARN_SIMD_INLINE void softmax_exp_step(T* z, int cols, int c, int count,
+                                            T inverse_temperature, const T* m,
+                                            Simd<T, Bytes>* sum) {
+  using V = Simd<T, Bytes>;
+  constexpr int L = kLanes<V>;
+  for (int u = 0; u < U; ++u) {
+    V v;
+    load(v, z + u * cols + c, Full ? L : count, T(0));
+    if constexpr (!Unit) v *= inverse_temperature;
+    v -= m[u];  // <= 0 in every lane (or NaN)
+    exp_in_place<true>(v);
+    if constexpr (!Full) {
       for (int l = count; l < L; ++l) v[l] = T(0);
-      sum += v;
-      store(row + c, v, count);
     }
-    const T inverse = T(1) / horizontal_sum(sum);  // PyTorch multiplies by the reciprocal
-    for (int c = 0; c < cols; c += L) {
-      const int count = cols - c < L ? cols - c : L;
-      V v;
-      load(v, row + c, count, T(0));
-      v *= inverse;
-      store(row + c, v, count);
-    }
+    sum[u] += v;
+    store(z + u * cols + c, v, Full ? L : count);
+  }
+}
+template <typename T, int Bytes, bool Full, int U>
+DICTLEARN_SIMD_INLINE void softmax_scale_step(T* z, int cols, int c, int count, const T* inverse) {
+  using V = Simd<T, Bytes>;
+  constexpr int L = kLanes<V>;
+  for (int u = 0; u < U; ++u) {
+    V v;
+    load(v, z + u * cols + c, Full ? L : count, T(0));
+    v *= inverse[u];
+    store(z + u * cols + c, v, Full ? L : count);
   }
 }
 
-template <typename T, int Bytes>
+/// Softmax of U consecutive rows, phase by phase, so that one row's chains of
+/// dependent operations (the running maximum and sum, the lanes' sums, the
+/// division) overlap the others' work; each row's operations are those of a
+/// row on its own.
+template <typename T, int Bytes, bool Unit, int U>
+DICTLEARN_SIMD_INLINE void softmax_row_group(T* z, int cols, T inverse_temperature) {
+  using V = Simd<T, Bytes>;
+  constexpr int L = kLanes<V>;
+  const int full = cols / L * L;
+  V max[U];
+  for (int u = 0; u < U; ++u) max[u] = V{} - std::numeric_limits<T>::infinity();
+  for (int c = 0; c < full; c += L) {
+    softmax_max_step<T, Bytes, Unit, true, U>(z, cols, c, L, inverse_temperature, max);
+  }
+  if (full < cols) {
+    softmax_max_step<T, Bytes, Unit, false, U>(z, cols, full, cols - full, inverse_temperature, max);
+  }
+  T m[U];
+  V sum[U];
+  for (int u = 0; u < U; ++u) {
+    m[u] = horizontal_max(max[u]);
+    sum[u] = V{};
+  }
+  for (int c = 0; c < full; c += L) {
+    softmax_exp_step<T, Bytes, Unit, true, U>(z, cols, c, L, inverse_temperature, m, sum);
+  }
+  if (full < cols) {
+    softmax_exp_step<T, Bytes, Unit, false, U>(z, cols, full, cols - full, inverse_temperature, m, sum);
+  }
+  T inverse[U];
+  for (int u = 0; u < U; ++u) {
+    inverse[u] = T(1) / horizontal_sum(sum[u]);  // PyTorch multiplies by the reciprocal
+  }
+  for (int c = 0; c < full; c += L) softmax_scale_step<T, Bytes, true, U>(z, cols, c, L, inverse);
+  if (full < cols) softmax_scale_step<T, Bytes, false, U>(z, cols, full, cols - full, inverse);
+}
+
+/// Group rows at a time, then the rest one by one.
+template <typename T, int Bytes, bool Unit, int Group>
+DICTLEARN_SIMD_INLINE void softmax_rows_scaled(T* z, int64_t rows, int cols, T inverse_temperature) {
+  int64_t i = 0;
+  for (; i + Group <= rows; i += Group) {
+    softmax_row_group<T, Bytes, Unit, Group>(z + i * cols, cols, inverse_temperature);
+  }
+  for (; i < rows; ++i) softmax_row_group<T, Bytes, Unit, 1>(z + i * cols, cols, inverse_temperature);
+}
+
+/// Group: 4 at the level's own width; 1 for rows narrowed to a smaller one
+/// (softmax_rows_fitted), where the compiler would pack the group's narrow
+/// vectors into wide ones and may fuse other multiply-adds than a single
+/// row's: each row keeps the bits it has on its own.
+template <typename T, int Bytes, int Group = 4>
 DICTLEARN_SIMD_INLINE void softmax_rows(T* z, int64_t rows, int cols, T inverse_temperature) {
   if (inverse_temperature == T(1)) {
-    softmax_rows_scaled<T, Bytes, true>(z, rows, cols, inverse_temperature);
+    softmax_rows_scaled<T, Bytes, true, Group>(z, rows, cols, inverse_temperature);
   } else {
-    softmax_rows_scaled<T, Bytes, false>(z, rows, cols, inverse_temperature);
+    softmax_rows_scaled<T, Bytes, false, Group>(z, rows, cols, inverse_temperature);
+  }
+}
+
+// softmax_backward's two phases on one row at columns [c, c + count), as
+// the softmax steps above: count a whole vector (Full) or the last part.
+template <typename T, int Bytes, bool Full>
+DICTLEARN_SIMD_INLINE void backward_dot_step(const T* r, const T* g, int c, int count,
+                                             Simd<T, Bytes>& dot) {
+  using V = Simd<T, Bytes>;
+  constexpr int L = kLanes<V>;
+  V gv, rv;
+  load(gv, g + c, Full ? L : count, T(0));
+  load(rv, r + c, Full ? L : count, T(0));
+  dot += gv * rv;
+}
+template <typename T, int Bytes, bool Full, bool Unit>
+DICTLEARN_SIMD_INLINE void backward_out_step(const T* r, T* g, int c, int count, T d,
+                                             T inverse_temperature) {
+  using V = Simd<T, Bytes>;
+  constexpr int L = kLanes<V>;
+  V gv, rv;
+  load(gv, g + c, Full ? L : count, T(0));
+  load(rv, r + c, Full ? L : count, T(0));
+  V out = rv * (gv - d);
+  if constexpr (!Unit) out *= inverse_temperature;  // x 1 is exact: skipped
+  store(g + c, out, Full ? L : count);
+}
+
+template <typename T, int Bytes, bool Unit>
+DICTLEARN_SIMD_INLINE void softmax_backward_scaled(const T* r, T* grad, int64_t rows, int cols,
+                                                   T inverse_temperature) {
+  constexpr int L = kLanes<Simd<T, Bytes>>;
+  const int full = cols / L * L;
+  for (int64_t i = 0; i < rows; ++i) {
+    const T* ri = r + i * cols;
+    T* gi = grad + i * cols;
+    Simd<T, Bytes> dot{};
+    for (int c = 0; c < full; c += L) backward_dot_step<T, Bytes, true>(ri, gi, c, L, dot);
+    if (full < cols) backward_dot_step<T, Bytes, false>(ri, gi, full, cols - full, dot);
+    const T d = horizontal_sum(dot);
+    for (int c = 0; c < full; c += L) {
+      backward_out_step<T, Bytes, true, Unit>(ri, gi, c, L, d, inverse_temperature);
+    }
+    if (full < cols) {
+      backward_out_step<T, Bytes, false, Unit>(ri, gi, full, cols - full, d, inverse_temperature);
+    }
   }
 }
 
 template <typename T, int Bytes>
 DICTLEARN_SIMD_INLINE void softmax_backward(const T* r, T* grad, int64_t rows, int cols,
                                             T inverse_temperature) {
-  using V = Simd<T, Bytes>;
-  constexpr int L = kLanes<V>;
-  for (int64_t i = 0; i < rows; ++i) {
-    const T* ri = r + i * cols;
-    T* gi = grad + i * cols;
-    V dot = V{};
-    for (int c = 0; c < cols; c += L) {
-      const int count = cols - c < L ? cols - c : L;
-      V g, rv;
-      load(g, gi + c, count, T(0));
-      load(rv, ri + c, count, T(0));
-      dot += g * rv;
-    }
-    const T d = horizontal_sum(dot);
-    for (int c = 0; c < cols; c += L) {
-      const int count = cols - c < L ? cols - c : L;
-      V g, rv;
-      load(g, gi + c, count, T(0));
-      load(rv, ri + c, count, T(0));
-      V out = rv * (g - d);
-      if (inverse_temperature != T(1)) out *= inverse_temperature;  // x 1 is exact: skipped
-      store(gi + c, out, count);
-    }
+  if (inverse_temperature == T(1)) {
+    softmax_backward_scaled<T, Bytes, true>(r, grad, rows, cols, inverse_temperature);
+  } else {
+    softmax_backward_scaled<T, Bytes, false>(r, grad, rows, cols, inverse_temperature);
   }
 }
 
@@ -129,15 +230,15 @@ DICTLEARN_SIMD_INLINE void softmax_backward(const T* r, T* grad, int64_t rows, i
 // of exponentials and lane-by-lane loads (about 140 ns a row). A row that
 // fits in one vector gives the same result at any width holding it: the
 // padding lanes lose every maximum and add zeros after the row's own sums.
-template <typename T, int Bytes>
+template <typename T, int Bytes, int Group = 4>
 DICTLEARN_SIMD_INLINE void softmax_rows_fitted(T* z, int64_t rows, int cols, T t) {
   if constexpr (Bytes > 16) {
     if (cols * static_cast<int>(sizeof(T)) <= Bytes / 2) {
-      softmax_rows_fitted<T, Bytes / 2>(z, rows, cols, t);
+      softmax_rows_fitted<T, Bytes / 2, 1>(z, rows, cols, t);
       return;
     }
   }
-  softmax_rows<T, Bytes>(z, rows, cols, t);
+  softmax_rows<T, Bytes, Group>(z, rows, cols, t);
 }
 template <typename T, int Bytes>
 DICTLEARN_SIMD_INLINE void softmax_backward_fitted(const T* r, T* g, int64_t rows, int cols, T t) {
