@@ -9,9 +9,9 @@
 // whole number of vectors.
 //
 // Every entry of C is one sum, in the order p = 0, 1, ..., k − 1, of fused
-// multiply-adds started from zero, then added to C when beta is 1: the same
-// bits at AVX-512 and AVX2, on any thread. Where the CPU has neither, or n
-// is not a whole number of vectors, gemm() computes the product (its own
+// multiply-adds started from zero (below): the same bits at AVX-512 and
+// AVX2, on any thread. Where the CPU has neither, n is not a whole number of
+// vectors, or beta is neither 0 nor 1, gemm() computes the product (its own
 // order).
 #pragma once
 
@@ -21,19 +21,26 @@
 
 namespace dictlearn::detail {
 
-/// C = op(A)·B + beta·C, beta 0 or 1, all row-major: op(A) is m x k (stored
-/// k x m when trans_a), B k x n, C m x n.
-void block_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-                const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
-void block_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda,
-                const double* b, int64_t ldb, double beta, double* c, int64_t ldc);
+/// What block_gemm adds to each sum besides C: nothing (values null), one
+/// row of n values added to every row of C (ld 0: a bias), or a matrix
+/// (row i at values + i·ld); subtracted instead when negate. Folding it into
+/// the product saves a pass that writes it into C first.
+template <typename T>
+struct BlockAddend {
+  const T* values = nullptr;
+  int64_t ld = 0;
+  bool negate = false;
+};
 
-/// At `level`, or the CPU's best where it lacks `level` (tests; block_gemm()
-/// itself uses the CPU's best, as gemm() does).
-void block_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-                const float* b, int64_t ldb, float beta, float* c, int64_t ldc, SimdLevel level);
-void block_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda,
-                const double* b, int64_t ldb, double beta, double* c, int64_t ldc,
-                SimdLevel level);
+/// C = beta·C + (op(A)·B ± addend), beta 0 or 1, all row-major: op(A) is
+/// m x k (stored k x m when trans_a), B k x n, C m x n. Entry (i, j): the
+/// sum s of op(A)(i, p)·B(p, j) by fused multiply-adds in the order p = 0,
+/// 1, ..., k − 1 from zero, then s ± addend(i, j), then C(i, j) + that when
+/// beta is 1. `level`: the CPU's best (as gemm() chooses), or one below it
+/// (tests).
+template <typename T>
+void block_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+                const T* b, int64_t ldb, T beta, T* c, int64_t ldc,
+                const BlockAddend<T>& addend = {}, SimdLevel level = cpu_simd_level());
 
 }  // namespace dictlearn::detail

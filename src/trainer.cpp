@@ -648,20 +648,11 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
   const T* W = model_.encoder_weight.data();
   const T* D = model_.dictionary.data();
   const T* b = model_.encoder_bias.data();
-  if (per_block) {
-    // The blocks' products read B row by row (block_gemm), from aligned
-    // copies made once a batch: Z = X Wᵀ and ∂L/∂R = G Dᵀ take the
-    // transposes, X̂ = R D the dictionary itself.
-    w.block_model.reserve(3 * kd);
-    T* copy_to = w.block_model.data();
-    for (int k = 0; k < K; ++k) {
-      for (int j = 0; j < d; ++j) {
-        copy_to[static_cast<int64_t>(j) * K + k] = W[static_cast<int64_t>(k) * d + j];
-        copy_to[kd + static_cast<int64_t>(j) * K + k] = D[static_cast<int64_t>(k) * d + j];
-      }
-    }
-    std::copy(D, D + kd, copy_to + 2 * kd);
-  }
+  // The blocks' products read B row by row (block_gemm), from aligned
+  // copies made once a batch (in the parallel region below): Z = X Wᵀ and
+  // ∂L/∂R = G Dᵀ take the transposes, X̂ = R D the dictionary itself.
+  if (per_block) w.block_model.reserve(3 * kd);
+  T* model_copy = w.block_model.data();
   const T* weight_t = w.block_model.data();
   const T* dictionary_t = weight_t + kd;
   const T* dictionary = weight_t + 2 * kd;
@@ -700,6 +691,18 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     detail::RowScratch<T>& scratch = w.scratch[omp_thread()];
+    if (per_block) {
+      // Row j of Wᵀ and Dᵀ, column j of D.
+#pragma omp for schedule(static)
+      for (int j = 0; j < d; ++j) {
+        for (int k = 0; k < K; ++k) {
+          const int64_t at = static_cast<int64_t>(k) * d + j;
+          model_copy[static_cast<int64_t>(j) * K + k] = W[at];
+          model_copy[kd + static_cast<int64_t>(j) * K + k] = D[at];
+          model_copy[2 * kd + at] = D[at];
+        }
+      }
+    }
     for (int64_t pass = 0; pass < passes; ++pass) {
       const int64_t first_block = pass * blocks_per_pass;
       const int64_t end_block = std::min(blocks, first_block + blocks_per_pass);
@@ -726,17 +729,19 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
         // The products add onto b (Z = b + X Wᵀ, as PyTorch's addmm) and onto
         // −X (E = −X + R D): no zeroing pass and no separate addition pass.
         // When streaming, e holds the samples until −X overwrites them.
-        for (int64_t i = 0; i < count; ++i) std::copy(b, b + K, r + i * K);
         if (per_block) {
-          detail::block_gemm(false, count, K, d, x, d, weight_t, K, T(1), r, K);
+          // b and −X are block_gemm's addends (the same sums as below).
+          detail::block_gemm(false, count, K, d, x, d, weight_t, K, T(0), r, K, {.values = b});
         } else {
+          for (int64_t i = 0; i < count; ++i) std::copy(b, b + K, r + i * K);
           detail::gemm(false, true, count, K, d, x, d, W, d, T(1), r, K);
         }
         detail::activate_rows(encoder, r, count, K, scratch);
-        for (int64_t i = 0; i < count * d; ++i) e[i] = -x[i];
         if (per_block) {
-          detail::block_gemm(false, count, d, K, r, K, dictionary, d, T(1), e, d);
+          detail::block_gemm(false, count, d, K, r, K, dictionary, d, T(0), e, d,
+                             {.values = x, .ld = d, .negate = true});
         } else {
+          for (int64_t i = 0; i < count * d; ++i) e[i] = -x[i];
           detail::gemm(false, false, count, d, K, r, K, D, d, T(1), e, d);
         }
         partial[0] = detail::square_and_scale(e, count, d, scale);  // e is now G
@@ -801,8 +806,7 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
           T* target = which == 0 ? gradients_.dictionary.data() : gradients_.encoder_weight.data();
           T* sum = w.grad_partials.data() + which * kd + static_cast<int64_t>(j) * K;
           for (int64_t block = 1; block < blocks; ++block) {
-            const T* share = sum + 2 * kd * block;
-            for (int k = 0; k < K; ++k) sum[k] += share[k];
+            detail::add_scaled(T(1), sum + 2 * kd * block, sum, K);  // 1·x + y: exactly x + y
           }
           for (int k = 0; k < K; ++k) target[static_cast<int64_t>(k) * d + j] = sum[k];
         }
