@@ -173,7 +173,10 @@ def gemm(args):
     result = {"shape": [m, k, n], "threads": torch.get_num_threads(), "torch": torch.__version__,
               "openblas_core": openblas_core()}
     generator = torch.Generator().manual_seed(0)
-    for name, dtype in (("sgemm", torch.float32), ("dgemm", torch.float64)):
+    kinds = [("sgemm", torch.float32), ("dgemm", torch.float64)]
+    if args.only:
+        kinds = [kind for kind in kinds if kind[0] == args.only]
+    for name, dtype in kinds:
         a = torch.rand((m, k), generator=generator, dtype=dtype)
         b = torch.rand((k, n), generator=generator, dtype=dtype)
         c = torch.empty((m, n), dtype=dtype)
@@ -207,6 +210,7 @@ def main():
     g = sub.add_parser("gemm")
     g.add_argument("--threads", type=int, default=2)
     g.add_argument("--repeat", type=int, default=10)
+    g.add_argument("--only", choices=("sgemm", "dgemm"), help="measure one of the two")
     sub.add_parser("probe", help="print the torch version and OpenBLAS's kernel set")
     args = ap.parse_args()
     if args.mode == "train":
