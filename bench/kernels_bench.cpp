@@ -15,6 +15,12 @@
 //                at the sizes of compare.py's W2, W3 and W4 steps; flops
 //                counted as for dense softmax (10·N·dim·n_atoms: what a dense
 //                implementation computes; top-k's sparse path does less).
+//   block_products  one 256-row block's five products in the fused pass at
+//                W2's sizes (dim 64, 256 atoms), on one thread: Z = X Wᵀ + b,
+//                E = R D − X, G Dᵀ and the two shares Gᵀ R, Xᵀ ∂L/∂Z;
+//                `kernel` 0 is block_gemm (what the pass runs, B copied
+//                row-major and aligned), 1 Eigen's product through gemm()
+//                (what it ran before). 5 x 2·rows·dim·atoms flops.
 //
 // Counters: items_per_second is samples per second (SetItemsProcessed);
 // "flops" is the rate of the counted flops (GFLOP/s = flops / 1e9). Times are
@@ -26,12 +32,16 @@
 // Data: standard normal samples from a fixed seed, so runs are comparable.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <random>
 
+#include "aligned_buffer.hpp"
+#include "block_gemm.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/trainer.hpp"
+#include "gemm.hpp"
 
 namespace {
 
@@ -146,6 +156,63 @@ void encode(benchmark::State& state) {
   set_counters(state, 2.0 * static_cast<double>(n) * dim * atoms);
 }
 
+// Arguments: rows, dim, n_atoms, kernel (0 block_gemm, 1 gemm()).
+template <typename T>
+void block_products(benchmark::State& state) {
+  namespace detail = dictlearn::detail;
+  const int64_t rows = state.range(0), d = state.range(1), K = state.range(2);
+  const bool eigen = state.range(3) == 1;
+  // One aligned buffer holding, in turn: X (rows x d), W and D (K x d), Wᵀ
+  // and Dᵀ (d x K), b (K), R and ∂L/∂Z (rows x K), E (rows x d), the two
+  // shares (d x K each).
+  const int64_t sizes[] = {rows * d, K * d, K * d, d * K, d * K, K, rows * K, rows * K, rows * d,
+                           d * K, d * K};
+  int64_t total = 0;
+  for (int64_t size : sizes) total += (size + 15) / 16 * 16;  // each part aligned too
+  detail::AlignedBuffer<T> buffer;
+  buffer.reserve(total);
+  std::mt19937_64 generator(7);
+  std::normal_distribution<double> normal;
+  for (int64_t i = 0; i < total; ++i) buffer.data()[i] = static_cast<T>(normal(generator));
+  T* part[11];
+  T* next = buffer.data();
+  for (int i = 0; i < 11; ++i) {
+    part[i] = next;
+    next += (sizes[i] + 15) / 16 * 16;
+  }
+  T *x = part[0], *W = part[1], *D = part[2], *Wt = part[3], *Dt = part[4], *b = part[5],
+    *r = part[6], *gz = part[7], *e = part[8], *share_d = part[9], *share_w = part[10];
+  for (auto _ : state) {
+    if (eigen) {
+      for (int64_t i = 0; i < rows; ++i) std::copy(b, b + K, r + i * K);
+      detail::gemm(false, true, rows, K, d, x, d, W, d, T(1), r, K);
+      for (int64_t i = 0; i < rows * d; ++i) e[i] = -x[i];
+      detail::gemm(false, false, rows, d, K, r, K, D, d, T(1), e, d);
+      detail::gemm(false, true, rows, K, d, e, d, D, d, T(0), gz, K);
+      detail::gemm(true, false, d, K, rows, e, d, r, K, T(0), share_d, K);
+      detail::gemm(true, false, d, K, rows, x, d, gz, K, T(0), share_w, K);
+    } else {
+      detail::block_gemm(false, rows, K, d, x, d, Wt, K, T(0), r, K, {.values = b});
+      detail::block_gemm(false, rows, d, K, r, K, D, d, T(0), e, d,
+                         {.values = x, .ld = d, .negate = true});
+      detail::block_gemm(false, rows, K, d, e, d, Dt, K, T(0), gz, K);
+      detail::block_gemm(true, d, K, rows, e, d, r, K, T(0), share_d, K);
+      detail::block_gemm(true, d, K, rows, x, d, gz, K, T(0), share_w, K);
+    }
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * rows);
+  state.counters["flops"] = benchmark::Counter(10.0 * static_cast<double>(rows) * d * K,
+                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void block_sizes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"rows", "dim", "atoms", "kernel"});
+  b->Args({256, 64, 256, 0});
+  b->Args({256, 64, 256, 1});
+  b->Unit(benchmark::kMicrosecond);
+}
+
 BENCHMARK_TEMPLATE(train_epoch, float)->Apply(epoch_sizes);
 BENCHMARK_TEMPLATE(train_epoch, double)->Apply(epoch_sizes);
 BENCHMARK_TEMPLATE(train_batches, float, false)->Apply(batch_sizes);
@@ -153,6 +220,8 @@ BENCHMARK_TEMPLATE(train_batches, double, false)->Apply(batch_sizes);
 BENCHMARK_TEMPLATE(train_batches, float, true)->Apply(topk_sizes);
 BENCHMARK_TEMPLATE(encode, float)->Apply(sizes);
 BENCHMARK_TEMPLATE(encode, double)->Apply(sizes);
+BENCHMARK_TEMPLATE(block_products, float)->Apply(block_sizes);
+BENCHMARK_TEMPLATE(block_products, double)->Apply(block_sizes);
 
 }  // namespace
 
