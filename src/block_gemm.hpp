@@ -6,7 +6,8 @@
 // 6 rows of C by 4 vectors (AVX-512: 64 floats or 32 doubles; AVX2: 2
 // vectors), with B read a row of vectors at a time and each entry of A
 // broadcast; so B must be stored k x n (row-major, not transposed) and n a
-// whole number of vectors.
+// whole number of vectors (of AVX2's width at least: on an AVX-512 machine,
+// widths that are whole AVX2 vectors only run AVX2's kernel).
 //
 // Every entry of C is one sum, in the order p = 0, 1, ..., k − 1, of fused
 // multiply-adds started from zero (below): the same bits at AVX-512 and
@@ -36,7 +37,9 @@ struct BlockAddend {
 /// m x k (stored k x m when trans_a), B k x n, C m x n. Entry (i, j): the
 /// sum s of op(A)(i, p)·B(p, j) by fused multiply-adds in the order p = 0,
 /// 1, ..., k − 1 from zero, then s ± addend(i, j), then C(i, j) + that when
-/// beta is 1. `level`: the CPU's best (as gemm() chooses), or one below it
+/// beta is 1. The addend may be C itself (each entry is read before it is
+/// written), but A and B must not overlap C. `level`: the CPU's best, as
+/// gemm() chooses (DICTLEARN_SIMD does not steer it), or one below it
 /// (tests).
 template <typename T>
 void block_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,

@@ -653,9 +653,9 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
   // ∂L/∂R = G Dᵀ take the transposes, X̂ = R D the dictionary itself.
   if (per_block) w.block_model.reserve(3 * kd);
   T* model_copy = w.block_model.data();
-  const T* weight_t = w.block_model.data();
-  const T* dictionary_t = weight_t + kd;
-  const T* dictionary = weight_t + 2 * kd;
+  const T* weight_t = per_block ? model_copy : nullptr;
+  const T* dictionary_t = per_block ? model_copy + kd : nullptr;
+  const T* dictionary = per_block ? model_copy + 2 * kd : nullptr;
   T* codes = w.z.data();
   T* residual = w.residual.data();
   T* code_grad = w.code_grad.data();
@@ -692,15 +692,20 @@ int64_t Trainer<T>::fused_pass(const Matrix<T>& data, const int64_t* index, int6
   {
     detail::RowScratch<T>& scratch = w.scratch[omp_thread()];
     if (per_block) {
-      // Row j of Wᵀ and Dᵀ, column j of D.
-#pragma omp for schedule(static)
+      // Rows j of Wᵀ and Dᵀ; then rows k of D (the barrier after the second
+      // loop covers both).
+#pragma omp for schedule(static) nowait
       for (int j = 0; j < d; ++j) {
         for (int k = 0; k < K; ++k) {
           const int64_t at = static_cast<int64_t>(k) * d + j;
           model_copy[static_cast<int64_t>(j) * K + k] = W[at];
           model_copy[kd + static_cast<int64_t>(j) * K + k] = D[at];
-          model_copy[2 * kd + at] = D[at];
         }
+      }
+#pragma omp for schedule(static)
+      for (int k = 0; k < K; ++k) {
+        std::copy(D + static_cast<int64_t>(k) * d, D + static_cast<int64_t>(k + 1) * d,
+                  model_copy + 2 * kd + static_cast<int64_t>(k) * d);
       }
     }
     for (int64_t pass = 0; pass < passes; ++pass) {

@@ -92,17 +92,18 @@ std::pair<double, bool> compare(const Shape& s, T beta, AddendKind kind, SimdLev
 
 TYPED_TEST(BlockGemmTest, VectorLevelsGiveTheDocumentedSumBitForBit) {
   using T = TypeParam;
-  constexpr int64_t v4_lanes = 64 / sizeof(T);
-  // Rows: below, at and past the 6-row tile; columns: 1 to 5 vectors of the
-  // widest level (whole vectors at both levels), so 4-vector panels and their
-  // 1-3-vector remainders; k from 1 to past a block.
+  constexpr int64_t v3_lanes = 32 / sizeof(T);
+  // Rows: below, at and past the 6-row tile; columns: 1 to 10 AVX2 vectors,
+  // so at AVX-512 4-vector panels, their 1-3-vector remainders and widths
+  // that are whole AVX2 vectors only (AVX2's kernel), at AVX2 2-vector
+  // panels and a 1-vector remainder; k from 1 to past a block.
   for (const int64_t m : {1, 5, 6, 7, 13, 64}) {
-    for (const int64_t vectors : {1, 2, 3, 4, 5}) {
+    for (const int64_t vectors : {1, 2, 3, 4, 5, 6, 8, 10}) {
       for (const int64_t k : {1, 3, 64, 257}) {
         for (const bool trans_a : {false, true}) {
           for (const T beta : {T(0), T(1)}) {
             for (const SimdLevel level : {SimdLevel::v4, SimdLevel::v3}) {
-              const Shape shape{m, vectors * v4_lanes, k, trans_a, (m + k) % 3 == 0 ? 0 : 5};
+              const Shape shape{m, vectors * v3_lanes, k, trans_a, (m + k) % 3 == 0 ? 0 : 5};
               const auto kind = static_cast<AddendKind>((m + vectors + k) % 3);
               const auto [worst, identical] = compare<T>(shape, beta, kind, level);
               SCOPED_TRACE(testing::Message() << "m " << m << " n " << shape.n << " k " << k
