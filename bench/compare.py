@@ -27,7 +27,9 @@ repetition (pytorch, tuned, dictlearn; tuned, dictlearn, pytorch; ...):
                  target.
   dictlearn      the whole `dictlearn fit DATA -o MODEL ... --quiet` process
                  (reading the data, training, writing the model), timed from
-                 start to exit; peak RSS measured by GNU time (see run_process).
+                 start to exit; peak RSS measured by GNU time (see run_process);
+                 run without address-space randomization where `setarch -R`
+                 works (see no_aslr_prefix).
 
 PyTorch's model: the seed's DictionaryLearning (Linear + softmax, dictionary
 parameter, MSELoss, Adam with default betas), or for topk the usual dense way
@@ -343,6 +345,7 @@ class Runner:
         self.torch_envs = torch_envs
         self.gemm_env = gemm_env
         self.dictlearn_env = dictlearn_env
+        self.no_aslr = no_aslr_prefix()
         self.count = 0
 
     def paths(self, tag):
@@ -386,7 +389,8 @@ class Runner:
 
     def dictlearn(self, cmd, tag):
         out, err = self.paths(tag)
-        seconds, rc, rss, others = run_process(cmd, self.dictlearn_env, self.args.timeout, out, err)
+        seconds, rc, rss, others = run_process(self.no_aslr + cmd, self.dictlearn_env, self.args.timeout,
+                                               out, err)
         result = {"seconds": seconds, "rc": rc, "peak_rss_mib": rss, "others_cores": others}
         if rc != 0:
             message = tail(err)
@@ -398,6 +402,23 @@ class Runner:
             else:
                 result["error"] = "exit %s: %s" % (rc, message)
         return result
+
+
+def no_aslr_prefix():
+    """`setarch ARCH -R`, which runs a command without address-space layout
+    randomization, when it works here; else []. dictlearn's runs (timed ones
+    and the memory baseline) go through it: with randomization the kernel's
+    fault-around (it maps the cached pages of the 64 KiB-aligned window
+    around each faulting page of the binary and libraries) maps different
+    neighbours in each run, and one command's peak RSS varied by 0.1 to 0.25
+    MiB from run to run, more than W1's whole allowance (0.06 MiB). Without
+    it, W1's command measured 5676 KiB in 4 runs of 5 (5764 once)."""
+    cmd = ["setarch", platform.machine(), "-R"]
+    try:
+        ok = subprocess.run(cmd + ["true"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return cmd if ok else []
 
 
 def fit_flags(binary):
@@ -454,7 +475,7 @@ def process_baseline(w, runner, binary, args, tmp, with_init):
     peaks = []
     for _ in range(BASELINE_RUNS):
         out, err = runner.paths("baseline")
-        _, rc, rss, _ = run_process(cmd, runner.dictlearn_env, 120, out, err)
+        _, rc, rss, _ = run_process(runner.no_aslr + cmd, runner.dictlearn_env, 120, out, err)
         if rc != 0 or rss is None:
             return None
         peaks.append(rss)
@@ -890,10 +911,12 @@ def print_report(report):
               % (report["openblas_coretype_tuned"], report["openblas_core_tuned"]))
     else:
         print("  pytorch tuned  not run: %s" % (report.get("tuned_skipped") or "?"))
-    print("dictlearn: %s (git %s, sha256 %s), BLAS linked: %s, OPENBLAS_CORETYPE: %s"
+    print("dictlearn: %s (git %s, sha256 %s), BLAS linked: %s, OPENBLAS_CORETYPE: %s%s"
           % (report["dictlearn_version"], report["git"], report["dictlearn_sha256"],
              ", ".join(report.get("dictlearn_blas") or []) or "none",
-             report.get("dictlearn_openblas_coretype_env") or "unset"))
+             report.get("dictlearn_openblas_coretype_env") or "unset",
+             "; run without address-space randomization (setarch -R)" if report.get("dictlearn_no_aslr")
+             else ""))
     tuned_ref = report.get("gemm_reference") == "tuned"
     as_installed = {g.get("when"): g for g in report.get("gemm_as_installed", [])}
     for g in report["gemm"]:
@@ -1168,6 +1191,7 @@ def main():
                                                                    report["openblas_core_tuned"])
                if tuned_runs else "not run (%s)" % tuned_skipped))
         runner = Runner(args, tmp, torch_envs, tuned_env or env, dictlearn_env)
+        report["dictlearn_no_aslr"] = bool(runner.no_aslr)
 
         def measure_gemm(when):
             wait_for_quiet(args.max_busy, args.max_wait)
