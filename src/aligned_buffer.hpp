@@ -35,8 +35,8 @@ class AlignedBuffer {
     if (n <= capacity_) return;
     storage_.assign(static_cast<size_t>(n + kAlignment / static_cast<int64_t>(sizeof(T))), T(0));
     const auto address = reinterpret_cast<uintptr_t>(storage_.data());
-    offset_ = static_cast<int64_t>(((address + kAlignment - 1) / kAlignment * kAlignment - address) /
-                                   sizeof(T));
+    offset_ = static_cast<int64_t>(
+        ((address + kAlignment - 1) / kAlignment * kAlignment - address) / sizeof(T));
     capacity_ = n;
   }
   /// The first of the reserved values, 64-byte aligned; null before reserve().

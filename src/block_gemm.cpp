@@ -64,8 +64,8 @@ DICTLEARN_TARGET_V3 void direct_product_v3(bool trans_a, int64_t m, int64_t n, i
 }  // namespace
 
 template <typename T>
-void block_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
-                const T* b, int64_t ldb, T beta, T* c, int64_t ldc, const BlockAddend<T>& addend,
+void block_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+                int64_t ldb, T beta, T* c, int64_t ldc, const BlockAddend<T>& addend,
                 SimdLevel level) {
   if (m == 0 || n == 0) return;
   const bool add_to_c = beta == T(1);

@@ -42,8 +42,8 @@ struct BlockAddend {
 /// gemm() chooses (DICTLEARN_SIMD does not steer it), or one below it
 /// (tests).
 template <typename T>
-void block_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
-                const T* b, int64_t ldb, T beta, T* c, int64_t ldc,
-                const BlockAddend<T>& addend = {}, SimdLevel level = cpu_simd_level());
+void block_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+                int64_t ldb, T beta, T* c, int64_t ldc, const BlockAddend<T>& addend = {},
+                SimdLevel level = cpu_simd_level());
 
 }  // namespace dictlearn::detail

@@ -79,9 +79,8 @@ DICTLEARN_SIMD_INLINE void softmax_max_step(const T* z, int cols, int c, int cou
   }
 }
 template <typename T, int Bytes, bool Unit, bool Full, int U>
-DICTLEARN_SIMD_INLINE void softmax_exp_step(T* z, int cols, int c, int count,
-                                            T inverse_temperature, const T* m,
-                                            Simd<T, Bytes>* sum) {
+DICTLEARN_SIMD_INLINE void softmax_exp_step(T* z, int cols, int c, int count, T inverse_temperature,
+                                            const T* m, Simd<T, Bytes>* sum) {
   using V = Simd<T, Bytes>;
   constexpr int L = kLanes<V>;
   for (int u = 0; u < U; ++u) {
@@ -124,7 +123,8 @@ DICTLEARN_SIMD_INLINE void softmax_row_group(T* z, int cols, T inverse_temperatu
     softmax_max_step<T, Bytes, Unit, true, U>(z, cols, c, L, inverse_temperature, max);
   }
   if (full < cols) {
-    softmax_max_step<T, Bytes, Unit, false, U>(z, cols, full, cols - full, inverse_temperature, max);
+    softmax_max_step<T, Bytes, Unit, false, U>(z, cols, full, cols - full, inverse_temperature,
+                                               max);
   }
   T m[U];
   V sum[U];
@@ -136,7 +136,8 @@ DICTLEARN_SIMD_INLINE void softmax_row_group(T* z, int cols, T inverse_temperatu
     softmax_exp_step<T, Bytes, Unit, true, U>(z, cols, c, L, inverse_temperature, m, sum);
   }
   if (full < cols) {
-    softmax_exp_step<T, Bytes, Unit, false, U>(z, cols, full, cols - full, inverse_temperature, m, sum);
+    softmax_exp_step<T, Bytes, Unit, false, U>(z, cols, full, cols - full, inverse_temperature, m,
+                                               sum);
   }
   T inverse[U];
   for (int u = 0; u < U; ++u) {
@@ -148,12 +149,14 @@ DICTLEARN_SIMD_INLINE void softmax_row_group(T* z, int cols, T inverse_temperatu
 
 /// Group rows at a time, then the rest one by one.
 template <typename T, int Bytes, bool Unit, int Group>
-DICTLEARN_SIMD_INLINE void softmax_rows_scaled(T* z, int64_t rows, int cols, T inverse_temperature) {
+DICTLEARN_SIMD_INLINE void softmax_rows_scaled(T* z, int64_t rows, int cols,
+                                               T inverse_temperature) {
   int64_t i = 0;
   for (; i + Group <= rows; i += Group) {
     softmax_row_group<T, Bytes, Unit, Group>(z + i * cols, cols, inverse_temperature);
   }
-  for (; i < rows; ++i) softmax_row_group<T, Bytes, Unit, 1>(z + i * cols, cols, inverse_temperature);
+  for (; i < rows; ++i)
+    softmax_row_group<T, Bytes, Unit, 1>(z + i * cols, cols, inverse_temperature);
 }
 
 /// Group: 4 at the level's own width; 1 for rows narrowed to a smaller one

@@ -106,10 +106,10 @@ TYPED_TEST(BlockGemmTest, VectorLevelsGiveTheDocumentedSumBitForBit) {
               const Shape shape{m, vectors * v3_lanes, k, trans_a, (m + k) % 3 == 0 ? 0 : 5};
               const auto kind = static_cast<AddendKind>((m + vectors + k) % 3);
               const auto [worst, identical] = compare<T>(shape, beta, kind, level);
-              SCOPED_TRACE(testing::Message() << "m " << m << " n " << shape.n << " k " << k
-                                              << " trans_a " << trans_a << " beta " << beta
-                                              << " addend " << static_cast<int>(kind)
-                                              << " level " << simd_level_name(level));
+              SCOPED_TRACE(testing::Message()
+                           << "m " << m << " n " << shape.n << " k " << k << " trans_a " << trans_a
+                           << " beta " << beta << " addend " << static_cast<int>(kind) << " level "
+                           << simd_level_name(level));
               if (supported_simd_level(level) == level) {
                 EXPECT_TRUE(identical) << worst;
               } else {  // this CPU lacks the level: gemm() ran
@@ -128,12 +128,11 @@ TYPED_TEST(BlockGemmTest, OtherWidthsAndBetasFallBackToGemm) {
   // 10 and 3 columns are no whole number of vectors at any level; beta 0.5
   // is neither 0 nor 1. The results are gemm()'s, the addend included:
   // right within rounding.
-  for (const Shape shape : {Shape{7, 10, 33, false, 2}, Shape{9, 3, 64, true, 0},
-                            Shape{6, 16, 20, false, 1}}) {
+  for (const Shape shape :
+       {Shape{7, 10, 33, false, 2}, Shape{9, 3, 64, true, 0}, Shape{6, 16, 20, false, 1}}) {
     for (const T beta : {T(0), T(1), T(0.5)}) {
       if (shape.n == 16 && beta != T(0.5)) continue;  // the vector path, tested above
-      for (const AddendKind kind :
-           {AddendKind::none, AddendKind::row, AddendKind::minus_matrix}) {
+      for (const AddendKind kind : {AddendKind::none, AddendKind::row, AddendKind::minus_matrix}) {
         const int64_t lda = (shape.trans_a ? shape.m : shape.k) + shape.pad;
         const int64_t ldb = shape.n + shape.pad, ldc = shape.n + shape.pad;
         const auto a = random_values<T>((shape.trans_a ? shape.k : shape.m) * lda, 4);
