@@ -37,11 +37,11 @@
 #include <cstdlib>
 #include <random>
 
-#include "aligned_buffer.hpp"
-#include "block_gemm.hpp"
+#include "kernels/aligned_buffer.hpp"
+#include "kernels/block_gemm.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/trainer.hpp"
-#include "gemm.hpp"
+#include "kernels/gemm.hpp"
 
 namespace {
 

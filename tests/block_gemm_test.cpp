@@ -5,7 +5,7 @@
 // strided operands, each kind of addend; C's padding untouched; the fallback
 // to gemm() (widths that are not whole vectors, other betas, CPUs without
 // the level) within rounding.
-#include "block_gemm.hpp"
+#include "kernels/block_gemm.hpp"
 
 #include <gtest/gtest.h>
 

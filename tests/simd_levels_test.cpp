@@ -16,9 +16,9 @@
 #include "dictlearn/io.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/trainer.hpp"
-#include "row_kernels.hpp"
-#include "simd_dispatch.hpp"
-#include "small_kernel.hpp"
+#include "kernels/row_kernels.hpp"
+#include "kernels/simd_dispatch.hpp"
+#include "learners/autoencoder/small_kernel.hpp"
 #include "test_util.hpp"
 
 namespace dictlearn::detail {

@@ -8,7 +8,7 @@
 #include <numeric>
 #include <random>
 
-#include "encoder_rows.hpp"
+#include "encoders/encoder_rows.hpp"
 
 namespace dictlearn::detail {
 namespace {

@@ -1,7 +1,7 @@
 // The vectorized exp used by the fused kernels, against std::exp, at each
 // vector width (16, 32 and 64 bytes: the baseline, x86-64-v3 and x86-64-v4
 // levels' registers).
-#include "vector_math.hpp"
+#include "kernels/vector_math.hpp"
 
 #include <gtest/gtest.h>
 

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <numeric>
 
-#include "check.hpp"
-#include "encoder_rows.hpp"
-#include "row_kernels.hpp"
+#include "core/check.hpp"
+#include "encoders/encoder_rows.hpp"
+#include "kernels/row_kernels.hpp"
 
 namespace dictlearn {
 

@@ -20,9 +20,9 @@
 #include <utility>
 #include <vector>
 
-#include "check.hpp"
+#include "core/check.hpp"
 #include "dictlearn/io.hpp"
-#include "npy_header.hpp"
+#include "io/npy_header.hpp"
 
 namespace dictlearn {
 namespace {

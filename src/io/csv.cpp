@@ -19,9 +19,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "check.hpp"
+#include "core/check.hpp"
 #include "dictlearn/io.hpp"
-#include "io_detail.hpp"
+#include "io/detail.hpp"
 
 namespace dictlearn {
 namespace {

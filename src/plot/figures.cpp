@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "check.hpp"
+#include "core/check.hpp"
 
 namespace dictlearn {
 

@@ -3,10 +3,10 @@
 #include <map>
 #include <string>
 
-#include "check.hpp"
+#include "core/check.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/safetensors.hpp"
-#include "safetensors_write.hpp"
+#include "io/safetensors_write.hpp"
 
 namespace dictlearn {
 namespace {

@@ -1,4 +1,4 @@
-#include "block_gemm.hpp"
+#include "kernels/block_gemm.hpp"
 
 #include <cstring>
 
@@ -6,8 +6,8 @@
 #include <immintrin.h>
 #endif
 
-#include "gemm.hpp"
-#include "vector_math.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/vector_math.hpp"
 
 namespace dictlearn::detail {
 namespace {
@@ -38,12 +38,12 @@ struct Output {
 // v4 and v3.
 #define DICTLEARN_BLOCK_TARGET DICTLEARN_TARGET_V4
 namespace v4 {
-#include "block_gemm_kernel.inc"
+#include "kernels/block_gemm_kernel.inc"
 }  // namespace v4
 #undef DICTLEARN_BLOCK_TARGET
 #define DICTLEARN_BLOCK_TARGET DICTLEARN_TARGET_V3
 namespace v3 {
-#include "block_gemm_kernel.inc"
+#include "kernels/block_gemm_kernel.inc"
 }  // namespace v3
 #undef DICTLEARN_BLOCK_TARGET
 

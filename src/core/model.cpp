@@ -4,12 +4,12 @@
 #include <cmath>
 #include <vector>
 
-#include "check.hpp"
-#include "encoder_rows.hpp"
-#include "finite.hpp"
-#include "gemm.hpp"
-#include "random.hpp"
-#include "threads.hpp"
+#include "core/check.hpp"
+#include "encoders/encoder_rows.hpp"
+#include "core/finite.hpp"
+#include "kernels/gemm.hpp"
+#include "core/random.hpp"
+#include "core/threads.hpp"
 
 namespace dictlearn {
 

@@ -36,8 +36,8 @@
 #include <utility>
 #include <vector>
 
-#include "check.hpp"
-#include "npy_header.hpp"
+#include "core/check.hpp"
+#include "io/npy_header.hpp"
 #include "dictlearn/io.hpp"
 
 namespace dictlearn {

@@ -18,7 +18,7 @@
 
 #include <cstdint>
 
-#include "simd_dispatch.hpp"
+#include "kernels/simd_dispatch.hpp"
 
 namespace dictlearn::detail {
 

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "check.hpp"
+#include "core/check.hpp"
 
 namespace dictlearn::detail {
 

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "simd_dispatch.hpp"
+#include "kernels/simd_dispatch.hpp"
 
 namespace dictlearn::detail {
 

@@ -8,15 +8,15 @@
 #include <tuple>
 #include <utility>
 
-#include "aligned_buffer.hpp"
-#include "block_gemm.hpp"
-#include "check.hpp"
-#include "encoder_rows.hpp"
-#include "finite.hpp"
-#include "gemm.hpp"
-#include "row_kernels.hpp"
-#include "small_kernel.hpp"
-#include "threads.hpp"
+#include "kernels/aligned_buffer.hpp"
+#include "kernels/block_gemm.hpp"
+#include "core/check.hpp"
+#include "encoders/encoder_rows.hpp"
+#include "core/finite.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/row_kernels.hpp"
+#include "learners/autoencoder/small_kernel.hpp"
+#include "core/threads.hpp"
 
 namespace dictlearn {
 namespace {

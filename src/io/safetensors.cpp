@@ -18,8 +18,8 @@
 #include <utility>
 #include <vector>
 
-#include "check.hpp"
-#include "safetensors_write.hpp"
+#include "core/check.hpp"
+#include "io/safetensors_write.hpp"
 #include "dictlearn/io.hpp"
 
 namespace dictlearn {

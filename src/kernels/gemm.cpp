@@ -1,10 +1,10 @@
-#include "gemm.hpp"
+#include "kernels/gemm.hpp"
 
 #include <algorithm>
 
 #include "dictlearn/trainer.hpp"
-#include "simd_dispatch.hpp"
-#include "threads.hpp"
+#include "kernels/simd_dispatch.hpp"
+#include "core/threads.hpp"
 
 #ifdef DICTLEARN_HAVE_OPENBLAS
 #include <cblas.h>

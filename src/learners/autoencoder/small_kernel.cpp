@@ -1,9 +1,9 @@
-#include "small_kernel.hpp"
+#include "learners/autoencoder/small_kernel.hpp"
 
 #include <algorithm>
 
-#include "simd_dispatch.hpp"
-#include "vector_math.hpp"
+#include "kernels/simd_dispatch.hpp"
+#include "kernels/vector_math.hpp"
 
 namespace dictlearn::detail {
 namespace {

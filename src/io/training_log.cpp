@@ -6,7 +6,7 @@
 #include <fstream>
 #include <limits>
 
-#include "check.hpp"
+#include "core/check.hpp"
 #include "dictlearn/io.hpp"
 
 namespace dictlearn {

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "check.hpp"
+#include "core/check.hpp"
 #include "dictlearn/io.hpp"
 
 namespace dictlearn {

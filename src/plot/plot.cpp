@@ -29,9 +29,9 @@
 #include <string_view>
 #include <vector>
 
-#include "check.hpp"
-#include "finite.hpp"
-#include "gemm.hpp"
+#include "core/check.hpp"
+#include "core/finite.hpp"
+#include "kernels/gemm.hpp"
 #include "dictlearn/io.hpp"
 
 namespace dictlearn {

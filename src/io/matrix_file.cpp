@@ -8,9 +8,9 @@
 #include <string>
 #include <utility>
 
-#include "check.hpp"
+#include "core/check.hpp"
 #include "dictlearn/io.hpp"
-#include "io_detail.hpp"
+#include "io/detail.hpp"
 
 namespace dictlearn {
 namespace {

@@ -1,10 +1,10 @@
-#include "row_kernels.hpp"
+#include "kernels/row_kernels.hpp"
 
 #include <cstring>
 #include <limits>
 
-#include "simd_dispatch.hpp"
-#include "vector_math.hpp"
+#include "kernels/simd_dispatch.hpp"
+#include "kernels/vector_math.hpp"
 
 namespace dictlearn::detail {
 namespace {

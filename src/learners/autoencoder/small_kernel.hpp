@@ -11,7 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "simd_dispatch.hpp"
+#include "kernels/simd_dispatch.hpp"
 
 namespace dictlearn::detail {
 

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "check.hpp"
-#include "random.hpp"
+#include "core/check.hpp"
+#include "core/random.hpp"
 
 namespace dictlearn {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "check.hpp"
+#include "core/check.hpp"
 #include "dictlearn/trainer.hpp"
 
 namespace dictlearn {
