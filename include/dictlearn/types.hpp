@@ -15,6 +15,17 @@ using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>
 template <typename T>
 using Vector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
 
+/// Read-only view of row-major data held elsewhere (a Matrix, a NumPy array,
+/// a memory map): public functions take this, so such data is read without a
+/// copy. Rows must be contiguous (outer stride = cols) for the fast paths;
+/// a view with other strides is copied once where a function needs that.
+template <typename T>
+using MatrixView = Eigen::Ref<const Matrix<T>>;
+
+/// Read-only view of a vector held elsewhere.
+template <typename T>
+using VectorView = Eigen::Ref<const Vector<T>>;
+
 /// Element type of a stored array.
 enum class DType { float32, float64 };
 
