@@ -2,6 +2,7 @@
 #pragma once
 
 #include "dictlearn/adam.hpp"
+#include "dictlearn/dictionary.hpp"
 #include "dictlearn/error.hpp"
 #include "dictlearn/figures.hpp"
 #include "dictlearn/encoders.hpp"

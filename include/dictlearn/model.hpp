@@ -16,27 +16,24 @@
 #include <map>
 #include <string>
 
+#include "dictlearn/dictionary.hpp"
 #include "dictlearn/encoders.hpp"
 #include "dictlearn/types.hpp"
 
 namespace dictlearn {
 
-/// Parameters of a dictionary model. Tensor names in the model file are the
+/// Parameters of a dictionary model: the Dictionary (D, b_dec) and the
+/// encoder that maps samples to codes. Tensor names in the model file are the
 /// seed module's state_dict keys: `dictionary`, `attributor.0.weight`,
 /// `attributor.0.bias` (plus `decoder_bias` when the model has one; such a
 /// file no longer loads into the seed's class with strict=True).
 template <typename T>
-struct Model {
-  Matrix<T> dictionary;      ///< D, n_atoms x dim
+struct Model : Dictionary<T> {
   Matrix<T> encoder_weight;  ///< W, n_atoms x dim (attributor.0.weight)
   Vector<T> encoder_bias;    ///< b, n_atoms (attributor.0.bias)
-  Vector<T> decoder_bias;    ///< b_dec, dim entries, or empty for none (tensor `decoder_bias`)
   EncoderOptions encoder;    ///< the encoder and its settings
   /// Free-form training settings stored in the file's __metadata__.
   std::map<std::string, std::string> metadata;
-
-  int n_atoms() const { return static_cast<int>(dictionary.rows()); }
-  int dim() const { return static_cast<int>(dictionary.cols()); }
 };
 
 /// The seed module's initialization from `seed`: D ~ U[0, 1) (torch.rand),

@@ -39,9 +39,7 @@ Model<T> init_model(int n_atoms, int dim, uint64_t seed) {
 
 template <typename T>
 void validate_model(const Model<T>& model, const std::string& what) {
-  DICTLEARN_CHECK(model.dictionary.rows() >= 1 && model.dictionary.cols() >= 1,
-                  "{}: dictionary is empty ({} x {})", what, model.dictionary.rows(),
-                  model.dictionary.cols());
+  validate_dictionary(model, what);
   DICTLEARN_CHECK(model.encoder_weight.rows() == model.dictionary.rows() &&
                       model.encoder_weight.cols() == model.dictionary.cols(),
                   "{}: attributor.0.weight is {} x {} but dictionary is {} x {}", what,
@@ -51,15 +49,10 @@ void validate_model(const Model<T>& model, const std::string& what) {
                   "{}: attributor.0.bias has {} entries but the dictionary has {} atoms", what,
                   model.encoder_bias.size(), model.dictionary.rows());
   auto finite = [](const auto& values) { return detail::all_finite(values.data(), values.size()); };
-  DICTLEARN_CHECK(finite(model.dictionary), "{}: dictionary holds non-finite values", what);
   DICTLEARN_CHECK(finite(model.encoder_weight), "{}: attributor.0.weight holds non-finite values",
                   what);
   DICTLEARN_CHECK(finite(model.encoder_bias), "{}: attributor.0.bias holds non-finite values",
                   what);
-  DICTLEARN_CHECK(model.decoder_bias.size() == 0 || model.decoder_bias.size() == model.dictionary.cols(),
-                  "{}: decoder_bias has {} entries but the atoms have dimension {}", what,
-                  model.decoder_bias.size(), model.dictionary.cols());
-  DICTLEARN_CHECK(finite(model.decoder_bias), "{}: decoder_bias holds non-finite values", what);
   validate(model.encoder, model.n_atoms());
 }
 
