@@ -161,6 +161,40 @@ TEST(BatchTopKTest, KeepsKTimesBOverTheBatchAndUsesTheThresholdAtInference) {
   EXPECT_EQ(one_row, inference.row(1));  // a sample's code does not depend on its batch
 }
 
+// The table is the one list of encoders: every kind has its row, in enum
+// order, names parse back, and the texts built from it are the ones the CLI
+// printed before the table existed (the compare script checks stderr).
+TEST(EncoderTraitsTest, OneRowPerKindAndTextsBuiltFromTheTable) {
+  const auto& table = encoder_table();
+  ASSERT_EQ(table.size(), 5u);
+  for (size_t i = 0; i < table.size(); ++i) {
+    EXPECT_EQ(static_cast<size_t>(table[i].kind), i);
+    EXPECT_EQ(&encoder_traits(table[i].kind), &table[i]);
+    EXPECT_EQ(parse_encoder(table[i].name), table[i].kind);
+    EXPECT_STREQ(encoder_name(table[i].kind), table[i].name);
+    EXPECT_GT(std::string(table[i].help).size(), 10u);
+  }
+  EXPECT_EQ(encoder_choices(), "softmax, sparsemax, relu, topk or batchtopk");
+  EXPECT_ERROR_CONTAINS(parse_encoder("maxout", "m.safetensors: metadata 'encoder'"),
+                        "m.safetensors: metadata 'encoder': unknown encoder 'maxout' (expected "
+                        "softmax, sparsemax, relu, topk or batchtopk)");
+  // The traits the library routes on.
+  EXPECT_TRUE(encoder_traits(EncoderKind::topk).needs_k && encoder_traits(EncoderKind::batchtopk).needs_k);
+  EXPECT_FALSE(encoder_traits(EncoderKind::relu).needs_k);
+  EXPECT_TRUE(encoder_traits(EncoderKind::topk).selects_top_k);
+  EXPECT_FALSE(encoder_traits(EncoderKind::sparsemax).selects_top_k);
+  EXPECT_FALSE(encoder_traits(EncoderKind::batchtopk).row_local);
+  EXPECT_TRUE(encoder_traits(EncoderKind::topk).row_local);
+  EXPECT_FALSE(encoder_traits(EncoderKind::softmax).sparse_output);
+  EXPECT_TRUE(encoder_traits(EncoderKind::relu).sparse_output);
+  EXPECT_TRUE(encoder_traits(EncoderKind::softmax).has_temperature);
+  EXPECT_FALSE(encoder_traits(EncoderKind::topk).has_temperature);
+  // needs_k drives validation: k is checked for topk and batchtopk only.
+  EXPECT_ERROR_CONTAINS(validate(EncoderOptions{.kind = EncoderKind::batchtopk}, 8),
+                        "--k: batchtopk needs k >= 1");
+  EXPECT_NO_THROW(validate(EncoderOptions{.kind = EncoderKind::relu}, 8));
+}
+
 TEST(EncoderOptionsTest, BadValuesAreRefusedNamingTheFlag) {
   EXPECT_ERROR_CONTAINS(validate(EncoderOptions{.kind = EncoderKind::topk}, 8), "--k: topk needs k >= 1");
   EXPECT_ERROR_CONTAINS(validate(EncoderOptions{.kind = EncoderKind::topk, .k = 9}, 8),

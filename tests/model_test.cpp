@@ -6,7 +6,9 @@
 #include <cmath>
 #include <random>
 
+#include "core/contiguous.hpp"
 #include "dictlearn/encoders.hpp"
+#include "dictlearn/metrics.hpp"
 #include "dictlearn/trainer.hpp"
 #include "test_util.hpp"
 
@@ -101,6 +103,42 @@ TEST(ModelTest, InferenceOverBlocksMatchesThePlainComputationForAnyThreadCount) 
     EXPECT_TRUE(out.isApprox(plain, 1e-5f));
     EXPECT_EQ(reconstruction_loss(model, X, 1), reconstruction_loss(model, X, 2));
   }
+}
+
+// A view into a block of a larger matrix (outer stride 40, not 24) gives the
+// same codes, reconstructions, loss and metrics as a copy of the block; the
+// contiguous-rows helper copies exactly when the rows are strided.
+TEST(ModelTest, ViewsOfABlockGiveWhatACopyGives) {
+  std::mt19937_64 engine(21);
+  std::normal_distribution<double> normal;
+  Matrix<double> big(700, 40);
+  for (Eigen::Index i = 0; i < big.size(); ++i) big.data()[i] = normal(engine);
+  const auto block = big.block(3, 7, 600, 24);  // three blocks of 256 rows, the last partial
+  const Matrix<double> copy = block;
+  Model<double> model = init_model<double>(30, 24, 5);
+  model.decoder_bias = copy.colwise().mean().transpose();
+  for (const EncoderKind kind : {EncoderKind::softmax, EncoderKind::topk}) {
+    model.encoder = {.kind = kind, .k = 4};
+    SCOPED_TRACE(encoder_name(kind));
+    EXPECT_EQ(encode(model, block, 2), encode(model, copy, 2));
+    EXPECT_EQ(pre_activations(model, block), pre_activations(model, copy));
+    EXPECT_EQ(reconstruct(model, block), reconstruct(model, copy));
+    EXPECT_EQ(reconstruction_loss(model, block), reconstruction_loss(model, copy));
+    EXPECT_EQ(evaluate(model, block).mse, evaluate(model, copy).mse);
+    EXPECT_EQ(code_stats(encode(model, block)).mean_max, code_stats(encode(model, copy)).mean_max);
+  }
+  EXPECT_ERROR_CONTAINS(check_data_matches(model, big.leftCols(20), "d.npy"),
+                        "d.npy: data has 20 columns but the model's atoms have dimension 24");
+
+  const detail::ContiguousRows<double> strided(block), whole(copy), top(big.topRows(5)),
+      one_row(block.topRows(1));
+  EXPECT_TRUE(strided.copied());
+  EXPECT_EQ(Matrix<double>(strided.matrix()), copy);
+  EXPECT_FALSE(whole.copied());
+  EXPECT_EQ(whole.data(), copy.data());  // read in place
+  EXPECT_FALSE(top.copied());            // leading rows of a row-major matrix are contiguous
+  EXPECT_EQ(top.data(), big.data());
+  EXPECT_FALSE(one_row.copied());
 }
 
 TEST(ModelTest, SoftmaxIsStableForLargeLogits) {

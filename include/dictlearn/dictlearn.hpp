@@ -2,10 +2,13 @@
 #pragma once
 
 #include "dictlearn/adam.hpp"
+#include "dictlearn/coders.hpp"
+#include "dictlearn/dictionary.hpp"
 #include "dictlearn/error.hpp"
 #include "dictlearn/figures.hpp"
 #include "dictlearn/encoders.hpp"
 #include "dictlearn/io.hpp"
+#include "dictlearn/methods.hpp"
 #include "dictlearn/metrics.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/plot.hpp"

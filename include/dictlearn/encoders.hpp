@@ -36,10 +36,35 @@ enum class EncoderKind {
   batchtopk,  ///< k·B largest per batch while training; a threshold at inference
 };
 
-/// "softmax", "sparsemax", "relu", "topk", "batchtopk".
+/// What the rest of the library needs to know about an encoder, in one table
+/// (encoder_table()): parsing, validation, help texts, the method registry
+/// (methods.hpp) and the trainer's choice of engine read it, so adding an
+/// encoder is an enum value, a row, and its cases in src/encoders/.
+struct EncoderTraits {
+  EncoderKind kind;
+  const char* name;      ///< as in model files and --encoder: "softmax", ...
+  const char* help;      ///< one line for help texts and docs
+  bool needs_k;          ///< reads EncoderOptions::k (>= 1, <= n_atoms)
+  bool selects_top_k;    ///< keeps the k largest entries (per row or per batch): at most k
+                         ///< nonzeros per sample on average; AuxK applies
+  bool row_local;        ///< while training, a sample's code depends on its row only
+                         ///< (false for batchtopk, which ranks the whole batch)
+  bool sparse_output;    ///< codes hold exact zeros (all but softmax)
+  bool has_temperature;  ///< reads EncoderOptions::temperature
+};
+
+/// The row of `kind`.
+const EncoderTraits& encoder_traits(EncoderKind kind);
+/// Every encoder, in the order of EncoderKind.
+const std::vector<EncoderTraits>& encoder_table();
+
+/// The encoder's name: "softmax", "sparsemax", "relu", "topk", "batchtopk".
 const char* encoder_name(EncoderKind kind);
 /// Parses an encoder name; throws Error naming `parameter` for unknown ones.
 EncoderKind parse_encoder(const std::string& name, const std::string& parameter = "--encoder");
+/// The encoders' names as a help text lists them: "softmax, sparsemax, relu,
+/// topk or batchtopk".
+std::string encoder_choices();
 
 /// Encoder settings, stored with the model.
 struct EncoderOptions {

@@ -7,6 +7,7 @@
 //   dead_fraction  fraction of atoms with usage 0 on this data
 #pragma once
 
+#include <type_traits>
 #include <vector>
 
 #include "dictlearn/model.hpp"
@@ -23,8 +24,9 @@ struct Metrics {
   CodeStats codes;           ///< near-zero fraction and mean largest entry
 };
 
-/// Metrics of `model` on X (N x dim). Throws Error if the shapes disagree.
+/// Metrics of `model` on X (N x dim), a view read in place. Throws Error if
+/// the shapes disagree.
 template <typename T>
-Metrics evaluate(const Model<T>& model, const Matrix<T>& X);
+Metrics evaluate(const Model<T>& model, MatrixView<std::type_identity_t<T>> X);
 
 }  // namespace dictlearn

@@ -15,28 +15,26 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <type_traits>
 
+#include "dictlearn/dictionary.hpp"
 #include "dictlearn/encoders.hpp"
 #include "dictlearn/types.hpp"
 
 namespace dictlearn {
 
-/// Parameters of a dictionary model. Tensor names in the model file are the
+/// Parameters of a dictionary model: the Dictionary (D, b_dec) and the
+/// encoder that maps samples to codes. Tensor names in the model file are the
 /// seed module's state_dict keys: `dictionary`, `attributor.0.weight`,
 /// `attributor.0.bias` (plus `decoder_bias` when the model has one; such a
 /// file no longer loads into the seed's class with strict=True).
 template <typename T>
-struct Model {
-  Matrix<T> dictionary;      ///< D, n_atoms x dim
+struct Model : Dictionary<T> {
   Matrix<T> encoder_weight;  ///< W, n_atoms x dim (attributor.0.weight)
   Vector<T> encoder_bias;    ///< b, n_atoms (attributor.0.bias)
-  Vector<T> decoder_bias;    ///< b_dec, dim entries, or empty for none (tensor `decoder_bias`)
   EncoderOptions encoder;    ///< the encoder and its settings
   /// Free-form training settings stored in the file's __metadata__.
   std::map<std::string, std::string> metadata;
-
-  int n_atoms() const { return static_cast<int>(dictionary.rows()); }
-  int dim() const { return static_cast<int>(dictionary.cols()); }
 };
 
 /// The seed module's initialization from `seed`: D ~ U[0, 1) (torch.rand),
@@ -52,26 +50,34 @@ void validate_model(const Model<T>& model, const std::string& what);
 
 /// Checks X has model.dim() columns; the error names `what` (a file).
 template <typename T>
-void check_data_matches(const Model<T>& model, const Matrix<T>& X, const std::string& what);
+void check_data_matches(const Model<T>& model, MatrixView<std::type_identity_t<T>> X,
+                        const std::string& what);
 
 // Inference runs over fixed blocks of samples on `threads` threads (0: all
-// cores); the results do not depend on the thread count.
+// cores); the results do not depend on the thread count. X is a view: a
+// Matrix, a block of one, or rows in NumPy's or a memory map's memory are read
+// in place (a view whose rows are not contiguous is copied once). T comes
+// from the model (the view's parameter is not deduced), so a Matrix<T> or an
+// Eigen expression of T converts to the view.
 
 /// Codes R (N x n_atoms) for samples X (N x dim).
 template <typename T>
-Matrix<T> encode(const Model<T>& model, const Matrix<T>& X, int threads = 0);
+Matrix<T> encode(const Model<T>& model, MatrixView<std::type_identity_t<T>> X, int threads = 0);
 
 /// Reconstructions R·D (+ decoder bias) (N x dim) for samples X (N x dim).
 template <typename T>
-Matrix<T> reconstruct(const Model<T>& model, const Matrix<T>& X, int threads = 0);
+Matrix<T> reconstruct(const Model<T>& model, MatrixView<std::type_identity_t<T>> X,
+                      int threads = 0);
 
 /// Pre-activations Z = b + (X − b_dec) Wᵀ (N x n_atoms) for samples X (N x dim).
 template <typename T>
-Matrix<T> pre_activations(const Model<T>& model, const Matrix<T>& X, int threads = 0);
+Matrix<T> pre_activations(const Model<T>& model, MatrixView<std::type_identity_t<T>> X,
+                          int threads = 0);
 
 /// Mean squared reconstruction error over all N·dim entries (accumulated in double).
 template <typename T>
-double reconstruction_loss(const Model<T>& model, const Matrix<T>& X, int threads = 0);
+double reconstruction_loss(const Model<T>& model, MatrixView<std::type_identity_t<T>> X,
+                           int threads = 0);
 
 /// How sparse codes are: the seed's softmax codes are never exactly zero.
 struct CodeStats {
@@ -81,9 +87,9 @@ struct CodeStats {
   double threshold = 1e-3;     ///< the threshold used for fraction_below
 };
 
-/// Statistics of a code matrix (N x n_atoms).
-template <typename T>
-CodeStats code_stats(const Matrix<T>& codes, double threshold = 1e-3);
+/// Statistics of a code matrix (N x n_atoms), float or double.
+CodeStats code_stats(MatrixView<float> codes, double threshold = 1e-3);
+CodeStats code_stats(MatrixView<double> codes, double threshold = 1e-3);
 
 /// The model for data multiplied by `factor` (> 0): D and b_dec scale with it,
 /// W scales with 1/factor, so codes are unchanged and reconstructions scale.

@@ -3,7 +3,7 @@
 namespace dictlearn {
 
 template <typename T>
-Metrics evaluate(const Model<T>& model, const Matrix<T>& X) {
+Metrics evaluate(const Model<T>& model, MatrixView<std::type_identity_t<T>> X) {
   const Matrix<T> codes = encode(model, X);
   Matrix<T> out(X.rows(), X.cols());
   out.noalias() = codes * model.dictionary;
@@ -44,7 +44,7 @@ Metrics evaluate(const Model<T>& model, const Matrix<T>& X) {
   return metrics;
 }
 
-template Metrics evaluate<float>(const Model<float>&, const Matrix<float>&);
-template Metrics evaluate<double>(const Model<double>&, const Matrix<double>&);
+template Metrics evaluate<float>(const Model<float>&, MatrixView<float>);
+template Metrics evaluate<double>(const Model<double>&, MatrixView<double>);
 
 }  // namespace dictlearn

@@ -5,11 +5,12 @@
 #include <vector>
 
 #include "core/check.hpp"
-#include "encoders/encoder_rows.hpp"
+#include "core/contiguous.hpp"
 #include "core/finite.hpp"
-#include "kernels/gemm.hpp"
 #include "core/random.hpp"
 #include "core/threads.hpp"
+#include "encoders/encoder_rows.hpp"
+#include "kernels/gemm.hpp"
 
 namespace dictlearn {
 
@@ -39,9 +40,7 @@ Model<T> init_model(int n_atoms, int dim, uint64_t seed) {
 
 template <typename T>
 void validate_model(const Model<T>& model, const std::string& what) {
-  DICTLEARN_CHECK(model.dictionary.rows() >= 1 && model.dictionary.cols() >= 1,
-                  "{}: dictionary is empty ({} x {})", what, model.dictionary.rows(),
-                  model.dictionary.cols());
+  validate_dictionary(model, what);
   DICTLEARN_CHECK(model.encoder_weight.rows() == model.dictionary.rows() &&
                       model.encoder_weight.cols() == model.dictionary.cols(),
                   "{}: attributor.0.weight is {} x {} but dictionary is {} x {}", what,
@@ -51,20 +50,16 @@ void validate_model(const Model<T>& model, const std::string& what) {
                   "{}: attributor.0.bias has {} entries but the dictionary has {} atoms", what,
                   model.encoder_bias.size(), model.dictionary.rows());
   auto finite = [](const auto& values) { return detail::all_finite(values.data(), values.size()); };
-  DICTLEARN_CHECK(finite(model.dictionary), "{}: dictionary holds non-finite values", what);
   DICTLEARN_CHECK(finite(model.encoder_weight), "{}: attributor.0.weight holds non-finite values",
                   what);
   DICTLEARN_CHECK(finite(model.encoder_bias), "{}: attributor.0.bias holds non-finite values",
                   what);
-  DICTLEARN_CHECK(model.decoder_bias.size() == 0 || model.decoder_bias.size() == model.dictionary.cols(),
-                  "{}: decoder_bias has {} entries but the atoms have dimension {}", what,
-                  model.decoder_bias.size(), model.dictionary.cols());
-  DICTLEARN_CHECK(finite(model.decoder_bias), "{}: decoder_bias holds non-finite values", what);
   validate(model.encoder, model.n_atoms());
 }
 
 template <typename T>
-void check_data_matches(const Model<T>& model, const Matrix<T>& X, const std::string& what) {
+void check_data_matches(const Model<T>& model, MatrixView<std::type_identity_t<T>> X,
+                        const std::string& what) {
   DICTLEARN_CHECK(X.rows() >= 1, "{}: no data (0 rows)", what);
   DICTLEARN_CHECK(X.cols() == model.dim(),
                   "{}: data has {} columns but the model's atoms have dimension {}", what,
@@ -96,12 +91,13 @@ void for_blocks(int64_t rows, int threads, double work, Body body) {
   for (int64_t block = 0; block < blocks; ++block) run(block);
 }
 
-/// z rows [begin, begin + count): b + (X − b_dec) Wᵀ, the training pass's arrangement.
+/// z rows [begin, begin + count): b + (X − b_dec) Wᵀ, the training pass's
+/// arrangement; `X` holds contiguous rows of dim() entries.
 template <typename T>
-void pre_activation_rows(const Model<T>& model, const Matrix<T>& X, int64_t begin, int64_t count,
-                         T* z, std::vector<T>& centered) {
+void pre_activation_rows(const Model<T>& model, const T* X, int64_t begin, int64_t count, T* z,
+                         std::vector<T>& centered) {
   const int K = model.n_atoms(), d = model.dim();
-  const T* x = X.data() + begin * d;
+  const T* x = X + begin * d;
   if (model.decoder_bias.size() > 0) {
     centered.resize(count * d);
     for (int64_t i = 0; i < count; ++i) {
@@ -118,20 +114,24 @@ void pre_activation_rows(const Model<T>& model, const Matrix<T>& X, int64_t begi
 }  // namespace
 
 template <typename T>
-Matrix<T> pre_activations(const Model<T>& model, const Matrix<T>& X, int threads) {
+Matrix<T> pre_activations(const Model<T>& model, MatrixView<std::type_identity_t<T>> X,
+                          int threads) {
   check_data_matches(model, X, "data");
+  const detail::ContiguousRows<T> rows(X);
   Matrix<T> z(X.rows(), model.n_atoms());
   const double work = 2.0 * static_cast<double>(X.rows()) * model.dim() * model.n_atoms();
   std::vector<std::vector<T>> centered(resolve_threads(threads));
   for_blocks(X.rows(), threads, work, [&](int64_t begin, int64_t count, int thread) {
-    pre_activation_rows(model, X, begin, count, z.data() + begin * model.n_atoms(), centered[thread]);
+    pre_activation_rows(model, rows.data(), begin, count, z.data() + begin * model.n_atoms(),
+                        centered[thread]);
   });
   return z;
 }
 
 template <typename T>
-Matrix<T> encode(const Model<T>& model, const Matrix<T>& X, int threads) {
+Matrix<T> encode(const Model<T>& model, MatrixView<std::type_identity_t<T>> X, int threads) {
   check_data_matches(model, X, "data");
+  const detail::ContiguousRows<T> rows(X);
   const int K = model.n_atoms();
   Matrix<T> codes(X.rows(), K);
   const double work = 2.0 * static_cast<double>(X.rows()) * model.dim() * K;
@@ -140,14 +140,14 @@ Matrix<T> encode(const Model<T>& model, const Matrix<T>& X, int threads) {
   std::vector<detail::RowScratch<T>> scratch(slots);
   for_blocks(X.rows(), threads, work, [&](int64_t begin, int64_t count, int thread) {
     T* z = codes.data() + begin * K;
-    pre_activation_rows(model, X, begin, count, z, centered[thread]);
+    pre_activation_rows(model, rows.data(), begin, count, z, centered[thread]);
     detail::activate_rows(model.encoder, z, count, K, scratch[thread]);
   });
   return codes;
 }
 
 template <typename T>
-Matrix<T> reconstruct(const Model<T>& model, const Matrix<T>& X, int threads) {
+Matrix<T> reconstruct(const Model<T>& model, MatrixView<std::type_identity_t<T>> X, int threads) {
   const Matrix<T> codes = encode(model, X, threads);
   const int K = model.n_atoms(), d = model.dim();
   Matrix<T> out(X.rows(), d);
@@ -166,8 +166,12 @@ Matrix<T> reconstruct(const Model<T>& model, const Matrix<T>& X, int threads) {
 }
 
 template <typename T>
-double reconstruction_loss(const Model<T>& model, const Matrix<T>& X, int threads) {
-  const Matrix<T> out = reconstruct(model, X, threads);
+double reconstruction_loss(const Model<T>& model, MatrixView<std::type_identity_t<T>> X,
+                           int threads) {
+  // Copied once here if strided; reconstruct() then reads the contiguous rows in place.
+  const detail::ContiguousRows<T> rows(X);
+  const Matrix<T> out = reconstruct(model, rows.matrix(), threads);
+  const T* x = rows.data();
   const int64_t blocks = (X.rows() + kInferenceBlock - 1) / kInferenceBlock;
   std::vector<double> sums(blocks, 0.0);
   const int64_t d = X.cols();
@@ -175,7 +179,7 @@ double reconstruction_loss(const Model<T>& model, const Matrix<T>& X, int thread
              [&](int64_t begin, int64_t count, int) {
                double sum = 0;
                for (int64_t i = begin * d; i < (begin + count) * d; ++i) {
-                 const double e = static_cast<double>(out.data()[i]) - static_cast<double>(X.data()[i]);
+                 const double e = static_cast<double>(out.data()[i]) - static_cast<double>(x[i]);
                  sum += e * e;
                }
                sums[begin / kInferenceBlock] = sum;
@@ -196,8 +200,10 @@ void scale_model(Model<T>& model, double factor) {
   }
 }
 
+namespace {
+
 template <typename T>
-CodeStats code_stats(const Matrix<T>& codes, double threshold) {
+CodeStats code_stats_of(MatrixView<T> codes, double threshold) {
   CodeStats stats;
   stats.threshold = threshold;
   if (codes.size() == 0) return stats;
@@ -220,16 +226,24 @@ CodeStats code_stats(const Matrix<T>& codes, double threshold) {
   return stats;
 }
 
-#define DICTLEARN_INSTANTIATE(T)                                                      \
-  template Model<T> init_model<T>(int, int, uint64_t);                                \
-  template void validate_model<T>(const Model<T>&, const std::string&);               \
-  template void check_data_matches<T>(const Model<T>&, const Matrix<T>&,              \
-                                      const std::string&);                            \
-  template Matrix<T> pre_activations<T>(const Model<T>&, const Matrix<T>&, int);      \
-  template Matrix<T> encode<T>(const Model<T>&, const Matrix<T>&, int);               \
-  template Matrix<T> reconstruct<T>(const Model<T>&, const Matrix<T>&, int);          \
-  template double reconstruction_loss<T>(const Model<T>&, const Matrix<T>&, int);     \
-  template CodeStats code_stats<T>(const Matrix<T>&, double);                        \
+}  // namespace
+
+CodeStats code_stats(MatrixView<float> codes, double threshold) {
+  return code_stats_of<float>(codes, threshold);
+}
+
+CodeStats code_stats(MatrixView<double> codes, double threshold) {
+  return code_stats_of<double>(codes, threshold);
+}
+
+#define DICTLEARN_INSTANTIATE(T)                                                           \
+  template Model<T> init_model<T>(int, int, uint64_t);                                     \
+  template void validate_model<T>(const Model<T>&, const std::string&);                    \
+  template void check_data_matches<T>(const Model<T>&, MatrixView<T>, const std::string&); \
+  template Matrix<T> pre_activations<T>(const Model<T>&, MatrixView<T>, int);              \
+  template Matrix<T> encode<T>(const Model<T>&, MatrixView<T>, int);                       \
+  template Matrix<T> reconstruct<T>(const Model<T>&, MatrixView<T>, int);                  \
+  template double reconstruction_loss<T>(const Model<T>&, MatrixView<T>, int);             \
   template void scale_model<T>(Model<T>&, double);
 DICTLEARN_INSTANTIATE(float)
 DICTLEARN_INSTANTIATE(double)

@@ -5,40 +5,51 @@
 #include <numeric>
 
 #include "core/check.hpp"
+#include "core/choices.hpp"
 #include "encoders/encoder_rows.hpp"
 #include "kernels/row_kernels.hpp"
 
 namespace dictlearn {
 
-const char* encoder_name(EncoderKind kind) {
-  switch (kind) {
-    case EncoderKind::softmax:
-      return "softmax";
-    case EncoderKind::sparsemax:
-      return "sparsemax";
-    case EncoderKind::relu:
-      return "relu";
-    case EncoderKind::topk:
-      return "topk";
-    case EncoderKind::batchtopk:
-      return "batchtopk";
-  }
-  return "unknown";
+const std::vector<EncoderTraits>& encoder_table() {
+  // clang-format off
+  static const std::vector<EncoderTraits> table = {
+    // kind                   name         help                                                       k      top-k  local  sparse temp.
+    {EncoderKind::softmax,   "softmax",   "the seed's: softmax(Z / temperature); dense",             false, false, true,  false, true},
+    {EncoderKind::sparsemax, "sparsemax", "projection of Z onto the simplex; exact zeros",           false, false, true,  true,  false},
+    {EncoderKind::relu,      "relu",      "max(Z, 0); pair with an L1 penalty (--l1)",               false, false, true,  true,  false},
+    {EncoderKind::topk,      "topk",      "the k largest entries of each sample, then ReLU",         true,  true,  true,  true,  false},
+    {EncoderKind::batchtopk, "batchtopk", "the k·B largest of a batch while training; a threshold at inference",
+                                                                                                     true,  true,  false, true,  false},
+  };
+  // clang-format on
+  return table;
+}
+
+const EncoderTraits& encoder_traits(EncoderKind kind) {
+  const auto& table = encoder_table();
+  const auto index = static_cast<size_t>(kind);
+  DICTLEARN_ASSERT(index < table.size() && table[index].kind == kind);
+  return table[index];
+}
+
+const char* encoder_name(EncoderKind kind) { return encoder_traits(kind).name; }
+
+std::string encoder_choices() {
+  return detail::join_choices(encoder_table(), [](const EncoderTraits& row) { return row.name; });
 }
 
 EncoderKind parse_encoder(const std::string& name, const std::string& parameter) {
-  for (EncoderKind kind : {EncoderKind::softmax, EncoderKind::sparsemax, EncoderKind::relu,
-                           EncoderKind::topk, EncoderKind::batchtopk}) {
-    if (name == encoder_name(kind)) return kind;
+  for (const EncoderTraits& row : encoder_table()) {
+    if (name == row.name) return row.kind;
   }
-  DICTLEARN_FAIL("{}: unknown encoder '{}' (expected softmax, sparsemax, relu, topk or batchtopk)",
-                 parameter, name);
+  DICTLEARN_FAIL("{}: unknown encoder '{}' (expected {})", parameter, name, encoder_choices());
 }
 
 void validate(const EncoderOptions& options, int n_atoms) {
   DICTLEARN_CHECK(options.temperature > 0 && std::isfinite(options.temperature),
                   "--temperature: must be > 0 and finite, got {}", options.temperature);
-  if (options.kind == EncoderKind::topk || options.kind == EncoderKind::batchtopk) {
+  if (encoder_traits(options.kind).needs_k) {
     DICTLEARN_CHECK(options.k >= 1, "--k: {} needs k >= 1 active atoms per sample, got {}",
                     encoder_name(options.kind), options.k);
     DICTLEARN_CHECK(options.k <= n_atoms, "--k: {} exceeds the number of atoms ({})", options.k,

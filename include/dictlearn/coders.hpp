@@ -1,0 +1,102 @@
+// dictlearn: coders, the classical sparse coding of signals over a fixed
+// dictionary. Unlike an encoder (encoders.hpp), which needs a trained Model
+// (W, b), a coder works from the Dictionary alone (and, for the methods that
+// use it, its Gram matrix G = D Dᵀ). Conventions, those scikit-learn and SPAMS
+// share: rows are signals, x ≈ r D with D n_atoms x dim,
+//
+//   threshold  R = sign(P) ⊙ max(|P| − α, 0), P = X Dᵀ
+//              (scikit-learn's sparse_encode(algorithm='threshold')); with
+//              `positive`: R = max(P − α, 0)
+//
+// A dictionary with a decoder bias b_dec codes X − 1 b_decᵀ in place of X, so
+// that R D + b_dec approximates X as a model's reconstruct() does; without one
+// (atoms from a plain .npy) the codes are scikit-learn's.
+//
+// Shapes: X is N x dim (N may be 0), R is N x n_atoms. Calls run over fixed
+// blocks of signals on `threads` threads, each block with single-threaded
+// products (a multi-threaded product inside the parallel loop oversubscribes),
+// so results do not depend on the thread count.
+//
+// Adding a coder: an enum value here, a row in coder_table()
+// (src/coders/coders.cpp) that names its function, and a file pair
+// src/coders/<name>.hpp/.cpp with encode_<name>(). The method registry
+// (methods.hpp), parse_coder() and the help texts read the table.
+#pragma once
+
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "dictlearn/dictionary.hpp"
+#include "dictlearn/types.hpp"
+
+namespace dictlearn {
+
+/// The coding methods.
+enum class CoderKind {
+  threshold,  ///< soft threshold of X Dᵀ at α
+};
+
+/// One row of the coder table.
+struct CoderTraits {
+  CoderKind kind;
+  const char* name;                     ///< as in --coder and the method registry
+  const char* help;                     ///< one line for help texts and docs
+  std::vector<const char*> parameters;  ///< the CodingOptions fields it reads (besides
+                                        ///< method and threads), by member name
+};
+
+/// The row of `kind`.
+const CoderTraits& coder_traits(CoderKind kind);
+/// Every coder, in the order of CoderKind.
+const std::vector<CoderTraits>& coder_table();
+/// The coder's name, e.g. "threshold".
+const char* coder_name(CoderKind kind);
+/// Parses a coder name; throws Error naming `parameter` for unknown ones.
+CoderKind parse_coder(const std::string& name, const std::string& parameter = "--coder");
+/// The coders' names as a help text lists them: "a, b or c".
+std::string coder_choices();
+
+/// Settings of one coding call. Each field names the methods that read it;
+/// the others ignore it (coder_traits(method).parameters lists them). Errors
+/// name the CLI flag of `dictlearn encode` (issue 14's names).
+struct CodingOptions {
+  CoderKind method = CoderKind::threshold;  ///< which coder
+  /// threshold: the threshold (scikit-learn's alpha, default 1 as there);
+  /// the lasso methods: the ℓ1 weight. >= 0 and finite (--alpha).
+  double alpha = 1.0;
+  /// threshold: codes >= 0 (scikit-learn's positive) (--positive).
+  bool positive = false;
+  /// Threads for the blocks of signals; 0: all cores (--threads).
+  int threads = 0;
+};
+
+/// Checks the options; errors name the flag ("--alpha: ...").
+void validate(const CodingOptions& options);
+
+/// Codes R (N x n_atoms) of the signals X (N x dim) by options.method.
+/// Throws Error for bad options, an empty or non-finite dictionary, X with
+/// another number of columns than dictionary.dim(), or non-finite X (the
+/// error names the row). X is any row-major view (a Matrix, a block of one,
+/// NumPy's memory); a view with strided rows is copied once.
+template <typename T>
+Matrix<T> sparse_encode(const Dictionary<T>& dictionary, MatrixView<std::type_identity_t<T>> X,
+                        const CodingOptions& options);
+
+/// The coders' form of the one encode entry: the same as sparse_encode().
+/// A Model passes as its Dictionary here; encode(model, X, threads) in
+/// model.hpp runs the model's own encoder instead.
+template <typename T>
+Matrix<T> encode(const Dictionary<T>& dictionary, MatrixView<std::type_identity_t<T>> X,
+                 const CodingOptions& options) {
+  return sparse_encode(dictionary, X, options);
+}
+
+/// The threshold coder (options.method is not read): R = sign(P) ⊙
+/// max(|P| − α, 0), or max(P − α, 0) with options.positive, where P = (X −
+/// b_dec) Dᵀ. Cost: 2·N·dim·n_atoms flops, N·n_atoms memory for R.
+template <typename T>
+Matrix<T> encode_threshold(const Dictionary<T>& dictionary, MatrixView<std::type_identity_t<T>> X,
+                           const CodingOptions& options);
+
+}  // namespace dictlearn

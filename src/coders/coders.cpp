@@ -1,0 +1,134 @@
+// The coder table and the one sparse_encode() entry that dispatches on it.
+#include <cmath>
+
+#include "coders/coding.hpp"
+#include "core/check.hpp"
+#include "core/choices.hpp"
+#include "core/finite.hpp"
+
+namespace dictlearn {
+
+namespace {
+
+template <typename T>
+using CoderFunction = Matrix<T> (*)(const Dictionary<T>&, MatrixView<T>, const CodingOptions&);
+
+/// A coder's traits and its functions.
+struct CoderRow {
+  CoderTraits traits;
+  CoderFunction<float> encode_float;
+  CoderFunction<double> encode_double;
+};
+
+/// The coders, in the order of CoderKind: adding one is one row here.
+const std::vector<CoderRow>& coder_rows() {
+  static const std::vector<CoderRow> rows = {
+      {{CoderKind::threshold,
+        "threshold",
+        "soft threshold of X Dᵀ at alpha (scikit-learn's 'threshold')",
+        {"alpha", "positive"}},
+       &encode_threshold<float>,
+       &encode_threshold<double>},
+  };
+  return rows;
+}
+
+const CoderRow& coder_row(CoderKind kind) {
+  const auto& rows = coder_rows();
+  const auto index = static_cast<size_t>(kind);
+  DICTLEARN_ASSERT(index < rows.size() && rows[index].traits.kind == kind);
+  return rows[index];
+}
+
+}  // namespace
+
+const std::vector<CoderTraits>& coder_table() {
+  static const std::vector<CoderTraits> table = [] {
+    std::vector<CoderTraits> out;
+    for (const CoderRow& row : coder_rows()) out.push_back(row.traits);
+    return out;
+  }();
+  return table;
+}
+
+const CoderTraits& coder_traits(CoderKind kind) { return coder_row(kind).traits; }
+
+const char* coder_name(CoderKind kind) { return coder_traits(kind).name; }
+
+std::string coder_choices() {
+  return detail::join_choices(coder_table(), [](const CoderTraits& row) { return row.name; });
+}
+
+CoderKind parse_coder(const std::string& name, const std::string& parameter) {
+  for (const CoderTraits& row : coder_table()) {
+    if (name == row.name) return row.kind;
+  }
+  DICTLEARN_FAIL("{}: unknown coder '{}' (expected {})", parameter, name, coder_choices());
+}
+
+void validate(const CodingOptions& options) {
+  DICTLEARN_CHECK(static_cast<size_t>(options.method) < coder_rows().size(),
+                  "--coder: unknown coder number {}", static_cast<int>(options.method));
+  DICTLEARN_CHECK(options.alpha >= 0 && std::isfinite(options.alpha),
+                  "--alpha: must be >= 0 and finite, got {}", options.alpha);
+  DICTLEARN_CHECK(options.threads >= 0, "--threads: must be >= 0 (0: all cores), got {}",
+                  options.threads);
+}
+
+namespace detail {
+
+template <typename T>
+void check_coding_input(const Dictionary<T>& dictionary, MatrixView<T> X,
+                        const CodingOptions& options) {
+  validate(options);
+  validate_dictionary(dictionary, "dictionary");
+  DICTLEARN_CHECK(X.cols() == dictionary.dim(),
+                  "data: has {} columns but the dictionary's atoms have dimension {}", X.cols(),
+                  dictionary.dim());
+  for (Eigen::Index i = 0; i < X.rows(); ++i) {
+    const T* row = X.data() + i * X.outerStride();
+    const int64_t bad = first_non_finite(row, X.cols());
+    DICTLEARN_CHECK(bad < 0, "data: holds non-finite values (row {}, column {}: {})", i, bad,
+                    bad < 0 ? T(0) : row[bad]);
+  }
+}
+
+template <typename T>
+const T* centered_rows(const Dictionary<T>& dictionary, const T* x, int64_t count,
+                       std::vector<T>& centered) {
+  if (!dictionary.has_decoder_bias()) return x;
+  const int64_t d = dictionary.dim();
+  centered.resize(count * d);
+  for (int64_t i = 0; i < count; ++i) {
+    for (int64_t j = 0; j < d; ++j) centered[i * d + j] = x[i * d + j] - dictionary.decoder_bias[j];
+  }
+  return centered.data();
+}
+
+#define DICTLEARN_INSTANTIATE(T)                                                                  \
+  template void check_coding_input<T>(const Dictionary<T>&, MatrixView<T>, const CodingOptions&); \
+  template const T* centered_rows<T>(const Dictionary<T>&, const T*, int64_t, std::vector<T>&);
+DICTLEARN_INSTANTIATE(float)
+DICTLEARN_INSTANTIATE(double)
+#undef DICTLEARN_INSTANTIATE
+
+}  // namespace detail
+
+template <typename T>
+Matrix<T> sparse_encode(const Dictionary<T>& dictionary, MatrixView<std::type_identity_t<T>> X,
+                        const CodingOptions& options) {
+  validate(options);
+  const CoderRow& row = coder_row(options.method);
+  if constexpr (std::is_same_v<T, float>) {
+    return row.encode_float(dictionary, X, options);
+  } else {
+    return row.encode_double(dictionary, X, options);
+  }
+}
+
+template Matrix<float> sparse_encode<float>(const Dictionary<float>&, MatrixView<float>,
+                                            const CodingOptions&);
+template Matrix<double> sparse_encode<double>(const Dictionary<double>&, MatrixView<double>,
+                                              const CodingOptions&);
+
+}  // namespace dictlearn
