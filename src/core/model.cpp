@@ -8,6 +8,7 @@
 #include "encoders/encoder_rows.hpp"
 #include "core/finite.hpp"
 #include "kernels/gemm.hpp"
+#include "core/parallel.hpp"
 #include "core/random.hpp"
 #include "core/threads.hpp"
 
@@ -92,8 +93,10 @@ void for_blocks(int64_t rows, int threads, double work, Body body) {
     for (int64_t block = 0; block < blocks; ++block) run(block);
     return;
   }
+  ParallelErrors errors;
 #pragma omp parallel for num_threads(used) schedule(dynamic, 1)
-  for (int64_t block = 0; block < blocks; ++block) run(block);
+  for (int64_t block = 0; block < blocks; ++block) errors.run([&] { run(block); });
+  errors.rethrow();
 }
 
 /// z rows [begin, begin + count): b + (X − b_dec) Wᵀ, the training pass's arrangement.

@@ -3,8 +3,9 @@
 #include <algorithm>
 
 #include "dictlearn/trainer.hpp"
-#include "kernels/simd_dispatch.hpp"
+#include "core/parallel.hpp"
 #include "core/threads.hpp"
+#include "kernels/simd_dispatch.hpp"
 
 #ifdef DICTLEARN_HAVE_OPENBLAS
 #include <cblas.h>
@@ -98,13 +99,17 @@ void parallel_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
   const int64_t blocks = (m + block - 1) / block;
   const int used = static_cast<int>(std::min<int64_t>(
       blocks, threads_for(threads, 2.0 * static_cast<double>(m) * static_cast<double>(n) * k)));
+  ParallelErrors errors;
 #pragma omp parallel for num_threads(used) if (used > 1) schedule(static)
   for (int64_t i = 0; i < blocks; ++i) {
-    const int64_t begin = i * block, rows = std::min(block, m - begin);
-    // Row `begin` of op(A): a row of A, or a column of A when transposed.
-    const T* a_block = trans_a ? a + begin : a + begin * lda;
-    gemm(trans_a, trans_b, rows, n, k, a_block, lda, b, ldb, beta, c + begin * ldc, ldc);
+    errors.run([&] {
+      const int64_t begin = i * block, rows = std::min(block, m - begin);
+      // Row `begin` of op(A): a row of A, or a column of A when transposed.
+      const T* a_block = trans_a ? a + begin : a + begin * lda;
+      gemm(trans_a, trans_b, rows, n, k, a_block, lda, b, ldb, beta, c + begin * ldc, ldc);
+    });
   }
+  errors.rethrow();
 }
 
 template void parallel_gemm<float>(bool, bool, int64_t, int64_t, int64_t, const float*, int64_t,
