@@ -1,10 +1,11 @@
 #include "kernels/gemm.hpp"
 
 #include <algorithm>
+#include <type_traits>
 
-#include "dictlearn/trainer.hpp"
 #include "core/parallel.hpp"
 #include "core/threads.hpp"
+#include "dictlearn/trainer.hpp"
 #include "kernels/simd_dispatch.hpp"
 
 #ifdef DICTLEARN_HAVE_OPENBLAS
@@ -14,10 +15,10 @@
 namespace dictlearn::detail {
 
 // The per-instruction-set builds of gemm_isa.cpp.
-#define DICTLEARN_DECLARE_GEMM(suffix)                                                          \
-  void sgemm_##suffix(bool, bool, int64_t, int64_t, int64_t, const float*, int64_t,             \
-                      const float*, int64_t, float, float*, int64_t);                           \
-  void dgemm_##suffix(bool, bool, int64_t, int64_t, int64_t, const double*, int64_t,            \
+#define DICTLEARN_DECLARE_GEMM(suffix)                                                            \
+  void sgemm_##suffix(bool, bool, int64_t, int64_t, int64_t, const float*, int64_t, const float*, \
+                      int64_t, float, float*, int64_t);                                           \
+  void dgemm_##suffix(bool, bool, int64_t, int64_t, int64_t, const double*, int64_t,              \
                       const double*, int64_t, double, double*, int64_t);
 DICTLEARN_DECLARE_GEMM(baseline)
 #ifdef DICTLEARN_GEMM_X86_LEVELS
@@ -71,27 +72,42 @@ const SingleThreadedBlas single_threaded_blas;
 CBLAS_TRANSPOSE op(bool transpose) { return transpose ? CblasTrans : CblasNoTrans; }
 #endif
 
+/// One body for both types: the backend's entry point for T.
+template <typename T>
+void gemm_for(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+              const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  constexpr bool single = std::is_same_v<T, float>;
+#ifdef DICTLEARN_HAVE_OPENBLAS
+  if constexpr (single) {
+    cblas_sgemm(CblasRowMajor, op(trans_a), op(trans_b), m, n, k, 1.0f, a, lda, b, ldb, beta, c,
+                ldc);
+  } else {
+    cblas_dgemm(CblasRowMajor, op(trans_a), op(trans_b), m, n, k, 1.0, a, lda, b, ldb, beta, c,
+                ldc);
+  }
+#else
+  const Kernels& chosen = kernels();
+  if constexpr (single) {
+    chosen.sgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+  } else {
+    chosen.dgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+  }
+#endif
+}
+
 }  // namespace
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (m == 0 || n == 0) return;
-#ifdef DICTLEARN_HAVE_OPENBLAS
-  cblas_sgemm(CblasRowMajor, op(trans_a), op(trans_b), m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
-#else
-  kernels().sgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
-#endif
+  gemm_for(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
 }
 
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const double* a,
-          int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  if (m == 0 || n == 0) return;
-#ifdef DICTLEARN_HAVE_OPENBLAS
-  cblas_dgemm(CblasRowMajor, op(trans_a), op(trans_b), m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
-#else
-  kernels().dgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
-#endif
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda,
+          const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  gemm_for(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
 }
+
 template <typename T>
 void parallel_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a,
                    int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc, int threads,
