@@ -6,10 +6,13 @@ readers must accept, and the ones they must refuse before allocating (a header
 announcing more data than the file holds, an absurd shape). Rerun after changing
 it; the files are committed so that CI needs no Python.
 """
+import io
 import json
 import math
 import os
 import struct
+import warnings
+import zipfile
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
@@ -54,6 +57,29 @@ def model(dtype="F32", atoms=2, dim=2, metadata=True, bias_shape=None, values=No
         ("attributor.0.weight", dtype, [atoms, dim], floats(fmt, vals)),
         ("dictionary", dtype, [atoms, dim], floats(fmt, vals)),
     ], meta if metadata else None)
+
+
+def npz(members, compression=zipfile.ZIP_STORED):
+    """members: list of (name, bytes), as np.savez lays them out (with zipfile)."""
+    out = io.BytesIO()
+    warnings.simplefilter("ignore", UserWarning)  # a duplicate name is one of the seeds
+    with zipfile.ZipFile(out, "w", compression) as archive:
+        for name, content in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = compression
+            archive.writestr(info, content)
+    return out.getvalue()
+
+
+def csr(indptr, indices, values, shape, index="q", value="d", shape_text=None):
+    """The four members of a sparse-codes archive (see src/io/sparse_codes.cpp)."""
+    descr = {"q": "<i8", "i": "<i4", "f": "<f4", "d": "<f8"}
+    return [
+        ("indptr.npy", npy(descr[index], "(%d,)" % len(indptr), floats(index, indptr))),
+        ("indices.npy", npy(descr[index], "(%d,)" % len(indices), floats(index, indices))),
+        ("values.npy", npy(descr[value], "(%d,)" % len(values), floats(value, values))),
+        ("shape.npy", npy("<i8", shape_text or "(2,)", floats("q", shape))),
+    ]
 
 
 def write(target, name, content):
@@ -121,6 +147,25 @@ def main():
     write("fuzz_model", "bad_metadata.safetensors", safetensors(
         [("attributor.0.bias", "F32", [2], two[:8]), ("attributor.0.weight", "F32", [2, 2], two),
          ("dictionary", "F32", [2, 2], two)], meta))
+    three = csr([0, 2, 2, 3], [0, 3, 1], [1.5, -2.0, 0.25], [3, 4])
+    write("fuzz_npz", "valid_f8.npz", npz(three))
+    write("fuzz_npz", "valid_f4_i4.npz", npz(csr([0, 1, 2], [1, 0], [1.0, 2.0], [2, 2], "i", "f")))
+    write("fuzz_npz", "empty.npz", npz(csr([0], [], [], [0, 5])))
+    write("fuzz_npz", "deflated.npz", npz(three, zipfile.ZIP_DEFLATED))
+    write("fuzz_npz", "missing_shape.npz", npz(three[:3]))
+    write("fuzz_npz", "duplicate_entry.npz", npz(three + three[:1]))
+    write("fuzz_npz", "unsorted_indices.npz", npz(csr([0, 2], [3, 1], [1.0, 2.0], [1, 4])))
+    write("fuzz_npz", "index_out_of_range.npz", npz(csr([0, 1], [9], [1.0], [1, 4])))
+    write("fuzz_npz", "absurd_shape.npz", npz(csr([0, 1], [0], [1.0], [1 << 40, 1 << 40])))
+    write("fuzz_npz", "two_d_values.npz", npz(three[:2] + [
+        ("values.npy", npy("<f8", "(3, 1)", floats("d", [1, 2, 3])))] + three[3:]))
+    valid = npz(three)
+    write("fuzz_npz", "truncated.npz", valid[:len(valid) // 2])
+    corrupt = bytearray(valid)
+    corrupt[len(corrupt) // 3] ^= 0xFF  # inside an entry's bytes: a CRC-32 mismatch
+    write("fuzz_npz", "bad_crc.npz", bytes(corrupt))
+    write("fuzz_npz", "single_npy.npz", npy("<f4", "(3, 2)", floats("f", six)))
+
     # Structured mode ('~'): the bytes drive fuzz_model.cpp's generator.
     write("fuzz_model", "structured_a", b"~" + bytes(range(64)))
     write("fuzz_model", "structured_b", b"~" + bytes((i * 37) % 256 for i in range(96)))

@@ -126,7 +126,7 @@ TEST(CheckpointCliTest, KilledAtRandomAndResumedEqualsUninterrupted) {
   const unsigned seed = seed_text ? static_cast<unsigned>(std::stoul(seed_text)) : std::random_device{}();
   SCOPED_TRACE("DICTLEARN_CHECKPOINT_SEED=" + std::to_string(seed));
   std::mt19937 engine(seed);
-  for (const std::string settings : {std::string("--atoms 4 --epochs 3000 --lr 0.003"),
+  for (const std::string& settings : {std::string("--atoms 4 --epochs 3000 --lr 0.003"),
                                      std::string("--atoms 16 --epochs 150 --batch-size 256 --encoder topk "
                                                  "--k 3 --auxk 0.1 --dead-after 2000 --lr-decay 0.3")}) {
     const std::string common = cli + " fit " + (dir / "x.npy") + " -q --threads 1 " + settings;

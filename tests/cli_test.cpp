@@ -75,7 +75,9 @@ void expect_user_error(const Result& result, std::initializer_list<std::string> 
   for (const auto& needle : needles) {
     EXPECT_NE(result.err.find(needle), std::string::npos) << "missing '" << needle << "' in " << result.err;
   }
-  if (!output.empty()) EXPECT_FALSE(fs::exists(output)) << output;
+  if (!output.empty()) {
+    EXPECT_FALSE(fs::exists(output)) << output;
+  }
   // Nothing else was left in the folder either: no temporary files.
   if (!output.empty()) {
     for (const auto& entry : fs::directory_iterator(fs::path(output).parent_path())) {

@@ -36,6 +36,7 @@
 #include "dictlearn/io.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/training_log.hpp"
+#include "test_util.hpp"
 
 namespace dictlearn {
 namespace {
@@ -43,29 +44,7 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-/// A fresh folder, unique to this process (other runs of the suite may be
-/// killing their own CLI runs at the same time), removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / ("dictlearn_crash_" + std::string(info->name()) + "_" +
-                                         std::to_string(::getpid()) + "_" +
-                                         std::to_string(std::random_device{}()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
 
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kSanitized = true;

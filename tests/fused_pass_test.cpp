@@ -73,7 +73,9 @@ void check_case(int rows, int dim, int atoms, bool decoder_bias) {
   EXPECT_LT(relative_gap(one.dictionary, want.dictionary), 1e-4);
   EXPECT_LT(relative_gap(one.encoder_weight, want.weight), 1e-4);
   EXPECT_LT(relative_gap(one.encoder_bias, want.bias), 1e-4);
-  if (decoder_bias) EXPECT_LT(relative_gap(one.decoder_bias, want.decoder_bias), 1e-4);
+  if (decoder_bias) {
+    EXPECT_LT(relative_gap(one.decoder_bias, want.decoder_bias), 1e-4);
+  }
 }
 
 TEST(FusedPassTest, PerBlockSharesMatchAPlainComputation) {

@@ -26,48 +26,14 @@
 #include <vector>
 
 #include "dictlearn/error.hpp"
+#include "test_util.hpp"
 
 namespace dictlearn {
 namespace {
 
 namespace fs = std::filesystem;
 
-/// A fresh folder under the system temp folder, removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name =
-        fmt::format("dictlearn_io_{}_{}_{}", info->name(), ::getpid(), std::random_device{}());
-    for (char& c : name) {
-      if (c == '/') c = '_';  // typed tests are named "Name/0"
-    }
-    path_ = fs::temp_directory_path() / name;
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
-  /// Names of everything in the folder, to catch leftover temporary files.
-  std::vector<std::string> listing() const {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(path_)) {
-      names.push_back(entry.path().filename().string());
-    }
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);

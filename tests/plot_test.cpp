@@ -14,6 +14,7 @@
 #include <string>
 
 #include "dictlearn/error.hpp"
+#include "test_util.hpp"
 
 namespace dictlearn {
 namespace {
@@ -42,24 +43,7 @@ class ScopedEnv {
   std::optional<std::string> previous_;
 };
 
-/// A fresh, empty folder under the temp directory, removed afterwards.
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() /
-              ("dictlearn_plot_test_" + std::to_string(::getpid()) + "_" + name)) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
 
 bool gnuplot_on_path() {
   const char* path = std::getenv("PATH");

@@ -16,37 +16,14 @@
 #include <vector>
 
 #include "dictlearn/error.hpp"
+#include "test_util.hpp"
 
 namespace dictlearn {
 namespace {
 
 namespace fs = std::filesystem;
 
-/// A fresh folder under the system temp folder, removed with its contents.
-class SafetensorsDir {
- public:
-  SafetensorsDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / fmt::format("dictlearn_safetensors_{}_{}_{}", info->name(),
-                                                    ::getpid(), std::random_device{}());
-    fs::create_directories(path_);
-  }
-  ~SafetensorsDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  SafetensorsDir(const SafetensorsDir&) = delete;
-  SafetensorsDir& operator=(const SafetensorsDir&) = delete;
-
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  size_t entries() const {
-    return static_cast<size_t>(
-        std::distance(fs::directory_iterator(path_), fs::directory_iterator()));
-  }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
 
 void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -104,7 +81,7 @@ TensorFile sample_file() {
 }
 
 TEST(Safetensors, RoundTripWithMetadataAndMixedDtypes) {
-  SafetensorsDir dir;
+  TempDir dir;
   const std::string path = dir.file("m.safetensors");
   const TensorFile written = sample_file();
   write_safetensors(path, written);
@@ -127,11 +104,11 @@ TEST(Safetensors, RoundTripWithMetadataAndMixedDtypes) {
       EXPECT_EQ(read.values[i], expected) << i;
     }
   }
-  EXPECT_EQ(dir.entries(), 1u);
+  EXPECT_EQ(dir.listing().size(), 1u);
 }
 
 TEST(Safetensors, LayoutMatchesReferenceImplementation) {
-  SafetensorsDir dir;
+  TempDir dir;
   const std::string path = dir.file("m.safetensors");
   TensorFile file;
   file.tensors["b"] = {DType::float64, {1}, {2.0}};
@@ -154,7 +131,7 @@ TEST(Safetensors, LayoutMatchesReferenceImplementation) {
 
 TEST(Safetensors, ReadsHandWrittenFile) {
   // As Python's safetensors writes it: __metadata__ first, unpadded offsets.
-  SafetensorsDir dir;
+  TempDir dir;
   const std::string path = dir.file("m.safetensors");
   const std::string header =
       R"({"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}})";
@@ -166,7 +143,7 @@ TEST(Safetensors, ReadsHandWrittenFile) {
 }
 
 TEST(Safetensors, EmptyFileRoundTrips) {
-  SafetensorsDir dir;
+  TempDir dir;
   const std::string path = dir.file("m.safetensors");
   write_safetensors(path, TensorFile{});
   const TensorFile back = read_safetensors(path);
@@ -175,14 +152,14 @@ TEST(Safetensors, EmptyFileRoundTrips) {
 }
 
 TEST(Safetensors, MissingFile) {
-  SafetensorsDir dir;
+  TempDir dir;
   const std::string path = dir.file("missing.safetensors");
   EXPECT_EQ(error_of([&] { read_safetensors(path); }),
             path + ": cannot open: No such file or directory");
 }
 
 TEST(Safetensors, NotSafetensors) {
-  SafetensorsDir dir;
+  TempDir dir;
   const std::string path = dir.file("m.safetensors");
   write_file(path, "hello");
   EXPECT_EQ(error_of([&] { read_safetensors(path); }),
@@ -194,7 +171,7 @@ TEST(Safetensors, NotSafetensors) {
 }
 
 TEST(Safetensors, HeaderLengthLargerThanFile) {
-  SafetensorsDir dir;
+  TempDir dir;
   const std::string path = dir.file("m.safetensors");
   write_file(path, length_prefix(1000) + "{}");
   EXPECT_EQ(error_of([&] { read_safetensors(path); }),
@@ -202,7 +179,7 @@ TEST(Safetensors, HeaderLengthLargerThanFile) {
 }
 
 TEST(Safetensors, BadJson) {
-  SafetensorsDir dir;
+  TempDir dir;
   const std::string path = dir.file("m.safetensors");
   write_file(path, safetensors_bytes(R"({"w": {"dtype": "F32",)", ""));
   const std::string message = error_of([&] { read_safetensors(path); });
@@ -215,7 +192,7 @@ TEST(Safetensors, BadJson) {
 }
 
 TEST(Safetensors, UnsupportedDtype) {
-  SafetensorsDir dir;
+  TempDir dir;
   const std::string path = dir.file("m.safetensors");
   write_file(path, safetensors_bytes(R"({"x":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})",
                                      std::string(8, '\0')));
@@ -224,7 +201,7 @@ TEST(Safetensors, UnsupportedDtype) {
 }
 
 TEST(Safetensors, OffsetsOutOfRangeOrInconsistent) {
-  SafetensorsDir dir;
+  TempDir dir;
   const std::string path = dir.file("m.safetensors");
   write_file(path, safetensors_bytes(R"({"x":{"dtype":"F32","shape":[16],"data_offsets":[0,64]}})",
                                      std::string(16, '\0')));
@@ -247,7 +224,7 @@ TEST(Safetensors, OffsetsOutOfRangeOrInconsistent) {
 }
 
 TEST(Safetensors, MalformedEntries) {
-  SafetensorsDir dir;
+  TempDir dir;
   const std::string path = dir.file("m.safetensors");
   const std::string data(8, '\0');
   write_file(path,
@@ -268,7 +245,7 @@ TEST(Safetensors, MalformedEntries) {
 // double made nlohmann throw out_of_range, which escaped as a non-dictlearn
 // exception (the CLI printed "internal: [json.exception.out_of_range.406] ...").
 TEST(Safetensors, NumberOverflowInHeaderIsNotJson) {
-  SafetensorsDir dir;
+  TempDir dir;
   const std::string path = dir.file("m.safetensors");
   write_file(path, safetensors_bytes(R"({"a":{"dtype":"F32","shape":[1e776],"data_offsets":[0,0]}})",
                                      ""));
@@ -283,7 +260,7 @@ TEST(Safetensors, NumberOverflowInHeaderIsNotJson) {
 // value in the error (json::dump) recursed once per level and a header of
 // 500,000 nested '[' overflowed the stack.
 TEST(Safetensors, DeeplyNestedHeaderIsRefused) {
-  SafetensorsDir dir;
+  TempDir dir;
   const std::string path = dir.file("m.safetensors");
   const std::string nested = std::string(500000, '[') + std::string(500000, ']');
   write_file(path, safetensors_bytes(
@@ -299,7 +276,7 @@ TEST(Safetensors, DeeplyNestedHeaderIsRefused) {
 // or a 1 MB file listing 2,000 tensors over the same megabyte makes the reader
 // allocate 4 GB.
 TEST(Safetensors, OverlappingTensorsAreRefused) {
-  SafetensorsDir dir;
+  TempDir dir;
   const std::string path = dir.file("m.safetensors");
   write_file(path, safetensors_bytes(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
                                      R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
@@ -323,7 +300,7 @@ TEST(Safetensors, OverlappingTensorsAreRefused) {
 }
 
 TEST(Safetensors, WriterRejectsInconsistentTensors) {
-  SafetensorsDir dir;
+  TempDir dir;
   const std::string path = dir.file("m.safetensors");
   TensorFile file;
   file.tensors["w"] = {DType::float32, {2, 2}, {1, 2, 3}};
@@ -334,11 +311,11 @@ TEST(Safetensors, WriterRejectsInconsistentTensors) {
   file.tensors.clear();
   file.metadata["bad"] = "\xff\xfe";
   EXPECT_TRUE(contains(error_of([&] { write_safetensors(path, file); }), "not valid UTF-8"));
-  EXPECT_EQ(dir.entries(), 0u);
+  EXPECT_EQ(dir.listing().size(), 0u);
 }
 
 TEST(Safetensors, WriteIntoMissingFolder) {
-  SafetensorsDir dir;
+  TempDir dir;
   const std::string path = dir.file("nowhere/m.safetensors");
   EXPECT_EQ(error_of([&] { write_safetensors(path, sample_file()); }),
             path + ": cannot create file: No such file or directory");

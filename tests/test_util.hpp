@@ -5,8 +5,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "dictlearn/error.hpp"
 
@@ -26,24 +29,45 @@ struct Tolerances<double> {
   static constexpr double absolute = 1e-12;
 };
 
-/// A fresh folder under the system temp folder, removed at scope exit.
+/// The test suite's one temporary folder: fresh and empty, under the system
+/// temp folder, named after the test, the process (two builds' suites may run
+/// at once on one machine) and a random number, and removed with its contents
+/// at scope exit. `tag` tells apart several folders of one test.
 class TempDir {
  public:
-  TempDir() {
+  explicit TempDir(const std::string& tag = "") {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    // The process id too: two builds' suites may run at once on one machine.
-    std::string name = std::string("dictlearn_") + std::to_string(::getpid()) + "_" +
-                       (info ? info->test_suite_name() : "x") + "_" + (info ? info->name() : "y");
+    std::string name = std::string("dictlearn_") + (info ? info->test_suite_name() : "x") + "_" +
+                       (info ? info->name() : "y") + (tag.empty() ? "" : "_" + tag) + "_" +
+                       std::to_string(::getpid()) + "_" + std::to_string(std::random_device{}());
     for (char& c : name) {
-      if (c == '/') c = '_';
+      if (c == '/') c = '_';  // typed and parameterized tests are named "Name/0"
     }
     path_ = std::filesystem::temp_directory_path() / name;
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
-  ~TempDir() { std::filesystem::remove_all(path_); }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  /// The path of `name` inside the folder (file() and / are the same).
   std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+  std::string file(const std::string& name) const { return *this / name; }
   const std::filesystem::path& path() const { return path_; }
+
+  /// Names of everything in the folder, sorted (to catch leftover temporaries).
+  std::vector<std::string> listing() const {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(path_)) {
+      names.push_back(entry.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
 
  private:
   std::filesystem::path path_;

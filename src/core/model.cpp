@@ -7,6 +7,7 @@
 #include "core/check.hpp"
 #include "core/contiguous.hpp"
 #include "core/finite.hpp"
+#include "core/parallel.hpp"
 #include "core/random.hpp"
 #include "core/threads.hpp"
 #include "encoders/encoder_rows.hpp"
@@ -87,8 +88,10 @@ void for_blocks(int64_t rows, int threads, double work, Body body) {
     for (int64_t block = 0; block < blocks; ++block) run(block);
     return;
   }
+  ParallelErrors errors;
 #pragma omp parallel for num_threads(used) schedule(dynamic, 1)
-  for (int64_t block = 0; block < blocks; ++block) run(block);
+  for (int64_t block = 0; block < blocks; ++block) errors.run([&] { run(block); });
+  errors.rethrow();
 }
 
 /// z rows [begin, begin + count): b + (X − b_dec) Wᵀ, the training pass's

@@ -65,8 +65,10 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   const std::filesystem::path destination(path_);
   DICTLEARN_CHECK(destination.has_filename(), "{}: cannot create file: the name is a folder",
                   path_);
+  // fmt rather than "." + name + ...: GCC 12 warns a false -Wrestrict on that
+  // (its bug 105651).
   const std::filesystem::path temp =
-      destination.parent_path() / ("." + destination.filename().string() + ".tmp.XXXXXX");
+      destination.parent_path() / fmt::format(".{}.tmp.XXXXXX", destination.filename().string());
   const std::string pattern = temp.string();
   std::vector<char> name(pattern.begin(), pattern.end());  // mkstemp edits it in place
   name.push_back('\0');

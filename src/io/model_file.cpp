@@ -58,16 +58,19 @@ void save_model(const std::string& path, const Model<T>& model) {
   if (model.decoder_bias.size() > 0) {
     tensors[kDecoderBias] = {dtype, {dim}, static_cast<uint64_t>(dim), model.decoder_bias.data(), nullptr};
   }
+  // std::string values ("1"s): assigning a short literal to a map's string is
+  // where GCC 12 reports a false -Wrestrict overlap (its bug 105329).
+  using namespace std::string_literals;
   std::map<std::string, std::string> metadata = model.metadata;
-  metadata["format"] = "dictlearn.model";
-  metadata["format_version"] = "1";
+  metadata["format"] = "dictlearn.model"s;
+  metadata["format_version"] = "1"s;
   metadata["encoder"] = encoder_name(model.encoder.kind);
   metadata["temperature"] = fmt::format("{}", model.encoder.temperature);
   metadata["k"] = std::to_string(model.encoder.k);
   metadata["threshold"] = fmt::format("{}", model.encoder.threshold);
   metadata["n_atoms"] = std::to_string(atoms);
   metadata["dim"] = std::to_string(dim);
-  metadata["dtype"] = sizeof(T) == 4 ? "float32" : "float64";
+  metadata["dtype"] = sizeof(T) == 4 ? "float32"s : "float64"s;
   detail::write_safetensors(path, tensors, metadata);
 }
 

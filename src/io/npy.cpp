@@ -27,15 +27,15 @@
 namespace dictlearn {
 namespace {
 
+using detail::check_npy_prefix;
 using detail::HeaderParser;
+using detail::npy_header_length;
+using detail::npy_header_v1;
 using detail::PyValue;
 
 // Both the file data and Eigen's storage are read and written byte for byte.
 static_assert(std::endian::native == std::endian::little,
               "dictlearn's .npy code assumes a little-endian host");
-
-constexpr char npy_magic[] = "\x93NUMPY";
-constexpr size_t npy_magic_size = 6;
 
 /// A file opened for reading, with its size known up front so that every
 /// length announced inside the file can be checked before anything is allocated.
@@ -113,27 +113,10 @@ NpyHeader read_header(InputFile& file) {
   const std::string& path = file.path();
   unsigned char prefix[8];
   const size_t got = file.read_some(prefix, sizeof prefix);
-  DICTLEARN_CHECK(got >= npy_magic_size && std::memcmp(prefix, npy_magic, npy_magic_size) == 0,
-                  "{}: not a .npy file (bad magic)", path);
-  DICTLEARN_CHECK(got == sizeof prefix, "{}: truncated: the file ends inside the .npy header",
-                  path);
-  const int major = prefix[6];
-  const int minor = prefix[7];
-  DICTLEARN_CHECK((major == 1 || major == 2 || major == 3) && minor == 0,
-                  "{}: unsupported .npy format version {}.{} (dictlearn reads 1.0, 2.0 and 3.0)",
-                  path, major, minor);
-
-  uint64_t header_length = 0;
-  if (major == 1) {
-    unsigned char length[2];
-    file.read_exact(length, 2, "the file ends inside the .npy header");
-    header_length = length[0] | (uint64_t{length[1]} << 8);
-  } else {
-    unsigned char length[4];
-    file.read_exact(length, 4, "the file ends inside the .npy header");
-    header_length = length[0] | (uint64_t{length[1]} << 8) | (uint64_t{length[2]} << 16) |
-                    (uint64_t{length[3]} << 24);
-  }
+  const int major = check_npy_prefix(prefix, got, sizeof prefix, path, "file", "file");
+  unsigned char length[4];
+  file.read_exact(length, major == 1 ? 2 : 4, "the file ends inside the .npy header");
+  const uint64_t header_length = npy_header_length(major, length);
   DICTLEARN_CHECK(header_length <= file.remaining(),
                   "{}: truncated: the header announces {} bytes but the file holds {} after the "
                   "format prefix",
@@ -274,23 +257,9 @@ DType npy_dtype(const std::string& path) {
 
 template <typename T>
 void write_npy(const std::string& path, const Matrix<T>& matrix) {
-  // Version 1.0 with the header padded so the data starts on a 64-byte
-  // boundary, as numpy itself writes it (aligned loads when memory-mapped).
-  std::string header =
-      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}, {}), }}",
-                  std::is_same_v<T, float> ? "<f4" : "<f8", matrix.rows(), matrix.cols());
-  const size_t prefix_size = npy_magic_size + 2 + 2;
-  header.append((64 - (prefix_size + header.size() + 1) % 64) % 64, ' ');
-  header += '\n';
-
-  std::string prefix(npy_magic, npy_magic_size);
-  prefix += '\x01';
-  prefix += '\x00';
-  prefix += static_cast<char>(header.size() & 0xff);
-  prefix += static_cast<char>(header.size() >> 8);
-
+  const std::string header = npy_header_v1(std::is_same_v<T, float> ? "<f4" : "<f8",
+                                           fmt::format("({}, {})", matrix.rows(), matrix.cols()));
   AtomicFile file(path);
-  file.write(prefix);
   file.write(header);
   file.write(matrix.data(), static_cast<size_t>(matrix.size()) * sizeof(T));
   file.commit();

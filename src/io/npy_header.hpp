@@ -1,5 +1,6 @@
-// Internal: the parser of .npy headers (a Python dict literal), shared by the
-// .npy reader and the sparse-codes (.npz) reader.
+// Internal: what the .npy reader and writer share with the sparse-codes (.npz)
+// ones: the format's prefix (magic, version, header length), the padded header
+// numpy writes, and the parser of headers (a Python dict literal).
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,53 @@
 #include "core/check.hpp"
 
 namespace dictlearn::detail {
+
+inline constexpr char npy_magic[] = "\x93NUMPY";
+inline constexpr size_t npy_magic_size = 6;
+
+/// The .npy format 1.0 prefix and header of an array of `descr` ('<f4') and
+/// `shape` (as Python prints the tuple: "(3, 4)", "(5,)"), in C order. The
+/// header is padded with spaces and a newline as numpy pads it, so the data
+/// starts on a 64-byte boundary (aligned loads when memory-mapped).
+inline std::string npy_header_v1(std::string_view descr, std::string_view shape) {
+  std::string header =
+      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape);
+  const size_t prefix_size = npy_magic_size + 2 + 2;
+  header.append((64 - (prefix_size + header.size() + 1) % 64) % 64, ' ');
+  header += '\n';
+  std::string out(npy_magic, npy_magic_size);
+  out += '\x01';
+  out += '\x00';
+  out += static_cast<char>(header.size() & 0xFF);
+  out += static_cast<char>(header.size() >> 8);
+  return out + header;
+}
+
+/// Checks the first `got` bytes of a .npy: the magic, then that `needed` bytes
+/// were there, then the version (1.0, 2.0 or 3.0). `where` names the file or
+/// the archive entry; `thing` ("file", "array") and `container` ("file",
+/// "entry") word the errors. Returns the major version.
+inline int check_npy_prefix(const unsigned char* prefix, size_t got, size_t needed,
+                            const std::string& where, const char* thing, const char* container) {
+  DICTLEARN_CHECK(got >= npy_magic_size && std::memcmp(prefix, npy_magic, npy_magic_size) == 0,
+                  "{}: not a .npy {} (bad magic)", where, thing);
+  DICTLEARN_CHECK(got >= needed, "{}: truncated: the {} ends inside the .npy header", where,
+                  container);
+  const int major = prefix[6];
+  const int minor = prefix[7];
+  DICTLEARN_CHECK((major == 1 || major == 2 || major == 3) && minor == 0,
+                  "{}: unsupported .npy format version {}.{} (dictlearn reads 1.0, 2.0 and 3.0)",
+                  where, major, minor);
+  return major;
+}
+
+/// The header length that follows the version: 2 bytes little-endian in
+/// format 1.0, 4 in 2.0 and 3.0.
+inline uint64_t npy_header_length(int major, const unsigned char* length) {
+  uint64_t value = length[0] | (uint64_t{length[1]} << 8);
+  if (major > 1) value |= (uint64_t{length[2]} << 16) | (uint64_t{length[3]} << 24);
+  return value;
+}
 
 /// A value of the Python literal subset that .npy headers use.
 struct PyValue {

@@ -1,7 +1,8 @@
 // Internal: a growable scratch buffer whose data starts on a 64-byte
 // boundary (a cache line, and an AVX-512 vector), so that vector loads and
-// stores of rows that are whole cache lines never straddle two lines (in the
-// fused pass's block products such split loads cost a quarter of the time).
+// stores of rows that are whole cache lines never straddle two lines (split
+// loads are a measurable part of the fused pass's block products; see
+// docs/PERFORMANCE.md, "History").
 #pragma once
 
 #include <cstdint>

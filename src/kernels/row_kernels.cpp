@@ -229,8 +229,8 @@ DICTLEARN_SIMD_INLINE void softmax_backward(const T* r, T* grad, int64_t rows, i
 }
 
 // Rows that fit in half a vector run at the narrowest width that holds them
-// (down to 16 bytes): a row of 2 atoms in a 64-byte vector paid for 16 lanes
-// of exponentials and lane-by-lane loads (about 140 ns a row). A row that
+// (down to 16 bytes): a row of 2 atoms in a 64-byte vector would pay for 16
+// lanes of exponentials and lane-by-lane loads. A row that
 // fits in one vector gives the same result at any width holding it: the
 // padding lanes lose every maximum and add zeros after the row's own sums.
 template <typename T, int Bytes, int Group = 4>

@@ -8,9 +8,9 @@
 //   v3        x86-64-v3        32 bytes: ymm, AVX2 and FMA (8 floats, 4 doubles)
 //   baseline  the build flags  16 bytes: xmm, SSE2 on x86-64 (4 floats, 2 doubles)
 //
-// A vector wider than the registers costs two or four registers per value:
-// the 64-byte kernels ran 6x slower at v3 than at v4 (spills), where the
-// width accounts for 2x.
+// A vector wider than the registers costs two or four registers per value,
+// and the spills cost far more than the width explains (docs/PERFORMANCE.md,
+// "History"): each level gets kernels of its own width.
 //
 // The level is chosen once per process, on first use: the best the CPU
 // supports, or the one the environment variable DICTLEARN_SIMD names

@@ -1,28 +1,16 @@
-// The seed's figures: a PCA projection of the data space, and gnuplot driven
-// through a pipe to draw the scatter, the loss curve, the atoms' paths and the
-// animation of the atoms moving toward the data.
+// The seed's figures (render_figures): the scatter, the loss curve, the atoms'
+// paths and the animation of the atoms moving toward the data, as data files
+// and gnuplot scripts. The projection they are drawn in is pca.cpp's; running
+// gnuplot is gnuplot.cpp's.
 //
 // Every figure is drawn from data files and a script written beside it
 // (figures.gp, relative names only), so `gnuplot figures.gp` in the output
-// folder redraws them. For rendering, each figure runs in its own gnuplot
-// process so a failure names its figure; the image goes to a hidden temporary
-// name and is renamed over the final name only after gnuplot exits cleanly.
+// folder redraws them.
 #include "dictlearn/plot.hpp"
 
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <Eigen/Eigenvalues>
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <random>
 #include <string>
@@ -31,13 +19,14 @@
 
 #include "core/check.hpp"
 #include "core/finite.hpp"
-#include "kernels/gemm.hpp"
 #include "dictlearn/io.hpp"
+#include "plot/gnuplot.hpp"
 
 namespace dictlearn {
 namespace {
 
 namespace fs = std::filesystem;
+using detail::gp_string;
 
 constexpr int kMaxPathAtoms = 32;               // atoms with a path and a legend entry
 constexpr size_t kMaxFrames = 100;              // frames of the GIF
@@ -62,29 +51,6 @@ bool all_finite(const Matrix<double>& m) { return detail::all_finite(m.data(), m
 
 // ---------------------------------------------------------------- quoting
 
-/// A gnuplot double-quoted string literal (backslash escapes are processed).
-std::string gp_string(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '"':
-        out += "\\\"";
-        break;
-      case '\n':
-      case '\r':
-      case '\t':
-        out += ' ';
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out + "\"";
-}
-
 /// `text` as a sprintf format that prints it literally.
 std::string escape_percent(std::string_view text) {
   std::string out;
@@ -93,18 +59,6 @@ std::string escape_percent(std::string_view text) {
     if (c == '%') out += '%';
   }
   return out;
-}
-
-/// A POSIX shell single-quoted word.
-std::string sh_quote(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out += c;
-  }
-  return out + "'";
 }
 
 std::string number(double value) {
@@ -246,8 +200,7 @@ Layout make_layout(const PlotInput& input) {
   layout.path_atoms = std::min(layout.n_atoms, kMaxPathAtoms);
   layout.frames = spread_indices(input.snapshots.size(), kMaxFrames);
   layout.has_usage = !input.usage.empty();
-  layout.dead_atoms =
-      static_cast<int>(std::count(input.usage.begin(), input.usage.end(), 0.0));
+  layout.dead_atoms = static_cast<int>(std::count(input.usage.begin(), input.usage.end(), 0.0));
 
   if (layout.has_data) {
     layout.x.add_column(input.data, 0);
@@ -344,24 +297,20 @@ std::string usage_text(const PlotInput& input) {
   std::string text = "# log10(fraction of samples where the atom is nonzero), atoms\n";
   if (logs.empty()) return text + "0 0\n";
   const double low = std::floor(*std::min_element(logs.begin(), logs.end()) * 4) / 4;
-  const double high = std::max(low + 0.25, std::ceil(*std::max_element(logs.begin(), logs.end()) * 4) / 4);
+  const double high =
+      std::max(low + 0.25, std::ceil(*std::max_element(logs.begin(), logs.end()) * 4) / 4);
   constexpr int bins = 40;
   std::vector<int> counts(bins, 0);
   const double width = (high - low) / bins;
   for (double value : logs) counts[std::min(bins - 1, static_cast<int>((value - low) / width))]++;
-  for (int b = 0; b < bins; ++b) text += fmt::format("{} {}\n", number(low + (b + 0.5) * width), counts[b]);
+  for (int b = 0; b < bins; ++b)
+    text += fmt::format("{} {}\n", number(low + (b + 0.5) * width), counts[b]);
   return text;
 }
 
 // ---------------------------------------------------------------- scripts
 
-/// One figure: its file name and the commands that draw it once the
-/// terminal and output are set.
-struct Figure {
-  std::string name;
-  const char* terminal;
-  std::string commands;
-};
+using Figure = detail::GnuplotFigure;
 
 std::string common_style() {
   std::string out;
@@ -408,9 +357,10 @@ Figure loss_figure(const PlotInput& input, const Layout& layout) {
 
 Figure usage_figure(const PlotInput& input, const Layout& layout) {
   std::string c = common_style();
-  c += fmt::format("set title {} noenhanced\n",
-                   gp_string(fmt::format("atom usage: {} atoms, {} never nonzero{}", input.usage.size(),
-                                         layout.dead_atoms, layout.title_suffix)));
+  c += fmt::format(
+      "set title {} noenhanced\n",
+      gp_string(fmt::format("atom usage: {} atoms, {} never nonzero{}", input.usage.size(),
+                            layout.dead_atoms, layout.title_suffix)));
   c += "set xlabel \"log10 fraction of samples where the atom is nonzero\"\nset ylabel \"atoms\"\n";
   c += "set key off\nset style fill solid 0.8 border -1\nset yrange [0:*]\n";
   c += "plot \"usage.dat\" using 1:2 with boxes lc rgb \"#1f77b4\" notitle\n";
@@ -505,167 +455,6 @@ Figure frames_figure(const PlotInput& input, const Layout& layout) {
   return {"atoms.gif", kGifTerminal, c};
 }
 
-/// The figure as a standalone script writing to `output` (relative to the folder).
-std::string script(const Figure& figure, std::string_view output) {
-  return fmt::format("reset\n{}\nset output {}\n{}unset output\n", figure.terminal,
-                     gp_string(output), figure.commands);
-}
-
-// ---------------------------------------------------------------- gnuplot
-
-bool is_executable_file(const fs::path& path) {
-  std::error_code error;
-  return fs::is_regular_file(path, error) && ::access(path.c_str(), X_OK) == 0;
-}
-
-/// The gnuplot to run: $DICTLEARN_GNUPLOT (a path, or a name looked up on
-/// PATH), else "gnuplot" on PATH; nothing when it is not there.
-std::optional<std::string> find_gnuplot() {
-  const char* override_name = std::getenv("DICTLEARN_GNUPLOT");
-  const std::string name =
-      override_name != nullptr && *override_name != '\0' ? override_name : "gnuplot";
-  if (name.find('/') != std::string::npos) {
-    if (!is_executable_file(name)) return std::nullopt;
-    std::error_code error;
-    const fs::path absolute = fs::absolute(name, error);
-    return error ? name : absolute.string();
-  }
-  const char* path_variable = std::getenv("PATH");
-  const std::string search = path_variable != nullptr ? path_variable : "/usr/bin:/bin";
-  size_t begin = 0;
-  while (begin <= search.size()) {
-    size_t end = search.find(':', begin);
-    if (end == std::string::npos) end = search.size();
-    const std::string folder = search.substr(begin, end - begin);
-    fs::path candidate = fs::path(folder.empty() ? "." : folder) / name;
-    if (is_executable_file(candidate)) {
-      std::error_code error;
-      const fs::path absolute = fs::absolute(candidate, error);
-      return (error ? candidate : absolute).string();
-    }
-    begin = end + 1;
-  }
-  return std::nullopt;
-}
-
-/// Removes a file when it goes out of scope (unless released).
-class RemoveOnExit {
- public:
-  explicit RemoveOnExit(fs::path path) : path_(std::move(path)) {}
-  ~RemoveOnExit() {
-    if (!path_.empty()) {
-      std::error_code ignored;
-      fs::remove(path_, ignored);
-    }
-  }
-  RemoveOnExit(const RemoveOnExit&) = delete;
-  RemoveOnExit& operator=(const RemoveOnExit&) = delete;
-  void release() { path_.clear(); }
-
- private:
-  fs::path path_;
-};
-
-/// A fresh temporary file for gnuplot's stderr.
-fs::path make_stderr_file() {
-  std::error_code error;
-  fs::path folder = fs::temp_directory_path(error);
-  if (error) folder = "/tmp";
-  std::string pattern = (folder / "dictlearn-gnuplot-XXXXXX").string();
-  const int fd = ::mkstemp(pattern.data());
-  DICTLEARN_CHECK(fd >= 0, "cannot create a temporary file in {} for gnuplot's messages: {}",
-                  folder.string(), std::strerror(errno));
-  ::close(fd);
-  return pattern;
-}
-
-/// gnuplot's error, from what it wrote to stderr: the first "line N: ..."
-/// message that is not a warning, else the first non-blank line.
-std::string first_error_line(const fs::path& stderr_file) {
-  std::ifstream in(stderr_file);
-  std::string line, first;
-  while (std::getline(in, line)) {
-    const size_t start = line.find_first_not_of(" \t\r^");
-    if (start == std::string::npos) continue;
-    const std::string trimmed = line.substr(start, line.find_last_not_of(" \t\r") + 1 - start);
-    if (first.empty()) first = trimmed;
-    const bool warning = trimmed.find("warning") != std::string::npos ||
-                         trimmed.find("Warning") != std::string::npos;
-    if (!warning && trimmed.rfind("line ", 0) == 0) return trimmed;
-  }
-  return first;
-}
-
-/// Writes `text` to the pipe. SIGPIPE is blocked meanwhile so a gnuplot that
-/// exits early makes the write fail (its exit status reports why) instead of
-/// killing the process; a SIGPIPE raised here is consumed before unblocking.
-void write_to_pipe(std::FILE* pipe, const std::string& text) {
-  sigset_t pipe_signal, previous_mask, pending;
-  sigemptyset(&pipe_signal);
-  sigaddset(&pipe_signal, SIGPIPE);
-  sigpending(&pending);
-  const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
-  pthread_sigmask(SIG_BLOCK, &pipe_signal, &previous_mask);
-
-  std::fwrite(text.data(), 1, text.size(), pipe);
-  std::fflush(pipe);
-
-  sigpending(&pending);
-  if (!was_pending && sigismember(&pending, SIGPIPE) == 1) {
-    const timespec no_wait{0, 0};
-    sigtimedwait(&pipe_signal, nullptr, &no_wait);
-  }
-  pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
-}
-
-/// Runs gnuplot in `folder` on `commands`; throws Error naming `what` when
-/// it cannot be started or exits with a failure.
-void run_gnuplot(const std::string& gnuplot, const fs::path& folder, const std::string& commands,
-                 const std::string& what) {
-  const fs::path stderr_file = make_stderr_file();
-  RemoveOnExit remove_stderr(stderr_file);
-  // The folder is absolute, so `cd` cannot mistake it for an option.
-  const std::string command = fmt::format("cd {} && exec {} 2>{}", sh_quote(folder.string()),
-                                          sh_quote(gnuplot), sh_quote(stderr_file.string()));
-  std::FILE* pipe = ::popen(command.c_str(), "w");
-  DICTLEARN_CHECK(pipe != nullptr, "{}: cannot start gnuplot ({}): {}", what, gnuplot,
-                  std::strerror(errno));
-  write_to_pipe(pipe, commands);
-  const int status = ::pclose(pipe);
-  DICTLEARN_CHECK(status != -1, "{}: waiting for gnuplot ({}) failed: {}", what, gnuplot,
-                  std::strerror(errno));
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
-  const std::string how =
-      WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
-                        : fmt::format("signal {}", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-  const std::string message = first_error_line(stderr_file);
-  DICTLEARN_FAIL("{}: gnuplot ({}) failed with {}{}{}", what, gnuplot, how,
-                 message.empty() ? "" : ": ", message);
-}
-
-/// Renders one figure to a hidden temporary name in `folder` (absolute) and
-/// renames it into place; errors name it as `shown` (the caller's spelling).
-void render(const std::string& gnuplot, const fs::path& folder, const fs::path& shown,
-            const Figure& figure) {
-  static std::atomic<unsigned> counter{0};
-  const fs::path destination = folder / figure.name;
-  const std::string what = (shown / figure.name).string();
-  const std::string temp_name =
-      fmt::format(".{}.{}-{}.tmp", figure.name, static_cast<long>(::getpid()), counter++);
-  const fs::path temp = folder / temp_name;
-  RemoveOnExit remove_temp(temp);
-  run_gnuplot(gnuplot, folder, script(figure, temp_name), what);
-
-  std::error_code error;
-  const auto size = fs::file_size(temp, error);
-  DICTLEARN_CHECK(!error && size > 0, "{}: gnuplot ({}) exited without writing the image", what,
-                  gnuplot);
-  fs::rename(temp, destination, error);
-  DICTLEARN_CHECK(!error, "{}: cannot rename the rendered image into place: {}", what,
-                  error.message());
-  remove_temp.release();
-}
-
 void write_file(const fs::path& path, const std::string& text, PlotResult& result) {
   AtomicFile file(path.string());
   file.write(text);
@@ -674,70 +463,6 @@ void write_file(const fs::path& path, const std::string& text, PlotResult& resul
 }
 
 }  // namespace
-
-Projection make_projection(const Matrix<double>& X) {
-  const Eigen::Index dim = X.cols();
-  DICTLEARN_CHECK(dim >= 1, "make_projection: the data has no columns");
-  for (Eigen::Index i = 0; i < X.rows(); ++i) {
-    for (Eigen::Index j = 0; j < dim; ++j) {
-      DICTLEARN_CHECK(std::isfinite(X(i, j)), "make_projection: row {}, column {} is {}", i, j,
-                      X(i, j));
-    }
-  }
-  Projection projection;
-  projection.center = Vector<double>::Zero(dim);
-  projection.axes = Matrix<double>::Zero(2, dim);
-  if (dim <= 2) {
-    projection.axes(0, 0) = 1;
-    if (dim == 2) projection.axes(1, 1) = 1;
-    projection.x_label = "x1";
-    projection.y_label = dim == 2 ? "x2" : "";
-    return projection;
-  }
-  DICTLEARN_CHECK(X.rows() >= 1, "make_projection: no samples to find principal components of");
-  projection.center = X.colwise().mean().transpose();
-  // Two axes for a figure need no more than a few thousand samples: beyond
-  // kMaxPcaRows a fixed stride picks them, and the dispatched product forms
-  // the covariance (seconds saved for 60,000 x 784).
-  constexpr Eigen::Index kMaxPcaRows = 5000;
-  const Eigen::Index stride = (X.rows() + kMaxPcaRows - 1) / kMaxPcaRows;
-  const Eigen::Index used = (X.rows() + stride - 1) / stride;
-  Matrix<double> centered(used, dim);
-  for (Eigen::Index i = 0; i < used; ++i) {
-    centered.row(i) = X.row(i * stride) - projection.center.transpose();
-  }
-  Matrix<double> covariance(dim, dim);
-  detail::gemm(true, false, dim, dim, used, centered.data(), dim, centered.data(), dim, 0.0,
-               covariance.data(), dim);
-  covariance /= static_cast<double>(std::max<Eigen::Index>(used - 1, 1));
-  const Eigen::MatrixXd covariance_matrix = covariance;
-  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(covariance_matrix);
-  DICTLEARN_CHECK(solver.info() == Eigen::Success,
-                  "make_projection: the eigen decomposition of the {} x {} covariance failed", dim,
-                  dim);
-  // Eigenvalues come in increasing order: the last two columns are PC1, PC2.
-  for (int component = 0; component < 2; ++component) {
-    Vector<double> axis = solver.eigenvectors().col(dim - 1 - component);
-    Eigen::Index largest = 0;
-    axis.cwiseAbs().maxCoeff(&largest);
-    if (axis(largest) < 0) axis = -axis;
-    projection.axes.row(component) = axis.transpose();
-  }
-  projection.x_label = "PC1";
-  projection.y_label = "PC2";
-  return projection;
-}
-
-Matrix<double> project(const Projection& projection, const Matrix<double>& points) {
-  DICTLEARN_CHECK(projection.axes.rows() == 2 && projection.center.size() == projection.axes.cols(),
-                  "project: malformed projection (axes {} x {}, center {})", projection.axes.rows(),
-                  projection.axes.cols(), projection.center.size());
-  DICTLEARN_CHECK(points.rows() == 0 || points.cols() == projection.axes.cols(),
-                  "project: points have {} columns, the projection expects {}", points.cols(),
-                  projection.axes.cols());
-  if (points.rows() == 0) return Matrix<double>(0, 2);
-  return (points.rowwise() - projection.center.transpose()) * projection.axes.transpose();
-}
 
 PlotResult render_figures(const PlotInput& input, const std::string& directory) {
   DICTLEARN_CHECK(!directory.empty(), "render_figures: the output directory name is empty");
@@ -775,11 +500,11 @@ PlotResult render_figures(const PlotInput& input, const std::string& directory) 
       "#   gnuplot figures.gp\n";
   if (figures.empty()) all += "# (nothing to draw: no data, loss or atoms were given)\n";
   for (const Figure& figure : figures) {
-    all += fmt::format("\n# ---- {}\n{}", figure.name, script(figure, figure.name));
+    all += fmt::format("\n# ---- {}\n{}", figure.name, detail::gnuplot_script(figure, figure.name));
   }
   write_file(shown / "figures.gp", all, result);
 
-  const std::optional<std::string> gnuplot = find_gnuplot();
+  const std::optional<std::string> gnuplot = detail::find_gnuplot();
   if (!gnuplot) {
     result.gnuplot_found = false;
     result.message = fmt::format(
@@ -790,7 +515,7 @@ PlotResult render_figures(const PlotInput& input, const std::string& directory) 
   }
   result.gnuplot_found = true;
   for (const Figure& figure : figures) {
-    render(*gnuplot, folder, shown, figure);
+    detail::render_figure(*gnuplot, folder, shown, figure);
     result.written.push_back((shown / figure.name).string());
   }
   if (!input.loss.empty() && !layout.has_loss) {
