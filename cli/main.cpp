@@ -7,6 +7,9 @@
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <csignal>
+#include <map>
+#include <set>
+#include <variant>
 #include <filesystem>
 #include <optional>
 #include <sstream>
@@ -15,55 +18,76 @@
 #include <fmt/format.h>
 
 #include "dictlearn/dictlearn.hpp"
+#include "dictlearn/parameters.hpp"
+#include "dictlearn/workflows.hpp"
 #include "progress.hpp"
 
 namespace dl = dictlearn;
 
 namespace {
 
+/// A parsed fit (or demo) command: the job, the text of its choice flags until
+/// they are resolved, and the command (to tell flags given from defaults).
 struct FitArgs {
-  std::string data;
-  std::string output;
-  dl::FitOptions options;
-  std::string init;
-  std::string log;
-  std::string checkpoint;
-  int checkpoint_every = 10;
-  std::string resume;
-  std::string dtype;  // empty: float32, or the --init model's dtype
-  std::string encoder = "softmax";
-  std::string dictionary_init = "uniform";
-  std::string decoder_bias = "none";
-  int snapshot_every = 0;
-  bool quiet = false;
-  CLI::App* command = nullptr;  // to tell flags given from defaults
+  dl::FitJob job;
+  std::map<std::string, std::string> choices;  // flag -> text, for choice rows
+  CLI::App* command = nullptr;
 };
 
-/// Resolves the string flags into the options (errors name the flag: exit 1).
-void resolve(FitArgs& args) {
-  args.options.encoder.kind = dl::parse_encoder(args.encoder);
-  if (args.dictionary_init == "uniform") {
-    args.options.dictionary_init = dl::DictionaryInit::uniform;
-  } else if (args.dictionary_init == "data") {
-    args.options.dictionary_init = dl::DictionaryInit::data;
-  } else {
-    throw dl::Error(fmt::format("--init-dict: must be uniform or data, got '{}'", args.dictionary_init));
-  }
-  if (args.decoder_bias == "none") {
-    args.options.decoder_bias = dl::DecoderBiasInit::none;
-  } else if (args.decoder_bias == "zero") {
-    args.options.decoder_bias = dl::DecoderBiasInit::zero;
-  } else if (args.decoder_bias == "mean") {
-    args.options.decoder_bias = dl::DecoderBiasInit::mean;
-  } else {
-    throw dl::Error(fmt::format("--decoder-bias: must be none, zero or mean, got '{}'", args.decoder_bias));
+std::string flag_names(const std::string& flag, const std::string& short_flag) {
+  return short_flag.empty() ? "--" + flag : "-" + short_flag + ",--" + flag;
+}
+
+/// One flag per row of `table`, bound to the member of `options` it sets
+/// (choice rows to text, resolved after parsing); `only`, when not empty,
+/// picks the rows.
+template <typename Options>
+void add_parameters(CLI::App* app, const std::vector<dl::Parameter<Options>>& table, Options& options,
+                    std::map<std::string, std::string>& choices, const std::set<std::string>& only = {}) {
+  for (const auto& row : table) {
+    if (!only.empty() && only.count(row.flag) == 0) continue;
+    const std::string names = row.positional ? row.flag : flag_names(row.flag, row.short_flag);
+    const std::string value = dl::parameter_value(row, options);
+    CLI::Option* option = std::visit(
+        [&](const auto& field) -> CLI::Option* {
+          using Field = std::decay_t<decltype(field)>;
+          if constexpr (std::is_same_v<Field, dl::ChoiceField<Options>>) {
+            return app->add_option(names, choices[row.flag], row.help);
+          } else if constexpr (std::is_same_v<Field, bool& (*)(Options&)>) {
+            return app->add_flag(names, field(options), row.help);
+          } else {
+            return app->add_option(names, field(options), row.help);
+          }
+        },
+        row.field);
+    if (!value.empty() && !std::holds_alternative<bool& (*)(Options&)>(row.field)) {
+      option->default_str(value);
+    }
+    if (row.required) option->required();
   }
 }
 
+/// Resolves the choice flags given (errors name the flag: exit 1) and notes
+/// which flags were given.
+template <typename Options>
+void resolve(FitArgs& args, const std::vector<dl::Parameter<Options>>& table, Options& options) {
+  for (const auto& row : table) {
+    if (row.positional || args.command->get_option_no_throw("--" + row.flag) == nullptr) continue;
+    if (args.command->count("--" + row.flag) == 0) continue;
+    args.job.given.insert(row.flag);
+    if (std::holds_alternative<dl::ChoiceField<Options>>(row.field)) {
+      dl::set_parameter_value(row, options, args.choices[row.flag]);
+    }
+  }
+}
+
+void resolve(FitArgs& args) {
+  resolve(args, dl::fit_parameters(), args.job.options);
+  resolve(args, dl::fit_job_parameters(), args.job);
+}
+
 dl::DType parse_dtype(const std::string& name) {
-  if (name == "float32") return dl::DType::float32;
-  if (name == "float64") return dl::DType::float64;
-  throw dl::Error(fmt::format("--dtype: must be float32 or float64, got '{}'", name));
+  return name == "float64" ? dl::DType::float64 : dl::DType::float32;
 }
 
 // Runs `body.template operator()<T>()` with T = float or double.
@@ -83,7 +107,7 @@ constexpr double kExtremeScale = 1e10;
 
 /// Trains as `fit` asks; returns the trained model and writes the model (and log).
 template <typename T>
-dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& data, bool print_summary) {
+dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& data, bool print_summary, bool record_job) {
   // Eight running sums: no chain of dependent additions over the whole data.
   std::array<double, 8> lanes{};
   const T* values = data.data();
@@ -102,61 +126,61 @@ dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& data, bool print_summary
   dl::Matrix<T> scaled;
   if (rescale) {
     scaled = (data.template cast<double>() / rms).template cast<T>();
-    if (!args.quiet) {
+    if (!args.job.quiet) {
       fmt::print(stderr,
                  "dictlearn: note: {}: values of magnitude {:.3g}; training on the data divided by it "
                  "(the model is scaled back; the log's loss and mse are in the data's units)\n",
-                 args.data, rms);
+                 args.job.data, rms);
     }
   }
   const dl::Matrix<T>& X = rescale ? scaled : data;
   const double scale = rescale ? rms : 1.0;
+  // The training settings travel with the model: the options as asked for
+  // (before --init or --resume supply the number of atoms).
+  std::map<std::string, std::string> recorded;
+  dl::record_parameters(dl::fit_parameters(), args.job.options, recorded);
+  if (record_job) dl::record_parameters(dl::fit_job_parameters(), args.job, recorded);
+  recorded["train.data"] = std::filesystem::path(args.job.data).filename().string();
   dl::Model<T> initial;
-  if (!args.resume.empty()) {
-    initial = dl::load_model<T>(args.resume);
-    dl::check_data_matches(initial, X, args.data);
-    args.options.n_atoms = initial.n_atoms();
-  } else if (!args.init.empty()) {
-    initial = dl::load_model<T>(args.init);
-    dl::check_data_matches(initial, X, args.data);
+  if (!args.job.resume.empty()) {
+    initial = dl::load_model<T>(args.job.resume);
+    dl::check_data_matches(initial, X, args.job.data);
+    // The checkpoint's bookkeeping and settings are not the model's: this run records its own.
+    std::erase_if(initial.metadata, [](const auto& entry) {
+      return entry.first.starts_with("checkpoint.") || entry.first.starts_with("train.") ||
+             entry.first == "log.columns";
+    });
+    args.job.options.n_atoms = initial.n_atoms();
+  } else if (!args.job.init.empty()) {
+    initial = dl::load_model<T>(args.job.init);
+    dl::check_data_matches(initial, X, args.job.data);
     // Encoder flags given with --init replace the model's own settings.
-    if (args.command->count("--encoder") > 0) initial.encoder.kind = args.options.encoder.kind;
-    if (args.command->count("--k") > 0) initial.encoder.k = args.options.encoder.k;
-    if (args.command->count("--temperature") > 0) {
-      initial.encoder.temperature = args.options.encoder.temperature;
+    if (args.job.given.count("encoder") > 0) initial.encoder.kind = args.job.options.encoder.kind;
+    if (args.job.given.count("k") > 0) initial.encoder.k = args.job.options.encoder.k;
+    if (args.job.given.count("temperature") > 0) {
+      initial.encoder.temperature = args.job.options.encoder.temperature;
     }
-    args.options.n_atoms = initial.n_atoms();
+    args.job.options.n_atoms = initial.n_atoms();
     dl::validate(initial.encoder, initial.n_atoms());
     if (rescale) dl::scale_model(initial, 1 / scale);
   } else {
-    initial = dl::initialize<T>(X, args.options);
+    initial = dl::initialize<T>(X, args.job.options);
   }
-  // The training settings travel with the model: every flag of the command, given or default.
-  for (const CLI::Option* option : args.command->get_options()) {
-    const std::string name = option->get_single_name();
-    if (name.empty() || name == "help" || name == "o" || name == "output" || name == "quiet" ||
-        name == "log" || name == "init" || name == "data" || name == "threads" ||
-        name == "checkpoint" || name == "checkpoint-every" || name == "resume") {
-      continue;
-    }
-    const std::string value = option->count() > 0 ? option->as<std::string>() : option->get_default_str();
-    if (!value.empty()) initial.metadata["train." + name] = value;
-  }
-  initial.metadata["train.data"] = std::filesystem::path(args.data).filename().string();
+  for (const auto& [key, value] : recorded) initial.metadata[key] = value;
 
   const int n_atoms = initial.n_atoms();
-  const int total_epochs = args.options.epochs;
-  dl::Trainer<T> trainer(std::move(initial), args.options);
+  const int total_epochs = args.job.options.epochs;
+  dl::Trainer<T> trainer(std::move(initial), args.job.options);
   std::optional<dl::LogRecorder<T>> recorder;
-  if (!args.log.empty()) {
-    const dl::RecorderOptions options{.snapshot_every = args.snapshot_every};
+  if (!args.job.log.empty()) {
+    const dl::RecorderOptions options{.snapshot_every = args.job.snapshot_every};
     // The projection is only needed for the atom columns, which many atoms leave out.
     recorder.emplace(n_atoms <= options.max_atoms ? dl::make_projection(X.template cast<double>())
                                                   : dl::Projection{},
                      n_atoms, total_epochs, options);
   }
-  if (!args.resume.empty()) {
-    const dl::TensorFile state = trainer.load_checkpoint(args.resume, X);
+  if (!args.job.resume.empty()) {
+    const dl::TensorFile state = trainer.load_checkpoint(args.job.resume, X);
     if (recorder) {
       // The log of the epochs before the checkpoint travels inside it.
       auto rows = state.tensors.find("log.rows");
@@ -164,7 +188,7 @@ dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& data, bool print_summary
       if (rows == state.tensors.end() || columns == state.metadata.end()) {
         throw dl::Error(fmt::format("--log: {} was written without a log; resume without --log or "
                                     "checkpoint with --log",
-                                    args.resume));
+                                    args.job.resume));
       }
       dl::TrainingLog earlier;
       std::stringstream names(columns->second);
@@ -193,9 +217,9 @@ dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& data, bool print_summary
       for (const auto& row : log.rows) rows.values.insert(rows.values.end(), row.begin(), row.end());
       extra.tensors["log.rows"] = std::move(rows);
     }
-    trainer.save_checkpoint(args.checkpoint, X, extra);
+    trainer.save_checkpoint(args.job.checkpoint, X, extra);
   };
-  dl::cli::ProgressBar bar(total_epochs, !args.quiet);
+  dl::cli::ProgressBar bar(total_epochs, !args.job.quiet);
   trainer.fit(X, [&](const dl::EpochStats& stats, const dl::Model<T>& model) {
     if (recorder) {
       dl::EpochStats in_data_units = stats;
@@ -209,69 +233,35 @@ dl::Model<T> run_fit(FitArgs args, const dl::Matrix<T>& data, bool print_summary
         (*recorder)(in_data_units, model);
       }
     }
-    if (!args.checkpoint.empty() && (stats.epoch % args.checkpoint_every == 0 || stats.epoch == total_epochs)) {
+    if (!args.job.checkpoint.empty() && (stats.epoch % args.job.checkpoint_every == 0 || stats.epoch == total_epochs)) {
       save_checkpoint();
     }
     bar.update(stats.epoch, stats.loss, stats.seconds);
   });
-  if (!args.checkpoint.empty() && trainer.stopped_early()) save_checkpoint();
+  if (!args.job.checkpoint.empty() && trainer.stopped_early()) save_checkpoint();
   dl::Model<T> trained = trainer.release_model();
   if (rescale) {
     dl::scale_model(trained, scale);
     trained.metadata["train.data_scale"] = fmt::format("{}", scale);
   }
-  dl::save_model(args.output, trained);
-  if (recorder) dl::write_training_log(args.log, recorder->log());
-  if (print_summary && !args.quiet) {
+  dl::save_model(args.job.output, trained);
+  if (recorder) dl::write_training_log(args.job.log, recorder->log());
+  if (print_summary && !args.job.quiet) {
     const auto& losses = trainer.losses();
     fmt::print("trained {} {} atoms on {} x {} for {} epochs{}; loss {:.6g} -> {:.6g}; wrote {}\n",
                n_atoms, dl::encoder_name(trained.encoder.kind), X.rows(), X.cols(),
                losses.size(), trainer.stopped_early() ? " (stopped early)" : "",
                losses.empty() ? 0.0 : losses.front() * scale * scale,
-               losses.empty() ? 0.0 : losses.back() * scale * scale, args.output);
+               losses.empty() ? 0.0 : losses.back() * scale * scale, args.job.output);
   }
   return trained;
 }
 
+/// The training options' flags (and --quiet), as fit and demo share them.
 void add_fit_flags(CLI::App* app, FitArgs& args) {
   args.command = app;
-  dl::FitOptions& o = args.options;
-  app->add_option("--atoms", o.n_atoms, "number of dictionary atoms (>= 1)")->capture_default_str();
-  app->add_option("--epochs,-e", o.epochs, "passes over the data (>= 0)")->capture_default_str();
-  app->add_option("--batch-size,-b", o.batch_size, "samples per Adam step (0: the full batch)")
-      ->capture_default_str();
-  app->add_option("--encoder", args.encoder, "softmax, sparsemax, relu, topk or batchtopk")
-      ->capture_default_str();
-  app->add_option("--k", o.encoder.k, "topk/batchtopk: active atoms per sample")->capture_default_str();
-  app->add_option("--temperature", o.encoder.temperature, "softmax: Z is divided by it")
-      ->capture_default_str();
-  app->add_option("--l1", o.l1, "weight of the L1 penalty on codes (mean over samples of sum |r|)")
-      ->capture_default_str();
-  app->add_option("--ortho", o.ortho, "weight of the penalty |D^D^T - I|_F^2 on unit-normalized atoms")
-      ->capture_default_str();
-  app->add_flag("--unit-atoms", o.unit_atoms, "keep atoms at unit norm");
-  app->add_option("--init-dict", args.dictionary_init, "uniform (the seed's U[0,1)) or data (samples)")
-      ->capture_default_str();
-  app->add_flag("--tied", o.tied, "start the encoder weights equal to the dictionary");
-  app->add_option("--decoder-bias", args.decoder_bias, "none, zero or mean (of the data)")
-      ->capture_default_str();
-  app->add_option("--warmup-steps", o.warmup_steps, "linear learning-rate warm-up over these steps")
-      ->capture_default_str();
-  app->add_option("--lr-decay", o.lr_decay, "fraction of steps, at the end, of linear decay to 0")
-      ->capture_default_str();
-  app->add_option("--patience", o.patience, "stop after this many epochs without improvement (0: never)")
-      ->capture_default_str();
-  app->add_option("--tol", o.tol, "relative improvement that resets --patience")->capture_default_str();
-  app->add_option("--dead-after", o.dead_after, "samples without firing before an atom is dead (0: one epoch)")
-      ->capture_default_str();
-  app->add_option("--auxk", o.auxk, "weight of the AuxK loss for dead atoms (topk/batchtopk; 1/32 typical)")
-      ->capture_default_str();
-  app->add_option("--auxk-k", o.auxk_k, "dead atoms AuxK uses per sample (0: dim/2)")->capture_default_str();
-  app->add_option("--lr", o.adam.lr, "Adam learning rate (> 0)")->capture_default_str();
-  app->add_option("--seed", o.seed, "seed of the initialization and the shuffles")->capture_default_str();
-  app->add_option("--threads", args.options.threads, "worker threads (0: all cores); results do not depend on it")
-      ->capture_default_str();
-  app->add_flag("--quiet,-q", args.quiet, "no progress bar or summary");
+  add_parameters(app, dl::fit_parameters(), args.job.options, args.choices);
+  add_parameters(app, dl::fit_job_parameters(), args.job, args.choices, {"quiet"});
 }
 
 int run(int argc, char** argv) {
@@ -296,23 +286,10 @@ int run(int argc, char** argv) {
   // fit
   FitArgs fit_args;
   auto* fit = app.add_subcommand("fit", "train a dictionary model on DATA");
-  fit->add_option("data", fit_args.data, "training data (.npy or .csv), one sample per row")
-      ->required();
-  fit->add_option("-o,--output", fit_args.output, "output model file (.safetensors)")->required();
+  add_parameters(fit, dl::fit_job_parameters(), fit_args.job, fit_args.choices, {"data", "output"});
   add_fit_flags(fit, fit_args);
-  fit->add_option("--init", fit_args.init, "start from this model file's parameters");
-  fit->add_option("--log", fit_args.log, "write the training log (CSV: epoch, loss, ...)");
-  fit->add_option("--checkpoint", fit_args.checkpoint,
-                  "save the complete training state to this file as training goes");
-  fit->add_option("--checkpoint-every", fit_args.checkpoint_every, "epochs between checkpoints")
-      ->capture_default_str();
-  fit->add_option("--resume", fit_args.resume,
-                  "continue the run saved in this checkpoint (same data and settings; --epochs is the total)");
-  fit->add_option("--dtype", fit_args.dtype,
-                  "float32 or float64 (default: float32, or the --init model's)");
-  fit->add_option("--snapshot-every", fit_args.snapshot_every,
-                  "epochs between atom snapshots in the log (0: about 200 per run)")
-      ->capture_default_str();
+  add_parameters(fit, dl::fit_job_parameters(), fit_args.job, fit_args.choices,
+                 {"init", "log", "checkpoint", "checkpoint-every", "resume", "dtype", "snapshot-every"});
 
   // encode / reconstruct / eval
   std::string model_path, data_path, output_path;
@@ -365,32 +342,27 @@ int run(int argc, char** argv) {
   }
   if (fit->parsed()) {
     resolve(fit_args);
-    dl::validate(fit_args.options);
-    if (fit_args.checkpoint_every < 1) {
-      throw dl::Error(fmt::format("--checkpoint-every: must be >= 1, got {}", fit_args.checkpoint_every));
-    }
-    if (!fit_args.resume.empty() && !fit_args.init.empty()) {
-      throw dl::Error("--resume: cannot be combined with --init (the checkpoint holds the model)");
-    }
+    const dl::FitJob& job = fit_args.job;
+    dl::validate(job);
     dl::DType dtype = dl::DType::float32;
-    if (!fit_args.dtype.empty()) {
-      dtype = parse_dtype(fit_args.dtype);
-    } else if (!fit_args.init.empty()) {
-      dtype = dl::model_dtype(fit_args.init);
-    } else if (!fit_args.resume.empty()) {
-      dtype = dl::model_dtype(fit_args.resume);
+    if (!job.dtype.empty()) {
+      dtype = parse_dtype(job.dtype);
+    } else if (!job.init.empty()) {
+      dtype = dl::model_dtype(job.init);
+    } else if (!job.resume.empty()) {
+      dtype = dl::model_dtype(job.resume);
     }
-    if (!fit_args.init.empty() && fit->count("--atoms") > 0) {
+    if (!job.init.empty() && job.given.count("atoms") > 0) {
       // --atoms with --init must agree with the model rather than be ignored silently.
-      const auto init = dl::load_model<double>(fit_args.init);
-      if (init.n_atoms() != fit_args.options.n_atoms) {
+      const auto init = dl::load_model<double>(job.init);
+      if (init.n_atoms() != job.options.n_atoms) {
         throw dl::Error(fmt::format("--atoms: {} differs from the {} atoms of --init {}",
-                                    fit_args.options.n_atoms, init.n_atoms(), fit_args.init));
+                                    job.options.n_atoms, init.n_atoms(), job.init));
       }
     }
     with_dtype(dtype, [&]<typename T>() {
-      const auto X = dl::read_matrix<T>(fit_args.data);
-      run_fit<T>(fit_args, X, true);
+      const auto X = dl::read_matrix<T>(job.data);
+      run_fit<T>(fit_args, X, true, true);
     });
     return 0;
   }
@@ -449,24 +421,24 @@ int run(int argc, char** argv) {
   }
   if (demo->parsed()) {
     resolve(demo_args);
-    dl::validate(demo_args.options);
+    dl::validate(demo_args.job.options);
     std::error_code error;
     std::filesystem::create_directories(demo_dir, error);
     if (error) throw dl::Error(fmt::format("{}: cannot create folder: {}", demo_dir, error.message()));
     const auto path = [&](const char* name) { return (std::filesystem::path(demo_dir) / name).string(); };
-    const auto X = dl::make_toy_data<float>({.seed = demo_args.options.seed});
+    const auto X = dl::make_toy_data<float>({.seed = demo_args.job.options.seed});
     dl::write_matrix(path("data.npy"), X);
-    demo_args.data = path("data.npy");
-    demo_args.output = path("model.safetensors");
-    demo_args.log = path("log.csv");
+    demo_args.job.data = path("data.npy");
+    demo_args.job.output = path("model.safetensors");
+    demo_args.job.log = path("log.csv");
     const auto start = std::chrono::steady_clock::now();
-    const auto model = run_fit<float>(demo_args, X, false);
+    const auto model = run_fit<float>(demo_args, X, false, false);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const auto log = dl::read_training_log(demo_args.log);
+    const auto log = dl::read_training_log(demo_args.job.log);
     const dl::Matrix<double> data = X.cast<double>();
     const dl::Matrix<double> atoms = model.dictionary.cast<double>();
-    dl::PlotInput input = dl::make_plot_input(data, &log, &atoms, demo_args.output);
+    dl::PlotInput input = dl::make_plot_input(data, &log, &atoms, demo_args.job.output);
     input.title = fmt::format("{}, {} atoms", dl::encoder_name(model.encoder.kind), model.n_atoms());
     const dl::Metrics metrics = dl::evaluate(model, X);
     input.usage = metrics.usage;
@@ -475,7 +447,7 @@ int run(int argc, char** argv) {
     const int epochs = static_cast<int>(log.rows.size());
     fmt::print("dictlearn demo: the seed's problem, {} x {} data, {} {} atoms, Adam lr {}, {} epochs\n",
                X.rows(), X.cols(), model.n_atoms(), dl::encoder_name(model.encoder.kind),
-               demo_args.options.adam.lr, epochs);
+               demo_args.job.options.adam.lr, epochs);
     fmt::print("  training + saving: {:.3f} s ({:.1f} us per epoch)\n", seconds,
                epochs > 0 ? 1e6 * seconds / epochs : 0.0);
     if (!log.rows.empty()) {
@@ -493,7 +465,7 @@ int run(int argc, char** argv) {
     if (stats.fraction_zero == 0) {
       fmt::print("  ({} codes are dense: no entry is exactly zero)\n", dl::encoder_name(model.encoder.kind));
     }
-    fmt::print("  wrote {}, {}, {}\n", demo_args.data, demo_args.output, demo_args.log);
+    fmt::print("  wrote {}, {}, {}\n", demo_args.job.data, demo_args.job.output, demo_args.job.log);
     for (const auto& file : figures.written) fmt::print("  wrote {}\n", file);
     if (!figures.gnuplot_found) fmt::print(stderr, "dictlearn: {}\n", figures.message);
     return 0;

@@ -85,6 +85,8 @@ struct EpochStats {
 };
 
 /// Checks options; throws Error naming the parameter (e.g. "--lr: must be > 0 and finite, got -1").
+/// The checks are the rows of fit_parameters() (dictlearn/parameters.hpp), then k
+/// and the temperature against the encoder.
 void validate(const FitOptions& options);
 
 /// A new model for data X as the options ask: initialization, tying, decoder
