@@ -6,12 +6,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
 #include "dictlearn/io.hpp"
 #include "dictlearn/metrics.hpp"
 #include "dictlearn/model.hpp"
+#include "dictlearn/parameters.hpp"
+#include "dictlearn/workflows.hpp"
 #include "dictlearn/safetensors.hpp"
 #include "dictlearn/sparse_codes.hpp"
 #include "dictlearn/training_log.hpp"
@@ -183,6 +186,86 @@ TEST_F(CliTest, HelpShowsDefaultsAndUsageErrorsExitTwo) {
   EXPECT_EQ(run_cli(dir_, "fit " + data_ + " -o x --no-such-flag").code, 2);
   EXPECT_EQ(run_cli(dir_, "").code, 2);
   EXPECT_EQ(run_cli(dir_, "fit").code, 2);
+}
+
+/// The flags a help text lists in its option column ("  -e,--epochs INT=10000  ..."), and its
+/// positionals, each with the default it shows ("" for none).
+std::map<std::string, std::string> help_flags(const std::string& help) {
+  std::map<std::string, std::string> flags;
+  std::istringstream lines(help);
+  bool positionals = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("Positionals:")) positionals = true;
+    if (line.starts_with("Options:")) positionals = false;
+    if (!line.starts_with("  ")) continue;
+    std::istringstream words(line);
+    std::string names, type;
+    words >> names >> type;
+    if (positionals) {
+      flags[names] = "";
+      continue;
+    }
+    const size_t dashes = names.rfind("--");
+    if (dashes == std::string::npos) continue;
+    const size_t equals = type.find('=');
+    flags[names.substr(dashes + 2)] = equals == std::string::npos ? "" : type.substr(equals + 1);
+  }
+  return flags;
+}
+
+TEST_F(CliTest, FitHelpListsExactlyTheRowsOfTheParameterTablesWithTheirDefaults) {
+  const Result help = run_cli(dir_, "fit --help");
+  ASSERT_EQ(help.code, 0);
+  std::map<std::string, std::string> listed = help_flags(help.out);
+  ASSERT_EQ(listed.erase("help"), 1u) << help.out;
+  std::map<std::string, std::string> rows;
+  for (const auto& p : fit_parameters()) {
+    const std::string value = parameter_value(p, FitOptions{});
+    rows[p.flag] = parameter_type(p) == std::string("bool") ? "" : value;
+  }
+  const FitJob job;
+  for (const auto& p : fit_job_parameters()) {
+    rows[p.flag] = p.required || parameter_type(p) == std::string("bool") ? "" : parameter_value(p, job);
+  }
+  EXPECT_EQ(listed, rows) << help.out;
+  // The short flags too.
+  for (const auto& p : fit_parameters()) {
+    if (!p.short_flag.empty()) EXPECT_NE(help.out.find("-" + p.short_flag + ",--" + p.flag), std::string::npos);
+  }
+}
+
+TEST_F(CliTest, TheFourAdamAndBatchTopKFlagsAreFlagsAndRecorded) {
+  const std::string model = dir_ / "adam.safetensors";
+  ASSERT_EQ(run_cli(dir_, "fit " + data_ + " -o " + model +
+                              " -e 3 --beta1 0.8 --beta2 0.99 --eps 1e-6 --threshold-decay 0.9 -q")
+                .code,
+            0);
+  const Model<float> trained = load_model<float>(model);
+  EXPECT_EQ(trained.metadata.at("train.beta1"), "0.8");
+  EXPECT_EQ(trained.metadata.at("train.beta2"), "0.99");
+  EXPECT_EQ(trained.metadata.at("train.eps"), "1e-06");
+  EXPECT_EQ(trained.metadata.at("train.threshold-decay"), "0.9");
+  const std::string fit = "fit " + data_ + " -o " + (dir_ / "x.safetensors") + " -e 1";
+  expect_user_error(run_cli(dir_, fit + " --beta1 1"), {"--beta1: must be in [0, 1), got 1"}, dir_ / "x.safetensors");
+  expect_user_error(run_cli(dir_, fit + " --eps 0"), {"--eps: must be > 0 and finite, got 0"}, dir_ / "x.safetensors");
+  expect_user_error(run_cli(dir_, fit + " --threshold-decay -0.5"), {"--threshold-decay"}, dir_ / "x.safetensors");
+}
+
+TEST_F(CliTest, ACheckpointOfVersion01ResumesToTheUninterruptedRun) {
+  const std::string fixtures = std::string(DICTLEARN_FIXTURES) + "/v0_1/";
+  const std::string model = dir_ / "resumed.safetensors", log = dir_ / "resumed.csv";
+  const Result resumed = run_cli(dir_, "fit " + fixtures + "data.npy -o " + model + " --atoms 4 -b 16 -e 6 --resume " +
+                                           fixtures + "checkpoint.safetensors --log " + log + " -q");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  const TensorFile ours = read_safetensors(model), whole = read_safetensors(fixtures + "softmax_whole.safetensors");
+  ASSERT_EQ(ours.tensors.size(), whole.tensors.size());
+  for (const auto& [name, tensor] : whole.tensors) EXPECT_EQ(ours.tensors.at(name).values, tensor.values) << name;
+  EXPECT_EQ(read_training_log(log).rows.size(), 6u);  // the checkpoint's 4 rows and 2 more
+  // The resumed model records this run's settings, not the checkpoint's bookkeeping.
+  for (const auto& [key, value] : ours.metadata) {
+    EXPECT_FALSE(key.starts_with("checkpoint.")) << key;
+  }
+  EXPECT_EQ(ours.metadata.at("train.epochs"), "6");
 }
 
 TEST_F(CliTest, BadFitParametersAreRefused) {

@@ -44,7 +44,10 @@ enum class DecoderBiasInit {
   mean,  ///< b_dec = mean of the data, trained
 };
 
-/// Settings of a training run. Defaults are the seed's.
+/// Settings of a training run. Defaults are the seed's. Every member is a row
+/// of fit_parameters() (dictlearn/parameters.hpp), which gives its flag,
+/// check, help and metadata key: a new member needs its row there (then
+/// regenerate docs/OPTIONS.md: `cmake --build BUILD --target options_doc`).
 struct FitOptions {
   int n_atoms = 2;         ///< atoms in the dictionary (used when no initial model is given)
   int epochs = 10000;      ///< passes over the data; 0 leaves the model as initialized
@@ -85,6 +88,8 @@ struct EpochStats {
 };
 
 /// Checks options; throws Error naming the parameter (e.g. "--lr: must be > 0 and finite, got -1").
+/// The checks are the rows of fit_parameters() (dictlearn/parameters.hpp), then k
+/// and the temperature against the encoder.
 void validate(const FitOptions& options);
 
 /// A new model for data X as the options ask: initialization, tying, decoder

@@ -12,9 +12,11 @@
 // blank on the others.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "dictlearn/safetensors.hpp"
 #include "dictlearn/types.hpp"
 
 namespace dictlearn {
@@ -35,5 +37,14 @@ void write_training_log(const std::string& path, const TrainingLog& log);
 
 /// Reads a log; requires the columns epoch and loss. Errors name the file and line.
 TrainingLog read_training_log(const std::string& path);
+
+/// Puts the log into a checkpoint's extra content, so that a resumed run
+/// continues it: tensor "log.rows" (rows x columns, float64, NaN for blank
+/// cells) and metadata "log.columns" (the names, comma-separated).
+void log_to_tensors(const TrainingLog& log, TensorFile& file);
+
+/// The log a checkpoint carries (see log_to_tensors), or nullopt when it has
+/// none. Throws Error naming `path` when its rows do not fit its columns.
+std::optional<TrainingLog> log_from_tensors(const TensorFile& file, const std::string& path);
 
 }  // namespace dictlearn

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <sstream>
 
 #include "core/check.hpp"
 #include "dictlearn/io.hpp"
@@ -94,6 +95,35 @@ TrainingLog read_training_log(const std::string& path) {
                       path, line_number, i + 1, fields[i]);
     }
     log.rows.push_back(std::move(row));
+  }
+  return log;
+}
+
+void log_to_tensors(const TrainingLog& log, TensorFile& file) {
+  std::string names;
+  for (const auto& name : log.columns) names += (names.empty() ? "" : ",") + name;
+  file.metadata["log.columns"] = names;
+  Tensor rows;
+  rows.dtype = DType::float64;
+  rows.shape = {static_cast<int64_t>(log.rows.size()), static_cast<int64_t>(log.columns.size())};
+  for (const auto& row : log.rows) rows.values.insert(rows.values.end(), row.begin(), row.end());
+  file.tensors["log.rows"] = std::move(rows);
+}
+
+std::optional<TrainingLog> log_from_tensors(const TensorFile& file, const std::string& path) {
+  const auto rows = file.tensors.find("log.rows");
+  const auto columns = file.metadata.find("log.columns");
+  if (rows == file.tensors.end() || columns == file.metadata.end()) return std::nullopt;
+  TrainingLog log;
+  std::stringstream names(columns->second);
+  for (std::string name; std::getline(names, name, ',');) log.columns.push_back(name);
+  const size_t width = log.columns.size();
+  const auto& values = rows->second.values;
+  DICTLEARN_CHECK(width > 0 && values.size() % width == 0,
+                  "{}: the log's {} values do not fill rows of its {} columns", path, values.size(),
+                  width);
+  for (size_t r = 0; r < values.size() / width; ++r) {
+    log.rows.emplace_back(values.begin() + r * width, values.begin() + (r + 1) * width);
   }
   return log;
 }

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/check.hpp"
+#include "dictlearn/parameters.hpp"
 #include "dictlearn/trainer.hpp"
 
 namespace dictlearn {
@@ -13,28 +14,10 @@ namespace {
 constexpr const char* kFormat = "dictlearn.checkpoint";
 
 /// The settings a resumed run must share with the run that wrote the
-/// checkpoint (the number of epochs and of threads may differ), as key=value lines.
+/// checkpoint (the number of epochs and of threads may differ): the rows of
+/// fit_parameters() marked resume_must_match, as (flag, value).
 std::vector<std::pair<std::string, std::string>> settings(const FitOptions& o) {
-  auto number = [](double value) { return fmt::format("{}", value); };
-  return {
-      {"lr", number(o.adam.lr)},
-      {"beta1", number(o.adam.beta1)},
-      {"beta2", number(o.adam.beta2)},
-      {"eps", number(o.adam.eps)},
-      {"seed", std::to_string(o.seed)},
-      {"batch-size", std::to_string(o.batch_size)},
-      {"l1", number(o.l1)},
-      {"ortho", number(o.ortho)},
-      {"unit-atoms", o.unit_atoms ? "true" : "false"},
-      {"warmup-steps", std::to_string(o.warmup_steps)},
-      {"lr-decay", number(o.lr_decay)},
-      {"patience", std::to_string(o.patience)},
-      {"tol", number(o.tol)},
-      {"dead-after", std::to_string(o.dead_after)},
-      {"auxk", number(o.auxk)},
-      {"auxk-k", std::to_string(o.auxk_k)},
-      {"threshold-decay", number(o.threshold_decay)},
-  };
+  return resume_settings(o);
 }
 
 template <typename T>
@@ -138,7 +121,8 @@ void Trainer<T>::save_checkpoint(const std::string& path, const Matrix<T>& X,
   file.metadata["checkpoint.shuffle_state"] = engine.str();
   file.metadata["checkpoint.data_shape"] = fmt::format("{}x{}", X.rows(), X.cols());
   file.metadata["checkpoint.data_hash"] = fmt::format("{:016x}", data_hash(X));
-  for (const auto& [key, value] : settings(options_)) file.metadata["checkpoint.setting." + key] = value;
+  // The model's own schema: train.<flag>, as the CLI records a model's options.
+  for (const auto& [key, value] : settings(options_)) file.metadata["train." + key] = value;
   write_safetensors(path, file);
 }
 
@@ -155,7 +139,7 @@ TensorFile Trainer<T>::load_checkpoint(const std::string& path, const Matrix<T>&
   DICTLEARN_CHECK(meta(file, "checkpoint.data_hash", path) == fmt::format("{:016x}", data_hash(X)),
                   "{}: checkpoint was made on other data of the same shape", path);
   for (const auto& [key, value] : settings(options_)) {
-    const std::string& saved = meta(file, "checkpoint.setting." + key, path);
+    const std::string& saved = meta(file, resume_setting_key(file.metadata, key), path);
     DICTLEARN_CHECK(saved == value, "{}: checkpoint was made with --{} {}, this run has --{} {}", path,
                     key, saved, key, value);
   }

@@ -244,44 +244,6 @@ double total_spread(const Matrix<T>& X, int threads) {
 
 }  // namespace
 
-void validate(const FitOptions& options) {
-  DICTLEARN_CHECK(options.n_atoms >= 1, "--atoms: must be >= 1, got {}", options.n_atoms);
-  DICTLEARN_CHECK(options.epochs >= 0, "--epochs: must be >= 0, got {}", options.epochs);
-  DICTLEARN_CHECK(options.adam.lr > 0 && std::isfinite(options.adam.lr),
-                  "--lr: must be > 0 and finite, got {}", options.adam.lr);
-  DICTLEARN_CHECK(options.adam.beta1 >= 0 && options.adam.beta1 < 1,
-                  "--beta1: must be in [0, 1), got {}", options.adam.beta1);
-  DICTLEARN_CHECK(options.adam.beta2 >= 0 && options.adam.beta2 < 1,
-                  "--beta2: must be in [0, 1), got {}", options.adam.beta2);
-  DICTLEARN_CHECK(options.adam.eps > 0 && std::isfinite(options.adam.eps),
-                  "--eps: must be > 0 and finite, got {}", options.adam.eps);
-  DICTLEARN_CHECK(options.threads >= 0, "--threads: must be >= 0 (0: all cores), got {}",
-                  options.threads);
-  DICTLEARN_CHECK(options.batch_size >= 0, "--batch-size: must be >= 0 (0: full batch), got {}",
-                  options.batch_size);
-  DICTLEARN_CHECK(options.l1 >= 0 && std::isfinite(options.l1),
-                  "--l1: must be >= 0 and finite, got {}", options.l1);
-  DICTLEARN_CHECK(options.ortho >= 0 && std::isfinite(options.ortho),
-                  "--ortho: must be >= 0 and finite, got {}", options.ortho);
-  DICTLEARN_CHECK(options.warmup_steps >= 0, "--warmup-steps: must be >= 0, got {}",
-                  options.warmup_steps);
-  DICTLEARN_CHECK(options.lr_decay >= 0 && options.lr_decay <= 1,
-                  "--lr-decay: must be a fraction in [0, 1], got {}", options.lr_decay);
-  DICTLEARN_CHECK(options.patience >= 0, "--patience: must be >= 0 (0: never stop early), got {}",
-                  options.patience);
-  DICTLEARN_CHECK(options.tol >= 0 && options.tol < 1, "--tol: must be in [0, 1), got {}",
-                  options.tol);
-  DICTLEARN_CHECK(options.dead_after >= 0, "--dead-after: must be >= 0 (0: one epoch), got {}",
-                  options.dead_after);
-  DICTLEARN_CHECK(options.auxk >= 0 && std::isfinite(options.auxk),
-                  "--auxk: must be >= 0 and finite, got {}", options.auxk);
-  DICTLEARN_CHECK(options.auxk_k >= 0, "--auxk-k: must be >= 0 (0: dim / 2), got {}",
-                  options.auxk_k);
-  DICTLEARN_CHECK(options.threshold_decay >= 0 && options.threshold_decay < 1,
-                  "--threshold-decay: must be in [0, 1), got {}", options.threshold_decay);
-  validate(options.encoder, options.n_atoms);
-}
-
 template <typename T>
 Model<T> initialize(const Matrix<T>& X, const FitOptions& options) {
   validate(options);

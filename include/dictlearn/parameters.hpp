@@ -1,0 +1,134 @@
+// dictlearn: the parameter tables. One row per option of an options struct
+// (as LightGBM's config.h): its flag, short flag, Python name, type, choices,
+// default (the struct's own), check, help, and whether it is recorded in a
+// model's metadata and must match when a checkpoint is resumed.
+//
+// Everything that lists options is generated from these rows: the CLI's
+// flags (cli/ loops over them), validate(const FitOptions&) and its messages,
+// the metadata `train.<flag>` of models and checkpoints (one schema), and
+// docs/OPTIONS.md (dictlearn_docgen; a test fails when it is stale). Adding
+// an option is one member in the struct and one row here.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "dictlearn/trainer.hpp"
+
+namespace dictlearn {
+
+struct FitJob;  // dictlearn/workflows.hpp
+
+/// A parameter with named values (an enum, or a file type): read and written as its name.
+template <typename Options>
+struct ChoiceField {
+  std::string (*get)(const Options&);         ///< the current value's name
+  void (*set)(Options&, const std::string&);  ///< throws Error naming the flag for an unknown name
+  std::vector<std::string> names;             ///< the names it accepts
+};
+
+/// Typed access to the member a parameter sets. The alternative is the
+/// parameter's type: int, int64, uint64, double, bool, text (a path), choice.
+template <typename Options>
+using ParameterField =
+    std::variant<int& (*)(Options&), int64_t& (*)(Options&), uint64_t& (*)(Options&),
+                 double& (*)(Options&), bool& (*)(Options&), std::string& (*)(Options&),
+                 ChoiceField<Options>>;
+
+/// The values a number may take; a failed check reads
+/// "--<flag>: must be <requirement>, got <value>".
+struct Range {
+  bool checked = false;  ///< false: any value the type holds
+  double min = -std::numeric_limits<double>::infinity();
+  bool min_inclusive = true;
+  double max = std::numeric_limits<double>::infinity();
+  bool max_inclusive = true;
+  bool finite = false;    ///< NaN and infinities refused (" and finite")
+  std::string note = {};  ///< appended to the requirement, e.g. " (0: all cores)"
+  std::string wording =
+      {};  ///< replaces the requirement made from the bounds, e.g. "a fraction in [0, 1]"
+};
+
+/// One row of a parameter table.
+template <typename Options>
+struct Parameter {
+  std::string flag;        ///< long flag without dashes ("batch-size"); metadata key train.<flag>
+  std::string short_flag;  ///< one letter ("b" for -b), or empty
+  std::string python;  ///< keyword of the Python estimators (scikit-learn's name where it exists)
+  ParameterField<Options> field;   ///< the member it sets
+  std::string help;                ///< one line, for --help and docs/OPTIONS.md
+  Range range;                     ///< checked by validate()
+  bool recorded = false;           ///< written to the model's metadata as train.<flag>
+  bool resume_must_match = false;  ///< a resumed checkpoint must have been made with the same value
+  bool positional = false;         ///< a positional argument of the command, not a flag
+  bool required = false;           ///< the command needs it
+};
+
+/// The options of a training run (FitOptions), in the order of `fit --help`.
+const std::vector<Parameter<FitOptions>>& fit_parameters();
+/// The fit command's own options (FitJob's files and schedule; its `options` not included).
+const std::vector<Parameter<FitJob>>& fit_job_parameters();
+
+/// The row with this flag, or nullptr.
+template <typename Options>
+const Parameter<Options>* find_parameter(const std::vector<Parameter<Options>>& table,
+                                         const std::string& flag);
+
+/// The names a choice accepts; empty for other types.
+template <typename Options>
+std::vector<std::string> parameter_choices(const Parameter<Options>& parameter);
+
+/// "int", "int64", "uint64", "double", "bool", "text" or "choice".
+template <typename Options>
+const char* parameter_type(const Parameter<Options>& parameter);
+
+/// The value as text: numbers as fmt's "{}" (shortest round trip), bools
+/// "true"/"false", choices by name. The same text in metadata, checkpoints and docs.
+template <typename Options>
+std::string parameter_value(const Parameter<Options>& parameter, const Options& options);
+
+/// Sets the value from its text (as parameter_value writes it); throws Error
+/// naming `where` and the flag when the text is not a value of the type.
+template <typename Options>
+void set_parameter_value(const Parameter<Options>& parameter, Options& options,
+                         const std::string& text, const std::string& where = "");
+
+/// Throws Error "--<flag>: must be <requirement>, got <value>" when the value is out of range.
+template <typename Options>
+void check_parameter(const Parameter<Options>& parameter, const Options& options);
+
+/// "must be" part of the range check ("> 0 and finite"), or "" when unchecked.
+std::string range_requirement(const Range& range);
+
+/// Writes train.<flag> = value for the recorded rows; empty values (a text
+/// not given) and false bools are left out, as the CLI has always written them.
+template <typename Options>
+void record_parameters(const std::vector<Parameter<Options>>& table, const Options& options,
+                       std::map<std::string, std::string>& metadata);
+
+/// Sets every recorded row found as train.<flag> in `metadata` (a false bool
+/// is absent: absent bools are set false); the inverse of record_parameters.
+/// Errors name `where` (the file) and the key.
+template <typename Options>
+void read_parameters(const std::vector<Parameter<Options>>& table,
+                     const std::map<std::string, std::string>& metadata, Options& options,
+                     const std::string& where);
+
+/// The settings a resumed run must share with the run that wrote a
+/// checkpoint, as (flag, value): every row with resume_must_match, bools included.
+std::vector<std::pair<std::string, std::string>> resume_settings(const FitOptions& options);
+
+/// The metadata key under which a checkpoint holds a resume setting:
+/// "train.<flag>", or "checkpoint.setting.<flag>" in files written before the
+/// single schema (dictlearn 0.1), which keep loading.
+std::string resume_setting_key(const std::map<std::string, std::string>& metadata,
+                               const std::string& flag);
+
+/// docs/OPTIONS.md: both tables of `dictlearn fit` as Markdown.
+std::string options_markdown();
+
+}  // namespace dictlearn

@@ -1,0 +1,120 @@
+// dictlearn: what a command does end to end, for the CLI and (later) the
+// Python package: read the files, train or apply a model, write the results.
+// The CLI only parses, calls one of these and prints what it returns.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "dictlearn/metrics.hpp"
+#include "dictlearn/plot.hpp"
+#include "dictlearn/trainer.hpp"
+#include "dictlearn/training_log.hpp"
+
+namespace dictlearn {
+
+/// A training run as `dictlearn fit` describes it: files, schedule and the
+/// training options. Its rows are fit_job_parameters() (dictlearn/parameters.hpp).
+struct FitJob {
+  std::string data = {};        ///< training data (.npy or .csv), one sample per row
+  std::string output = {};      ///< model file to write (.safetensors)
+  FitOptions options = {};      ///< the training settings (fit_parameters())
+  std::string init = {};        ///< start from this model's parameters; "": a new model
+  std::string log = {};         ///< training log to write (CSV); "": none
+  std::string checkpoint = {};  ///< checkpoint written as training goes; "": none
+  int checkpoint_every = 10;    ///< epochs between checkpoints (and the last epoch)
+  std::string resume = {};      ///< checkpoint to continue; "": start anew
+  std::string dtype = {};  ///< "float32", "float64", or "": float32, or the --init/--resume model's
+  int snapshot_every = 0;  ///< epochs between atom snapshots in the log; 0: about 200 per run
+  bool quiet = false;      ///< no notes and no progress to the callbacks
+  std::set<std::string> given = {};  ///< flags given explicitly ("encoder", "k", ...): with --init
+                                     ///< they replace the model's own settings
+};
+
+/// Checks the job's options and its own fields; errors name the flag.
+void validate(const FitJob& job);
+
+/// What a training run reports while it goes. Either may be empty.
+struct FitCallbacks {
+  /// A remark for the user, e.g. "<data>: values of magnitude 1e+30; training
+  /// on the data divided by it (...)" (the CLI prints "dictlearn: note: " before it).
+  std::function<void(const std::string&)> note;
+  /// After every epoch: its statistics (loss in the trained units) and the
+  /// run's total number of epochs.
+  std::function<void(const EpochStats&, int total_epochs)> progress;
+};
+
+/// What a training run did.
+struct FitSummary {
+  std::string output = {};                     ///< the model file written
+  int n_atoms = 0;                             ///< atoms of the trained model
+  EncoderKind encoder = EncoderKind::softmax;  ///< its encoder
+  int64_t samples = 0;                         ///< rows of the data
+  int64_t dim = 0;                             ///< columns of the data
+  int epochs = 0;                              ///< epochs done, a resumed checkpoint's included
+  bool stopped_early = false;                  ///< early stopping (--patience) ended the run
+  double first_loss = 0;  ///< loss of epoch 1, in the data's units (0 with no epochs)
+  double last_loss = 0;   ///< loss of the last epoch, in the data's units
+  double data_scale = 1;  ///< the data was trained on divided by this (1: as it is)
+};
+
+/// `dictlearn fit`: validates the job, reads the data (as float32 or float64:
+/// job.dtype, else the --init/--resume model's, else float32), trains from a
+/// new model, job.init or job.resume, and writes job.output (with the options
+/// as train.<flag> metadata), the log and the checkpoints. Data of extreme
+/// magnitude (root mean square above 1e10 or below 1e-10) is trained on
+/// divided by its RMS and the model scaled back. Throws Error naming the
+/// file or flag.
+FitSummary run_fit(const FitJob& job, const FitCallbacks& callbacks = {});
+
+/// `dictlearn demo`: the seed's experiment in a folder.
+struct DemoJob {
+  std::string folder =
+      "dictlearn-demo";     ///< written: data.npy, model.safetensors, log.csv, figures
+  FitOptions options = {};  ///< training options (the seed's by default)
+  bool quiet = false;       ///< no notes and no progress to the callbacks
+};
+
+/// What the demo did, for its printed summary.
+struct DemoSummary {
+  FitSummary fit = {};                          ///< the training run
+  std::string data = {}, model = {}, log = {};  ///< the files written
+  double seconds = 0;                           ///< training and saving, wall time
+  TrainingLog training_log = {};                ///< the log as written
+  Matrix<double> atoms = {};                    ///< the trained dictionary (n_atoms x 2)
+  Metrics metrics = {};                         ///< of the trained model on the data
+  PlotResult figures = {};                      ///< the figures written
+};
+
+/// `dictlearn demo`: toy data (two Gaussian clusters from options.seed),
+/// training as run_fit, metrics and figures.
+DemoSummary run_demo(const DemoJob& job, const FitCallbacks& callbacks = {});
+
+/// `dictlearn encode`: the codes of `data` under `model` to `output`: .npy
+/// or .csv dense, .npz sparse (CSR). In the model's dtype.
+void run_encode(const std::string& model, const std::string& data, const std::string& output);
+
+/// `dictlearn reconstruct`: the reconstructions of `data` to `output` (.npy or .csv).
+void run_reconstruct(const std::string& model, const std::string& data, const std::string& output);
+
+/// What `dictlearn eval` prints.
+struct EvalSummary {
+  int64_t samples = 0;
+  int64_t dim = 0;
+  int n_atoms = 0;
+  EncoderKind encoder = EncoderKind::softmax;
+  Metrics metrics = {};
+};
+
+/// `dictlearn eval`: loss and code statistics of `model` on `data`.
+EvalSummary run_eval(const std::string& model, const std::string& data);
+
+/// `dictlearn plot`: figures of `data` with an optional model ("" for none)
+/// and training log ("" for none) into `folder`.
+PlotResult run_plot(const std::string& data, const std::string& model, const std::string& log,
+                    const std::string& folder);
+
+}  // namespace dictlearn

@@ -1,0 +1,210 @@
+// `dictlearn fit` end to end: rescaling of extreme data, a new model or one
+// from --init or --resume, the options recorded as metadata, the training log
+// carried through checkpoints, the checkpoint schedule.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <optional>
+
+#include "core/check.hpp"
+#include "dictlearn/figures.hpp"
+#include "dictlearn/io.hpp"
+#include "dictlearn/parameters.hpp"
+#include "dictlearn/workflows.hpp"
+#include "workflows/fit_data.hpp"
+
+namespace dictlearn {
+namespace {
+
+/// Data whose typical magnitude is this far from 1 is trained on divided by
+/// its root mean square: squares of 1e30 overflow float, and Adam's steps
+/// (about lr per step) are meaningless next to values of 1e-30.
+constexpr double kExtremeScale = 1e10;
+
+template <typename T>
+double root_mean_square(const Matrix<T>& data) {
+  // Eight running sums: no chain of dependent additions over the whole data.
+  std::array<double, 8> lanes{};
+  const T* values = data.data();
+  const Eigen::Index size = data.size(), whole = size / 8 * 8;
+  for (Eigen::Index i = 0; i < whole; i += 8) {
+    for (int lane = 0; lane < 8; ++lane) {
+      const double x = static_cast<double>(values[i + lane]);
+      lanes[lane] += x * x;
+    }
+  }
+  for (Eigen::Index i = whole; i < size; ++i)
+    lanes[0] += static_cast<double>(values[i]) * values[i];
+  double sum = 0;
+  for (const double lane : lanes) sum += lane;
+  return std::sqrt(sum / static_cast<double>(size));
+}
+
+}  // namespace
+
+namespace detail {
+
+template <typename T>
+Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& callbacks,
+                  bool record_job, FitSummary& summary) {
+  const FitCallbacks report = job.quiet ? FitCallbacks{} : callbacks;
+  const double rms = root_mean_square(data);
+  const bool rescale =
+      std::isfinite(rms) && rms > 0 && (rms > kExtremeScale || rms < 1 / kExtremeScale);
+  Matrix<T> scaled;
+  if (rescale) {
+    scaled = (data.template cast<double>() / rms).template cast<T>();
+    if (report.note) {
+      report.note(
+          fmt::format("{}: values of magnitude {:.3g}; training on the data divided by it "
+                      "(the model is scaled back; the log's loss and mse are in the data's units)",
+                      job.data, rms));
+    }
+  }
+  const Matrix<T>& X = rescale ? scaled : data;
+  const double scale = rescale ? rms : 1.0;
+
+  // The training settings travel with the model: the options as asked for
+  // (before --init or --resume supply the number of atoms).
+  std::map<std::string, std::string> recorded;
+  record_parameters(fit_parameters(), job.options, recorded);
+  if (record_job) record_parameters(fit_job_parameters(), job, recorded);
+  recorded["train.data"] = std::filesystem::path(job.data).filename().string();
+
+  FitOptions options = job.options;
+  Model<T> initial;
+  if (!job.resume.empty()) {
+    initial = load_model<T>(job.resume);
+    check_data_matches(initial, X, job.data);
+    // The checkpoint's bookkeeping and settings are not the model's: this run records its own.
+    std::erase_if(initial.metadata, [](const auto& entry) {
+      return entry.first.starts_with("checkpoint.") || entry.first.starts_with("train.") ||
+             entry.first == "log.columns";
+    });
+    options.n_atoms = initial.n_atoms();
+  } else if (!job.init.empty()) {
+    initial = load_model<T>(job.init);
+    check_data_matches(initial, X, job.data);
+    // Encoder flags given with --init replace the model's own settings.
+    if (job.given.count("encoder") > 0) initial.encoder.kind = options.encoder.kind;
+    if (job.given.count("k") > 0) initial.encoder.k = options.encoder.k;
+    if (job.given.count("temperature") > 0)
+      initial.encoder.temperature = options.encoder.temperature;
+    options.n_atoms = initial.n_atoms();
+    validate(initial.encoder, initial.n_atoms());
+    if (rescale) scale_model(initial, 1 / scale);
+  } else {
+    initial = initialize<T>(X, options);
+  }
+  for (const auto& [key, value] : recorded) initial.metadata[key] = value;
+
+  const int n_atoms = initial.n_atoms();
+  const int total_epochs = options.epochs;
+  Trainer<T> trainer(std::move(initial), options);
+  std::optional<LogRecorder<T>> recorder;
+  if (!job.log.empty()) {
+    const RecorderOptions recorder_options{.snapshot_every = job.snapshot_every};
+    // The projection is only needed for the atom columns, which many atoms leave out.
+    recorder.emplace(n_atoms <= recorder_options.max_atoms
+                         ? make_projection(X.template cast<double>())
+                         : Projection{},
+                     n_atoms, total_epochs, recorder_options);
+  }
+  if (!job.resume.empty()) {
+    const TensorFile state = trainer.load_checkpoint(job.resume, X);
+    if (recorder) {
+      // The log of the epochs before the checkpoint travels inside it.
+      const std::optional<TrainingLog> earlier = log_from_tensors(state, job.resume);
+      DICTLEARN_CHECK(earlier.has_value(),
+                      "--log: {} was written without a log; resume without --log or checkpoint "
+                      "with --log",
+                      job.resume);
+      recorder->restore(*earlier);
+    }
+  }
+  const int done = static_cast<int>(trainer.losses().size());
+  // --epochs counts the whole run, resumed or not.
+  trainer.set_epochs(std::max(0, total_epochs - done));
+  auto save_checkpoint = [&]() {
+    TensorFile extra;
+    if (recorder) log_to_tensors(recorder->log(), extra);
+    trainer.save_checkpoint(job.checkpoint, X, extra);
+  };
+  trainer.fit(X, [&](const EpochStats& stats, const Model<T>& model) {
+    if (recorder) {
+      EpochStats in_data_units = stats;
+      in_data_units.loss *= scale * scale;
+      in_data_units.mse *= scale * scale;
+      if (rescale) {
+        Model<T> unscaled = model;
+        scale_model(unscaled, scale);
+        (*recorder)(in_data_units, unscaled);
+      } else {
+        (*recorder)(in_data_units, model);
+      }
+    }
+    if (!job.checkpoint.empty() &&
+        (stats.epoch % job.checkpoint_every == 0 || stats.epoch == total_epochs)) {
+      save_checkpoint();
+    }
+    if (report.progress) report.progress(stats, total_epochs);
+  });
+  if (!job.checkpoint.empty() && trainer.stopped_early()) save_checkpoint();
+  Model<T> trained = trainer.release_model();
+  if (rescale) {
+    scale_model(trained, scale);
+    trained.metadata["train.data_scale"] = fmt::format("{}", scale);
+  }
+  save_model(job.output, trained);
+  if (recorder) write_training_log(job.log, recorder->log());
+
+  const auto& losses = trainer.losses();
+  summary = FitSummary{.output = job.output,
+                       .n_atoms = n_atoms,
+                       .encoder = trained.encoder.kind,
+                       .samples = X.rows(),
+                       .dim = X.cols(),
+                       .epochs = static_cast<int>(losses.size()),
+                       .stopped_early = trainer.stopped_early(),
+                       .first_loss = losses.empty() ? 0.0 : losses.front() * scale * scale,
+                       .last_loss = losses.empty() ? 0.0 : losses.back() * scale * scale,
+                       .data_scale = scale};
+  return trained;
+}
+
+template Model<float> fit_data(const FitJob&, const Matrix<float>&, const FitCallbacks&, bool,
+                               FitSummary&);
+template Model<double> fit_data(const FitJob&, const Matrix<double>&, const FitCallbacks&, bool,
+                                FitSummary&);
+
+}  // namespace detail
+
+FitSummary run_fit(const FitJob& job, const FitCallbacks& callbacks) {
+  validate(job);
+  DType dtype = DType::float32;
+  if (!job.dtype.empty()) {
+    dtype = job.dtype == "float64" ? DType::float64 : DType::float32;
+  } else if (!job.init.empty()) {
+    dtype = model_dtype(job.init);
+  } else if (!job.resume.empty()) {
+    dtype = model_dtype(job.resume);
+  }
+  if (!job.init.empty() && job.given.count("atoms") > 0) {
+    // --atoms with --init must agree with the model rather than be ignored silently.
+    const auto init = load_model<double>(job.init);
+    DICTLEARN_CHECK(init.n_atoms() == job.options.n_atoms,
+                    "--atoms: {} differs from the {} atoms of --init {}", job.options.n_atoms,
+                    init.n_atoms(), job.init);
+  }
+  FitSummary summary;
+  if (dtype == DType::float64) {
+    detail::fit_data(job, read_matrix<double>(job.data), callbacks, true, summary);
+  } else {
+    detail::fit_data(job, read_matrix<float>(job.data), callbacks, true, summary);
+  }
+  return summary;
+}
+
+}  // namespace dictlearn

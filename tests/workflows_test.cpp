@@ -1,0 +1,244 @@
+// The workflows behind the CLI's commands: run_fit gives the CLI's model,
+// rescales extreme data, merges --init's model with the encoder flags given,
+// resumes to the uninterrupted run's file; the log travels through checkpoints.
+#include "dictlearn/workflows.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "dictlearn/io.hpp"
+#include "dictlearn/model.hpp"
+#include "dictlearn/safetensors.hpp"
+#include "dictlearn/training_log.hpp"
+#include "test_util.hpp"
+
+namespace dictlearn {
+namespace {
+
+using testing::TempDir;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+/// 200 x 5 samples, reproducible, times `scale`.
+Matrix<double> sample_data(double scale = 1.0) {
+  Matrix<double> X(200, 5);
+  for (Eigen::Index i = 0; i < X.size(); ++i)
+    X.data()[i] = scale * std::sin(0.7 * i + 0.1 * (i % 7));
+  return X;
+}
+
+class WorkflowsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = dir_ / "data.npy";
+    write_matrix(data_, Matrix<float>(sample_data().cast<float>()));
+  }
+  TempDir dir_;
+  std::string data_;
+};
+
+TEST_F(WorkflowsTest, RunFitWritesTheModelTheCliWrites) {
+  const std::string cli_model = dir_ / "cli.safetensors";
+  const std::string command = std::string(DICTLEARN_CLI) + " fit " + data_ + " -o " + cli_model +
+                              " --atoms 4 -e 7 -b 32 --encoder topk --k 2 --lr 0.01 -q";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  FitJob job{.data = data_, .output = dir_ / "lib.safetensors"};
+  job.options.n_atoms = 4;
+  job.options.epochs = 7;
+  job.options.batch_size = 32;
+  job.options.encoder = {.kind = EncoderKind::topk, .k = 2};
+  job.options.adam.lr = 0.01;
+  const FitSummary summary = run_fit(job);
+  EXPECT_EQ(slurp(job.output), slurp(cli_model));
+  EXPECT_EQ(summary.epochs, 7);
+  EXPECT_EQ(summary.n_atoms, 4);
+  EXPECT_EQ(summary.samples, 200);
+  EXPECT_EQ(summary.dim, 5);
+  EXPECT_EQ(summary.data_scale, 1.0);
+  EXPECT_GT(summary.first_loss, summary.last_loss);
+}
+
+TEST_F(WorkflowsTest, CallbacksSeeEveryEpochUnlessQuiet) {
+  FitJob job{.data = data_, .output = dir_ / "m.safetensors"};
+  job.options.epochs = 5;
+  int epochs = 0, total = 0;
+  const FitCallbacks callbacks{.progress = [&](const EpochStats& stats, int total_epochs) {
+    EXPECT_EQ(stats.epoch, ++epochs);
+    total = total_epochs;
+  }};
+  run_fit(job, callbacks);
+  EXPECT_EQ(epochs, 5);
+  EXPECT_EQ(total, 5);
+  job.quiet = true;
+  epochs = 0;
+  run_fit(job, callbacks);
+  EXPECT_EQ(epochs, 0);
+}
+
+TEST_F(WorkflowsTest, ExtremeDataIsTrainedOnDividedByItsRmsAndTheModelScaledBack) {
+  // The same data at magnitude 1e20, and divided by its root mean square by hand.
+  const Matrix<double> huge = sample_data(1e20);
+  const double rms = std::sqrt(huge.squaredNorm() / static_cast<double>(huge.size()));
+  write_matrix(dir_ / "huge.npy", huge);
+  write_matrix(dir_ / "unit.npy", Matrix<double>(huge / rms));
+  std::vector<std::string> notes;
+  FitJob job{.data = dir_ / "huge.npy", .output = dir_ / "huge.safetensors", .dtype = "float64"};
+  job.options.n_atoms = 3;
+  job.options.epochs = 4;
+  const FitSummary scaled =
+      run_fit(job, {.note = [&](const std::string& note) { notes.push_back(note); }});
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("huge.npy: values of magnitude"), std::string::npos) << notes[0];
+  EXPECT_NEAR(scaled.data_scale / rms, 1.0, 1e-12);
+
+  job.data = dir_ / "unit.npy";
+  job.output = dir_ / "unit.safetensors";
+  notes.clear();
+  const FitSummary plain =
+      run_fit(job, {.note = [&](const std::string& note) { notes.push_back(note); }});
+  EXPECT_TRUE(notes.empty());
+  // The losses are reported in the data's units.
+  EXPECT_NEAR(scaled.last_loss / (plain.last_loss * rms * rms), 1.0, 1e-6);
+  const auto big = load_model<double>(dir_ / "huge.safetensors");
+  const auto unit = load_model<double>(dir_ / "unit.safetensors");
+  EXPECT_EQ(big.metadata.at("train.data_scale"), fmt::format("{}", scaled.data_scale));
+  const double error = (big.dictionary / scaled.data_scale - unit.dictionary).cwiseAbs().maxCoeff();
+  EXPECT_LT(error, 1e-9 * unit.dictionary.cwiseAbs().maxCoeff());
+}
+
+TEST_F(WorkflowsTest, InitKeepsTheModelsSettingsExceptTheEncoderFlagsGiven) {
+  FitJob first{.data = data_, .output = dir_ / "sparsemax.safetensors"};
+  first.options.n_atoms = 6;
+  first.options.epochs = 3;
+  first.options.encoder.kind = EncoderKind::sparsemax;
+  run_fit(first);
+
+  FitJob kept{.data = data_, .output = dir_ / "kept.safetensors", .init = first.output};
+  kept.options.epochs = 2;
+  kept.options.encoder = {.kind = EncoderKind::topk,
+                          .k = 2};  // not given: the model's encoder stays
+  const FitSummary same = run_fit(kept);
+  EXPECT_EQ(same.encoder, EncoderKind::sparsemax);
+  EXPECT_EQ(same.n_atoms, 6);
+
+  FitJob merged = kept;
+  merged.output = dir_ / "merged.safetensors";
+  merged.given = {"encoder", "k"};
+  const FitSummary topk = run_fit(merged);
+  EXPECT_EQ(topk.encoder, EncoderKind::topk);
+  EXPECT_EQ(topk.n_atoms, 6);
+  const auto model = load_model<float>(merged.output);
+  EXPECT_EQ(model.encoder.k, 2);
+  EXPECT_EQ(model.metadata.at("train.encoder"), "topk");
+
+  FitJob atoms = merged;
+  atoms.given.insert("atoms");
+  atoms.options.n_atoms = 3;
+  EXPECT_ERROR_CONTAINS(run_fit(atoms), "--atoms: 3 differs from the 6 atoms of --init");
+  FitJob both = merged;
+  both.resume = first.output;
+  EXPECT_ERROR_CONTAINS(run_fit(both), "--resume: cannot be combined with --init");
+}
+
+TEST_F(WorkflowsTest, AResumedRunWritesTheUninterruptedRunsFiles) {
+  FitJob whole{.data = data_, .output = dir_ / "whole.safetensors", .log = dir_ / "whole.csv"};
+  whole.options.n_atoms = 3;
+  whole.options.epochs = 6;
+  whole.options.batch_size = 64;
+  run_fit(whole);
+
+  FitJob part = whole;
+  part.options.epochs = 4;
+  part.output = dir_ / "part.safetensors";
+  part.log = dir_ / "part.csv";
+  part.checkpoint = dir_ / "part.ckpt";
+  part.checkpoint_every = 2;
+  run_fit(part);
+  const TensorFile checkpoint = read_safetensors(part.checkpoint);
+  const auto carried = log_from_tensors(checkpoint, part.checkpoint);
+  ASSERT_TRUE(carried.has_value());
+  EXPECT_EQ(carried->rows.size(), 4u);
+
+  FitJob rest = whole;
+  rest.output = dir_ / "resumed.safetensors";
+  rest.log = dir_ / "resumed.csv";
+  rest.resume = part.checkpoint;
+  const FitSummary resumed = run_fit(rest);
+  EXPECT_EQ(resumed.epochs, 6);
+  EXPECT_EQ(slurp(rest.output), slurp(whole.output));
+  const TrainingLog a = read_training_log(whole.log), b = read_training_log(rest.log);
+  ASSERT_EQ(a.rows.size(), b.rows.size());
+  const int seconds = a.column("seconds");
+  for (size_t r = 0; r < a.rows.size(); ++r) {
+    for (size_t c = 0; c < a.columns.size(); ++c) {
+      if (static_cast<int>(c) == seconds || (std::isnan(a.rows[r][c]) && std::isnan(b.rows[r][c])))
+        continue;
+      EXPECT_EQ(a.rows[r][c], b.rows[r][c]) << "row " << r << " column " << a.columns[c];
+    }
+  }
+  // Without the log inside, resuming with --log is refused.
+  FitJob no_log = part;
+  no_log.log.clear();
+  no_log.checkpoint = dir_ / "bare.ckpt";
+  run_fit(no_log);
+  FitJob refused = rest;
+  refused.resume = no_log.checkpoint;
+  EXPECT_ERROR_CONTAINS(run_fit(refused), "was written without a log");
+}
+
+TEST(TrainingLogTensors, RoundTripWithBlankCells) {
+  TrainingLog log;
+  log.columns = {"epoch", "loss", "atom0_x"};
+  const double blank = std::numeric_limits<double>::quiet_NaN();
+  log.rows = {{1, 0.5, blank}, {2, 0.25, 0.125}};
+  TensorFile file;
+  log_to_tensors(log, file);
+  EXPECT_EQ(file.metadata.at("log.columns"), "epoch,loss,atom0_x");
+  EXPECT_EQ(file.tensors.at("log.rows").shape, (std::vector<int64_t>{2, 3}));
+  const auto back = log_from_tensors(file, "ck");
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->columns, log.columns);
+  ASSERT_EQ(back->rows.size(), 2u);
+  EXPECT_TRUE(std::isnan(back->rows[0][2]));
+  EXPECT_EQ(back->rows[1], log.rows[1]);
+  EXPECT_FALSE(log_from_tensors(TensorFile{}, "ck").has_value());
+  file.tensors.at("log.rows").values.pop_back();
+  EXPECT_ERROR_CONTAINS(log_from_tensors(file, "ck.safetensors"),
+                        "ck.safetensors: the log's 5 values");
+}
+
+TEST_F(WorkflowsTest, EncodeReconstructAndEvalWorkInTheModelsDtype) {
+  FitJob job{.data = data_, .output = dir_ / "m.safetensors", .dtype = "float64"};
+  job.options.epochs = 3;
+  job.options.n_atoms = 4;
+  run_fit(job);
+  EXPECT_EQ(model_dtype(job.output), DType::float64);
+  run_encode(job.output, data_, dir_ / "codes.npz");
+  run_encode(job.output, data_, dir_ / "codes.npy");
+  EXPECT_EQ(read_matrix<double>(dir_ / "codes.npy").rows(), 200);
+  run_reconstruct(job.output, data_, dir_ / "recon.npy");
+  EXPECT_EQ(read_matrix<double>(dir_ / "recon.npy").cols(), 5);
+  const EvalSummary eval = run_eval(job.output, data_);
+  EXPECT_EQ(eval.samples, 200);
+  EXPECT_EQ(eval.n_atoms, 4);
+  EXPECT_EQ(eval.metrics.usage.size(), 4u);
+  write_matrix(dir_ / "wide.npy", Matrix<float>(Matrix<float>::Zero(3, 7)));
+  EXPECT_ERROR_CONTAINS(run_eval(job.output, dir_ / "wide.npy"), "wide.npy");
+}
+
+}  // namespace
+}  // namespace dictlearn
