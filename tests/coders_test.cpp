@@ -70,8 +70,11 @@ TYPED_TEST(CodersTest, ThresholdEqualsTheFormulaExactlyOnExactData) {
     const Matrix<double> want = threshold_reference(dictionary.dictionary, X, 2.5, positive);
     const Matrix<double> got = codes.template cast<double>();
     EXPECT_EQ(got, want);
-    if (positive) EXPECT_GE(codes.minCoeff(), T(0));
-    if (!positive) EXPECT_LT(codes.minCoeff(), T(0));
+    if (positive) {
+      EXPECT_GE(codes.minCoeff(), T(0));
+    } else {
+      EXPECT_LT(codes.minCoeff(), T(0));
+    }
     EXPECT_GT((codes.array() == T(0)).count(), 0);  // some entries are shrunk to zero
   }
 }
@@ -187,7 +190,9 @@ TEST(SoftThresholdTest, ShrinksTowardZeroAndGivesPositiveZeros) {
   const double want[] = {1, -1, 0, 0, 0, 0, 0};
   for (int i = 0; i < 7; ++i) {
     EXPECT_EQ(values[i], want[i]) << i;
-    if (want[i] == 0) EXPECT_FALSE(std::signbit(values[i])) << i;
+    if (want[i] == 0) {
+      EXPECT_FALSE(std::signbit(values[i])) << i;
+    }
   }
   float positive[] = {3, -3, 0.5f};
   detail::soft_threshold(positive, 3, 0.25f, true);

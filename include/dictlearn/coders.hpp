@@ -17,10 +17,16 @@
 // products (a multi-threaded product inside the parallel loop oversubscribes),
 // so results do not depend on the thread count.
 //
-// Adding a coder: an enum value here, a row in coder_table()
-// (src/coders/coders.cpp) that names its function, and a file pair
-// src/coders/<name>.hpp/.cpp with encode_<name>(). The method registry
-// (methods.hpp), parse_coder() and the help texts read the table.
+// Adding a coder: an enum value here, a row in coder_rows()
+// (src/coders/coders.cpp) with its name, help, the CodingOptions fields it
+// reads and its float/double functions, and a file pair
+// src/coders/<name>.hpp/.cpp defining encode_<name>() (declared here) that
+// starts with detail::check_coding_input() and runs detail::for_row_blocks()
+// over detail::kCodingBlock signals. A field the coder needs that CodingOptions
+// lacks is added here with its check in validate(). The method registry
+// (methods.hpp), parse_coder(), coder_choices() and sparse_encode() read the
+// table. Coders that work from G = D Dᵀ compute it once per call, before the
+// blocks, and share it read-only across them.
 #pragma once
 
 #include <string>

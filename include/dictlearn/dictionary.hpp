@@ -17,8 +17,8 @@ namespace dictlearn {
 /// can be passed wherever a dictionary is expected.
 template <typename T>
 struct Dictionary {
-  Matrix<T> dictionary;    ///< D, n_atoms x dim (tensor `dictionary`)
-  Vector<T> decoder_bias;  ///< b_dec, dim entries, or empty for none (tensor `decoder_bias`)
+  Matrix<T> dictionary{};    ///< D, n_atoms x dim (tensor `dictionary`)
+  Vector<T> decoder_bias{};  ///< b_dec, dim entries, or empty for none (tensor `decoder_bias`)
 
   int n_atoms() const { return static_cast<int>(dictionary.rows()); }
   int dim() const { return static_cast<int>(dictionary.cols()); }

@@ -55,15 +55,10 @@ const CoderTraits& coder_traits(CoderKind kind) { return coder_row(kind).traits;
 
 const char* coder_name(CoderKind kind) { return coder_traits(kind).name; }
 
-std::string coder_choices() {
-  return detail::join_choices(coder_table(), [](const CoderTraits& row) { return row.name; });
-}
+std::string coder_choices() { return detail::join_choices(coder_table()); }
 
 CoderKind parse_coder(const std::string& name, const std::string& parameter) {
-  for (const CoderTraits& row : coder_table()) {
-    if (name == row.name) return row.kind;
-  }
-  DICTLEARN_FAIL("{}: unknown coder '{}' (expected {})", parameter, name, coder_choices());
+  return detail::row_named(coder_table(), name, parameter, "coder").kind;
 }
 
 void validate(const CodingOptions& options) {

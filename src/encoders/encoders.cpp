@@ -35,15 +35,10 @@ const EncoderTraits& encoder_traits(EncoderKind kind) {
 
 const char* encoder_name(EncoderKind kind) { return encoder_traits(kind).name; }
 
-std::string encoder_choices() {
-  return detail::join_choices(encoder_table(), [](const EncoderTraits& row) { return row.name; });
-}
+std::string encoder_choices() { return detail::join_choices(encoder_table()); }
 
 EncoderKind parse_encoder(const std::string& name, const std::string& parameter) {
-  for (const EncoderTraits& row : encoder_table()) {
-    if (name == row.name) return row.kind;
-  }
-  DICTLEARN_FAIL("{}: unknown encoder '{}' (expected {})", parameter, name, encoder_choices());
+  return detail::row_named(encoder_table(), name, parameter, "encoder").kind;
 }
 
 void validate(const EncoderOptions& options, int n_atoms) {
