@@ -1,8 +1,8 @@
 // Internal: the gradient trainer's state and its batch engines. Trainer<T>
 // (include/dictlearn/trainer.hpp) holds a TrainerState<T> behind a pointer;
 // the engines are free functions over it, one file each:
-//   dense_batch.cpp   compute_batch: picks the engine; the small kernel's and
-//                     the matrix products' paths
+//   dense_batch.cpp   compute_batch: picks the engine; the matrix products' path
+//   small_batch.cpp   the small kernel's path (the seed's model)
 //   fused_pass.cpp    row-local encoders, one parallel region a batch
 //   sparse_batch.cpp  TopK codes as sparse rows: decoder and gradients
 //   auxk.cpp          the AuxK loss of dead atoms
@@ -144,6 +144,13 @@ void prepare(const TrainerState<T>& state, Workspace<T>& work, int64_t samples, 
 template <typename T>
 BatchResult compute_batch(TrainerState<T>& state, const T* data, const int64_t* index, int64_t rows,
                           Workspace<T>& work);
+
+/// The small kernel's path (small_batch.cpp) over `rows` samples of X
+/// (rows x dim, contiguous); `full_data`: X is the whole data set, the same
+/// every epoch (its transposition is then kept). Returns the squared error.
+template <typename T>
+double small_kernel_batch(TrainerState<T>& state, const Eigen::Map<const Matrix<T>>& X,
+                          int64_t rows, bool full_data, Workspace<T>& work);
 
 /// The fused pass (fused_pass.cpp); returns the number of blocks of
 /// work.partials to add.
