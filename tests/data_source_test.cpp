@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <random>
+#include <stdexcept>
 
 #include "dictlearn/trainer.hpp"
 #include "test_util.hpp"
@@ -214,6 +216,40 @@ TEST(DataSourceTest, NonFiniteValuesAreFoundInAnySource) {
                          FitOptions{.n_atoms = 2, .epochs = 1});
   EXPECT_ERROR_CONTAINS(trainer.fit(HiddenSource<float>(X)), "row 4501, column 2");
   EXPECT_ERROR_CONTAINS(trainer.fit(X), "row 4501, column 2");
+}
+
+/// Fails every read after the first `good` ones (a disk that goes away).
+class FailingSource final : public DataSource<float> {
+ public:
+  FailingSource(MatrixView<float> X, int good) : inner_(X), good_(good) {}
+  int64_t rows() const override { return inner_.rows(); }
+  int64_t dim() const override { return inner_.dim(); }
+  void gather(const int64_t* index, int64_t count, float* out) const override {
+    if (calls_.fetch_add(1) >= good_) throw std::runtime_error("shard 3: read failed");
+    inner_.gather(index, count, out);
+  }
+
+ private:
+  MatrixSource<float> inner_;
+  int good_;
+  mutable std::atomic<int> calls_{0};
+};
+
+TEST(DataSourceTest, AFailedReadInsideAParallelRegionReachesTheCaller) {
+  // 20,000 x 60: the finiteness check reads pieces of 4,096 rows outside any
+  // region (read() gathers 256 rows a call: 4 · 16 + 15 = 79 calls); the
+  // spread's two-thread region then reads again and its first read fails.
+  // The exception crosses the region through ParallelErrors.
+  const Matrix<float> X = data<float>(20000, 60);
+  const FitOptions options{.n_atoms = 2, .epochs = 1, .threads = 2};
+  Trainer<float> trainer(initialize(X, options), options);
+  const FailingSource source(X, 79);
+  try {
+    trainer.fit(source);
+    ADD_FAILURE() << "expected the read error";
+  } catch (const std::runtime_error& error) {
+    EXPECT_STREQ(error.what(), "shard 3: read failed");
+  }
 }
 
 }  // namespace

@@ -14,8 +14,9 @@
 // MatrixSource wraps a MatrixView (a Matrix, a NumPy array, a memory map)
 // without copying it. A source over data that is not in memory (shards on
 // disk, a stream) implements gather() and returns nullptr from contiguous():
-// the trainer then gathers each batch into a buffer and computes exactly what
-// it computes in place (tests/data_source_test.cpp checks bit for bit).
+// the epoch loop then gathers each batch into a buffer (a full batch once a
+// fit) and the learner computes exactly what it computes in place (tests/data_source_test.cpp
+// checks bit for bit).
 #pragma once
 
 #include <algorithm>

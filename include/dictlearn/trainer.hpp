@@ -190,8 +190,9 @@ class Trainer final : public Learner<T> {
   EpochLoopOptions loop_options() const override;
   void begin_fit(const DataSource<T>& data, int64_t batch_rows) override;
   /// One Adam step on the batch: forward, backward, the reduction, the
-  /// update. Throws Error when the objective is not finite (the model stays
-  /// the last good one).
+  /// update; between begin_fit() and end_fit() (EpochLoop calls all three).
+  /// Throws Error when the objective is not finite (the model stays the last
+  /// good one).
   BatchStats step(const Batch<T>& batch) override;
   EpochStats end_epoch(const EpochTotals& totals) override;
   void end_fit() override;

@@ -232,6 +232,7 @@ void Trainer<T>::begin_fit(const DataSource<T>& data, int64_t batch_rows) {
 
 template <typename T>
 BatchStats Trainer<T>::step(const Batch<T>& batch) {
+  DICTLEARN_CHECK(work_ != nullptr, "Trainer::step: no fit under way (begin_fit() comes first)");
   detail::TrainerState<T>& s = *state_;
   const detail::BatchResult result = reduced_batch(s, batch.data, batch.index, batch.rows, *work_);
   // A non-finite objective stops before the update: the model stays the last good one.
