@@ -2,13 +2,16 @@
 #pragma once
 
 #include "dictlearn/adam.hpp"
+#include "dictlearn/data_source.hpp"
 #include "dictlearn/error.hpp"
 #include "dictlearn/figures.hpp"
 #include "dictlearn/encoders.hpp"
 #include "dictlearn/io.hpp"
+#include "dictlearn/learner.hpp"
 #include "dictlearn/metrics.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/plot.hpp"
+#include "dictlearn/reduction.hpp"
 #include "dictlearn/safetensors.hpp"
 #include "dictlearn/sparse_codes.hpp"
 #include "dictlearn/toy.hpp"

@@ -149,10 +149,15 @@ void EpochLoop::run(Learner<T>& learner, const DataSource<T>& data, int epochs,
   const bool full_batch = batch == n;
   const int64_t batches_per_epoch = (n + batch - 1) / batch;
   learner.begin_fit(data, batch);
-  struct EndFit {  // frees the learner's workspaces however the run ends
+  struct EndFit {  // frees the workspaces, the learner's and ours, however the run ends
     Learner<T>& learner;
-    ~EndFit() { learner.end_fit(); }
-  } end_fit{learner};
+    EpochLoop& loop;
+    ~EndFit() {
+      learner.end_fit();
+      loop.permutation_ = {};
+      loop.gathered_ = {};
+    }
+  } end_fit{learner, *this};
   const double spread = total_spread(data, resolve_threads(options.threads));
 
   // Sources not in memory: each batch is gathered into a buffer (the full
