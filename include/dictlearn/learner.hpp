@@ -8,6 +8,7 @@
 // settings, the loop's state) around the learner's own state.
 //
 //   template <typename T> class Learner {
+//     using Observer = std::function<void(const EpochStats&, const Model<T>&)>;
 //     const Model<T>& model() const;
 //     EpochLoopOptions loop_options() const;               batch size, patience, tol, threads
 //     void begin_fit(const DataSource<T>& data, int64_t batch_rows);  checks, workspaces
@@ -112,6 +113,10 @@ using Settings = std::vector<std::pair<std::string, std::string>>;
 template <typename T>
 class Learner {
  public:
+  /// What EpochLoop::run calls after each epoch: the epoch's statistics and
+  /// the learner's model as it stands (for logs, plots, checkpoints).
+  using Observer = std::function<void(const EpochStats&, const Model<T>&)>;
+
   virtual ~Learner() = default;
 
   /// The model as it stands.

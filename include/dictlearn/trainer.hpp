@@ -122,7 +122,7 @@ struct Workspace;
 template <typename T>
 class Trainer final : public Learner<T> {
  public:
-  using Observer = std::function<void(const EpochStats&, const Model<T>&)>;
+  using Observer = typename Learner<T>::Observer;
 
   /// Starts from `model` (e.g. initialize(), init_model() or load_model()).
   Trainer(Model<T> model, FitOptions options);
