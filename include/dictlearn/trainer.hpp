@@ -22,11 +22,16 @@
 
 #include <cstdint>
 #include <functional>
-#include <random>
+#include <memory>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "dictlearn/adam.hpp"
+#include "dictlearn/data_source.hpp"
+#include "dictlearn/learner.hpp"
 #include "dictlearn/model.hpp"
+#include "dictlearn/reduction.hpp"
 #include "dictlearn/safetensors.hpp"
 
 namespace dictlearn {
@@ -75,27 +80,22 @@ struct FitOptions {
   double threshold_decay = 0.99;  ///< batchtopk: threshold ← decay·threshold + (1 − decay)·batch minimum
 };
 
-/// What the observer sees after each epoch.
-struct EpochStats {
-  int epoch = 0;               ///< counted from 1
-  double loss = 0;             ///< objective of this epoch, computed before each update (batch mean)
-  double mse = 0;              ///< reconstruction part: mean squared error
-  double fvu = 0;              ///< fraction of variance unexplained: Σ‖x − x̂‖² / Σ‖x − x̄‖²
-  double l0 = 0;               ///< mean number of nonzero codes per sample
-  double dead_fraction = 0;    ///< atoms not fired for dead_after samples, as a fraction
-  double lr = 0;               ///< learning rate of the epoch's last step
-  double seconds = 0;          ///< wall time since fit() started
-};
-
 /// Checks options; throws Error naming the parameter (e.g. "--lr: must be > 0 and finite, got -1").
 /// The checks are the rows of fit_parameters() (dictlearn/parameters.hpp), then k
 /// and the temperature against the encoder.
 void validate(const FitOptions& options);
 
-/// A new model for data X as the options ask: initialization, tying, decoder
-/// bias, unit atoms. Throws Error for bad options or data.
+/// A new model for data X (N x dim) as the options ask: initialization,
+/// tying, decoder bias, unit atoms. Throws Error for bad options or data.
 template <typename T>
-Model<T> initialize(const Matrix<T>& X, const FitOptions& options);
+Model<T> initialize(MatrixView<T> X, const FitOptions& options);
+/// initialize() for a float or double matrix without naming the type.
+inline Model<float> initialize(MatrixView<float> X, const FitOptions& options) {
+  return initialize<float>(X, options);
+}
+inline Model<double> initialize(MatrixView<double> X, const FitOptions& options) {
+  return initialize<double>(X, options);
+}
 
 /// Gradients of the loss for every parameter, in the model's shapes.
 template <typename T>
@@ -106,30 +106,46 @@ struct Gradients {
   Vector<T> decoder_bias;  ///< empty when the model has none
 };
 
-/// Objective of `model` on X as one full batch (reconstruction, l1 and ortho
-/// terms of `options`; AuxK left out) and its gradient.
+/// Objective of `model` on X (N x dim) as one full batch (reconstruction, l1
+/// and ortho terms of `options`; AuxK left out) and its gradient.
 template <typename T>
-double loss_and_gradients(const Model<T>& model, const Matrix<T>& X, Gradients<T>& gradients,
-                          const FitOptions& options = {});
+double loss_and_gradients(const Model<T>& model, std::type_identity_t<MatrixView<T>> X,
+                          Gradients<T>& gradients, const FitOptions& options = {});
 
-/// Stateful trainer: holds the model, Adam's moments, the shuffle's generator,
-/// the dead-atom counters and the loss history, so fit() can be called again to
-/// continue training.
+namespace detail {
 template <typename T>
-class Trainer {
+struct TrainerState;
+template <typename T>
+struct Workspace;
+}  // namespace detail
+
+/// Stateful trainer, the gradient autoencoder's Learner: holds the model,
+/// Adam's moments, the epoch loop (losses, shuffle, early stopping), the
+/// dead-atom counters, so fit() can be called again to continue training.
+/// Copies are independent trainers; a moved-from trainer may only be
+/// assigned to or destroyed.
+template <typename T>
+class Trainer final : public Learner<T> {
  public:
-  using Observer = std::function<void(const EpochStats&, const Model<T>&)>;
+  using Observer = typename Learner<T>::Observer;
 
   /// Starts from `model` (e.g. initialize(), init_model() or load_model()).
   Trainer(Model<T> model, FitOptions options);
+  ~Trainer() override;
+  Trainer(const Trainer& other);
+  Trainer& operator=(const Trainer& other);
+  Trainer(Trainer&& other) noexcept;
+  Trainer& operator=(Trainer&& other) noexcept;
 
-  /// Runs options.epochs epochs on X (N x dim), calling `observer` (if set)
-  /// after each epoch with the updated model. Stops early when `patience`
-  /// says so. Throws Error if X does not match the model or the loss becomes
-  /// non-finite (naming the epoch).
-  void fit(const Matrix<T>& X, const Observer& observer = {});
+  /// Runs options.epochs epochs on the source's N x dim samples, calling
+  /// `observer` (if set) after each epoch with the updated model. Stops
+  /// early when `patience` says so. Throws Error if the data does not match
+  /// the model or the loss becomes non-finite (naming the epoch).
+  void fit(const DataSource<T>& data, const Observer& observer = {});
+  /// fit() on data in memory (N x dim), read in place.
+  void fit(MatrixView<T> X, const Observer& observer = {});
 
-  const Model<T>& model() const { return model_; }
+  const Model<T>& model() const override;
   /// Moves the model out and frees the gradients and Adam's moments (so a
   /// caller saving the result holds one copy of the model, not five). The
   /// trainer cannot train afterwards; losses() and stopped_early() remain.
@@ -137,72 +153,61 @@ class Trainer {
   /// Epochs the next fit() calls run (options.epochs at construction). The
   /// learning-rate schedule keeps spanning options.epochs epochs, so a run cut
   /// into parts (checkpoint and resume) follows the schedule of the whole.
-  void set_epochs(int epochs) { epochs_to_run_ = epochs; }
+  void set_epochs(int epochs);
   /// Loss of every epoch run so far (entry e-1 for epoch e).
-  const std::vector<double>& losses() const { return losses_; }
+  const std::vector<double>& losses() const;
   /// Adam steps taken so far.
-  int64_t steps() const { return step_; }
+  int64_t steps() const;
   /// Whether the last fit() ended by early stopping.
-  bool stopped_early() const { return stopped_early_; }
+  bool stopped_early() const;
   /// Per atom: training samples since it last had a nonzero code.
-  const std::vector<int64_t>& samples_since_fired() const { return samples_since_fired_; }
+  const std::vector<int64_t>& samples_since_fired() const;
+  /// Where each batch's sums are reduced (once per batch, before the update;
+  /// reduction.hpp). Not owned; local_reducer() unless set.
+  void set_reducer(Reducer& reducer);
 
-  /// Objective of the current model on X as one batch, leaving its gradient
-  /// in gradients(); changes nothing else.
-  double evaluate(const Matrix<T>& X);
+  /// Objective of the current model on X (N x dim) as one batch, leaving its
+  /// gradient in gradients(); changes nothing else.
+  double evaluate(MatrixView<T> X);
   /// The gradient of the last batch (or of evaluate()).
-  const Gradients<T>& gradients() const { return gradients_; }
+  const Gradients<T>& gradients() const;
 
   /// Writes the complete training state -- parameters, Adam's moments and
   /// step count, epochs done and their losses, the shuffle's generator, the
   /// dead-atom counters, early stopping's best loss -- plus `extra` tensors and
   /// metadata, to a safetensors file (atomically). The model's own tensors keep
-  /// their names, so a checkpoint also loads as a model. `X` is the training
-  /// data: its shape and a hash are recorded so that resuming on other data
-  /// is refused.
-  void save_checkpoint(const std::string& path, const Matrix<T>& X, const TensorFile& extra = {}) const;
+  /// their names, so a checkpoint also loads as a model. `data` is the
+  /// training data: its shape and a hash are recorded so that resuming on
+  /// other data is refused.
+  void save_checkpoint(const std::string& path, const DataSource<T>& data,
+                       const TensorFile& extra = {}) const;
+  void save_checkpoint(const std::string& path, MatrixView<T> X, const TensorFile& extra = {}) const;
 
   /// Restores a state written by save_checkpoint(); training then continues
   /// exactly (bit for bit) as the uninterrupted run would have. Throws Error
   /// naming the file when it is not a checkpoint, was made with other
   /// settings (naming the first that differs) or other data. Returns the file
   /// (for the extra tensors and metadata).
-  TensorFile load_checkpoint(const std::string& path, const Matrix<T>& X);
+  TensorFile load_checkpoint(const std::string& path, const DataSource<T>& data);
+  TensorFile load_checkpoint(const std::string& path, MatrixView<T> X);
+
+  // The Learner interface (learner.hpp), which fit() drives through EpochLoop.
+  EpochLoopOptions loop_options() const override;
+  void begin_fit(const DataSource<T>& data, int64_t batch_rows) override;
+  /// One Adam step on the batch: forward, backward, the reduction, the
+  /// update; between begin_fit() and end_fit() (EpochLoop calls all three).
+  /// Throws Error when the objective is not finite (the model stays the last
+  /// good one).
+  BatchStats step(const Batch<T>& batch) override;
+  EpochStats end_epoch(const EpochTotals& totals) override;
+  void end_fit() override;
+  Settings settings() const override;
+  void save_state(TensorFile& file) const override;
+  void load_state(const TensorFile& file, const std::string& path) override;
 
  private:
-  struct Workspace;
-  struct BatchResult {
-    double objective = 0;
-    double squared_error = 0;
-    double nonzero = 0;
-    double threshold_estimate = -1;  // batchtopk: the batch's smallest kept activation
-  };
-  void prepare(Workspace& work, const Matrix<T>& X, int64_t batch);
-  BatchResult compute_batch(const Matrix<T>& X, const int64_t* index, int64_t rows, Workspace& work);
-  int64_t fused_pass(const Matrix<T>& X, const int64_t* index, int64_t rows, Workspace& work);
-  void apply_update(const BatchResult& batch, int64_t rows, double lr, Workspace& work);
-  void sparse_from_dense(const Eigen::Ref<const Matrix<T>>& codes, int64_t rows, Workspace& work, int threads);
-  void sparse_decode(int64_t rows, Workspace& work, int threads);
-  void sparse_backward(int64_t rows, const Eigen::Ref<const Matrix<T>>& Xc, Workspace& work, int threads,
-                       T l1_weight, int64_t stride);
-  double add_auxk(const Eigen::Ref<const Matrix<T>>& z, const Eigen::Ref<const Matrix<T>>& residual,
-                  const Eigen::Ref<const Matrix<T>>& Xc, int64_t rows, Workspace& work,
-                  Vector<T>& bias_grad);
-
-  Model<T> model_;
-  FitOptions options_;
-  Gradients<T> gradients_;
-  Gradients<T> first_moment_;
-  Gradients<T> second_moment_;
-  std::vector<double> losses_;
-  std::vector<int64_t> samples_since_fired_;
-  std::mt19937_64 shuffle_;
-  int64_t step_ = 0;
-  int epochs_to_run_ = 0;
-  int64_t threshold_updates_ = 0;
-  double best_loss_ = 0;
-  int epochs_without_improvement_ = 0;
-  bool stopped_early_ = false;
+  std::unique_ptr<detail::TrainerState<T>> state_;
+  std::unique_ptr<detail::Workspace<T>> work_;  // the buffers of the fit() under way
 };
 
 /// The matrix-product implementation training uses on this machine, e.g.
@@ -215,10 +220,19 @@ const char* matrix_product_backend();
 const char* vector_kernel_level();
 
 /// One call: initializes from options (or starts from `initial` when given)
-/// and trains. Returns the trained model; `losses` (if not null) receives the
-/// loss of every epoch.
+/// and trains on X (N x dim). Returns the trained model; `losses` (if not
+/// null) receives the loss of every epoch.
 template <typename T>
-Model<T> fit(const Matrix<T>& X, const FitOptions& options, const Model<T>* initial = nullptr,
+Model<T> fit(MatrixView<T> X, const FitOptions& options, const Model<T>* initial = nullptr,
              std::vector<double>* losses = nullptr);
+/// fit() for a float or double matrix without naming the type.
+inline Model<float> fit(MatrixView<float> X, const FitOptions& options,
+                        const Model<float>* initial = nullptr, std::vector<double>* losses = nullptr) {
+  return fit<float>(X, options, initial, losses);
+}
+inline Model<double> fit(MatrixView<double> X, const FitOptions& options,
+                         const Model<double>* initial = nullptr, std::vector<double>* losses = nullptr) {
+  return fit<double>(X, options, initial, losses);
+}
 
 }  // namespace dictlearn
