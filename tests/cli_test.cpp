@@ -230,7 +230,9 @@ TEST_F(CliTest, FitHelpListsExactlyTheRowsOfTheParameterTablesWithTheirDefaults)
   EXPECT_EQ(listed, rows) << help.out;
   // The short flags too.
   for (const auto& p : fit_parameters()) {
-    if (!p.short_flag.empty()) EXPECT_NE(help.out.find("-" + p.short_flag + ",--" + p.flag), std::string::npos);
+    if (!p.short_flag.empty()) {
+      EXPECT_NE(help.out.find("-" + p.short_flag + ",--" + p.flag), std::string::npos);
+    }
   }
 }
 

@@ -55,7 +55,9 @@ TEST(Parameters, FlagsAndPythonNamesAreUniqueAndWellFormed) {
     for (const auto& p : table) {
       EXPECT_TRUE(flags.insert(p.flag).second) << p.flag;
       EXPECT_TRUE(python.insert(p.python).second) << p.python;
-      if (!p.short_flag.empty()) EXPECT_TRUE(shorts.insert(p.short_flag).second) << p.short_flag;
+      if (!p.short_flag.empty()) {
+        EXPECT_TRUE(shorts.insert(p.short_flag).second) << p.short_flag;
+      }
       EXPECT_FALSE(p.help.empty()) << p.flag;
       for (char c : p.flag) EXPECT_TRUE(std::islower(c) || std::isdigit(c) || c == '-') << p.flag;
       for (char c : p.python) EXPECT_TRUE(std::isalnum(c) || c == '_') << p.python;
@@ -127,9 +129,10 @@ TEST(Parameters, TheDefaultsAreTheStructsAndEveryRowReachesItsOwnMember) {
     set_parameter_value(p, options, value);
     EXPECT_EQ(parameter_value(p, options), value) << p.flag;
     for (const auto& q : fit_parameters()) {
-      if (&q != &p)
+      if (&q != &p) {
         EXPECT_EQ(parameter_value(q, options), parameter_value(q, defaults))
             << p.flag << " moved " << q.flag;
+      }
     }
   }
 }
@@ -143,7 +146,9 @@ TEST(Parameters, MetadataReadsBackToTheSameOptions) {
   FitOptions back;
   read_parameters(fit_parameters(), metadata, back, "model.safetensors");
   for (const auto& p : fit_parameters()) {
-    if (p.recorded) EXPECT_EQ(parameter_value(p, back), parameter_value(p, options)) << p.flag;
+    if (p.recorded) {
+      EXPECT_EQ(parameter_value(p, back), parameter_value(p, options)) << p.flag;
+    }
     EXPECT_EQ(metadata.count("train." + p.flag), p.recorded ? 1u : 0u) << p.flag;
   }
   // A false bool is not written (as the CLI always did), and reads back false.

@@ -41,10 +41,10 @@ void validate(const FitJob& job);
 struct FitCallbacks {
   /// A remark for the user, e.g. "<data>: values of magnitude 1e+30; training
   /// on the data divided by it (...)" (the CLI prints "dictlearn: note: " before it).
-  std::function<void(const std::string&)> note;
+  std::function<void(const std::string&)> note{};
   /// After every epoch: its statistics (loss in the trained units) and the
   /// run's total number of epochs.
-  std::function<void(const EpochStats&, int total_epochs)> progress;
+  std::function<void(const EpochStats&, int total_epochs)> progress{};
 };
 
 /// What a training run did.
