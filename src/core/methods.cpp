@@ -7,15 +7,9 @@
 namespace dictlearn {
 
 const char* family_name(MethodFamily family) {
-  switch (family) {
-    case MethodFamily::encoder:
-      return "encoder";
-    case MethodFamily::coder:
-      return "coder";
-    case MethodFamily::learner:
-      return "learner";
-  }
-  return "unknown";
+  // In MethodFamily's order.
+  static constexpr const char* kNames[] = {"encoder", "coder", "learner"};
+  return kNames[static_cast<int>(family)];
 }
 
 const std::vector<MethodInfo>& methods() {

@@ -4,10 +4,10 @@
 #include <cmath>
 #include <vector>
 
+#include "core/blocks.hpp"
 #include "core/check.hpp"
 #include "core/contiguous.hpp"
 #include "core/finite.hpp"
-#include "core/parallel.hpp"
 #include "core/random.hpp"
 #include "core/threads.hpp"
 #include "encoders/encoder_rows.hpp"
@@ -77,21 +77,7 @@ constexpr int64_t kInferenceBlock = 256;
 /// `threads` threads (one when the work, in flops, is small).
 template <typename Body>
 void for_blocks(int64_t rows, int threads, double work, Body body) {
-  const int64_t blocks = (rows + kInferenceBlock - 1) / kInferenceBlock;
-  const int used = static_cast<int>(
-      std::min<int64_t>(blocks, threads_for(resolve_threads(threads), work)));
-  auto run = [&](int64_t block) {
-    const int64_t begin = block * kInferenceBlock;
-    body(begin, std::min(kInferenceBlock, rows - begin), omp_thread());
-  };
-  if (used <= 1) {
-    for (int64_t block = 0; block < blocks; ++block) run(block);
-    return;
-  }
-  ParallelErrors errors;
-#pragma omp parallel for num_threads(used) schedule(dynamic, 1)
-  for (int64_t block = 0; block < blocks; ++block) errors.run([&] { run(block); });
-  errors.rethrow();
+  detail::for_row_blocks(rows, kInferenceBlock, threads, work, body);
 }
 
 /// z rows [begin, begin + count): b + (X − b_dec) Wᵀ, the training pass's
