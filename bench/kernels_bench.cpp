@@ -37,10 +37,10 @@
 #include <cstdlib>
 #include <random>
 
-#include "kernels/aligned_buffer.hpp"
-#include "kernels/block_gemm.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/trainer.hpp"
+#include "kernels/aligned_buffer.hpp"
+#include "kernels/block_gemm.hpp"
 #include "kernels/gemm.hpp"
 
 namespace {
@@ -94,7 +94,8 @@ void train_epoch(benchmark::State& state) {
   const int atoms = static_cast<int>(state.range(2));
   const int epochs = static_cast<int>(state.range(3));
   const auto X = gaussian_data<T>(n, dim);
-  const dictlearn::FitOptions options{.n_atoms = atoms, .epochs = epochs, .threads = bench_threads()};
+  const dictlearn::FitOptions options{
+      .n_atoms = atoms, .epochs = epochs, .threads = bench_threads()};
   dictlearn::Trainer<T> trainer(dictlearn::init_model<T>(atoms, dim, /*seed=*/0), options);
   trainer.fit(X);  // warm-up: sizes the trainer's buffers
   for (auto _ : state) {
@@ -112,10 +113,8 @@ void train_batches(benchmark::State& state) {
   const int dim = static_cast<int>(state.range(1));
   const int atoms = static_cast<int>(state.range(2));
   const auto X = gaussian_data<T>(n, dim);
-  const dictlearn::FitOptions options{.n_atoms = atoms,
-                                      .epochs = 1,
-                                      .threads = bench_threads(),
-                                      .batch_size = state.range(3)};
+  const dictlearn::FitOptions options{
+      .n_atoms = atoms, .epochs = 1, .threads = bench_threads(), .batch_size = state.range(3)};
   auto model = dictlearn::init_model<T>(atoms, dim, /*seed=*/0);
   if (topk) model.encoder = {.kind = dictlearn::EncoderKind::topk, .k = 32};
   dictlearn::Trainer<T> trainer(std::move(model), options);
@@ -129,8 +128,8 @@ void train_batches(benchmark::State& state) {
 
 void batch_sizes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"n", "dim", "atoms", "batch"});
-  b->Args({16384, 64, 256, 4096});   // W2: four steps
-  b->Args({4096, 784, 512, 1024});   // W3: four steps
+  b->Args({16384, 64, 256, 4096});  // W2: four steps
+  b->Args({4096, 784, 512, 1024});  // W3: four steps
   b->UseRealTime();
   b->Unit(benchmark::kMillisecond);
 }
@@ -165,8 +164,8 @@ void block_products(benchmark::State& state) {
   // One aligned buffer holding, in turn: X (rows x d), W and D (K x d), Wᵀ
   // and Dᵀ (d x K), b (K), R and ∂L/∂Z (rows x K), E (rows x d), the two
   // shares (d x K each).
-  const int64_t sizes[] = {rows * d, K * d, K * d, d * K, d * K, K, rows * K, rows * K, rows * d,
-                           d * K, d * K};
+  const int64_t sizes[] = {rows * d, K * d,    K * d,    d * K, d * K, K,
+                           rows * K, rows * K, rows * d, d * K, d * K};
   int64_t total = 0;
   for (int64_t size : sizes) total += (size + 15) / 16 * 16;  // each part aligned too
   detail::AlignedBuffer<T> buffer;

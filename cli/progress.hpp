@@ -2,13 +2,12 @@
 // stderr at most ten times a second, only when stderr is a terminal.
 #pragma once
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace dictlearn::cli {
 

@@ -48,9 +48,17 @@ std::string json_string(const std::string& text) {
 }
 
 std::string pick_dimension(FuzzedDataProvider& input, uint64_t& count, bool& count_known) {
-  static const char* const odd[] = {"2147483648", "1099511627776", "4611686018427387904",
-                                    "18446744073709551615", "18446744073709551616",
-                                    "-1", "1.5", "1e3", "null", "\"2\"", "[2]"};
+  static const char* const odd[] = {"2147483648",
+                                    "1099511627776",
+                                    "4611686018427387904",
+                                    "18446744073709551615",
+                                    "18446744073709551616",
+                                    "-1",
+                                    "1.5",
+                                    "1e3",
+                                    "null",
+                                    "\"2\"",
+                                    "[2]"};
   const int choice = input.ConsumeIntegralInRange<int>(0, 15);
   if (choice < 5) {
     count *= static_cast<uint64_t>(choice);
@@ -82,12 +90,13 @@ std::string make_file(FuzzedDataProvider& input) {
                                  ? std::string(names[which])
                                  : input.ConsumeRandomLengthString(12);
     if (name == "__metadata__") {
-      static const char* const keys[] = {"encoder", "temperature", "k", "threshold", "format",
-                                         "format_version", "n_atoms", "dim", "dtype", "lr"};
+      static const char* const keys[] = {
+          "encoder",        "temperature", "k",   "threshold", "format",
+          "format_version", "n_atoms",     "dim", "dtype",     "lr"};
       // Encoder names and numbers, valid and not, for whichever key they land on.
-      static const char* const values[] = {"softmax", "Softmax", "", "omp", "topk", "top_k",
-                                           "relu", "nan", "inf", "-1", "0", "2", "0.5", "1e400",
-                                           "1e-400", "0x10", " 3", "3 ", "2147483648"};
+      static const char* const values[] = {
+          "softmax", "Softmax", "",    "omp",   "topk",   "top_k", "relu", "nan", "inf",       "-1",
+          "0",       "2",       "0.5", "1e400", "1e-400", "0x10",  " 3",   "3 ",  "2147483648"};
       header += "\"__metadata__\":{";
       const int n = input.ConsumeIntegralInRange<int>(0, 4);
       for (int i = 0; i < n; ++i) {
@@ -96,8 +105,8 @@ std::string make_file(FuzzedDataProvider& input) {
         header += ':';
         switch (input.ConsumeIntegralInRange<int>(0, 3)) {
           case 0:
-            header += json_string(
-                values[input.ConsumeIntegralInRange<size_t>(0, std::size(values) - 1)]);
+            header +=
+                json_string(values[input.ConsumeIntegralInRange<size_t>(0, std::size(values) - 1)]);
             break;
           case 1:
             header += json_string(input.ConsumeRandomLengthString(16));
@@ -112,7 +121,8 @@ std::string make_file(FuzzedDataProvider& input) {
       header += '}';
       continue;
     }
-    const std::string dtype = dtypes[input.ConsumeIntegralInRange<size_t>(0, std::size(dtypes) - 1)];
+    const std::string dtype =
+        dtypes[input.ConsumeIntegralInRange<size_t>(0, std::size(dtypes) - 1)];
     const uint64_t item = dtype == "F64" || dtype == "I64" ? 8 : dtype == "F32" ? 4 : 2;
     const int rank = input.ConsumeIntegralInRange<int>(0, 3);
     std::string shape = "[";
@@ -157,7 +167,8 @@ std::string make_file(FuzzedDataProvider& input) {
   if (input.ConsumeBool()) header.append(input.ConsumeIntegralInRange<size_t>(0, 7), ' ');
   std::string file(8, '\0');
   uint64_t length = header.size();
-  if (input.ConsumeIntegralInRange<int>(0, 15) == 0) length += input.ConsumeIntegralInRange<int>(-2, 2);
+  if (input.ConsumeIntegralInRange<int>(0, 15) == 0)
+    length += input.ConsumeIntegralInRange<int>(-2, 2);
   for (int i = 0; i < 8; ++i) file[i] = static_cast<char>(length >> (8 * i));
   file += header;
   for (const std::string& blob : blobs) file += blob;

@@ -7,6 +7,7 @@
 # Usage: scripts/check-format.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/install-deps.sh format
 format=clang-format-14
 if ! command -v "$format" >/dev/null; then
   if command -v clang-format >/dev/null && clang-format --version | grep -q 'version 14\.'; then

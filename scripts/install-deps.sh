@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, whatever the build needs and is missing.
-# Usage: scripts/install-deps.sh [build|test|fuzz]
+# Usage: scripts/install-deps.sh [build|test|fuzz|format]
 #   fuzz adds clang 14 with libFuzzer and the sanitizer runtimes, and its OpenMP
 #   (scripts/ci-fuzz.sh and scripts/ci-sanitize.sh).
 set -euo pipefail
 packages=(g++ cmake make pkg-config libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev gnuplot-nox)
 if [ "${1:-build}" = test ]; then
   packages+=(libgtest-dev libgmock-dev)
+fi
+if [ "${1:-build}" = format ]; then
+  packages=(clang-format-14)
 fi
 if [ "${1:-build}" = fuzz ]; then
   packages+=(clang-14 libclang-rt-14-dev libomp-14-dev)

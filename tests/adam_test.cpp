@@ -58,7 +58,8 @@ TEST(TrainerTest, RecordsEveryEpochsLossBeforeItsUpdateAndCanContinue) {
   const Model<double> start = init_model<double>(4, 3, 2);
   Trainer<double> trainer(start, FitOptions{.epochs = 5, .adam = {.lr = 0.01}});
   std::vector<int> epochs;
-  trainer.fit(X, [&](const EpochStats& stats, const Model<double>&) { epochs.push_back(stats.epoch); });
+  trainer.fit(
+      X, [&](const EpochStats& stats, const Model<double>&) { epochs.push_back(stats.epoch); });
   ASSERT_EQ(trainer.losses().size(), 5u);
   EXPECT_EQ(epochs, (std::vector<int>{1, 2, 3, 4, 5}));
   EXPECT_NEAR(trainer.losses()[0], reconstruction_loss(start, X), 1e-12);

@@ -1,13 +1,12 @@
 // Checkpoints: a run stopped anywhere and resumed ends bit for bit where the
 // uninterrupted run ends; checkpoints from other data or settings are refused.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <chrono>
 #include <filesystem>
 #include <random>
-
-#include <fmt/format.h>
 
 #include "dictlearn/io.hpp"
 #include "dictlearn/trainer.hpp"
@@ -69,17 +68,30 @@ TEST_P(ResumeTest, StoppedAndResumedEqualsUninterrupted) {
 
 INSTANTIATE_TEST_SUITE_P(
     Runs, ResumeTest,
-    ::testing::Values(
-        ResumeCase{"full_batch_softmax", FitOptions{.n_atoms = 3, .epochs = 12, .adam = {.lr = 0.01}}},
-        ResumeCase{"mini_batch_topk_auxk",
-                   FitOptions{.n_atoms = 12, .epochs = 12, .adam = {.lr = 0.01}, .seed = 2,
-                              .encoder = {.kind = EncoderKind::topk, .k = 2}, .batch_size = 700,
-                              .unit_atoms = true, .decoder_bias = DecoderBiasInit::mean,
-                              .warmup_steps = 5, .lr_decay = 0.5, .dead_after = 500, .auxk = 0.1}},
-        ResumeCase{"mini_batch_batchtopk_early_stop",
-                   FitOptions{.n_atoms = 10, .epochs = 12, .seed = 4,
-                              .encoder = {.kind = EncoderKind::batchtopk, .k = 3}, .batch_size = 1000,
-                              .l1 = 1e-3, .patience = 100, .tol = 1e-3}}),
+    ::testing::Values(ResumeCase{"full_batch_softmax",
+                                 FitOptions{.n_atoms = 3, .epochs = 12, .adam = {.lr = 0.01}}},
+                      ResumeCase{"mini_batch_topk_auxk",
+                                 FitOptions{.n_atoms = 12,
+                                            .epochs = 12,
+                                            .adam = {.lr = 0.01},
+                                            .seed = 2,
+                                            .encoder = {.kind = EncoderKind::topk, .k = 2},
+                                            .batch_size = 700,
+                                            .unit_atoms = true,
+                                            .decoder_bias = DecoderBiasInit::mean,
+                                            .warmup_steps = 5,
+                                            .lr_decay = 0.5,
+                                            .dead_after = 500,
+                                            .auxk = 0.1}},
+                      ResumeCase{"mini_batch_batchtopk_early_stop",
+                                 FitOptions{.n_atoms = 10,
+                                            .epochs = 12,
+                                            .seed = 4,
+                                            .encoder = {.kind = EncoderKind::batchtopk, .k = 3},
+                                            .batch_size = 1000,
+                                            .l1 = 1e-3,
+                                            .patience = 100,
+                                            .tol = 1e-3}}),
     [](const auto& info) { return info.param.name; });
 
 TEST(CheckpointTest, OtherDataOrSettingsAreRefused) {
@@ -105,9 +117,11 @@ TEST(CheckpointTest, OtherDataOrSettingsAreRefused) {
   const Matrix<float> wider = data(3000, 7);
   FitOptions wide_options = options;
   Trainer<float> wide(initialize(wider, wide_options), wide_options);
-  EXPECT_ERROR_CONTAINS(wide.load_checkpoint(path, wider), "data of shape 3000x6, this data is 3000x7");
+  EXPECT_ERROR_CONTAINS(wide.load_checkpoint(path, wider),
+                        "data of shape 3000x6, this data is 3000x7");
   save_model(dir / "model.safetensors", trainer.model());
-  EXPECT_ERROR_CONTAINS(same.load_checkpoint(dir / "model.safetensors", X), "not a dictlearn checkpoint");
+  EXPECT_ERROR_CONTAINS(same.load_checkpoint(dir / "model.safetensors", X),
+                        "not a dictlearn checkpoint");
 }
 
 // The CLI, killed (SIGKILL) at a random moment while it checkpoints every
@@ -123,25 +137,31 @@ TEST(CheckpointCliTest, KilledAtRandomAndResumedEqualsUninterrupted) {
   write_npy(dir / "x.npy", X);
   const std::string cli = DICTLEARN_CLI;
   const char* seed_text = std::getenv("DICTLEARN_CHECKPOINT_SEED");
-  const unsigned seed = seed_text ? static_cast<unsigned>(std::stoul(seed_text)) : std::random_device{}();
+  const unsigned seed =
+      seed_text ? static_cast<unsigned>(std::stoul(seed_text)) : std::random_device{}();
   SCOPED_TRACE("DICTLEARN_CHECKPOINT_SEED=" + std::to_string(seed));
   std::mt19937 engine(seed);
-  for (const std::string& settings : {std::string("--atoms 4 --epochs 3000 --lr 0.003"),
-                                     std::string("--atoms 16 --epochs 150 --batch-size 256 --encoder topk "
-                                                 "--k 3 --auxk 0.1 --dead-after 2000 --lr-decay 0.3")}) {
+  for (const std::string& settings :
+       {std::string("--atoms 4 --epochs 3000 --lr 0.003"),
+        std::string("--atoms 16 --epochs 150 --batch-size 256 --encoder topk "
+                    "--k 3 --auxk 0.1 --dead-after 2000 --lr-decay 0.3")}) {
     const std::string common = cli + " fit " + (dir / "x.npy") + " -q --threads 1 " + settings;
     const auto begin = std::chrono::steady_clock::now();
     ASSERT_EQ(run(common + " -o " + (dir / "whole.safetensors")), 0);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
     const Model<float> whole = load_model<float>(dir / "whole.safetensors");
     int resumed_runs = 0;
     for (int attempt = 0; attempt < 4; ++attempt) {
       std::filesystem::remove(dir / "ck.safetensors");
       const double kill_at = std::uniform_real_distribution<double>(0.2, 0.9)(engine) * seconds;
-      run(fmt::format("timeout -s KILL {:.3f} {} -o {} --checkpoint {} --checkpoint-every 1", kill_at, common,
-                      dir / "killed.safetensors", dir / "ck.safetensors"));
-      if (!std::filesystem::exists(dir / "ck.safetensors")) continue;  // killed before the first one
-      ASSERT_EQ(run(common + " -o " + (dir / "resumed.safetensors") + " --resume " + (dir / "ck.safetensors")), 0);
+      run(fmt::format("timeout -s KILL {:.3f} {} -o {} --checkpoint {} --checkpoint-every 1",
+                      kill_at, common, dir / "killed.safetensors", dir / "ck.safetensors"));
+      if (!std::filesystem::exists(dir / "ck.safetensors"))
+        continue;  // killed before the first one
+      ASSERT_EQ(run(common + " -o " + (dir / "resumed.safetensors") + " --resume " +
+                    (dir / "ck.safetensors")),
+                0);
       expect_same_model(load_model<float>(dir / "resumed.safetensors"), whole);
       ++resumed_runs;
     }

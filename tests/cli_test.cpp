@@ -14,10 +14,10 @@
 #include "dictlearn/metrics.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/parameters.hpp"
-#include "dictlearn/workflows.hpp"
 #include "dictlearn/safetensors.hpp"
 #include "dictlearn/sparse_codes.hpp"
 #include "dictlearn/training_log.hpp"
+#include "dictlearn/workflows.hpp"
 #include "test_util.hpp"
 
 namespace dictlearn {
@@ -56,8 +56,10 @@ void write_bytes(const std::string& path, const std::string& bytes) {
 }
 
 /// A hand-made .npy (version 1.0) with the given header fields and payload.
-std::string npy_bytes(const std::string& descr, const std::string& shape, const std::string& payload) {
-  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+std::string npy_bytes(const std::string& descr, const std::string& shape,
+                      const std::string& payload) {
+  std::string header =
+      "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
   while ((10 + header.size() + 1) % 64 != 0) header += ' ';
   header += '\n';
   std::string bytes = "\x93NUMPY";
@@ -76,7 +78,8 @@ void expect_user_error(const Result& result, std::initializer_list<std::string> 
   EXPECT_EQ(result.err.rfind("dictlearn: error: ", 0), 0u) << result.err;
   EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
   for (const auto& needle : needles) {
-    EXPECT_NE(result.err.find(needle), std::string::npos) << "missing '" << needle << "' in " << result.err;
+    EXPECT_NE(result.err.find(needle), std::string::npos)
+        << "missing '" << needle << "' in " << result.err;
   }
   if (!output.empty()) {
     EXPECT_FALSE(fs::exists(output)) << output;
@@ -107,13 +110,15 @@ TEST_F(CliTest, ToyWritesTheSeedsTwoClusters) {
   EXPECT_NEAR(X.topRows(1000).col(1).mean(), 0.0, 0.02);
   EXPECT_NEAR(X.bottomRows(1000).col(0).mean(), 0.0, 0.02);
   EXPECT_NEAR(X.bottomRows(1000).col(1).mean(), 1.0, 0.02);
-  const double variance = (X.topRows(1000).col(0).array() - X.topRows(1000).col(0).mean()).square().mean();
+  const double variance =
+      (X.topRows(1000).col(0).array() - X.topRows(1000).col(0).mean()).square().mean();
   EXPECT_NEAR(variance, 0.01, 0.002);
 }
 
 TEST_F(CliTest, FitEncodeReconstructEvalPlotEndToEnd) {
   const std::string model = dir_ / "model.safetensors", log = dir_ / "log.csv";
-  Result fit = run_cli(dir_, "fit " + data_ + " -o " + model + " --epochs 300 --lr 0.01 --log " + log);
+  Result fit =
+      run_cli(dir_, "fit " + data_ + " -o " + model + " --epochs 300 --lr 0.01 --log " + log);
   ASSERT_EQ(fit.code, 0) << fit.err;
   EXPECT_EQ(fit.err, "");  // no progress bar when stderr is not a terminal
   const Model<float> m = load_model<float>(model);
@@ -131,7 +136,8 @@ TEST_F(CliTest, FitEncodeReconstructEvalPlotEndToEnd) {
   EXPECT_EQ(training.atom_count(), 2);
   // The loss of epoch 1 is the initial model's, computed before any update.
   const Model<float> initial = init_model<float>(2, 2, 0);
-  EXPECT_NEAR(training.rows.front()[1], reconstruction_loss(initial, read_matrix<float>(data_)), 1e-6);
+  EXPECT_NEAR(training.rows.front()[1], reconstruction_loss(initial, read_matrix<float>(data_)),
+              1e-6);
   EXPECT_LT(training.rows.back()[1], training.rows.front()[1]);
 
   const std::string codes = dir_ / "codes.csv", recon = dir_ / "recon.npy";
@@ -153,17 +159,21 @@ TEST_F(CliTest, FitEncodeReconstructEvalPlotEndToEnd) {
   EXPECT_EQ(load_model<float>(again).dictionary, m.dictionary);
 
   const std::string figures = dir_ / "figures";
-  const Result plot = run_cli(dir_, "plot " + data_ + " --model " + model + " --log " + log + " -o " + figures);
+  const Result plot =
+      run_cli(dir_, "plot " + data_ + " --model " + model + " --log " + log + " -o " + figures);
   ASSERT_EQ(plot.code, 0) << plot.err;
-  EXPECT_TRUE(fs::exists(fs::path(figures) / "loss.dat") || fs::exists(fs::path(figures) / "figures.gp"));
+  EXPECT_TRUE(fs::exists(fs::path(figures) / "loss.dat") ||
+              fs::exists(fs::path(figures) / "figures.gp"));
 }
 
 TEST_F(CliTest, Float64TrainingWritesF64Tensors) {
   const std::string model = dir_ / "model64.safetensors";
-  ASSERT_EQ(run_cli(dir_, "fit " + data_ + " -o " + model + " --epochs 5 --dtype float64 -q").code, 0);
+  ASSERT_EQ(run_cli(dir_, "fit " + data_ + " -o " + model + " --epochs 5 --dtype float64 -q").code,
+            0);
   EXPECT_EQ(model_dtype(model), DType::float64);
-  expect_user_error(run_cli(dir_, "fit " + data_ + " -o " + (dir_ / "x.safetensors") + " --dtype int8"),
-                    {"--dtype", "int8"}, dir_ / "x.safetensors");
+  expect_user_error(
+      run_cli(dir_, "fit " + data_ + " -o " + (dir_ / "x.safetensors") + " --dtype int8"),
+      {"--dtype", "int8"}, dir_ / "x.safetensors");
 }
 
 TEST_F(CliTest, DemoWritesDataModelLogFiguresAndASparsitySummary) {
@@ -225,7 +235,8 @@ TEST_F(CliTest, FitHelpListsExactlyTheRowsOfTheParameterTablesWithTheirDefaults)
   }
   const FitJob job;
   for (const auto& p : fit_job_parameters()) {
-    rows[p.flag] = p.required || parameter_type(p) == std::string("bool") ? "" : parameter_value(p, job);
+    rows[p.flag] =
+        p.required || parameter_type(p) == std::string("bool") ? "" : parameter_value(p, job);
   }
   EXPECT_EQ(listed, rows) << help.out;
   // The short flags too.
@@ -248,20 +259,26 @@ TEST_F(CliTest, TheFourAdamAndBatchTopKFlagsAreFlagsAndRecorded) {
   EXPECT_EQ(trained.metadata.at("train.eps"), "1e-06");
   EXPECT_EQ(trained.metadata.at("train.threshold-decay"), "0.9");
   const std::string fit = "fit " + data_ + " -o " + (dir_ / "x.safetensors") + " -e 1";
-  expect_user_error(run_cli(dir_, fit + " --beta1 1"), {"--beta1: must be in [0, 1), got 1"}, dir_ / "x.safetensors");
-  expect_user_error(run_cli(dir_, fit + " --eps 0"), {"--eps: must be > 0 and finite, got 0"}, dir_ / "x.safetensors");
-  expect_user_error(run_cli(dir_, fit + " --threshold-decay -0.5"), {"--threshold-decay"}, dir_ / "x.safetensors");
+  expect_user_error(run_cli(dir_, fit + " --beta1 1"), {"--beta1: must be in [0, 1), got 1"},
+                    dir_ / "x.safetensors");
+  expect_user_error(run_cli(dir_, fit + " --eps 0"), {"--eps: must be > 0 and finite, got 0"},
+                    dir_ / "x.safetensors");
+  expect_user_error(run_cli(dir_, fit + " --threshold-decay -0.5"), {"--threshold-decay"},
+                    dir_ / "x.safetensors");
 }
 
 TEST_F(CliTest, ACheckpointOfVersion01ResumesToTheUninterruptedRun) {
   const std::string fixtures = std::string(DICTLEARN_FIXTURES) + "/v0_1/";
   const std::string model = dir_ / "resumed.safetensors", log = dir_ / "resumed.csv";
-  const Result resumed = run_cli(dir_, "fit " + fixtures + "data.npy -o " + model + " --atoms 4 -b 16 -e 6 --resume " +
-                                           fixtures + "checkpoint.safetensors --log " + log + " -q");
+  const Result resumed =
+      run_cli(dir_, "fit " + fixtures + "data.npy -o " + model + " --atoms 4 -b 16 -e 6 --resume " +
+                        fixtures + "checkpoint.safetensors --log " + log + " -q");
   ASSERT_EQ(resumed.code, 0) << resumed.err;
-  const TensorFile ours = read_safetensors(model), whole = read_safetensors(fixtures + "softmax_whole.safetensors");
+  const TensorFile ours = read_safetensors(model),
+                   whole = read_safetensors(fixtures + "softmax_whole.safetensors");
   ASSERT_EQ(ours.tensors.size(), whole.tensors.size());
-  for (const auto& [name, tensor] : whole.tensors) EXPECT_EQ(ours.tensors.at(name).values, tensor.values) << name;
+  for (const auto& [name, tensor] : whole.tensors)
+    EXPECT_EQ(ours.tensors.at(name).values, tensor.values) << name;
   EXPECT_EQ(read_training_log(log).rows.size(), 6u);  // the checkpoint's 4 rows and 2 more
   // The resumed model records this run's settings, not the checkpoint's bookkeeping.
   for (const auto& [key, value] : ours.metadata) {
@@ -283,7 +300,9 @@ TEST_F(CliTest, BadFitParametersAreRefused) {
 
 TEST_F(CliTest, BadDataFilesAreRefusedWithTheirNameAndPosition) {
   const std::string model = dir_ / "m.safetensors";
-  auto fit = [&](const std::string& data) { return run_cli(dir_, "fit " + data + " -o " + model + " -q"); };
+  auto fit = [&](const std::string& data) {
+    return run_cli(dir_, "fit " + data + " -o " + model + " -q");
+  };
 
   expect_user_error(fit(dir_ / "missing.npy"), {"missing.npy", "No such file"}, model);
   write_bytes(dir_ / "text.npy", "epoch,loss\n1,2\n");
@@ -326,21 +345,24 @@ TEST_F(CliTest, BadModelFilesAndMismatchedDataAreRefused) {
                     {"wide.npy", "3 columns"}, dir_ / "n.safetensors");
 
   write_bytes(dir_ / "garbage.safetensors", "this is not a model at all");
-  expect_user_error(run_cli(dir_, "encode " + (dir_ / "garbage.safetensors") + " " + data_ + " -o " + codes),
-                    {"garbage.safetensors"}, codes);
+  expect_user_error(
+      run_cli(dir_, "encode " + (dir_ / "garbage.safetensors") + " " + data_ + " -o " + codes),
+      {"garbage.safetensors"}, codes);
   TensorFile partial;
   partial.tensors["dictionary"] = Tensor{DType::float32, {2, 2}, {1, 2, 3, 4}};
   write_safetensors(dir_ / "partial.safetensors", partial);
   expect_user_error(run_cli(dir_, "eval " + (dir_ / "partial.safetensors") + " " + data_),
                     {"partial.safetensors", "attributor.0.weight"}, "");
-  expect_user_error(run_cli(dir_, "reconstruct " + (dir_ / "nope.safetensors") + " " + data_ + " -o " + codes),
-                    {"nope.safetensors"}, codes);
+  expect_user_error(
+      run_cli(dir_, "reconstruct " + (dir_ / "nope.safetensors") + " " + data_ + " -o " + codes),
+      {"nope.safetensors"}, codes);
 }
 
 TEST_F(CliTest, SparseEncodersTrainAndWriteSparseCodes) {
   const std::string model = dir_ / "topk.safetensors", log = dir_ / "log.csv";
-  const Result fit = run_cli(dir_, "fit " + data_ + " -o " + model + " --encoder topk --k 1 --atoms 3 " +
-                                       "--epochs 4 --batch-size 500 --unit-atoms --decoder-bias mean --log " + log);
+  const Result fit = run_cli(
+      dir_, "fit " + data_ + " -o " + model + " --encoder topk --k 1 --atoms 3 " +
+                "--epochs 4 --batch-size 500 --unit-atoms --decoder-bias mean --log " + log);
   ASSERT_EQ(fit.code, 0) << fit.err;
   const Model<float> m = load_model<float>(model);
   EXPECT_EQ(m.encoder.kind, EncoderKind::topk);
@@ -369,13 +391,15 @@ TEST_F(CliTest, BadValuesOfTheTrainingFlagsAreRefused) {
   const std::string fit = "fit " + data_ + " -o " + model + " -q";
   expect_user_error(run_cli(dir_, fit + " --encoder maxout"), {"--encoder", "maxout"}, model);
   expect_user_error(run_cli(dir_, fit + " --encoder topk"), {"--k: topk needs k >= 1"}, model);
-  expect_user_error(run_cli(dir_, fit + " --encoder topk --k 5"), {"--k: 5 exceeds the number of atoms (2)"}, model);
+  expect_user_error(run_cli(dir_, fit + " --encoder topk --k 5"),
+                    {"--k: 5 exceeds the number of atoms (2)"}, model);
   expect_user_error(run_cli(dir_, fit + " --temperature 0"), {"--temperature"}, model);
   expect_user_error(run_cli(dir_, fit + " --batch-size -1"), {"--batch-size"}, model);
   expect_user_error(run_cli(dir_, fit + " --l1 -0.1"), {"--l1"}, model);
   expect_user_error(run_cli(dir_, fit + " --ortho nan"), {"--ortho"}, model);
   expect_user_error(run_cli(dir_, fit + " --init-dict kmeans"), {"--init-dict", "kmeans"}, model);
-  expect_user_error(run_cli(dir_, fit + " --decoder-bias median"), {"--decoder-bias", "median"}, model);
+  expect_user_error(run_cli(dir_, fit + " --decoder-bias median"), {"--decoder-bias", "median"},
+                    model);
   expect_user_error(run_cli(dir_, fit + " --warmup-steps -3"), {"--warmup-steps"}, model);
   expect_user_error(run_cli(dir_, fit + " --lr-decay 2"), {"--lr-decay"}, model);
   expect_user_error(run_cli(dir_, fit + " --patience -1"), {"--patience"}, model);
@@ -384,7 +408,8 @@ TEST_F(CliTest, BadValuesOfTheTrainingFlagsAreRefused) {
   expect_user_error(run_cli(dir_, fit + " --auxk -1"), {"--auxk"}, model);
   expect_user_error(run_cli(dir_, fit + " --auxk-k -1"), {"--auxk-k"}, model);
   expect_user_error(run_cli(dir_, fit + " --threads -1"), {"--threads"}, model);
-  expect_user_error(run_cli(dir_, fit + " --init-dict data --atoms 5000"), {"--init-dict", "5000 atoms"}, model);
+  expect_user_error(run_cli(dir_, fit + " --init-dict data --atoms 5000"),
+                    {"--init-dict", "5000 atoms"}, model);
 }
 
 TEST_F(CliTest, CheckpointFlagsAndRefusedResumes) {
@@ -392,20 +417,27 @@ TEST_F(CliTest, CheckpointFlagsAndRefusedResumes) {
   const std::string fit = "fit " + data_ + " -o " + model + " -q --epochs 6";
   expect_user_error(run_cli(dir_, fit + " --checkpoint " + ck + " --checkpoint-every 0"),
                     {"--checkpoint-every: must be >= 1, got 0"}, model);
-  ASSERT_EQ(run_cli(dir_, fit + " --checkpoint " + ck + " --checkpoint-every 2 --log " + (dir_ / "log.csv")).code, 0);
+  ASSERT_EQ(run_cli(dir_, fit + " --checkpoint " + ck + " --checkpoint-every 2 --log " +
+                              (dir_ / "log.csv"))
+                .code,
+            0);
   ASSERT_TRUE(fs::exists(ck));
-  expect_user_error(run_cli(dir_, fit + " --resume " + ck + " --init " + model), {"--resume", "--init"}, "");
+  expect_user_error(run_cli(dir_, fit + " --resume " + ck + " --init " + model),
+                    {"--resume", "--init"}, "");
   expect_user_error(run_cli(dir_, fit + " --resume " + ck + " --lr 0.5"),
                     {"ck.safetensors", "--lr 0.001, this run has --lr 0.5"}, "");
   Matrix<float> other = Matrix<float>::Ones(50, 2);
   write_npy(dir_ / "other.npy", other);
-  expect_user_error(run_cli(dir_, "fit " + (dir_ / "other.npy") + " -o " + (dir_ / "o.safetensors") +
-                                      " -q --resume " + ck),
-                    {"ck.safetensors", "data of shape 2000x2, this data is 50x2"}, dir_ / "o.safetensors");
-  expect_user_error(run_cli(dir_, fit + " --resume " + model), {"m.safetensors", "not a dictlearn checkpoint"}, "");
+  expect_user_error(run_cli(dir_, "fit " + (dir_ / "other.npy") + " -o " +
+                                      (dir_ / "o.safetensors") + " -q --resume " + ck),
+                    {"ck.safetensors", "data of shape 2000x2, this data is 50x2"},
+                    dir_ / "o.safetensors");
+  expect_user_error(run_cli(dir_, fit + " --resume " + model),
+                    {"m.safetensors", "not a dictlearn checkpoint"}, "");
   // Resuming a finished run with a longer --epochs continues it, log included.
-  const Result more = run_cli(dir_, "fit " + data_ + " -o " + (dir_ / "more.safetensors") + " -q --epochs 9 --resume " +
-                                        ck + " --log " + (dir_ / "more.csv"));
+  const Result more =
+      run_cli(dir_, "fit " + data_ + " -o " + (dir_ / "more.safetensors") +
+                        " -q --epochs 9 --resume " + ck + " --log " + (dir_ / "more.csv"));
   ASSERT_EQ(more.code, 0) << more.err;
   EXPECT_EQ(read_training_log(dir_ / "more.csv").rows.size(), 9u);
 }
@@ -423,15 +455,18 @@ TEST_F(CliTest, ExtremeMagnitudesAndConstantColumnsTrainWithoutNaN) {
   for (const char* name : {"big", "tiny", "constant"}) {
     const std::string model = dir_ / (std::string(name) + ".safetensors");
     for (const char* encoder : {"softmax", "topk --k 1 --atoms 3"}) {
-      const Result fit = run_cli(dir_, "fit " + (dir_ / (std::string(name) + ".npy")) + " -o " + model +
-                                           " --epochs 50 --lr 0.01 --batch-size 500 --encoder " + encoder);
+      const Result fit =
+          run_cli(dir_, "fit " + (dir_ / (std::string(name) + ".npy")) + " -o " + model +
+                            " --epochs 50 --lr 0.01 --batch-size 500 --encoder " + encoder);
       ASSERT_EQ(fit.code, 0) << name << ": " << fit.err;
       const Model<double> m = load_model<double>(model);
       EXPECT_TRUE(m.dictionary.allFinite() && m.encoder_weight.allFinite()) << name;
-      const Result eval = run_cli(dir_, "eval " + model + " " + (dir_ / (std::string(name) + ".npy")));
+      const Result eval =
+          run_cli(dir_, "eval " + model + " " + (dir_ / (std::string(name) + ".npy")));
       ASSERT_EQ(eval.code, 0) << eval.err;
       EXPECT_EQ(eval.out.find("nan"), std::string::npos) << eval.out;
-      if (std::string(encoder) == "softmax") fvu.push_back(evaluate(m, read_matrix<double>(dir_ / (std::string(name) + ".npy"))).fvu);
+      if (std::string(encoder) == "softmax")
+        fvu.push_back(evaluate(m, read_matrix<double>(dir_ / (std::string(name) + ".npy"))).fvu);
     }
   }
   // Training on rescaled data is scale-free: 1e30 and 1e-30 give the same fit.
@@ -442,8 +477,9 @@ TEST_F(CliTest, ExtremeMagnitudesAndConstantColumnsTrainWithoutNaN) {
 TEST_F(CliTest, ANonFiniteLossStopsNamingTheEpochAndKeepsTheLastCheckpoint) {
   const std::string ck = dir_ / "ck.safetensors", model = dir_ / "m.safetensors";
   // lr 1e30: the first steps throw the parameters so far that the loss overflows.
-  const Result fit = run_cli(dir_, "fit " + data_ + " -o " + model + " --epochs 50 --lr 1e30 --dtype float32 " +
-                                       "--checkpoint " + ck + " --checkpoint-every 1");
+  const Result fit =
+      run_cli(dir_, "fit " + data_ + " -o " + model + " --epochs 50 --lr 1e30 --dtype float32 " +
+                        "--checkpoint " + ck + " --checkpoint-every 1");
   expect_user_error(fit, {"training: loss is", "at epoch", "lower the learning rate"}, model);
   ASSERT_TRUE(fs::exists(ck));
   const Model<float> last_good = load_model<float>(ck);

@@ -161,8 +161,14 @@ class KilledFit {
     Matrix<float> X(samples, dim);
     for (Eigen::Index i = 0; i < X.size(); ++i) X.data()[i] = normal(generator);
     write_npy(data_, X);
-    args_ = {"fit", data_, "-o", model_, "--log", log_, "--atoms", std::to_string(atoms),
-             "--epochs", std::to_string(epochs), "--lr", "0.01", "--threads", "1", "-q"};
+    args_ = {"fit",       data_,
+             "-o",        model_,
+             "--log",     log_,
+             "--atoms",   std::to_string(atoms),
+             "--epochs",  std::to_string(epochs),
+             "--lr",      "0.01",
+             "--threads", "1",
+             "-q"};
   }
 
   /// Runs to completion twice: once with another seed, for the "previous"
@@ -234,7 +240,8 @@ class KilledFit {
              !poll_child_keep(pid)) {
         std::this_thread::sleep_for(std::chrono::microseconds(50));
       }
-      delay = seconds_since(start) + std::uniform_real_distribution<double>(-0.1, 1.2)(random) * window;
+      delay =
+          seconds_since(start) + std::uniform_real_distribution<double>(-0.1, 1.2)(random) * window;
     }
     bool ended_first = false;
     while (seconds_since(start) < delay) {
@@ -260,7 +267,8 @@ class KilledFit {
 
   void report() const {
     std::printf(
-        "  %s: fastest run %.0f ms, model temp seen %.1f-%.1f ms, log temp seen %.1f-%.1f ms; %d kills, "
+        "  %s: fastest run %.0f ms, model temp seen %.1f-%.1f ms, log temp seen %.1f-%.1f ms; %d "
+        "kills, "
         "%d before the run ended, %d while writing: model absent %d / previous %d / new %d, "
         "log absent %d / previous %d / new %d\n",
         fs::path(data_).stem().c_str(), 1e3 * runtime_, 1e3 * model_write_begin_,
@@ -364,7 +372,7 @@ TEST(CrashSafety, KilledFitLeavesNothingOrACompleteModelAndLog) {
       // Half at uniform moments of the run, half while a file is written (the
       // small model of long_log is written too fast to aim at); every third
       // run starts with no previous files at all.
-      const auto moment = i % 2 == 0                       ? KilledFit::Moment::uniform
+      const auto moment = i % 2 == 0                        ? KilledFit::Moment::uniform
                           : i % 4 == 1 && fit == &big_model ? KilledFit::Moment::model_write
                                                             : KilledFit::Moment::log_write;
       fit->kill_once(random, moment, i % 3 != 2);
@@ -419,8 +427,8 @@ TEST(WriteErrors, FileSizeLimitGivesOneLineErrorAndNoPartialFile) {
 
   // Model: 2 x 512 atoms x 2 x float32 is 8 kB.
   const std::string model = dir / "model.safetensors", log = dir / "log.csv";
-  const std::vector<std::string> fit = {"fit", data, "-o", model, "--atoms", "512",
-                                        "--epochs", "2", "--threads", "1", "-q"};
+  const std::vector<std::string> fit = {"fit",      data, "-o",        model, "--atoms", "512",
+                                        "--epochs", "2",  "--threads", "1",   "-q"};
   expect_write_error(run_limited(dir, fit, 4096), model);
   // A previous model survives a failed write untouched.
   std::vector<std::string> small_fit = fit;

@@ -32,8 +32,13 @@ class EncoderGradientTest : public ::testing::TestWithParam<GradientCase> {};
 TEST_P(EncoderGradientTest, MatchesFiniteDifferences) {
   const GradientCase& c = GetParam();
   Matrix<double> X = Matrix<double>::Random(23, 5);
-  FitOptions options{.n_atoms = 7, .epochs = 1, .seed = 4, .encoder = c.encoder, .l1 = c.l1,
-                     .ortho = c.ortho, .decoder_bias = c.decoder_bias};
+  FitOptions options{.n_atoms = 7,
+                     .epochs = 1,
+                     .seed = 4,
+                     .encoder = c.encoder,
+                     .l1 = c.l1,
+                     .ortho = c.ortho,
+                     .decoder_bias = c.decoder_bias};
   Model<double> model = initialize(X, options);
   // Spread the pre-activations so ReLU, top-k and sparsemax have clear margins.
   model.encoder_weight *= 3.0;
@@ -69,28 +74,38 @@ TEST_P(EncoderGradientTest, MatchesFiniteDifferences) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllEncodersAndPenalties, EncoderGradientTest,
-    ::testing::Values(
-        GradientCase{"softmax", {}},
-        GradientCase{"softmax_temperature", {.temperature = 0.5}},
-        GradientCase{"sparsemax", {.kind = EncoderKind::sparsemax}},
-        GradientCase{"relu", {.kind = EncoderKind::relu}},
-        GradientCase{"relu_l1", {.kind = EncoderKind::relu}, 0.05},
-        GradientCase{"topk", {.kind = EncoderKind::topk, .k = 3}},
-        GradientCase{"batchtopk", {.kind = EncoderKind::batchtopk, .k = 2}},
-        // k <= n_atoms / 4: the sparse decoder and sparse gradient products.
-        GradientCase{"topk_sparse_path_l1_decoder_bias", {.kind = EncoderKind::topk, .k = 1}, 0.05, 0,
-                     DecoderBiasInit::mean},
-        GradientCase{"batchtopk_sparse_path", {.kind = EncoderKind::batchtopk, .k = 1}},
-        GradientCase{"softmax_ortho", {}, 0, 0.3},
-        GradientCase{"topk_ortho_decoder_bias", {.kind = EncoderKind::topk, .k = 2}, 0, 0.1,
-                     DecoderBiasInit::mean},
-        GradientCase{"sparsemax_decoder_bias", {.kind = EncoderKind::sparsemax}, 0, 0,
-                     DecoderBiasInit::zero}),
+    ::testing::Values(GradientCase{"softmax", {}},
+                      GradientCase{"softmax_temperature", {.temperature = 0.5}},
+                      GradientCase{"sparsemax", {.kind = EncoderKind::sparsemax}},
+                      GradientCase{"relu", {.kind = EncoderKind::relu}},
+                      GradientCase{"relu_l1", {.kind = EncoderKind::relu}, 0.05},
+                      GradientCase{"topk", {.kind = EncoderKind::topk, .k = 3}},
+                      GradientCase{"batchtopk", {.kind = EncoderKind::batchtopk, .k = 2}},
+                      // k <= n_atoms / 4: the sparse decoder and sparse gradient products.
+                      GradientCase{"topk_sparse_path_l1_decoder_bias",
+                                   {.kind = EncoderKind::topk, .k = 1},
+                                   0.05,
+                                   0,
+                                   DecoderBiasInit::mean},
+                      GradientCase{"batchtopk_sparse_path",
+                                   {.kind = EncoderKind::batchtopk, .k = 1}},
+                      GradientCase{"softmax_ortho", {}, 0, 0.3},
+                      GradientCase{"topk_ortho_decoder_bias",
+                                   {.kind = EncoderKind::topk, .k = 2},
+                                   0,
+                                   0.1,
+                                   DecoderBiasInit::mean},
+                      GradientCase{"sparsemax_decoder_bias",
+                                   {.kind = EncoderKind::sparsemax},
+                                   0,
+                                   0,
+                                   DecoderBiasInit::zero}),
     [](const auto& info) { return info.param.name; });
 
 // Sparsemax by bisection on τ: Σ max(z − τ, 0) = 1 is decreasing in τ.
 std::vector<double> project_by_bisection(const std::vector<double>& z) {
-  double low = *std::min_element(z.begin(), z.end()) - 1, high = *std::max_element(z.begin(), z.end());
+  double low = *std::min_element(z.begin(), z.end()) - 1,
+         high = *std::max_element(z.begin(), z.end());
   for (int i = 0; i < 200; ++i) {
     const double tau = (low + high) / 2;
     double sum = 0;
@@ -141,7 +156,7 @@ TEST(TopKTest, KeepsTheKLargestPerRowThenReLU) {
 
 TEST(BatchTopKTest, KeepsKTimesBOverTheBatchAndUsesTheThresholdAtInference) {
   Matrix<double> z(3, 4);
-  z << 5, 4, 3, 2,  //
+  z << 5, 4, 3, 2,         //
       0.1, 0.2, 0.3, 0.4,  //
       6, -1, -2, 1;
   Matrix<double> training = z;
@@ -179,7 +194,8 @@ TEST(EncoderTraitsTest, OneRowPerKindAndTextsBuiltFromTheTable) {
                         "m.safetensors: metadata 'encoder': unknown encoder 'maxout' (expected "
                         "softmax, sparsemax, relu, topk or batchtopk)");
   // The traits the library routes on.
-  EXPECT_TRUE(encoder_traits(EncoderKind::topk).needs_k && encoder_traits(EncoderKind::batchtopk).needs_k);
+  EXPECT_TRUE(encoder_traits(EncoderKind::topk).needs_k &&
+              encoder_traits(EncoderKind::batchtopk).needs_k);
   EXPECT_FALSE(encoder_traits(EncoderKind::relu).needs_k);
   EXPECT_TRUE(encoder_traits(EncoderKind::topk).selects_top_k);
   EXPECT_FALSE(encoder_traits(EncoderKind::sparsemax).selects_top_k);
@@ -196,10 +212,12 @@ TEST(EncoderTraitsTest, OneRowPerKindAndTextsBuiltFromTheTable) {
 }
 
 TEST(EncoderOptionsTest, BadValuesAreRefusedNamingTheFlag) {
-  EXPECT_ERROR_CONTAINS(validate(EncoderOptions{.kind = EncoderKind::topk}, 8), "--k: topk needs k >= 1");
+  EXPECT_ERROR_CONTAINS(validate(EncoderOptions{.kind = EncoderKind::topk}, 8),
+                        "--k: topk needs k >= 1");
   EXPECT_ERROR_CONTAINS(validate(EncoderOptions{.kind = EncoderKind::topk, .k = 9}, 8),
                         "--k: 9 exceeds the number of atoms (8)");
-  EXPECT_ERROR_CONTAINS(validate(EncoderOptions{.temperature = 0}, 8), "--temperature: must be > 0");
+  EXPECT_ERROR_CONTAINS(validate(EncoderOptions{.temperature = 0}, 8),
+                        "--temperature: must be > 0");
   EXPECT_ERROR_CONTAINS(parse_encoder("maxout"), "--encoder: unknown encoder 'maxout'");
   EXPECT_ERROR_CONTAINS(validate(FitOptions{.l1 = -1}), "--l1: must be >= 0");
   EXPECT_ERROR_CONTAINS(validate(FitOptions{.ortho = NAN}), "--ortho: must be >= 0 and finite");
@@ -210,8 +228,9 @@ TEST(EncoderOptionsTest, BadValuesAreRefusedNamingTheFlag) {
   EXPECT_ERROR_CONTAINS(validate(FitOptions{.auxk = -0.1}), "--auxk");
   EXPECT_ERROR_CONTAINS(validate(FitOptions{.threads = -2}), "--threads");
   Matrix<double> X = Matrix<double>::Random(3, 2);
-  EXPECT_ERROR_CONTAINS(initialize(X, FitOptions{.n_atoms = 4, .dictionary_init = DictionaryInit::data}),
-                        "--init-dict: data initialization needs at least as many samples as atoms");
+  EXPECT_ERROR_CONTAINS(
+      initialize(X, FitOptions{.n_atoms = 4, .dictionary_init = DictionaryInit::data}),
+      "--init-dict: data initialization needs at least as many samples as atoms");
 }
 
 }  // namespace

@@ -60,8 +60,10 @@ void check_case(int rows, int dim, int atoms, bool decoder_bias) {
   if (decoder_bias) model.decoder_bias = X.colwise().mean().transpose();
 
   Gradients<float> one, two;
-  const double loss_one = loss_and_gradients(model, X, one, FitOptions{.n_atoms = atoms, .threads = 1});
-  const double loss_two = loss_and_gradients(model, X, two, FitOptions{.n_atoms = atoms, .threads = 2});
+  const double loss_one =
+      loss_and_gradients(model, X, one, FitOptions{.n_atoms = atoms, .threads = 1});
+  const double loss_two =
+      loss_and_gradients(model, X, two, FitOptions{.n_atoms = atoms, .threads = 2});
   EXPECT_EQ(loss_one, loss_two);
   EXPECT_EQ(one.dictionary, two.dictionary);
   EXPECT_EQ(one.encoder_weight, two.encoder_weight);

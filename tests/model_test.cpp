@@ -46,7 +46,8 @@ TYPED_TEST(ModelTest, RejectsBadShapes) {
   EXPECT_ERROR_CONTAINS(init_model<T>(0, 2, 0), "--atoms: must be >= 1, got 0");
   Model<T> model = init_model<T>(3, 4, 0);
   Matrix<T> X = Matrix<T>::Ones(5, 3);
-  EXPECT_ERROR_CONTAINS(encode(model, X), "data has 3 columns but the model's atoms have dimension 4");
+  EXPECT_ERROR_CONTAINS(encode(model, X),
+                        "data has 3 columns but the model's atoms have dimension 4");
   model.encoder_bias.resize(2);
   EXPECT_ERROR_CONTAINS(validate_model(model, "m.safetensors"),
                         "m.safetensors: attributor.0.bias has 2 entries");
@@ -64,7 +65,8 @@ TYPED_TEST(ModelTest, CodesAreRowsOfTheSimplexAndReconstructionIsRD) {
     EXPECT_GT(codes.row(i).minCoeff(), T(0));
     // Softmax of the affine map, computed the plain way.
     Eigen::Matrix<double, 1, Eigen::Dynamic> z =
-        (X.row(i).template cast<double>() * model.encoder_weight.template cast<double>().transpose()) +
+        (X.row(i).template cast<double>() *
+         model.encoder_weight.template cast<double>().transpose()) +
         model.encoder_bias.template cast<double>().transpose();
     z = z.array().exp();
     z /= z.sum();
@@ -85,11 +87,12 @@ TEST(ModelTest, InferenceOverBlocksMatchesThePlainComputationForAnyThreadCount) 
   for (Eigen::Index i = 0; i < X.size(); ++i) X.data()[i] = normal(engine);
   Model<float> model = init_model<float>(40, 24, 2);
   model.decoder_bias = X.colwise().mean().transpose();
-  for (const EncoderKind kind : {EncoderKind::softmax, EncoderKind::relu, EncoderKind::topk,
-                                 EncoderKind::sparsemax}) {
+  for (const EncoderKind kind :
+       {EncoderKind::softmax, EncoderKind::relu, EncoderKind::topk, EncoderKind::sparsemax}) {
     model.encoder = {.kind = kind, .k = 5};
     SCOPED_TRACE(encoder_name(kind));
-    Matrix<float> z = (X.rowwise() - model.decoder_bias.transpose()) * model.encoder_weight.transpose();
+    Matrix<float> z =
+        (X.rowwise() - model.decoder_bias.transpose()) * model.encoder_weight.transpose();
     z.rowwise() += model.encoder_bias.transpose();
     EXPECT_TRUE(pre_activations(model, X, 2).isApprox(z, 1e-5f));
     Matrix<float> want = z;

@@ -24,7 +24,9 @@ void PrintTo(const ParityCase& c, std::ostream* os) { *os << c.name << ", lr " <
 
 class ParityTest : public ::testing::TestWithParam<ParityCase> {};
 
-std::string fixture(const std::string& name) { return std::string(DICTLEARN_FIXTURES) + "/" + name; }
+std::string fixture(const std::string& name) {
+  return std::string(DICTLEARN_FIXTURES) + "/" + name;
+}
 
 TEST_P(ParityTest, LossOfEveryEpochAndFinalParametersMatchPyTorch) {
   const ParityCase& c = GetParam();
@@ -46,7 +48,8 @@ TEST_P(ParityTest, LossOfEveryEpochAndFinalParametersMatchPyTorch) {
     if (relative > worst) worst = relative, worst_epoch = e + 1;
   }
   EXPECT_LT(worst, 1e-4) << "worst relative loss difference at epoch " << worst_epoch << ": "
-                         << losses[worst_epoch - 1] << " vs PyTorch " << reference(worst_epoch - 1, 0);
+                         << losses[worst_epoch - 1] << " vs PyTorch "
+                         << reference(worst_epoch - 1, 0);
   RecordProperty("worst_relative_loss_difference", std::to_string(worst));
 
   const Model<float>& model = trainer.model();

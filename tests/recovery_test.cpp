@@ -59,8 +59,14 @@ const Planted& planted() {
 }
 
 FitOptions sparse_options(EncoderOptions encoder) {
-  return FitOptions{.n_atoms = 16, .epochs = 60, .adam = {.lr = 3e-3}, .seed = 0, .encoder = encoder,
-                    .batch_size = 256, .unit_atoms = true, .tied = true};
+  return FitOptions{.n_atoms = 16,
+                    .epochs = 60,
+                    .adam = {.lr = 3e-3},
+                    .seed = 0,
+                    .encoder = encoder,
+                    .batch_size = 256,
+                    .unit_atoms = true,
+                    .tied = true};
 }
 
 // TopK learns 24 atoms for the 16 planted ones: with exactly 16 it settles, for
@@ -111,17 +117,27 @@ TEST(RecoveryTest, SoftmaxAndSparsemaxAreMeasured) {
   }
 }
 
-Model<float> train_with_threads(int threads, EncoderOptions encoder, DecoderBiasInit bias, int atoms) {
-  FitOptions options{.n_atoms = atoms, .epochs = 3, .adam = {.lr = 1e-3}, .seed = 5, .threads = threads,
-                     .encoder = encoder, .batch_size = 1500, .l1 = encoder.kind == EncoderKind::relu ? 1e-3 : 0,
-                     .ortho = 0.01, .decoder_bias = bias, .dead_after = 100, .auxk = 0.1};
+Model<float> train_with_threads(int threads, EncoderOptions encoder, DecoderBiasInit bias,
+                                int atoms) {
+  FitOptions options{.n_atoms = atoms,
+                     .epochs = 3,
+                     .adam = {.lr = 1e-3},
+                     .seed = 5,
+                     .threads = threads,
+                     .encoder = encoder,
+                     .batch_size = 1500,
+                     .l1 = encoder.kind == EncoderKind::relu ? 1e-3 : 0,
+                     .ortho = 0.01,
+                     .decoder_bias = bias,
+                     .dead_after = 100,
+                     .auxk = 0.1};
   return fit(planted().X, options);
 }
 
 TEST(ThreadsTest, ResultsAreIdenticalForOneAndTwoThreads) {
   const std::vector<std::tuple<EncoderOptions, DecoderBiasInit, int>> cases = {
-      {{.kind = EncoderKind::softmax}, DecoderBiasInit::none, 16},     // fused kernel
-      {{.kind = EncoderKind::softmax}, DecoderBiasInit::none, 256},    // matrix products
+      {{.kind = EncoderKind::softmax}, DecoderBiasInit::none, 16},   // fused kernel
+      {{.kind = EncoderKind::softmax}, DecoderBiasInit::none, 256},  // matrix products
       {{.kind = EncoderKind::topk, .k = 8}, DecoderBiasInit::mean, 256},
       {{.kind = EncoderKind::relu}, DecoderBiasInit::zero, 128},
       {{.kind = EncoderKind::batchtopk, .k = 4}, DecoderBiasInit::mean, 64},
@@ -142,7 +158,8 @@ TEST(TrainingOptionsTest, UnitAtomsStayUnitAndEarlyStoppingStops) {
   FitOptions options = sparse_options({.kind = EncoderKind::topk, .k = 3});
   options.epochs = 3;
   const Model<float> model = fit(planted().X, options);
-  for (int k = 0; k < model.n_atoms(); ++k) EXPECT_NEAR(model.dictionary.row(k).norm(), 1.0f, 1e-5f);
+  for (int k = 0; k < model.n_atoms(); ++k)
+    EXPECT_NEAR(model.dictionary.row(k).norm(), 1.0f, 1e-5f);
 
   // A huge tolerance means no epoch counts as an improvement after the first.
   Trainer<float> trainer(initialize(planted().X, FitOptions{.n_atoms = 4, .epochs = 50}),
@@ -155,9 +172,14 @@ TEST(TrainingOptionsTest, UnitAtomsStayUnitAndEarlyStoppingStops) {
 TEST(TrainingOptionsTest, WarmupAndDecayShapeTheLearningRate) {
   std::vector<double> rates;
   Trainer<float> trainer(initialize(planted().X, FitOptions{.n_atoms = 4}),
-                         FitOptions{.n_atoms = 4, .epochs = 10, .adam = {.lr = 0.01},
-                                    .batch_size = 4000, .warmup_steps = 4, .lr_decay = 0.5});
-  trainer.fit(planted().X, [&](const EpochStats& stats, const Model<float>&) { rates.push_back(stats.lr); });
+                         FitOptions{.n_atoms = 4,
+                                    .epochs = 10,
+                                    .adam = {.lr = 0.01},
+                                    .batch_size = 4000,
+                                    .warmup_steps = 4,
+                                    .lr_decay = 0.5});
+  trainer.fit(planted().X,
+              [&](const EpochStats& stats, const Model<float>&) { rates.push_back(stats.lr); });
   // 2 steps an epoch, 20 in all: warm-up over steps 1-4, decay over steps 11-20.
   ASSERT_EQ(rates.size(), 10u);
   EXPECT_DOUBLE_EQ(rates[0], 0.01 * 2 / 4);
@@ -173,7 +195,8 @@ TEST(TrainingOptionsTest, MiniBatchesAreSeededAndFullBatchIsTheSeedsLoop) {
   FitOptions other = options;
   other.seed = 10;
   const Model<float> start = initialize(planted().X, options);
-  EXPECT_NE(fit(planted().X, options, &start).dictionary, fit(planted().X, other, &start).dictionary);
+  EXPECT_NE(fit(planted().X, options, &start).dictionary,
+            fit(planted().X, other, &start).dictionary);
   // batch_size >= N is the full batch.
   FitOptions full{.n_atoms = 4, .epochs = 2, .batch_size = 0};
   FitOptions huge{.n_atoms = 4, .epochs = 2, .batch_size = 100000};

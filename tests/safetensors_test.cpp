@@ -247,8 +247,8 @@ TEST(Safetensors, MalformedEntries) {
 TEST(Safetensors, NumberOverflowInHeaderIsNotJson) {
   TempDir dir;
   const std::string path = dir.file("m.safetensors");
-  write_file(path, safetensors_bytes(R"({"a":{"dtype":"F32","shape":[1e776],"data_offsets":[0,0]}})",
-                                     ""));
+  write_file(
+      path, safetensors_bytes(R"({"a":{"dtype":"F32","shape":[1e776],"data_offsets":[0,0]}})", ""));
   const std::string message = error_of([&] { read_safetensors(path); });
   EXPECT_TRUE(contains(message, path + ": not a safetensors file (the header is not valid JSON: "));
   EXPECT_TRUE(contains(message, "number overflow"));
@@ -263,8 +263,9 @@ TEST(Safetensors, DeeplyNestedHeaderIsRefused) {
   TempDir dir;
   const std::string path = dir.file("m.safetensors");
   const std::string nested = std::string(500000, '[') + std::string(500000, ']');
-  write_file(path, safetensors_bytes(
-                       R"({"x":{"dtype":"F32","shape":)" + nested + R"(,"data_offsets":[0,0]}})", ""));
+  write_file(path,
+             safetensors_bytes(
+                 R"({"x":{"dtype":"F32","shape":)" + nested + R"(,"data_offsets":[0,0]}})", ""));
   EXPECT_EQ(error_of([&] { read_safetensors(path); }),
             path + ": not a safetensors file (the header nests deeper than 16 levels)");
   write_file(path, safetensors_bytes(R"({"__metadata__":{"k":)" + nested + "}}", ""));
@@ -285,8 +286,9 @@ TEST(Safetensors, OverlappingTensorsAreRefused) {
             path + ": tensors 'a' and 'b' overlap in the file's data (data_offsets)");
   std::string header = "{";
   for (int i = 0; i < 2000; ++i) {
-    header += fmt::format(R"({}"t{}":{{"dtype":"F32","shape":[262144],"data_offsets":[0,1048576]}})",
-                          i > 0 ? "," : "", i);
+    header +=
+        fmt::format(R"({}"t{}":{{"dtype":"F32","shape":[262144],"data_offsets":[0,1048576]}})",
+                    i > 0 ? "," : "", i);
   }
   write_file(path, safetensors_bytes(header + "}", std::string(1 << 20, '\0')));
   EXPECT_TRUE(contains(error_of([&] { read_safetensors(path); }), "overlap"));

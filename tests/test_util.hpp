@@ -2,7 +2,6 @@
 #pragma once
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -76,13 +75,13 @@ class TempDir {
 }  // namespace dictlearn::testing
 
 /// Expects `statement` to throw dictlearn::Error whose message contains `needle`.
-#define EXPECT_ERROR_CONTAINS(statement, needle)                                      \
-  do {                                                                                \
-    try {                                                                             \
-      statement;                                                                      \
-      ADD_FAILURE() << "expected dictlearn::Error containing '" << (needle) << "'";  \
-    } catch (const ::dictlearn::Error& error__) {                                     \
-      EXPECT_NE(std::string(error__.what()).find(needle), std::string::npos)          \
-          << "message: " << error__.what();                                           \
-    }                                                                                 \
+#define EXPECT_ERROR_CONTAINS(statement, needle)                                    \
+  do {                                                                              \
+    try {                                                                           \
+      statement;                                                                    \
+      ADD_FAILURE() << "expected dictlearn::Error containing '" << (needle) << "'"; \
+    } catch (const ::dictlearn::Error& error__) {                                   \
+      EXPECT_NE(std::string(error__.what()).find(needle), std::string::npos)        \
+          << "message: " << error__.what();                                         \
+    }                                                                               \
   } while (0)

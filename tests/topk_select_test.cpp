@@ -33,7 +33,8 @@ TEST(TopkSelectTest, EqualsAFullSortWithTiesToTheLowerIndex) {
         std::vector<float> row(cols);
         for (float& v : row) v = levels ? static_cast<float>(engine() % levels) : normal(engine);
         topk_select(row.data(), cols, k, order, scratch);
-        EXPECT_EQ(order, by_sorting(row, k)) << cols << " columns, k " << k << ", levels " << levels;
+        EXPECT_EQ(order, by_sorting(row, k))
+            << cols << " columns, k " << k << ", levels " << levels;
       }
     }
   }

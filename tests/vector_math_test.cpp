@@ -80,9 +80,13 @@ TYPED_TEST(VectorMathTest, EdgesUnderflowOverflowAndNaNInEveryLane) {
 template <typename T, int Bytes>
 void expect_nonpositive_variant_identical(double low) {
   constexpr int lanes = Bytes / static_cast<int>(sizeof(T));
-  std::vector<T> inputs = {T(0), T(-0.0), -std::numeric_limits<T>::infinity(),
-                           std::numeric_limits<T>::quiet_NaN(), -std::numeric_limits<T>::min(),
-                           -std::numeric_limits<T>::denorm_min(), std::numeric_limits<T>::lowest()};
+  std::vector<T> inputs = {T(0),
+                           T(-0.0),
+                           -std::numeric_limits<T>::infinity(),
+                           std::numeric_limits<T>::quiet_NaN(),
+                           -std::numeric_limits<T>::min(),
+                           -std::numeric_limits<T>::denorm_min(),
+                           std::numeric_limits<T>::lowest()};
   for (double x = low; x <= 0; x += 0.0371) inputs.push_back(static_cast<T>(x));
   for (size_t i = 0; i < inputs.size(); i += lanes) {
     T general[lanes], nonpositive[lanes];

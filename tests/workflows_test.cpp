@@ -3,6 +3,7 @@
 // resumes to the uninterrupted run's file; the log travels through checkpoints.
 #include "dictlearn/workflows.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -12,8 +13,6 @@
 #include <limits>
 #include <sstream>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "dictlearn/io.hpp"
 #include "dictlearn/model.hpp"

@@ -23,8 +23,8 @@ struct AdamOptions {
 
 /// The scalar factors of step t (t counts from 1).
 struct AdamStepFactors {
-  double step_size;             ///< lr / (1 − β1ᵗ)
-  double bias_correction2_sqrt; ///< √(1 − β2ᵗ)
+  double step_size;              ///< lr / (1 − β1ᵗ)
+  double bias_correction2_sqrt;  ///< √(1 − β2ᵗ)
 };
 AdamStepFactors adam_step_factors(const AdamOptions& options, int64_t step);
 

@@ -23,4 +23,3 @@
 #include "dictlearn/training_log.hpp"
 #include "dictlearn/types.hpp"
 #include "dictlearn/workflows.hpp"
-

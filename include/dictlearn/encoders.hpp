@@ -71,7 +71,7 @@ struct EncoderOptions {
   EncoderKind kind = EncoderKind::softmax;  ///< which encoder
   double temperature = 1.0;                 ///< softmax: Z is divided by it (> 0)
   int k = 0;                                ///< topk, batchtopk: active atoms per sample (>= 1)
-  double threshold = 0.0;                   ///< batchtopk at inference: keep Z > threshold (learned)
+  double threshold = 0.0;  ///< batchtopk at inference: keep Z > threshold (learned)
 };
 
 /// Checks the options against n_atoms; errors name the flag ("--k: ...").

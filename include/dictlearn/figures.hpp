@@ -43,6 +43,7 @@ class LogRecorder {
 /// atoms from `dictionary` (may be null; n_atoms x dim). Throws Error naming
 /// `model_name` if the dictionary's dimension differs from the data's.
 PlotInput make_plot_input(const Matrix<double>& data, const TrainingLog* log,
-                          const Matrix<double>* dictionary, const std::string& model_name = "model");
+                          const Matrix<double>* dictionary,
+                          const std::string& model_name = "model");
 
 }  // namespace dictlearn

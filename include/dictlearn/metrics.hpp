@@ -17,11 +17,11 @@ namespace dictlearn {
 /// Reconstruction and sparsity of a model's codes on data.
 struct Metrics {
   double mse = 0;
-  double fvu = 0;            ///< 0 when the data has no variance
+  double fvu = 0;  ///< 0 when the data has no variance
   double l0 = 0;
   double dead_fraction = 0;
-  std::vector<double> usage; ///< n_atoms entries
-  CodeStats codes;           ///< near-zero fraction and mean largest entry
+  std::vector<double> usage;  ///< n_atoms entries
+  CodeStats codes;            ///< near-zero fraction and mean largest entry
 };
 
 /// Metrics of `model` on X (N x dim), a view read in place. Throws Error if

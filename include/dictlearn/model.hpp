@@ -81,10 +81,10 @@ double reconstruction_loss(const Model<T>& model, MatrixView<std::type_identity_
 
 /// How sparse codes are: the seed's softmax codes are never exactly zero.
 struct CodeStats {
-  double fraction_below = 0;   ///< fraction of entries with |r| < threshold
-  double mean_max = 0;         ///< mean over samples of the largest |r|
-  double fraction_zero = 0;    ///< fraction of entries exactly 0
-  double threshold = 1e-3;     ///< the threshold used for fraction_below
+  double fraction_below = 0;  ///< fraction of entries with |r| < threshold
+  double mean_max = 0;        ///< mean over samples of the largest |r|
+  double fraction_zero = 0;   ///< fraction of entries exactly 0
+  double threshold = 1e-3;    ///< the threshold used for fraction_below
 };
 
 /// Statistics of a code matrix (N x n_atoms), float or double.

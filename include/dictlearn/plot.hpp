@@ -38,22 +38,22 @@ struct AtomSnapshot {
 
 /// What the figures are drawn from.
 struct PlotInput {
-  Matrix<double> data;                 ///< N x 2, already projected
-  std::vector<double> loss;            ///< loss of epochs 1..E (may be empty: no loss figure)
-  std::vector<AtomSnapshot> snapshots; ///< in epoch order (may be empty: no path figure or GIF)
-  Matrix<double> final_atoms;          ///< n_atoms x 2, projected (may be empty)
-  std::vector<double> usage;           ///< per atom, fraction of samples with a nonzero code (may be empty)
+  Matrix<double> data;                  ///< N x 2, already projected
+  std::vector<double> loss;             ///< loss of epochs 1..E (may be empty: no loss figure)
+  std::vector<AtomSnapshot> snapshots;  ///< in epoch order (may be empty: no path figure or GIF)
+  Matrix<double> final_atoms;           ///< n_atoms x 2, projected (may be empty)
+  std::vector<double> usage;  ///< per atom, fraction of samples with a nonzero code (may be empty)
   std::string x_label = "x1";
   std::string y_label = "x2";
-  std::string title;                   ///< e.g. "softmax, 2 atoms"
+  std::string title;  ///< e.g. "softmax, 2 atoms"
 };
 
 /// Where the figures went.
 struct PlotResult {
-  std::vector<std::string> written;  ///< image files written
-  std::vector<std::string> data_files; ///< the .dat/.gp files the figures are drawn from
+  std::vector<std::string> written;     ///< image files written
+  std::vector<std::string> data_files;  ///< the .dat/.gp files the figures are drawn from
   bool gnuplot_found = false;
-  std::string message;               ///< e.g. how to install gnuplot when it is missing
+  std::string message;  ///< e.g. how to install gnuplot when it is missing
 };
 
 /// Writes into `directory` (created if missing): scatter.png, loss.png,

@@ -54,30 +54,32 @@ enum class DecoderBiasInit {
 /// check, help and metadata key: a new member needs its row there (then
 /// regenerate docs/OPTIONS.md: `cmake --build BUILD --target options_doc`).
 struct FitOptions {
-  int n_atoms = 2;         ///< atoms in the dictionary (used when no initial model is given)
-  int epochs = 10000;      ///< passes over the data; 0 leaves the model as initialized
-  AdamOptions adam = {};   ///< optimizer; lr 1e-3 as in the seed
-  uint64_t seed = 0;       ///< seeds the initialization and the shuffles
-  int threads = 0;         ///< worker threads; 0: all cores. Results do not depend on it.
+  int n_atoms = 2;        ///< atoms in the dictionary (used when no initial model is given)
+  int epochs = 10000;     ///< passes over the data; 0 leaves the model as initialized
+  AdamOptions adam = {};  ///< optimizer; lr 1e-3 as in the seed
+  uint64_t seed = 0;      ///< seeds the initialization and the shuffles
+  int threads = 0;        ///< worker threads; 0: all cores. Results do not depend on it.
 
   EncoderOptions encoder = {};  ///< encoder of a new model (an initial model keeps its own)
   int64_t batch_size = 0;       ///< samples per Adam step; 0 (or >= N): the full batch, as the seed
   double l1 = 0;                ///< weight of the L1 penalty on codes (>= 0)
   double ortho = 0;             ///< weight of the orthogonality penalty on atoms (>= 0)
-  bool unit_atoms = false;      ///< keep atoms at unit norm: radial gradient removed, rows renormalized
+  bool unit_atoms = false;  ///< keep atoms at unit norm: radial gradient removed, rows renormalized
   DictionaryInit dictionary_init = DictionaryInit::uniform;  ///< start of D
-  bool tied = false;            ///< start the encoder weights equal to the dictionary
-  DecoderBiasInit decoder_bias = DecoderBiasInit::none;     ///< decoder bias of a new model
+  bool tied = false;  ///< start the encoder weights equal to the dictionary
+  DecoderBiasInit decoder_bias = DecoderBiasInit::none;  ///< decoder bias of a new model
 
-  int64_t warmup_steps = 0;     ///< learning rate ramps linearly from 0 over these steps
-  double lr_decay = 0;          ///< fraction of the run's steps (epochs · batches), at the end, over which lr decays linearly to 0
-  int patience = 0;             ///< stop after this many epochs without improvement; 0: never
-  double tol = 1e-4;            ///< improvement means loss < best · (1 − tol)
+  int64_t warmup_steps = 0;  ///< learning rate ramps linearly from 0 over these steps
+  double lr_decay = 0;  ///< fraction of the run's steps (epochs · batches), at the end, over which
+                        ///< lr decays linearly to 0
+  int patience = 0;     ///< stop after this many epochs without improvement; 0: never
+  double tol = 1e-4;    ///< improvement means loss < best · (1 − tol)
 
-  int64_t dead_after = 0;       ///< an atom not fired for this many samples is dead; 0: one epoch (N)
-  double auxk = 0;              ///< weight of the AuxK loss (1/32 in Gao et al.); 0: off
-  int auxk_k = 0;               ///< dead atoms AuxK uses per sample; 0: min(dim / 2, n_atoms)
-  double threshold_decay = 0.99;  ///< batchtopk: threshold ← decay·threshold + (1 − decay)·batch minimum
+  int64_t dead_after = 0;  ///< an atom not fired for this many samples is dead; 0: one epoch (N)
+  double auxk = 0;         ///< weight of the AuxK loss (1/32 in Gao et al.); 0: off
+  int auxk_k = 0;          ///< dead atoms AuxK uses per sample; 0: min(dim / 2, n_atoms)
+  double threshold_decay =
+      0.99;  ///< batchtopk: threshold ← decay·threshold + (1 − decay)·batch minimum
 };
 
 /// Checks options; throws Error naming the parameter (e.g. "--lr: must be > 0 and finite, got -1").
@@ -181,7 +183,8 @@ class Trainer final : public Learner<T> {
   /// other data is refused.
   void save_checkpoint(const std::string& path, const DataSource<T>& data,
                        const TensorFile& extra = {}) const;
-  void save_checkpoint(const std::string& path, MatrixView<T> X, const TensorFile& extra = {}) const;
+  void save_checkpoint(const std::string& path, MatrixView<T> X,
+                       const TensorFile& extra = {}) const;
 
   /// Restores a state written by save_checkpoint(); training then continues
   /// exactly (bit for bit) as the uninterrupted run would have. Throws Error
@@ -227,11 +230,13 @@ Model<T> fit(MatrixView<T> X, const FitOptions& options, const Model<T>* initial
              std::vector<double>* losses = nullptr);
 /// fit() for a float or double matrix without naming the type.
 inline Model<float> fit(MatrixView<float> X, const FitOptions& options,
-                        const Model<float>* initial = nullptr, std::vector<double>* losses = nullptr) {
+                        const Model<float>* initial = nullptr,
+                        std::vector<double>* losses = nullptr) {
   return fit<float>(X, options, initial, losses);
 }
 inline Model<double> fit(MatrixView<double> X, const FitOptions& options,
-                         const Model<double>* initial = nullptr, std::vector<double>* losses = nullptr) {
+                         const Model<double>* initial = nullptr,
+                         std::vector<double>* losses = nullptr) {
   return fit<double>(X, options, initial, losses);
 }
 

@@ -6,8 +6,8 @@
 #include "dictlearn/error.hpp"
 
 /// Throws dictlearn::Error with a fmt-formatted message when `cond` is false.
-#define DICTLEARN_CHECK(cond, ...)                              \
-  do {                                                          \
+#define DICTLEARN_CHECK(cond, ...)                                   \
+  do {                                                               \
     if (!(cond)) throw ::dictlearn::Error(fmt::format(__VA_ARGS__)); \
   } while (0)
 
@@ -21,12 +21,12 @@
 #else
 #include <cstdio>
 #include <cstdlib>
-#define DICTLEARN_ASSERT(cond)                                                               \
-  do {                                                                                       \
-    if (!(cond)) {                                                                           \
+#define DICTLEARN_ASSERT(cond)                                                                    \
+  do {                                                                                            \
+    if (!(cond)) {                                                                                \
       std::fprintf(stderr, "dictlearn: internal assertion failed: %s (%s:%d)\n", #cond, __FILE__, \
-                   __LINE__);                                                                \
-      std::abort();                                                                          \
-    }                                                                                        \
+                   __LINE__);                                                                     \
+      std::abort();                                                                               \
+    }                                                                                             \
   } while (0)
 #endif

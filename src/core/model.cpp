@@ -45,8 +45,8 @@ void validate_model(const Model<T>& model, const std::string& what) {
   DICTLEARN_CHECK(model.encoder_weight.rows() == model.dictionary.rows() &&
                       model.encoder_weight.cols() == model.dictionary.cols(),
                   "{}: attributor.0.weight is {} x {} but dictionary is {} x {}", what,
-                  model.encoder_weight.rows(), model.encoder_weight.cols(),
-                  model.dictionary.rows(), model.dictionary.cols());
+                  model.encoder_weight.rows(), model.encoder_weight.cols(), model.dictionary.rows(),
+                  model.dictionary.cols());
   DICTLEARN_CHECK(model.encoder_bias.size() == model.dictionary.rows(),
                   "{}: attributor.0.bias has {} entries but the dictionary has {} atoms", what,
                   model.encoder_bias.size(), model.dictionary.rows());
@@ -63,8 +63,8 @@ void check_data_matches(const Model<T>& model, MatrixView<std::type_identity_t<T
                         const std::string& what) {
   DICTLEARN_CHECK(X.rows() >= 1, "{}: no data (0 rows)", what);
   DICTLEARN_CHECK(X.cols() == model.dim(),
-                  "{}: data has {} columns but the model's atoms have dimension {}", what,
-                  X.cols(), model.dim());
+                  "{}: data has {} columns but the model's atoms have dimension {}", what, X.cols(),
+                  model.dim());
 }
 
 namespace {
@@ -180,7 +180,8 @@ double reconstruction_loss(const Model<T>& model, MatrixView<std::type_identity_
 
 template <typename T>
 void scale_model(Model<T>& model, double factor) {
-  DICTLEARN_CHECK(factor > 0 && std::isfinite(factor), "scale: must be > 0 and finite, got {}", factor);
+  DICTLEARN_CHECK(factor > 0 && std::isfinite(factor), "scale: must be > 0 and finite, got {}",
+                  factor);
   // In double, so factors like 1e30 do not overflow float on the way.
   model.dictionary = (model.dictionary.template cast<double>() * factor).template cast<T>();
   model.encoder_weight = (model.encoder_weight.template cast<double>() / factor).template cast<T>();

@@ -18,7 +18,8 @@ struct RowScratch {
 
 /// Inference activation of rows [0, rows) of z (rows x cols, row-major), in place.
 template <typename T>
-void activate_rows(const EncoderOptions& options, T* z, int64_t rows, int cols, RowScratch<T>& scratch);
+void activate_rows(const EncoderOptions& options, T* z, int64_t rows, int cols,
+                   RowScratch<T>& scratch);
 
 /// ∂L/∂Z from codes r and ∂L/∂R (in grad, overwritten), rows [0, rows).
 template <typename T>

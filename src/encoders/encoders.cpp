@@ -173,7 +173,8 @@ void topk_row(T* row, int cols, int k, RowScratch<T>& scratch) {
 }
 
 template <typename T>
-void activate_rows(const EncoderOptions& options, T* z, int64_t rows, int cols, RowScratch<T>& scratch) {
+void activate_rows(const EncoderOptions& options, T* z, int64_t rows, int cols,
+                   RowScratch<T>& scratch) {
   switch (options.kind) {
     case EncoderKind::softmax: {
       softmax_rows_simd(z, rows, cols, static_cast<T>(1.0 / options.temperature));
@@ -190,7 +191,8 @@ void activate_rows(const EncoderOptions& options, T* z, int64_t rows, int cols, 
       break;
     case EncoderKind::batchtopk: {
       const T threshold = static_cast<T>(options.threshold);
-      for (int64_t i = 0; i < rows * cols; ++i) z[i] = z[i] > threshold && z[i] > T(0) ? z[i] : T(0);
+      for (int64_t i = 0; i < rows * cols; ++i)
+        z[i] = z[i] > threshold && z[i] > T(0) ? z[i] : T(0);
       break;
     }
   }
@@ -232,7 +234,8 @@ double batch_topk(T* z, int64_t rows, int cols, int k, std::vector<int64_t>& ord
   order.resize(total);
   std::iota(order.begin(), order.end(), int64_t{0});
   auto larger = [z](int64_t a, int64_t b) { return z[a] > z[b] || (z[a] == z[b] && a < b); };
-  if (keep < total) std::nth_element(order.begin(), order.begin() + (keep - 1), order.end(), larger);
+  if (keep < total)
+    std::nth_element(order.begin(), order.begin() + (keep - 1), order.end(), larger);
   for (int64_t i = keep; i < total; ++i) z[order[i]] = T(0);
   T smallest = std::numeric_limits<T>::infinity();
   for (int64_t i = 0; i < keep; ++i) {
@@ -242,11 +245,11 @@ double batch_topk(T* z, int64_t rows, int cols, int k, std::vector<int64_t>& ord
   return std::isfinite(static_cast<double>(smallest)) ? static_cast<double>(smallest) : 0.0;
 }
 
-#define DICTLEARN_INSTANTIATE(T)                                                                  \
-  template void activate_rows<T>(const EncoderOptions&, T*, int64_t, int, RowScratch<T>&);       \
-  template void backward_rows<T>(const EncoderOptions&, const T*, T*, int64_t, int);             \
-  template double batch_topk<T>(T*, int64_t, int, int, std::vector<int64_t>&);                   \
-  template void sparsemax_row<T>(T*, int, std::vector<T>&);                                      \
+#define DICTLEARN_INSTANTIATE(T)                                                           \
+  template void activate_rows<T>(const EncoderOptions&, T*, int64_t, int, RowScratch<T>&); \
+  template void backward_rows<T>(const EncoderOptions&, const T*, T*, int64_t, int);       \
+  template double batch_topk<T>(T*, int64_t, int, int, std::vector<int64_t>&);             \
+  template void sparsemax_row<T>(T*, int, std::vector<T>&);                                \
   template void topk_select<T>(const T*, int, int, std::vector<int>&, std::vector<T>&);
 DICTLEARN_INSTANTIATE(float)
 DICTLEARN_INSTANTIATE(double)
@@ -264,7 +267,8 @@ template <typename T>
 void sparsemax_rows(Matrix<T>& logits) {
   std::vector<T> sorted;
   for (Eigen::Index i = 0; i < logits.rows(); ++i) {
-    detail::sparsemax_row(logits.data() + i * logits.cols(), static_cast<int>(logits.cols()), sorted);
+    detail::sparsemax_row(logits.data() + i * logits.cols(), static_cast<int>(logits.cols()),
+                          sorted);
   }
 }
 
@@ -291,11 +295,11 @@ void activation_backward(const EncoderOptions& options, const Matrix<T>& z, cons
   detail::backward_rows(options, r.data(), grad.data(), r.rows(), static_cast<int>(r.cols()));
 }
 
-#define DICTLEARN_INSTANTIATE(T)                                                         \
-  template void softmax_rows<T>(Matrix<T>&, double);                                     \
-  template void sparsemax_rows<T>(Matrix<T>&);                                           \
-  template void activate<T>(const EncoderOptions&, Matrix<T>&);                          \
-  template double activate_training<T>(const EncoderOptions&, Matrix<T>&);               \
+#define DICTLEARN_INSTANTIATE(T)                                                                  \
+  template void softmax_rows<T>(Matrix<T>&, double);                                              \
+  template void sparsemax_rows<T>(Matrix<T>&);                                                    \
+  template void activate<T>(const EncoderOptions&, Matrix<T>&);                                   \
+  template double activate_training<T>(const EncoderOptions&, Matrix<T>&);                        \
   template void activation_backward<T>(const EncoderOptions&, const Matrix<T>&, const Matrix<T>&, \
                                        Matrix<T>&);
 DICTLEARN_INSTANTIATE(float)

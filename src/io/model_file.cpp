@@ -32,8 +32,8 @@ double metadata_number(const std::map<std::string, std::string>& metadata, const
   return value;
 }
 
-const Tensor& find_tensor(const TensorFile& file, const std::string& name,
-                          const std::string& path, size_t rank) {
+const Tensor& find_tensor(const TensorFile& file, const std::string& name, const std::string& path,
+                          size_t rank) {
   auto it = file.tensors.find(name);
   DICTLEARN_CHECK(it != file.tensors.end(), "{}: missing tensor '{}' (not a dictlearn model?)",
                   path, name);
@@ -54,9 +54,11 @@ void save_model(const std::string& path, const Model<T>& model) {
   std::map<std::string, detail::TensorSource> tensors;
   tensors[kDictionary] = {dtype, {atoms, dim}, kd, model.dictionary.data(), nullptr};
   tensors[kWeight] = {dtype, {atoms, dim}, kd, model.encoder_weight.data(), nullptr};
-  tensors[kBias] = {dtype, {atoms}, static_cast<uint64_t>(atoms), model.encoder_bias.data(), nullptr};
+  tensors[kBias] = {
+      dtype, {atoms}, static_cast<uint64_t>(atoms), model.encoder_bias.data(), nullptr};
   if (model.decoder_bias.size() > 0) {
-    tensors[kDecoderBias] = {dtype, {dim}, static_cast<uint64_t>(dim), model.decoder_bias.data(), nullptr};
+    tensors[kDecoderBias] = {
+        dtype, {dim}, static_cast<uint64_t>(dim), model.decoder_bias.data(), nullptr};
   }
   // std::string values ("1"s): assigning a short literal to a map's string is
   // where GCC 12 reports a false -Wrestrict overlap (its bug 105329).

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "core/check.hpp"
-#include "io/safetensors_write.hpp"
 #include "dictlearn/io.hpp"
+#include "io/safetensors_write.hpp"
 
 namespace dictlearn {
 namespace {
@@ -213,9 +213,8 @@ TensorFile read_safetensors(const std::string& path) {
   // small file announce, and make us allocate, any multiple of its size.
   std::vector<const std::pair<std::string, TensorEntry>*> by_offset;
   for (const auto& named : entries) by_offset.push_back(&named);
-  std::stable_sort(by_offset.begin(), by_offset.end(), [](const auto* a, const auto* b) {
-    return a->second.begin < b->second.begin;
-  });
+  std::stable_sort(by_offset.begin(), by_offset.end(),
+                   [](const auto* a, const auto* b) { return a->second.begin < b->second.begin; });
   uint64_t previous_end = 0;
   const std::string* previous_name = nullptr;
   for (const auto* named : by_offset) {

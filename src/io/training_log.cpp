@@ -21,7 +21,8 @@ int TrainingLog::column(const std::string& name) const {
 
 int TrainingLog::atom_count() const {
   int count = 0;
-  while (column(fmt::format("atom{}_x", count)) >= 0 && column(fmt::format("atom{}_y", count)) >= 0) {
+  while (column(fmt::format("atom{}_x", count)) >= 0 &&
+         column(fmt::format("atom{}_y", count)) >= 0) {
     ++count;
   }
   return count;
@@ -55,7 +56,8 @@ std::vector<std::string> split(const std::string& line) {
   size_t begin = 0;
   while (true) {
     size_t end = line.find(',', begin);
-    std::string field = line.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+    std::string field =
+        line.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
     while (!field.empty() && (field.back() == ' ' || field.back() == '\r')) field.pop_back();
     while (!field.empty() && field.front() == ' ') field.erase(field.begin());
     fields.push_back(field);
@@ -72,8 +74,8 @@ TrainingLog read_training_log(const std::string& path) {
   DICTLEARN_CHECK(in.good(), "{}: cannot open: {}", path, std::strerror(errno));
   TrainingLog log;
   std::string line;
-  DICTLEARN_CHECK(static_cast<bool>(std::getline(in, line)), "{}: empty file (expected a training log)",
-                  path);
+  DICTLEARN_CHECK(static_cast<bool>(std::getline(in, line)),
+                  "{}: empty file (expected a training log)", path);
   log.columns = split(line);
   DICTLEARN_CHECK(log.column("epoch") >= 0 && log.column("loss") >= 0,
                   "{}: line 1: header lacks the columns 'epoch' and 'loss' (not a training log?)",
@@ -91,8 +93,9 @@ TrainingLog read_training_log(const std::string& path) {
       const char* first = fields[i].data();
       const char* last = first + fields[i].size();
       auto [end, ec] = std::from_chars(first, last, row[i]);
-      DICTLEARN_CHECK(ec == std::errc() && end == last, "{}: line {}, column {}: '{}' is not a number",
-                      path, line_number, i + 1, fields[i]);
+      DICTLEARN_CHECK(ec == std::errc() && end == last,
+                      "{}: line {}, column {}: '{}' is not a number", path, line_number, i + 1,
+                      fields[i]);
     }
     log.rows.push_back(std::move(row));
   }

@@ -2,11 +2,10 @@
 // whose operands stay in the core's caches: a few hundred rows against a
 // model of a few hundred atoms. gemm() (Eigen) copies both operands into
 // packed panels on every call, a cost that these small products do not
-// amortize (docs/PERFORMANCE.md, "History"); block_gemm() reads them where they lie. Its register tile is
-// 6 rows of C by 4 vectors (AVX-512: 64 floats or 32 doubles; AVX2: 2
-// vectors), with B read a row of vectors at a time and each entry of A
-// broadcast; so B must be stored k x n (row-major, not transposed) and n a
-// whole number of vectors (of AVX2's width at least: on an AVX-512 machine,
+// amortize (docs/PERFORMANCE.md, "History"); block_gemm() reads them where they lie. Its register
+// tile is 6 rows of C by 4 vectors (AVX-512: 64 floats or 32 doubles; AVX2: 2 vectors), with B read
+// a row of vectors at a time and each entry of A broadcast; so B must be stored k x n (row-major,
+// not transposed) and n a whole number of vectors (of AVX2's width at least: on an AVX-512 machine,
 // widths that are whole AVX2 vectors only run AVX2's kernel).
 //
 // Every entry of C is one sum, in the order p = 0, 1, ..., k − 1, of fused

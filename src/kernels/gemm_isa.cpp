@@ -51,16 +51,16 @@ void eigen_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, con
 namespace dictlearn::detail {
 
 void DICTLEARN_CONCAT(sgemm_, DICTLEARN_GEMM_SUFFIX)(bool trans_a, bool trans_b, int64_t m,
-                                                    int64_t n, int64_t k, const float* a,
-                                                    int64_t lda, const float* b, int64_t ldb,
-                                                    float beta, float* c, int64_t ldc) {
+                                                     int64_t n, int64_t k, const float* a,
+                                                     int64_t lda, const float* b, int64_t ldb,
+                                                     float beta, float* c, int64_t ldc) {
   eigen_gemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
 }
 
 void DICTLEARN_CONCAT(dgemm_, DICTLEARN_GEMM_SUFFIX)(bool trans_a, bool trans_b, int64_t m,
-                                                    int64_t n, int64_t k, const double* a,
-                                                    int64_t lda, const double* b, int64_t ldb,
-                                                    double beta, double* c, int64_t ldc) {
+                                                     int64_t n, int64_t k, const double* a,
+                                                     int64_t lda, const double* b, int64_t ldb,
+                                                     double beta, double* c, int64_t ldc) {
   eigen_gemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
 }
 

@@ -93,7 +93,8 @@ DICTLEARN_SIMD_INLINE void exp_in_place(V& v) {
   const Bits bits = reinterpret_cast<Bits>(n + (bias + round)) << mantissa;
   V result = p * reinterpret_cast<V>(bits);
   result = in < low ? V{} : result;
-  if constexpr (!NonPositive) result = in > high ? V{} + std::numeric_limits<T>::infinity() : result;
+  if constexpr (!NonPositive)
+    result = in > high ? V{} + std::numeric_limits<T>::infinity() : result;
   result = in != in ? in : result;
   v = result;
 }

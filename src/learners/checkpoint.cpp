@@ -4,8 +4,8 @@
 #include <sstream>
 
 #include "core/check.hpp"
-#include "dictlearn/parameters.hpp"
 #include "dictlearn/learner.hpp"
+#include "dictlearn/parameters.hpp"
 #include "learners/checkpoint_fields.hpp"
 
 namespace dictlearn {
@@ -54,8 +54,7 @@ void save_checkpoint(const std::string& path, const Learner<T>& learner, const E
   file.metadata["format"] = kFormat;
   file.metadata["checkpoint.data_shape"] = shape_of(data.rows(), data.dim());
   file.metadata["checkpoint.data_hash"] = fmt::format("{:016x}", data_hash(data));
-  for (const auto& [key, value] : learner.settings())
-    file.metadata["train." + key] = value;
+  for (const auto& [key, value] : learner.settings()) file.metadata["train." + key] = value;
   write_safetensors(path, file);
 }
 

@@ -27,12 +27,18 @@ LogRecorder<T>::LogRecorder(Projection projection, int n_atoms, int total_epochs
 template <typename T>
 void LogRecorder<T>::operator()(const EpochStats& stats, const Model<T>& model) {
   std::vector<double> row(log_.columns.size(), std::numeric_limits<double>::quiet_NaN());
-  const double values[] = {static_cast<double>(stats.epoch), stats.loss, stats.mse, stats.fvu,
-                           stats.l0, stats.dead_fraction, stats.lr, stats.seconds};
+  const double values[] = {static_cast<double>(stats.epoch),
+                           stats.loss,
+                           stats.mse,
+                           stats.fvu,
+                           stats.l0,
+                           stats.dead_fraction,
+                           stats.lr,
+                           stats.seconds};
   constexpr int fixed = sizeof(values) / sizeof(values[0]);
   std::copy(values, values + fixed, row.begin());
-  const bool snapshot = stats.epoch == 1 || stats.epoch % snapshot_every_ == 0 ||
-                        stats.epoch == total_epochs_;
+  const bool snapshot =
+      stats.epoch == 1 || stats.epoch % snapshot_every_ == 0 || stats.epoch == total_epochs_;
   if (snapshot && n_atoms_with_columns_ > 0) {
     const Matrix<double> atoms =
         project(projection_, model.dictionary.template cast<double>().eval());

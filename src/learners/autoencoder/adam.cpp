@@ -39,7 +39,8 @@ inline __attribute__((always_inline)) void update(const AdamOptions& options,
   }
 }
 
-#define DICTLEARN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define DICTLEARN_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 DICTLEARN_CLONES void update_float(const AdamOptions& options, const AdamStepFactors& factors,
                                    float* param, const float* grad, float* m, float* v, int64_t n) {

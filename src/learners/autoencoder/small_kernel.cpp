@@ -121,7 +121,8 @@ DICTLEARN_SIMD_INLINE void run(const SmallKernelArgs<T>& a) {
   const int K = KC > 0 ? KC : a.atoms, d = DC > 0 ? DC : a.dim;
   const int kd = K * d;
   constexpr bool fixed = KC > 0 && DC > 0;
-  constexpr int U = fixed ? 4 : 1;  // chunks a step (4 ran the seed fastest at every level; 2, 3, 6, 8 tried)
+  constexpr int U =
+      fixed ? 4 : 1;  // chunks a step (4 ran the seed fastest at every level; 2, 3, 6, 8 tried)
   // Buffers in vectors: x[U d], r[U K], dz[U K], g[U d], then the sums
   // dD[kd], dW[kd], db[K], fired[K], loss; in the workspace, aligned to the
   // vector width, or local when the sizes are fixed.
