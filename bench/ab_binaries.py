@@ -47,7 +47,7 @@ def save_init(path, tensors):
 def run_once(binary, w, data, init, work, threads):
     log = os.path.join(work, "ab.log.csv")
     command = [binary, "fit", data, "-o", os.path.join(work, "ab.safetensors"), "--init", init,
-               "--epochs", str(w["epochs"]), "--log", log, "--quiet", "--threads", str(threads)]
+               "--epochs", str(w["epochs"]), "--atoms", str(w["atoms"]), "--log", log, "--quiet", "--threads", str(threads)]
     if w["batch"]:
         command += ["--batch-size", str(w["batch"])]
     if w["encoder"] != "softmax":
@@ -72,6 +72,7 @@ def main():
     parser.add_argument("--work")
     args = parser.parse_args()
     work = args.work or tempfile.mkdtemp(prefix="dictlearn-ab-")
+    os.makedirs(work, exist_ok=True)
     binaries = [("old", os.path.abspath(args.old)), ("new", os.path.abspath(args.new))]
     cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()

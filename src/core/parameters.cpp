@@ -37,7 +37,12 @@ size_t choose(const std::string& flag, const std::vector<std::string>& names,
   DICTLEARN_FAIL("--{}: must be {}, got '{}'", flag, either(names), name);
 }
 
-const std::vector<std::string> kEncoders = {"softmax", "sparsemax", "relu", "topk", "batchtopk"};
+/// The encoders' names, from their table (encoders.hpp), so a new encoder is a new choice.
+std::vector<std::string> encoder_names() {
+  std::vector<std::string> names;
+  for (const EncoderTraits& traits : encoder_table()) names.push_back(traits.name);
+  return names;
+}
 const std::vector<std::string> kDictionaryInits = {"uniform", "data"};
 const std::vector<std::string> kDecoderBiases = {"none", "zero", "mean"};
 const std::vector<std::string> kDTypes = {"float32", "float64"};
@@ -88,8 +93,8 @@ const std::vector<Parameter<FitOptions>>& fit_parameters() {
        .field = ChoiceField<O>{
            [](const O& o) -> std::string { return encoder_name(o.encoder.kind); },
            [](O& o, const std::string& name) { o.encoder.kind = parse_encoder(name, "--encoder"); },
-           kEncoders},
-       .help = "softmax, sparsemax, relu, topk or batchtopk",
+           encoder_names()},
+       .help = encoder_choices(),
        .recorded = true},
       {.flag = "k",
        .python = "n_nonzero_coefs",
