@@ -55,10 +55,11 @@ Matrix<T> read_npy(const std::string& path);
 /// The dtype stored in a .npy file's header (validates the header).
 DType npy_dtype(const std::string& path);
 
-/// Writes a 2-D C-order .npy (format 1.0) with dtype T (float32 '<f4',
-/// float64 '<f8'), atomically.
-template <typename T>
-void write_npy(const std::string& path, const Matrix<T>& matrix);
+/// Writes a 2-D C-order .npy (format 1.0) with the matrix's dtype (float32
+/// '<f4', float64 '<f8'), atomically. The writers take views: a Matrix, a
+/// NumPy array or a memory map is written without a copy.
+void write_npy(const std::string& path, MatrixView<float> matrix);
+void write_npy(const std::string& path, MatrixView<double> matrix);
 
 /// Reads numeric CSV: comma separated, one sample per line, optional header
 /// row (a first line none of whose fields is a number). Blank lines at the
@@ -68,9 +69,10 @@ template <typename T>
 Matrix<T> read_csv(const std::string& path);
 
 /// Writes CSV with an optional header row; numbers with enough digits to
-/// round-trip T exactly. Atomic.
-template <typename T>
-void write_csv(const std::string& path, const Matrix<T>& matrix,
+/// round-trip the matrix's type exactly. Atomic.
+void write_csv(const std::string& path, MatrixView<float> matrix,
+               const std::vector<std::string>& header = {});
+void write_csv(const std::string& path, MatrixView<double> matrix,
                const std::vector<std::string>& header = {});
 
 /// Reads data by extension (.npy or .csv), then checks it is usable as
@@ -80,11 +82,11 @@ template <typename T>
 Matrix<T> read_matrix(const std::string& path);
 
 /// Writes by extension: .npy or .csv (anything else is an Error naming the path).
-template <typename T>
-void write_matrix(const std::string& path, const Matrix<T>& matrix);
+void write_matrix(const std::string& path, MatrixView<float> matrix);
+void write_matrix(const std::string& path, MatrixView<double> matrix);
 
 /// Throws Error "<what>: row R, column C is <value>" at the first non-finite entry.
-template <typename T>
-void check_finite(const Matrix<T>& matrix, const std::string& what);
+void check_finite(MatrixView<float> matrix, const std::string& what);
+void check_finite(MatrixView<double> matrix, const std::string& what);
 
 }  // namespace dictlearn

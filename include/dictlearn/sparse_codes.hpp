@@ -38,8 +38,8 @@ struct SparseCodes {
 /// The CSR form of `dense` (rows x cols): every entry that compares unequal to
 /// zero is kept, however tiny (subnormals, negative values, NaN); exact zeros
 /// (+0 and -0) are dropped. Cost O(rows x cols).
-template <typename T>
-SparseCodes<T> to_sparse(const Matrix<T>& dense);
+SparseCodes<float> to_sparse(MatrixView<float> dense);
+SparseCodes<double> to_sparse(MatrixView<double> dense);
 
 /// The dense rows x cols matrix of `codes`, zeros where nothing is stored.
 /// Validates `codes` first (see check_sparse_codes).

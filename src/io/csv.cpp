@@ -180,9 +180,11 @@ Matrix<T> read_csv(const std::string& path) {
   return detail::read_csv_counting_header<T>(path, header_lines);
 }
 
+namespace {
+
 template <typename T>
-void write_csv(const std::string& path, const Matrix<T>& matrix,
-               const std::vector<std::string>& header) {
+void write_csv_rows(const std::string& path, MatrixView<T> matrix,
+                    const std::vector<std::string>& header) {
   DICTLEARN_CHECK(header.empty() || header.size() == static_cast<size_t>(matrix.cols()),
                   "{}: the header has {} names but the matrix has {} columns", path, header.size(),
                   matrix.cols());
@@ -213,13 +215,20 @@ void write_csv(const std::string& path, const Matrix<T>& matrix,
   file.commit();
 }
 
+}  // namespace
+
+void write_csv(const std::string& path, MatrixView<float> matrix,
+               const std::vector<std::string>& header) {
+  write_csv_rows(path, matrix, header);
+}
+void write_csv(const std::string& path, MatrixView<double> matrix,
+               const std::vector<std::string>& header) {
+  write_csv_rows(path, matrix, header);
+}
+
 template Matrix<float> detail::read_csv_counting_header<float>(const std::string&, int&);
 template Matrix<double> detail::read_csv_counting_header<double>(const std::string&, int&);
 template Matrix<float> read_csv<float>(const std::string&);
 template Matrix<double> read_csv<double>(const std::string&);
-template void write_csv<float>(const std::string&, const Matrix<float>&,
-                               const std::vector<std::string>&);
-template void write_csv<double>(const std::string&, const Matrix<double>&,
-                                const std::vector<std::string>&);
 
 }  // namespace dictlearn

@@ -28,7 +28,7 @@ Format format_of(const std::string& path) {
 
 /// Row and column of the first non-finite entry, in storage (row-major) order.
 template <typename T>
-std::optional<std::pair<Eigen::Index, Eigen::Index>> first_non_finite(const Matrix<T>& matrix) {
+std::optional<std::pair<Eigen::Index, Eigen::Index>> first_non_finite(MatrixView<T> matrix) {
   for (Eigen::Index i = 0; i < matrix.rows(); ++i) {
     for (Eigen::Index j = 0; j < matrix.cols(); ++j) {
       if (!std::isfinite(matrix(i, j))) return std::pair{i, j};
@@ -63,11 +63,18 @@ const char* dtype_name(DType dtype) {
 }
 
 template <typename T>
-void check_finite(const Matrix<T>& matrix, const std::string& what) {
-  if (const auto bad = first_non_finite(matrix)) {
+void check_finite_entries(MatrixView<T> matrix, const std::string& what) {
+  if (const auto bad = first_non_finite<T>(matrix)) {
     const auto [i, j] = *bad;
     DICTLEARN_FAIL("{}: row {}, column {} is {}", what, i, j, non_finite_name(matrix(i, j)));
   }
+}
+
+void check_finite(MatrixView<float> matrix, const std::string& what) {
+  check_finite_entries(matrix, what);
+}
+void check_finite(MatrixView<double> matrix, const std::string& what) {
+  check_finite_entries(matrix, what);
 }
 
 template <typename T>
@@ -76,7 +83,7 @@ Matrix<T> read_matrix(const std::string& path) {
     Matrix<T> matrix = read_npy<T>(path);
     check_not_empty(matrix, path);
     // The same position numpy would print for X[5, 1].
-    if (const auto bad = first_non_finite(matrix)) {
+    if (const auto bad = first_non_finite<T>(matrix)) {
       const auto [i, j] = *bad;
       DICTLEARN_FAIL("{}: row {}, column {} (0-based) is {}", path, i, j,
                      non_finite_name(matrix(i, j)));
@@ -88,7 +95,7 @@ Matrix<T> read_matrix(const std::string& path) {
   check_not_empty(matrix, path);
   // The position a text editor shows: file lines and columns counted from 1.
   // Rows map to lines directly because only trailing blank lines are allowed.
-  if (const auto bad = first_non_finite(matrix)) {
+  if (const auto bad = first_non_finite<T>(matrix)) {
     const auto [i, j] = *bad;
     DICTLEARN_FAIL("{}: line {}, column {} is {}", path, i + header_lines + 1, j + 1,
                    non_finite_name(matrix(i, j)));
@@ -97,7 +104,7 @@ Matrix<T> read_matrix(const std::string& path) {
 }
 
 template <typename T>
-void write_matrix(const std::string& path, const Matrix<T>& matrix) {
+void write_by_extension(const std::string& path, MatrixView<T> matrix) {
   if (format_of(path) == Format::npy) {
     write_npy(path, matrix);
   } else {
@@ -105,11 +112,14 @@ void write_matrix(const std::string& path, const Matrix<T>& matrix) {
   }
 }
 
-template void check_finite<float>(const Matrix<float>&, const std::string&);
-template void check_finite<double>(const Matrix<double>&, const std::string&);
+void write_matrix(const std::string& path, MatrixView<float> matrix) {
+  write_by_extension(path, matrix);
+}
+void write_matrix(const std::string& path, MatrixView<double> matrix) {
+  write_by_extension(path, matrix);
+}
+
 template Matrix<float> read_matrix<float>(const std::string&);
 template Matrix<double> read_matrix<double>(const std::string&);
-template void write_matrix<float>(const std::string&, const Matrix<float>&);
-template void write_matrix<double>(const std::string&, const Matrix<double>&);
 
 }  // namespace dictlearn

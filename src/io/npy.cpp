@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/check.hpp"
+#include "core/contiguous.hpp"
 #include "dictlearn/io.hpp"
 #include "io/npy_header.hpp"
 
@@ -255,19 +256,25 @@ DType npy_dtype(const std::string& path) {
   return read_header(file).dtype;
 }
 
+namespace {
+
 template <typename T>
-void write_npy(const std::string& path, const Matrix<T>& matrix) {
+void write_npy_rows(const std::string& path, MatrixView<T> matrix) {
   const std::string header = npy_header_v1(std::is_same_v<T, float> ? "<f4" : "<f8",
                                            fmt::format("({}, {})", matrix.rows(), matrix.cols()));
+  const detail::ContiguousRows<T> rows(matrix);
   AtomicFile file(path);
   file.write(header);
-  file.write(matrix.data(), static_cast<size_t>(matrix.size()) * sizeof(T));
+  file.write(rows.data(), static_cast<size_t>(matrix.size()) * sizeof(T));
   file.commit();
 }
 
+}  // namespace
+
+void write_npy(const std::string& path, MatrixView<float> matrix) { write_npy_rows(path, matrix); }
+void write_npy(const std::string& path, MatrixView<double> matrix) { write_npy_rows(path, matrix); }
+
 template Matrix<float> read_npy<float>(const std::string&);
 template Matrix<double> read_npy<double>(const std::string&);
-template void write_npy<float>(const std::string&, const Matrix<float>&);
-template void write_npy<double>(const std::string&, const Matrix<double>&);
 
 }  // namespace dictlearn

@@ -64,13 +64,15 @@ void check_sparse_codes(const SparseCodes<T>& codes, const std::string& what) {
 }
 
 template <typename T>
-SparseCodes<T> to_sparse(const Matrix<T>& dense) {
+SparseCodes<T> sparse_rows(MatrixView<T> dense) {
   SparseCodes<T> codes;
   codes.rows = dense.rows();
   codes.cols = dense.cols();
   // Count first so the arrays are allocated once at their final size.
   int64_t nnz = 0;
-  for (int64_t i = 0; i < dense.size(); ++i) nnz += dense.data()[i] != T(0);
+  for (int64_t row = 0; row < dense.rows(); ++row) {
+    for (int64_t column = 0; column < dense.cols(); ++column) nnz += dense(row, column) != T(0);
+  }
   codes.indptr.reserve(static_cast<size_t>(codes.rows) + 1);
   codes.indices.reserve(static_cast<size_t>(nnz));
   codes.values.reserve(static_cast<size_t>(nnz));
@@ -320,8 +322,8 @@ SparseCodes<T> read_sparse_codes(const std::string& path) {
 
 template struct SparseCodes<float>;
 template struct SparseCodes<double>;
-template SparseCodes<float> to_sparse<float>(const Matrix<float>&);
-template SparseCodes<double> to_sparse<double>(const Matrix<double>&);
+SparseCodes<float> to_sparse(MatrixView<float> dense) { return sparse_rows(dense); }
+SparseCodes<double> to_sparse(MatrixView<double> dense) { return sparse_rows(dense); }
 template Matrix<float> to_dense<float>(const SparseCodes<float>&);
 template Matrix<double> to_dense<double>(const SparseCodes<double>&);
 template void check_sparse_codes<float>(const SparseCodes<float>&, const std::string&);
