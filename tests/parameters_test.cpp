@@ -222,9 +222,17 @@ TEST(Parameters, FilesWrittenBeforeTheSingleSchemaLoadAndResume) {
   const Model<float> whole = load_model<float>(kFixtures + "softmax_whole.safetensors");
   const Model<float>& resumed = trainer.model();
   EXPECT_EQ(trainer.losses().size(), 6u);
-  EXPECT_TRUE(resumed.dictionary == whole.dictionary);
-  EXPECT_TRUE(resumed.encoder_weight == whole.encoder_weight);
-  EXPECT_TRUE(resumed.encoder_bias == whole.encoder_bias);
+  // The fixtures were written by the AVX2/AVX-512 kernels, which give the
+  // same bits; the baseline (SSE) level rounds some sums differently.
+  if (std::string(vector_kernel_level()) != "baseline") {
+    EXPECT_TRUE(resumed.dictionary == whole.dictionary);
+    EXPECT_TRUE(resumed.encoder_weight == whole.encoder_weight);
+    EXPECT_TRUE(resumed.encoder_bias == whole.encoder_bias);
+  } else {
+    EXPECT_TRUE(resumed.dictionary.isApprox(whole.dictionary, 1e-5f));
+    EXPECT_TRUE(resumed.encoder_weight.isApprox(whole.encoder_weight, 1e-5f));
+    EXPECT_TRUE(resumed.encoder_bias.isApprox(whole.encoder_bias, 1e-5f));
+  }
   // The old keys are compared too: another learning rate is refused.
   FitOptions other = options;
   other.adam.lr = 0.01;
