@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "core/check.hpp"
 #include "core/parallel.hpp"
 #include "core/threads.hpp"
 
@@ -20,6 +21,7 @@ namespace dictlearn::detail {
 /// thread after the region.
 template <typename Body>
 void for_row_blocks(int64_t rows, int64_t block, int threads, double work, Body body) {
+  DICTLEARN_ASSERT(rows >= 0 && block >= 1);
   const int64_t blocks = (rows + block - 1) / block;
   const int used =
       static_cast<int>(std::min<int64_t>(blocks, threads_for(resolve_threads(threads), work)));

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 #endif
 
+#include "core/check.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/vector_math.hpp"
 
@@ -67,6 +68,11 @@ template <typename T>
 void block_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
                 int64_t ldb, T beta, T* c, int64_t ldc, const BlockAddend<T>& addend,
                 SimdLevel level) {
+  DICTLEARN_ASSERT(m >= 0 && n >= 0 && k >= 0);
+  DICTLEARN_ASSERT(ldb >= n && ldc >= n && lda >= (trans_a ? m : k));
+  // The kernels read A and B while writing C: they must not overlap it.
+  DICTLEARN_ASSERT(a + (trans_a ? k * lda : m * lda) <= c || c + m * ldc <= a);
+  DICTLEARN_ASSERT(b + k * ldb <= c || c + m * ldc <= b);
   if (m == 0 || n == 0) return;
   const bool add_to_c = beta == T(1);
   if (add_to_c || beta == T(0)) {
