@@ -1,4 +1,4 @@
-// The fused pass's block products (src/block_gemm.cpp) at the AVX-512 and
+// The fused pass's block products (src/kernels/block_gemm.cpp) at the AVX-512 and
 // AVX2 levels: each entry bit for bit the documented sum (fused
 // multiply-adds in order p = 0 .. k − 1 from zero, ± the addend, then added
 // to C when beta is 1), over row and column tails, both layouts of A,

@@ -1,5 +1,5 @@
 // The explicit SIMD kernels at every instruction-set level this CPU runs
-// (src/simd_dispatch.hpp: v4, v3, baseline, each with its own vector width):
+// (src/kernels/simd_dispatch.hpp: v4, v3, baseline, each with its own vector width):
 // the small kernel, softmax and softmax's backward against scalar references
 // in double and against each other; training at each level gives the same
 // model for 1 and 2 threads; DICTLEARN_SIMD picks the level, refuses levels

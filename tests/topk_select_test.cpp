@@ -1,4 +1,4 @@
-// TopK selection (src/encoders.cpp: block-maxima bound, heap for NaNs and
+// TopK selection (src/encoders/encoders.cpp: block-maxima bound, heap for NaNs and
 // short rows) against a full sort by (value descending, index ascending),
 // on rows full of ties, and its behaviour on rows with NaNs.
 #include <gtest/gtest.h>

@@ -8,7 +8,7 @@
 namespace dictlearn::detail {
 
 /// read_csv that also returns how many header lines precede the data (0 or 1),
-/// so errors can name the file line of a matrix row. Defined in io_csv.cpp.
+/// so errors can name the file line of a matrix row. Defined in src/io/csv.cpp.
 template <typename T>
 Matrix<T> read_csv_counting_header(const std::string& path, int& header_lines);
 

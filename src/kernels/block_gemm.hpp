@@ -1,6 +1,6 @@
-// Internal: the matrix products of the fused pass's blocks (src/trainer.cpp),
-// whose operands stay in the core's caches: a few hundred rows against a
-// model of a few hundred atoms. gemm() (Eigen) copies both operands into
+// Internal: the matrix products of the fused pass's blocks
+// (src/learners/autoencoder/fused_pass.cpp), whose operands stay in the core's caches: a few
+// hundred rows against a model of a few hundred atoms. gemm() (Eigen) copies both operands into
 // packed panels on every call, a cost that these small products do not
 // amortize (docs/PERFORMANCE.md, "History"); block_gemm() reads them where they lie. Its register
 // tile is 6 rows of C by 4 vectors (AVX-512: 64 floats or 32 doubles; AVX2: 2 vectors), with B read
