@@ -1,11 +1,13 @@
 // The command-line tool end to end, and every bad input it must refuse with
 // one line on stderr, exit 1 and no output file.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -444,8 +446,12 @@ TEST_F(CliTest, CheckpointFlagsAndRefusedResumes) {
                                       (dir_ / "o.safetensors") + " -q --resume " + ck),
                     {"ck.safetensors", "data of shape 2000x2, this data is 50x2"},
                     dir_ / "o.safetensors");
+  // A model is not a checkpoint (and -o may not be the file --resume reads).
+  expect_user_error(
+      run_cli(dir_, "fit " + data_ + " -q -o " + (dir_ / "o.safetensors") + " --resume " + model),
+      {"m.safetensors", "not a dictlearn checkpoint"}, dir_ / "o.safetensors");
   expect_user_error(run_cli(dir_, fit + " --resume " + model),
-                    {"m.safetensors", "not a dictlearn checkpoint"}, "");
+                    {"-o: ", "is also the input --resume"}, "");
   // Resuming a finished run with a longer --epochs continues it, log included.
   const Result more =
       run_cli(dir_, "fit " + data_ + " -o " + (dir_ / "more.safetensors") +
@@ -510,6 +516,54 @@ TEST_F(CliTest, AnUnwritableOutputIsAUserError) {
   expect_user_error(run_cli(dir_, "toy -o " + (dir_ / "no/such/folder/toy.npy")),
                     {"no/such/folder/toy.npy"}, "");
   expect_user_error(run_cli(dir_, "toy -o " + (dir_ / "toy.bin")), {"toy.bin"}, dir_ / "toy.bin");
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+// Output paths are checked before any work: a missing folder, a target that is
+// not a regular file, or an output that is another output or an input fails at
+// once, names the flag, and writes nothing.
+TEST_F(CliTest, BadOutputPathsFailBeforeAnyWork) {
+  const std::string model = dir_ / "m.safetensors";
+  const std::string fit = "fit " + data_ + " -e 5 -q";
+  expect_user_error(run_cli(dir_, fit + " -o " + (dir_ / "missing/m.safetensors")),
+                    {"-o: ", "missing/m.safetensors: the folder", "does not exist"}, "");
+  // A bad --log no longer leaves a new model under -o.
+  expect_user_error(run_cli(dir_, fit + " -o " + model + " --log " + (dir_ / "missing/l.csv")),
+                    {"--log: ", "does not exist"}, model);
+  expect_user_error(run_cli(dir_, fit + " -o /dev/null"),
+                    {"-o: /dev/null exists and is not a regular file (a character device)"}, "");
+  EXPECT_TRUE(fs::is_character_file("/dev/null"));
+  ASSERT_EQ(::mkfifo((dir_ / "fifo").c_str(), 0600), 0);
+  expect_user_error(run_cli(dir_, fit + " -o " + (dir_ / "fifo")), {"(a FIFO)"}, "");
+  EXPECT_TRUE(fs::is_fifo(dir_ / "fifo"));
+  fs::create_directory(dir_ / "folder");
+  expect_user_error(run_cli(dir_, fit + " -o " + (dir_ / "folder")), {"(a folder)"}, "");
+  // Collisions: with the data (also through another spelling), between outputs.
+  const std::string data_bytes = file_bytes(data_);
+  expect_user_error(run_cli(dir_, fit + " -o " + data_), {"is also the input data"}, "");
+  expect_user_error(run_cli(dir_, fit + " -o " + model + " --checkpoint " + data_),
+                    {"--checkpoint: ", "is also the input data"}, model);
+  expect_user_error(run_cli(dir_, fit + " -o " + model + " --log " + model),
+                    {"--log: ", "is also -o: two outputs cannot be the same file"}, model);
+  EXPECT_EQ(file_bytes(data_), data_bytes);
+  // --checkpoint equal to --resume is how a long run keeps checkpointing.
+  const std::string checkpoint = dir_ / "c.safetensors";
+  ASSERT_EQ(run_cli(dir_, fit + " -o " + model + " --checkpoint " + checkpoint).code, 0);
+  const Result resumed =
+      run_cli(dir_, "fit " + data_ + " -e 8 -q -o " + (dir_ / "m2.safetensors") + " --resume " +
+                        checkpoint + " --checkpoint " + checkpoint);
+  EXPECT_EQ(resumed.code, 0) << resumed.err;
+  // encode and reconstruct: the output may be neither the model nor the data.
+  fs::create_symlink(model, dir_ / "link.safetensors");
+  expect_user_error(
+      run_cli(dir_, "encode " + model + " " + data_ + " -o " + (dir_ / "link.safetensors")),
+      {"-o: ", "is also the input model"}, "");
+  expect_user_error(run_cli(dir_, "reconstruct " + model + " " + data_ + " -o " + data_),
+                    {"is also the input data"}, "");
+  EXPECT_EQ(file_bytes(data_), data_bytes);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "dictlearn/model.hpp"
 #include "dictlearn/sparse_codes.hpp"
 #include "dictlearn/workflows.hpp"
+#include "workflows/paths.hpp"
 
 namespace dictlearn {
 namespace {
@@ -34,6 +35,7 @@ void with_model_and_data(const std::string& model_path, const std::string& data_
 }  // namespace
 
 void run_encode(const std::string& model, const std::string& data, const std::string& output) {
+  detail::check_output_paths({{"-o", output}}, {{"model", model}, {"data", data}});
   with_model_and_data(model, data, [&](const auto& m, const auto& X) {
     const auto codes = encode(m, X);
     if (std::filesystem::path(output).extension() == ".npz") {
@@ -45,6 +47,7 @@ void run_encode(const std::string& model, const std::string& data, const std::st
 }
 
 void run_reconstruct(const std::string& model, const std::string& data, const std::string& output) {
+  detail::check_output_paths({{"-o", output}}, {{"model", model}, {"data", data}});
   with_model_and_data(
       model, data, [&](const auto& m, const auto& X) { write_matrix(output, reconstruct(m, X)); });
 }

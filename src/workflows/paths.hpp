@@ -1,0 +1,28 @@
+// Internal: the output paths of a command, checked before any work, so that a
+// bad path fails in milliseconds, writes nothing and replaces nothing it must
+// not (issue 12 asks for this of every command).
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dictlearn::detail {
+
+/// A path as the command names it: the flag (or argument) and its value.
+struct NamedPath {
+  std::string flag;  ///< "-o", "--log", "data", ...
+  std::string path;  ///< empty: not given (skipped)
+};
+
+/// Throws Error naming the flag and the path unless every output
+///  - lies in a folder that exists and is writable;
+///  - is, where it exists already, a regular file (or a link to one): a
+///    device, FIFO, socket or folder is never replaced;
+///  - differs from every other output and every input (the same file through
+///    another spelling or a link counts as the same), except the pairs of
+///    flags in `allowed` (e.g. --checkpoint equal to --resume).
+void check_output_paths(const std::vector<NamedPath>& outputs, const std::vector<NamedPath>& inputs,
+                        const std::vector<std::pair<std::string, std::string>>& allowed = {});
+
+}  // namespace dictlearn::detail
