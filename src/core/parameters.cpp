@@ -309,6 +309,7 @@ const std::vector<Parameter<FitJob>>& fit_job_parameters() {
        .python = "snapshot_every",
        .field = DICTLEARN_FIELD(J, snapshot_every),
        .help = "epochs between atom snapshots in the log (0: about 200 per run)",
+       .range = at_least(0, " (0: about 200 per run)"),
        .recorded = true},
   };
   return table;
