@@ -51,7 +51,10 @@ void add_parameters(CLI::App* app, const std::vector<dl::Parameter<Options>>& ta
     CLI::Option* option = std::visit(
         [&](const auto& field) -> CLI::Option* {
           using Field = std::decay_t<decltype(field)>;
-          if constexpr (std::is_same_v<Field, dl::ChoiceField<Options>>) {
+          // Choices, and unsigned integers (CLI11 wraps "-1" and 2^64 into
+          // range), are read as text and parsed by the table (exit 1, naming the flag).
+          if constexpr (std::is_same_v<Field, dl::ChoiceField<Options>> ||
+                        std::is_same_v<Field, uint64_t& (*)(Options&)>) {
             return app->add_option(names, choices[row.flag], row.help);
           } else if constexpr (std::is_same_v<Field, bool& (*)(Options&)>) {
             return app->add_flag(names, field(options), row.help);
@@ -63,6 +66,7 @@ void add_parameters(CLI::App* app, const std::vector<dl::Parameter<Options>>& ta
     if (!value.empty() && !std::holds_alternative<bool& (*)(Options&)>(row.field)) {
       option->default_str(value);
     }
+    if (std::holds_alternative<uint64_t& (*)(Options&)>(row.field)) option->type_name("UINT");
     if (row.required) option->required();
   }
 }
@@ -75,7 +79,8 @@ void resolve(FitArgs& args, const std::vector<dl::Parameter<Options>>& table, Op
     if (row.positional || args.command->get_option_no_throw("--" + row.flag) == nullptr) continue;
     if (args.command->count("--" + row.flag) == 0) continue;
     args.job.given.insert(row.flag);
-    if (std::holds_alternative<dl::ChoiceField<Options>>(row.field)) {
+    if (std::holds_alternative<dl::ChoiceField<Options>>(row.field) ||
+        std::holds_alternative<uint64_t& (*)(Options&)>(row.field)) {
       dl::set_parameter_value(row, options, args.choices[row.flag]);
     }
   }

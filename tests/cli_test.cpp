@@ -305,6 +305,13 @@ TEST_F(CliTest, BadFitParametersAreRefused) {
   const std::string model = dir_ / "m.safetensors";
   const std::string fit = "fit " + data_ + " -o " + model;
   expect_user_error(run_cli(dir_, fit + " --atoms 0"), {"--atoms: must be >= 1, got 0"}, model);
+  expect_user_error(run_cli(dir_, fit + " --seed -1"),
+                    {"--seed: must be an integer in [0, 18446744073709551615], got '-1'"}, model);
+  expect_user_error(run_cli(dir_, fit + " --seed 18446744073709551616"),
+                    {"--seed: must be an integer in [0, 18446744073709551615], got "
+                     "'18446744073709551616'"},
+                    model);
+  expect_user_error(run_cli(dir_, fit + " --seed 1.5"), {"--seed: must be an integer"}, model);
   expect_user_error(run_cli(dir_, fit + " --snapshot-every -1"),
                     {"--snapshot-every: must be >= 0 (0: about 200 per run), got -1"}, model);
   expect_user_error(run_cli(dir_, fit + " --epochs -1"), {"--epochs: must be >= 0, got -1"}, model);

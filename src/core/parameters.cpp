@@ -3,6 +3,7 @@
 #include "dictlearn/parameters.hpp"
 
 #include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include "core/check.hpp"
@@ -398,6 +399,11 @@ void set_parameter_value(const Parameter<Options>& parameter, Options& options,
             }
           } catch (const std::exception&) {
             used = text.size() + 1;
+          }
+          if constexpr (std::is_unsigned_v<Value>) {
+            DICTLEARN_CHECK(!text.empty() && used == text.size(),
+                            "{}--{}: must be an integer in [0, {}], got '{}'", prefix,
+                            parameter.flag, std::numeric_limits<Value>::max(), text);
           }
           DICTLEARN_CHECK(!text.empty() && used == text.size(), "{}--{}: '{}' is not {} {}", prefix,
                           parameter.flag, text, std::is_floating_point_v<Value> ? "a" : "an",
