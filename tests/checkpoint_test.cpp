@@ -16,6 +16,7 @@
 namespace dictlearn {
 namespace {
 
+using testing::expect_same_model;
 using testing::TempDir;
 
 Matrix<float> data(int n = 3000, int dim = 6, uint64_t seed = 3) {
@@ -24,14 +25,6 @@ Matrix<float> data(int n = 3000, int dim = 6, uint64_t seed = 3) {
   Matrix<float> X(n, dim);
   for (Eigen::Index i = 0; i < X.size(); ++i) X.data()[i] = normal(engine);
   return X;
-}
-
-void expect_same_model(const Model<float>& a, const Model<float>& b) {
-  EXPECT_EQ(a.dictionary, b.dictionary);
-  EXPECT_EQ(a.encoder_weight, b.encoder_weight);
-  EXPECT_EQ(a.encoder_bias, b.encoder_bias);
-  EXPECT_EQ(a.decoder_bias, b.decoder_bias);
-  EXPECT_EQ(a.encoder.threshold, b.encoder.threshold);
 }
 
 struct ResumeCase {

@@ -15,21 +15,13 @@
 namespace dictlearn {
 namespace {
 
+using testing::normal_matrix;
 using testing::Tolerances;
 
 template <typename T>
 class CodersTest : public ::testing::Test {};
 using Types = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(CodersTest, Types);
-
-template <typename T>
-Matrix<T> normal_matrix(Eigen::Index rows, Eigen::Index cols, uint64_t seed) {
-  std::mt19937_64 engine(seed);
-  std::normal_distribution<double> normal;
-  Matrix<T> out(rows, cols);
-  for (Eigen::Index i = 0; i < out.size(); ++i) out.data()[i] = static_cast<T>(normal(engine));
-  return out;
-}
 
 /// Integers: every product and sum below is exact in float, so the coder's
 /// result must equal the formula bit for bit whatever the product's order.

@@ -17,15 +17,12 @@
 namespace dictlearn {
 namespace {
 
+using testing::expect_same_model;
 using testing::TempDir;
 
 template <typename T>
-Matrix<T> data(int n, int dim, uint64_t seed = 5) {
-  std::mt19937_64 engine(seed);
-  std::normal_distribution<double> normal;
-  Matrix<T> X(n, dim);
-  for (Eigen::Index i = 0; i < X.size(); ++i) X.data()[i] = static_cast<T>(normal(engine));
-  return X;
+Matrix<T> data(int n, int dim) {
+  return testing::normal_matrix<T>(n, dim, 5);
 }
 
 /// The same rows as a MatrixSource, without a contiguous view: every read
@@ -45,15 +42,6 @@ class HiddenSource final : public DataSource<T> {
  private:
   MatrixSource<T> inner_;
 };
-
-template <typename T>
-void expect_same_model(const Model<T>& a, const Model<T>& b) {
-  EXPECT_EQ(a.dictionary, b.dictionary);
-  EXPECT_EQ(a.encoder_weight, b.encoder_weight);
-  EXPECT_EQ(a.encoder_bias, b.encoder_bias);
-  EXPECT_EQ(a.decoder_bias, b.decoder_bias);
-  EXPECT_EQ(a.encoder.threshold, b.encoder.threshold);
-}
 
 struct SourceCase {
   std::string name;

@@ -112,10 +112,7 @@ TEST(ModelTest, InferenceOverBlocksMatchesThePlainComputationForAnyThreadCount) 
 // same codes, reconstructions, loss and metrics as a copy of the block; the
 // contiguous-rows helper copies exactly when the rows are strided.
 TEST(ModelTest, ViewsOfABlockGiveWhatACopyGives) {
-  std::mt19937_64 engine(21);
-  std::normal_distribution<double> normal;
-  Matrix<double> big(700, 40);
-  for (Eigen::Index i = 0; i < big.size(); ++i) big.data()[i] = normal(engine);
+  const Matrix<double> big = testing::normal_matrix<double>(700, 40, 21);
   const auto block = big.block(3, 7, 600, 24);  // three blocks of 256 rows, the last partial
   const Matrix<double> copy = block;
   Model<double> model = init_model<double>(30, 24, 5);

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "dictlearn/error.hpp"
+#include "dictlearn/model.hpp"
+#include "dictlearn/types.hpp"
 
 namespace dictlearn::testing {
 
@@ -71,6 +73,27 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+/// rows x cols entries drawn from N(0, 1) in double by a mt19937_64 seeded
+/// with `seed`, rounded to T (the same values in float and double up to that).
+template <typename T>
+Matrix<T> normal_matrix(Eigen::Index rows, Eigen::Index cols, uint64_t seed) {
+  std::mt19937_64 engine(seed);
+  std::normal_distribution<double> normal;
+  Matrix<T> out(rows, cols);
+  for (Eigen::Index i = 0; i < out.size(); ++i) out.data()[i] = static_cast<T>(normal(engine));
+  return out;
+}
+
+/// Two models equal bit for bit in every parameter and the learned threshold.
+template <typename T>
+void expect_same_model(const Model<T>& a, const Model<T>& b) {
+  EXPECT_EQ(a.dictionary, b.dictionary);
+  EXPECT_EQ(a.encoder_weight, b.encoder_weight);
+  EXPECT_EQ(a.encoder_bias, b.encoder_bias);
+  EXPECT_EQ(a.decoder_bias, b.decoder_bias);
+  EXPECT_EQ(a.encoder.threshold, b.encoder.threshold);
+}
 
 }  // namespace dictlearn::testing
 
