@@ -7,6 +7,7 @@
 #include "core/blocks.hpp"
 #include "core/check.hpp"
 #include "core/contiguous.hpp"
+#include "core/data_shape.hpp"
 #include "core/finite.hpp"
 #include "core/random.hpp"
 #include "core/threads.hpp"
@@ -61,10 +62,13 @@ void validate_model(const Model<T>& model, const std::string& what) {
 template <typename T>
 void check_data_matches(const Model<T>& model, MatrixView<std::type_identity_t<T>> X,
                         const std::string& what) {
-  DICTLEARN_CHECK(X.rows() >= 1, "{}: no data (0 rows)", what);
-  DICTLEARN_CHECK(X.cols() == model.dim(),
-                  "{}: data has {} columns but the model's atoms have dimension {}", what, X.cols(),
-                  model.dim());
+  detail::check_data_shape(model.dim(), X.rows(), X.cols(), what);
+}
+
+void detail::check_data_shape(int dim, int64_t rows, int64_t cols, const std::string& what) {
+  DICTLEARN_CHECK(rows >= 1, "{}: no data (0 rows)", what);
+  DICTLEARN_CHECK(cols == dim, "{}: data has {} columns but the model's atoms have dimension {}",
+                  what, cols, dim);
 }
 
 namespace {

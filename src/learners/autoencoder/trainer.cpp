@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "core/check.hpp"
+#include "core/data_shape.hpp"
 #include "learners/autoencoder/engine.hpp"
 
 namespace dictlearn {
@@ -23,15 +24,6 @@ void zero_like(Gradients<T>& out, const Model<T>& model) {
   out.encoder_weight.setZero(model.n_atoms(), model.dim());
   out.encoder_bias.setZero(model.n_atoms());
   out.decoder_bias.setZero(model.decoder_bias.size());
-}
-
-/// As check_data_matches (model.hpp), for data of any layout.
-template <typename T>
-void check_matches(const Model<T>& model, int64_t rows, int64_t cols) {
-  DICTLEARN_CHECK(rows >= 1, "{}: no data (0 rows)", "data");
-  DICTLEARN_CHECK(cols == model.dim(),
-                  "{}: data has {} columns but the model's atoms have dimension {}", "data", cols,
-                  model.dim());
 }
 
 /// The one reduction point of a batch (reduction.hpp): the gradient sums,
@@ -183,7 +175,7 @@ EpochLoopOptions Trainer<T>::loop_options() const {
 template <typename T>
 void Trainer<T>::begin_fit(const DataSource<T>& data, int64_t batch_rows) {
   detail::TrainerState<T>& s = *state_;
-  check_matches(s.model, data.rows(), data.dim());
+  detail::check_data_shape(s.model.dim(), data.rows(), data.dim(), "data");
   check_finite(data);
   work_ = std::make_unique<detail::Workspace<T>>();
   detail::prepare(s, *work_, data.rows(), batch_rows);
@@ -239,7 +231,7 @@ Model<T> Trainer<T>::release_model() {
 template <typename T>
 double Trainer<T>::evaluate(MatrixView<T> X) {
   detail::TrainerState<T>& s = *state_;
-  check_matches(s.model, X.rows(), X.cols());
+  check_data_matches(s.model, X, "data");
   std::optional<Matrix<T>> copy;  // rows with gaps between them are copied once
   if (X.outerStride() != X.cols() && X.rows() > 1) copy = X;
   detail::Workspace<T> w;
