@@ -1,8 +1,8 @@
 // initialize(): a new model for the data as the options ask.
 #include <numeric>
-#include <optional>
 
 #include "core/check.hpp"
+#include "core/contiguous.hpp"
 #include "learners/autoencoder/engine.hpp"
 #include "learners/random.hpp"
 
@@ -15,9 +15,8 @@ Model<T> initialize(MatrixView<T> view, const FitOptions& options) {
                   view.cols());
   // Contiguous rows are read in place (as a plain matrix, so that Eigen sums
   // the mean in the order it always has); other strides are copied once.
-  std::optional<Matrix<T>> copy;
-  if (view.outerStride() != view.cols() && view.rows() > 1) copy = view;
-  const Eigen::Map<const Matrix<T>> X(copy ? copy->data() : view.data(), view.rows(), view.cols());
+  const detail::ContiguousRows<T> rows(view);
+  const Eigen::Map<const Matrix<T>> X = rows.matrix();
   const int dim = static_cast<int>(X.cols());
   Model<T> model = init_model<T>(options.n_atoms, dim, options.seed);
   if (options.dictionary_init == DictionaryInit::data) {

@@ -7,11 +7,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <optional>
 #include <span>
 #include <utility>
 
 #include "core/check.hpp"
+#include "core/contiguous.hpp"
 #include "core/data_shape.hpp"
 #include "learners/autoencoder/engine.hpp"
 
@@ -232,11 +232,10 @@ template <typename T>
 double Trainer<T>::evaluate(MatrixView<T> X) {
   detail::TrainerState<T>& s = *state_;
   check_data_matches(s.model, X, "data");
-  std::optional<Matrix<T>> copy;  // rows with gaps between them are copied once
-  if (X.outerStride() != X.cols() && X.rows() > 1) copy = X;
+  const detail::ContiguousRows<T> rows(X);  // rows with gaps between them are copied once
   detail::Workspace<T> w;
   detail::prepare(s, w, X.rows(), X.rows());
-  return reduced_batch(s, copy ? copy->data() : X.data(), nullptr, X.rows(), w).objective;
+  return reduced_batch(s, rows.data(), nullptr, X.rows(), w).objective;
 }
 
 template <typename T>
