@@ -99,7 +99,7 @@ TEST(ModelTest, InferenceOverBlocksMatchesThePlainComputationForAnyThreadCount) 
     activate(model.encoder, want);
     const Matrix<float> one = encode(model, X, 1), two = encode(model, X, 2);
     EXPECT_EQ(one, two);
-    EXPECT_LT((one - want).cwiseAbs().maxCoeff(), 1e-5f);
+    EXPECT_LT(testing::max_abs_difference(one, want), 1e-5);
     const Matrix<float> out = reconstruct(model, X, 2);
     EXPECT_EQ(out, reconstruct(model, X, 1));
     const Matrix<float> plain = (one * model.dictionary).rowwise() + model.decoder_bias.transpose();
