@@ -140,8 +140,7 @@ bool run_killed_after(const std::string& command, double seconds) {
     ::execl("/bin/sh", "sh", "-c", line.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   int status = 0;
   while (::waitpid(pid, &status, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -161,8 +160,7 @@ TEST(CheckpointCliTest, KilledAtRandomAndResumedEqualsUninterrupted) {
   write_npy(dir / "x.npy", X);
   const std::string cli = DICTLEARN_CLI;
   const char* seed_text = std::getenv("DICTLEARN_CHECKPOINT_SEED");
-  const unsigned seed =
-      seed_text ? static_cast<unsigned>(std::stoul(seed_text)) : 20261130u;
+  const unsigned seed = seed_text ? static_cast<unsigned>(std::stoul(seed_text)) : 20261130u;
   SCOPED_TRACE("DICTLEARN_CHECKPOINT_SEED=" + std::to_string(seed));
   std::mt19937 engine(seed);
   for (const std::string& settings :
@@ -180,12 +178,14 @@ TEST(CheckpointCliTest, KilledAtRandomAndResumedEqualsUninterrupted) {
       std::filesystem::remove(dir / "ck.safetensors");
       std::filesystem::remove(dir / "killed.safetensors");
       const double kill_at = std::uniform_real_distribution<double>(0.2, 0.9)(engine) * seconds;
-      const bool died = run_killed_after(
-          fmt::format("{} -o {} --checkpoint {} --checkpoint-every 1", common,
-                      dir / "killed.safetensors", dir / "ck.safetensors"),
-          kill_at);
+      const bool died =
+          run_killed_after(fmt::format("{} -o {} --checkpoint {} --checkpoint-every 1", common,
+                                       dir / "killed.safetensors", dir / "ck.safetensors"),
+                           kill_at);
       // A run that was not killed ended on its own, with its model written.
-      if (!died) EXPECT_TRUE(std::filesystem::exists(dir / "killed.safetensors"));
+      if (!died) {
+        EXPECT_TRUE(std::filesystem::exists(dir / "killed.safetensors"));
+      }
       if (!std::filesystem::exists(dir / "ck.safetensors"))
         continue;  // killed before the first one
       ASSERT_EQ(run(common + " -o " + (dir / "resumed.safetensors") + " --resume " +

@@ -1,7 +1,7 @@
 // Encoders and penalties: the training objective against a plain computation
 // of it (tests/reference_objective.hpp) and its gradient against finite
-// differences of that plain objective, sparsemax against a plain projection, the selection rules of topk and batchtopk, and
-// the options' checks.
+// differences of that plain objective, sparsemax against a plain projection, the selection rules of
+// topk and batchtopk, and the options' checks.
 #include "dictlearn/encoders.hpp"
 
 #include <gtest/gtest.h>
@@ -53,8 +53,12 @@ TEST_P(EncoderGradientTest, ObjectiveIsThePlainOneAndGradientMatchesItsFiniteDif
   const double plain = testing::reference::objective(model, X, c.l1, c.ortho);
   EXPECT_NEAR(loss, plain, 1e-12 * plain) << c.name;
   // The penalties weigh in (a case whose term vanished would test nothing).
-  if (c.l1 > 0) EXPECT_GT(plain - testing::reference::objective(model, X, 0, c.ortho), 1e-3);
-  if (c.ortho > 0) EXPECT_GT(plain - testing::reference::objective(model, X, c.l1, 0), 1e-3);
+  if (c.l1 > 0) {
+    EXPECT_GT(plain - testing::reference::objective(model, X, 0, c.ortho), 1e-3);
+  }
+  if (c.ortho > 0) {
+    EXPECT_GT(plain - testing::reference::objective(model, X, c.l1, 0), 1e-3);
+  }
   const double h = 1e-6;
   int checked = 0;
   auto check = [&](auto& param, const auto& analytic, const char* name) {

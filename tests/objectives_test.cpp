@@ -109,7 +109,8 @@ EngineResult engine_batch(const Model<double>& model, const Matrix<double>& X,
   for (int atom : dead) state.samples_since_fired[atom] = 1000;
   detail::Workspace<double> work;
   detail::prepare(state, work, X.rows(), X.rows());
-  const detail::BatchResult result = detail::compute_batch(state, X.data(), nullptr, X.rows(), work);
+  const detail::BatchResult result =
+      detail::compute_batch(state, X.data(), nullptr, X.rows(), work);
   return {result.objective, state.gradients};
 }
 
@@ -142,8 +143,9 @@ TEST_P(AuxkTest, LossIsThePlainOneAndItsGradientMatchesFiniteDifferences) {
   EXPECT_NEAR(without.objective, main, 1e-12 * main);
 
   // e = X − X̂ of the main reconstruction at these parameters, held fixed.
-  const ref::Rows error = X - ref::reconstruct(model, ref::activate(model.encoder,
-                                                              ref::pre_activations(model, X), true));
+  const ref::Rows error =
+      X -
+      ref::reconstruct(model, ref::activate(model.encoder, ref::pre_activations(model, X), true));
   const double aux = ref::auxk_loss(model, X, error, dead, 2, options.auxk);
   EXPECT_GT(aux, 1e-3) << "the dead atoms reconstruct nothing: the case tests nothing";
   EXPECT_NEAR(with.objective - without.objective, aux, 1e-12 * with.objective);
@@ -174,12 +176,15 @@ TEST_P(AuxkTest, LossIsThePlainOneAndItsGradientMatchesFiniteDifferences) {
   check(model.decoder_bias, with.gradients.decoder_bias, without.gradients.decoder_bias,
         "decoder_bias");
   EXPECT_GE(checked, 2 * 8 * 6 + 8);
-  // AuxK moves the dead atoms only (through D; W and b feed them too).
-  const Matrix<double> dictionary_change =
-      with.gradients.dictionary - without.gradients.dictionary;
+  // AuxK moves the dead atoms only (through D; W and b feed them too); the
+  // live atoms' rows differ by rounding at most (the sums are added in
+  // another order when AuxK's part is there).
+  const Matrix<double> dictionary_change = with.gradients.dictionary - without.gradients.dictionary;
   for (int k = 0; k < model.n_atoms(); ++k) {
     const bool is_dead = std::find(dead.begin(), dead.end(), k) != dead.end();
-    if (!is_dead) EXPECT_EQ(dictionary_change.row(k).norm(), 0.0) << "atom " << k;
+    if (!is_dead) {
+      EXPECT_LT(dictionary_change.row(k).norm(), 1e-12) << "atom " << k;
+    }
   }
   EXPECT_GT(dictionary_change.norm(), 1e-4);
 }

@@ -119,8 +119,7 @@ Rows reconstruct(const Model<T>& model, const Rows& codes) {
   Rows out(n, dim);
   for (Eigen::Index i = 0; i < n; ++i) {
     for (Eigen::Index j = 0; j < dim; ++j) {
-      double sum =
-          model.decoder_bias.size() > 0 ? static_cast<double>(model.decoder_bias[j]) : 0.0;
+      double sum = model.decoder_bias.size() > 0 ? static_cast<double>(model.decoder_bias[j]) : 0.0;
       for (Eigen::Index k = 0; k < atoms; ++k) {
         sum += codes(i, k) * static_cast<double>(model.dictionary(k, j));
       }

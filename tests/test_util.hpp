@@ -114,7 +114,8 @@ double max_abs_difference(const Eigen::DenseBase<A>& a, const Eigen::DenseBase<B
   double worst = 0;
   for (Eigen::Index i = 0; i < a.rows(); ++i) {
     for (Eigen::Index j = 0; j < a.cols(); ++j) {
-      worst = worst_of(worst, std::abs(static_cast<double>(a(i, j)) - static_cast<double>(b(i, j))));
+      worst =
+          worst_of(worst, std::abs(static_cast<double>(a(i, j)) - static_cast<double>(b(i, j))));
     }
   }
   return worst;

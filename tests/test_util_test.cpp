@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <string>
 
 namespace dictlearn {
 namespace {
@@ -35,6 +37,22 @@ TEST(TestUtilTest, WorstErrorHelpersPropagateNaN) {
       << "shapes differ";
   // And the check a test writes with it fails on NaN.
   EXPECT_NONFATAL_FAILURE(EXPECT_LT(testing::max_abs_difference(got, want), 1e-3), "");
+}
+
+void skip_for_a_missing_tool() { DICTLEARN_SKIP("no-such-tool is not installed"); }
+
+// With CI=true a skip for a missing tool is a failure (the test dependencies
+// install every tool the suite uses).
+TEST(TestUtilTest, ASkipIsAFailureInCI) {
+  const char* before = std::getenv("CI");
+  const std::string saved = before ? before : "";
+  ::setenv("CI", "true", 1);
+  EXPECT_FATAL_FAILURE(skip_for_a_missing_tool(), "CI=true");
+  if (before) {
+    ::setenv("CI", saved.c_str(), 1);
+  } else {
+    ::unsetenv("CI");
+  }
 }
 
 }  // namespace
