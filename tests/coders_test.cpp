@@ -78,7 +78,7 @@ TYPED_TEST(CodersTest, ThresholdMatchesTheFormulaOnRandomData) {
   const double alpha = 1.5;
   const Matrix<T> codes = encode_threshold(dictionary, X, {.alpha = alpha});
   const Matrix<double> want = threshold_reference(dictionary.dictionary, X, alpha, false);
-  const double scale = 1 + want.cwiseAbs().maxCoeff();
+  const double scale = 1 + testing::max_abs(want);
   const double tolerance = 10 * Tolerances<T>::relative * scale;
   for (Eigen::Index i = 0; i < want.size(); ++i) {
     // Near |p| = alpha the zero pattern may differ by rounding; elsewhere not.

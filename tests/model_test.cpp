@@ -31,6 +31,9 @@ TYPED_TEST(ModelTest, InitMatchesTheSeedsDistributions) {
   ASSERT_EQ(model.n_atoms(), atoms);
   ASSERT_EQ(model.dim(), dim);
   const double bound = 1.0 / std::sqrt(static_cast<double>(dim));
+  // Eigen's minCoeff/maxCoeff may skip NaN: the bounds below hold only for finite values.
+  EXPECT_TRUE(model.dictionary.allFinite() && model.encoder_weight.allFinite() &&
+              model.encoder_bias.allFinite());
   EXPECT_GE(model.dictionary.minCoeff(), T(0));
   EXPECT_LT(model.dictionary.maxCoeff(), T(1));
   EXPECT_NEAR(model.dictionary.template cast<double>().mean(), 0.5, 0.05);
