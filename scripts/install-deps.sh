@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, whatever the build needs and is missing.
 # Usage: scripts/install-deps.sh [build|test|fuzz|format]
+#   test adds GoogleTest, Google Benchmark (bench/ is compiled with the tests so
+#   it cannot rot) and what the interop tests run: /usr/bin/python3 with numpy
+#   and PyTorch (torch loads OpenBLAS's pthread build). With CI=true those tests
+#   fail instead of skipping when something is missing.
 #   fuzz adds clang 14 with libFuzzer and the sanitizer runtimes, and its OpenMP
 #   (scripts/ci-fuzz.sh and scripts/ci-sanitize.sh).
 set -euo pipefail
 packages=(g++ cmake make pkg-config libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev gnuplot-nox)
 if [ "${1:-build}" = test ]; then
-  packages+=(libgtest-dev libgmock-dev)
+  packages+=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy python3-torch
+             libopenblas0-pthread)
 fi
 if [ "${1:-build}" = format ]; then
   packages=(clang-format-14)

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "test_util.hpp"
+
 namespace dictlearn::detail {
 namespace {
 
@@ -84,8 +86,8 @@ std::pair<double, bool> compare(const Shape& s, T beta, AddendKind kind, SimdLev
              level);
   double worst = 0;
   for (size_t i = 0; i < c.size(); ++i) {
-    worst = std::max(worst, std::abs(static_cast<double>(c[i]) - expected[i]) /
-                                (1.0 + std::sqrt(static_cast<double>(s.k))));
+    worst = testing::worst_of(worst, std::abs(static_cast<double>(c[i]) - expected[i]) /
+                                         (1.0 + std::sqrt(static_cast<double>(s.k))));
   }
   return {worst, std::memcmp(c.data(), expected.data(), c.size() * sizeof(T)) == 0};
 }
@@ -106,7 +108,7 @@ TYPED_TEST(BlockGemmTest, VectorLevelsGiveTheDocumentedSumBitForBit) {
               const Shape shape{m, vectors * v3_lanes, k, trans_a, (m + k) % 3 == 0 ? 0 : 5};
               const auto kind = static_cast<AddendKind>((m + vectors + k) % 3);
               const auto [worst, identical] = compare<T>(shape, beta, kind, level);
-              SCOPED_TRACE(testing::Message()
+              SCOPED_TRACE(::testing::Message()
                            << "m " << m << " n " << shape.n << " k " << k << " trans_a " << trans_a
                            << " beta " << beta << " addend " << static_cast<int>(kind) << " level "
                            << simd_level_name(level));

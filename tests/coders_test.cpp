@@ -78,7 +78,7 @@ TYPED_TEST(CodersTest, ThresholdMatchesTheFormulaOnRandomData) {
   const double alpha = 1.5;
   const Matrix<T> codes = encode_threshold(dictionary, X, {.alpha = alpha});
   const Matrix<double> want = threshold_reference(dictionary.dictionary, X, alpha, false);
-  const double scale = 1 + want.cwiseAbs().maxCoeff();
+  const double scale = 1 + testing::max_abs(want);
   const double tolerance = 10 * Tolerances<T>::relative * scale;
   for (Eigen::Index i = 0; i < want.size(); ++i) {
     // Near |p| = alpha the zero pattern may differ by rounding; elsewhere not.
@@ -87,13 +87,10 @@ TYPED_TEST(CodersTest, ThresholdMatchesTheFormulaOnRandomData) {
   // alpha = 0 keeps X Dᵀ itself; alpha above every |p| gives all zeros.
   const Matrix<double> P =
       X.template cast<double>() * dictionary.dictionary.template cast<double>().transpose();
-  EXPECT_LT((encode_threshold(dictionary, X, {.alpha = 0}).template cast<double>() - P)
-                .cwiseAbs()
-                .maxCoeff(),
+  EXPECT_LT(testing::max_abs_difference(encode_threshold(dictionary, X, {.alpha = 0}), P),
             tolerance);
-  EXPECT_EQ(
-      encode_threshold(dictionary, X, {.alpha = 2 * P.cwiseAbs().maxCoeff()}).cwiseAbs().maxCoeff(),
-      T(0));
+  EXPECT_EQ(testing::max_abs(encode_threshold(dictionary, X, {.alpha = 2 * testing::max_abs(P)})),
+            0.0);
 }
 
 TYPED_TEST(CodersTest, ResultsDoNotDependOnTheThreadCount) {

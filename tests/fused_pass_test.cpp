@@ -8,6 +8,7 @@
 #include <random>
 
 #include "dictlearn/trainer.hpp"
+#include "test_util.hpp"
 
 namespace dictlearn {
 namespace {
@@ -46,7 +47,7 @@ Reference reference(const Model<float>& model, const Matrix<float>& data) {
 }
 
 double relative_gap(const Matrix<float>& got, const Matrix<double>& want) {
-  return (got.cast<double>() - want).cwiseAbs().maxCoeff() / want.cwiseAbs().maxCoeff();
+  return testing::max_abs_difference(got, want) / testing::max_abs(want);
 }
 
 void check_case(int rows, int dim, int atoms, bool decoder_bias) {

@@ -4,11 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <random>
+#include <string>
 
 #include "core/contiguous.hpp"
 #include "dictlearn/encoders.hpp"
 #include "dictlearn/metrics.hpp"
+#include "dictlearn/safetensors.hpp"
 #include "dictlearn/trainer.hpp"
 #include "test_util.hpp"
 
@@ -27,6 +31,9 @@ TYPED_TEST(ModelTest, InitMatchesTheSeedsDistributions) {
   ASSERT_EQ(model.n_atoms(), atoms);
   ASSERT_EQ(model.dim(), dim);
   const double bound = 1.0 / std::sqrt(static_cast<double>(dim));
+  // Eigen's minCoeff/maxCoeff may skip NaN: the bounds below hold only for finite values.
+  EXPECT_TRUE(model.dictionary.allFinite() && model.encoder_weight.allFinite() &&
+              model.encoder_bias.allFinite());
   EXPECT_GE(model.dictionary.minCoeff(), T(0));
   EXPECT_LT(model.dictionary.maxCoeff(), T(1));
   EXPECT_NEAR(model.dictionary.template cast<double>().mean(), 0.5, 0.05);
@@ -99,7 +106,7 @@ TEST(ModelTest, InferenceOverBlocksMatchesThePlainComputationForAnyThreadCount) 
     activate(model.encoder, want);
     const Matrix<float> one = encode(model, X, 1), two = encode(model, X, 2);
     EXPECT_EQ(one, two);
-    EXPECT_LT((one - want).cwiseAbs().maxCoeff(), 1e-5f);
+    EXPECT_LT(testing::max_abs_difference(one, want), 1e-5);
     const Matrix<float> out = reconstruct(model, X, 2);
     EXPECT_EQ(out, reconstruct(model, X, 1));
     const Matrix<float> plain = (one * model.dictionary).rowwise() + model.decoder_bias.transpose();
@@ -185,6 +192,123 @@ TEST(GradientTest, MatchesFiniteDifferencesForEveryParameter) {
   check(model.encoder_bias, grad.encoder_bias, "encoder_bias");
   // The gradient is not trivially zero.
   EXPECT_GT(grad.encoder_weight.norm(), 1e-4);
+}
+
+// Model files are checked when they load: every defect is refused with an
+// Error naming the file and the tensor or metadata key, in float and double
+// alike. Each case changes one thing of a good file.
+class ModelFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Model<float> model = init_model<float>(3, 4, 1);
+    model.decoder_bias = Vector<float>::LinSpaced(4, -1.0f, 1.0f);
+    save_model(good_, model);
+    base_ = read_safetensors(good_);
+  }
+  /// The good file with `change` applied, written under a new name.
+  std::string with(const std::function<void(TensorFile&)>& change) {
+    TensorFile file = base_;
+    change(file);
+    const std::string path = dir_ / ("bad" + std::to_string(count_++) + ".safetensors");
+    write_safetensors(path, file);
+    return path;
+  }
+  /// Both types refuse `path` with a message holding the path and `needle`.
+  void expect_refused(const std::string& path, const std::string& needle) {
+    EXPECT_ERROR_CONTAINS(load_model<float>(path), needle);
+    EXPECT_ERROR_CONTAINS(load_model<double>(path), needle);
+    EXPECT_ERROR_CONTAINS(load_model<float>(path), path);
+  }
+  testing::TempDir dir_;
+  std::string good_ = dir_ / "good.safetensors";
+  TensorFile base_;
+  int count_ = 0;
+};
+
+TEST_F(ModelFileTest, NonFiniteTensorsAreRefused) {
+  ASSERT_NO_THROW(load_model<float>(good_));
+  for (const char* name :
+       {"dictionary", "attributor.0.weight", "attributor.0.bias", "decoder_bias"}) {
+    for (const double value : {std::numeric_limits<double>::quiet_NaN(), HUGE_VAL, -HUGE_VAL}) {
+      SCOPED_TRACE(std::string(name) + " " + std::to_string(value));
+      const std::string path = with([&](TensorFile& f) { f.tensors.at(name).values[1] = value; });
+      expect_refused(path, std::string(name) + " holds non-finite values");
+    }
+  }
+  // A float64 value beyond float's range is infinite once loaded as float.
+  const std::string big = with([](TensorFile& f) {
+    f.tensors.at("dictionary").dtype = DType::float64;
+    f.tensors.at("dictionary").values[0] = 1e300;
+  });
+  EXPECT_NO_THROW(load_model<double>(big));
+  EXPECT_ERROR_CONTAINS(load_model<float>(big), "dictionary holds non-finite values");
+}
+
+TEST_F(ModelFileTest, BadMetadataValuesAreRefused) {
+  auto meta = [&](const std::string& key, const std::string& value) {
+    return with([&](TensorFile& f) { f.metadata[key] = value; });
+  };
+  expect_refused(meta("encoder", "maxout"), "metadata 'encoder': unknown encoder 'maxout'");
+  expect_refused(meta("temperature", "warm"), "metadata 'temperature': 'warm' is not a number");
+  expect_refused(meta("temperature", "1e999"), "'temperature'");
+  expect_refused(meta("k", "2.5"), "metadata 'k': 2.5 is not a count");
+  expect_refused(meta("k", "-1"), "metadata 'k'");
+  expect_refused(meta("k", "1e12"), "metadata 'k'");
+  expect_refused(meta("threshold", "x1"), "metadata 'threshold': 'x1' is not a number");
+  // Numbers out of their ranges (the messages name the setting and the value).
+  for (const char* value : {"0", "-1", "nan", "inf"}) {
+    SCOPED_TRACE(value);
+    const std::string path = meta("temperature", value);
+    EXPECT_ERROR_CONTAINS(load_model<float>(path), "temperature");
+    EXPECT_ERROR_CONTAINS(load_model<double>(path), "temperature");
+  }
+  EXPECT_ERROR_CONTAINS(load_model<float>(meta("threshold", "-0.5")), "threshold");
+  EXPECT_ERROR_CONTAINS(load_model<float>(meta("threshold", "-0.5")), "-0.5");
+  // k against the encoder and the 3 atoms.
+  const std::string too_many = with([](TensorFile& f) {
+    f.metadata["encoder"] = "topk";
+    f.metadata["k"] = "5";
+  });
+  EXPECT_ERROR_CONTAINS(load_model<float>(too_many), "5 exceeds the number of atoms (3)");
+  const std::string none = with([](TensorFile& f) {
+    f.metadata["encoder"] = "batchtopk";
+    f.metadata.erase("k");
+  });
+  EXPECT_ERROR_CONTAINS(load_model<float>(none), "needs k >= 1");
+  // The seed's state_dict carries no metadata at all: a softmax model.
+  const Model<float> seed = load_model<float>(with([](TensorFile& f) { f.metadata.clear(); }));
+  EXPECT_EQ(seed.encoder.kind, EncoderKind::softmax);
+  EXPECT_EQ(seed.encoder.temperature, 1.0);
+}
+
+TEST_F(ModelFileTest, WrongShapesAndMissingTensorsAreRefused) {
+  auto reshape = [&](const std::string& name, std::vector<int64_t> shape) {
+    return with([&](TensorFile& f) {
+      Tensor& tensor = f.tensors.at(name);
+      int64_t size = 1;
+      for (int64_t n : shape) size *= n;
+      tensor.shape = shape;
+      tensor.values.assign(size, 0.5);
+    });
+  };
+  expect_refused(reshape("attributor.0.weight", {3, 5}),
+                 "attributor.0.weight is 3 x 5 but dictionary is 3 x 4");
+  expect_refused(reshape("attributor.0.weight", {2, 4}),
+                 "attributor.0.weight is 2 x 4 but dictionary is 3 x 4");
+  expect_refused(reshape("attributor.0.bias", {2}), "attributor.0.bias has 2 entries");
+  expect_refused(reshape("decoder_bias", {5}), "decoder_bias has 5 entries");
+  expect_refused(reshape("dictionary", {12}), "tensor 'dictionary' has 1 dimensions, expected 2");
+  expect_refused(reshape("attributor.0.bias", {3, 1}),
+                 "tensor 'attributor.0.bias' has 2 dimensions");
+  expect_refused(reshape("decoder_bias", {2, 2}), "tensor 'decoder_bias' has 2 dimensions");
+  for (const char* name : {"dictionary", "attributor.0.weight", "attributor.0.bias"}) {
+    expect_refused(with([&](TensorFile& f) { f.tensors.erase(name); }),
+                   std::string("missing tensor '") + name + "'");
+  }
+  // Without a decoder bias the model simply has none.
+  const Model<float> plain =
+      load_model<float>(with([](TensorFile& f) { f.tensors.erase("decoder_bias"); }));
+  EXPECT_EQ(plain.decoder_bias.size(), 0);
 }
 
 }  // namespace

@@ -182,7 +182,7 @@ TEST(Projection, RejectsBadShapesAndValues) {
 // ---------------------------------------------------------------- figures
 
 TEST(RenderFigures, WritesTheFourImages) {
-  if (!gnuplot_on_path()) GTEST_SKIP() << "gnuplot is not installed";
+  if (!gnuplot_on_path()) DICTLEARN_SKIP("gnuplot is not installed");
   ScopedEnv no_override("DICTLEARN_GNUPLOT", nullptr);
   TempDir dir("images");
   const fs::path out = dir.path() / "figures";  // created by render_figures
@@ -213,7 +213,7 @@ TEST(RenderFigures, WritesTheFourImages) {
 }
 
 TEST(RenderFigures, SubsamplesLongRunsAndManyAtoms) {
-  if (!gnuplot_on_path()) GTEST_SKIP() << "gnuplot is not installed";
+  if (!gnuplot_on_path()) DICTLEARN_SKIP("gnuplot is not installed");
   ScopedEnv no_override("DICTLEARN_GNUPLOT", nullptr);
   TempDir dir("many");
   const PlotResult result = render_figures(synthetic_input(40, 250), dir.path().string());
@@ -273,7 +273,7 @@ TEST(RenderFigures, SkipsFiguresWithoutInput) {
 }
 
 TEST(RenderFigures, FinalAtomsOnlyRenders) {
-  if (!gnuplot_on_path()) GTEST_SKIP() << "gnuplot is not installed";
+  if (!gnuplot_on_path()) DICTLEARN_SKIP("gnuplot is not installed");
   ScopedEnv no_override("DICTLEARN_GNUPLOT", nullptr);
   TempDir dir("final_only");
   PlotInput input = synthetic_input();
@@ -286,7 +286,7 @@ TEST(RenderFigures, FinalAtomsOnlyRenders) {
 }
 
 TEST(RenderFigures, DegenerateInputsStillRender) {
-  if (!gnuplot_on_path()) GTEST_SKIP() << "gnuplot is not installed";
+  if (!gnuplot_on_path()) DICTLEARN_SKIP("gnuplot is not installed");
   ScopedEnv no_override("DICTLEARN_GNUPLOT", nullptr);
   TempDir dir("degenerate");
   PlotInput input;

@@ -9,6 +9,7 @@
 
 #include "dictlearn/metrics.hpp"
 #include "dictlearn/trainer.hpp"
+#include "test_util.hpp"
 
 namespace dictlearn {
 namespace {
@@ -50,7 +51,13 @@ double worst_best_cosine(const Matrix<double>& truth, const Matrix<float>& learn
     if (unit.row(k).norm() > 0) unit.row(k).normalize();
   }
   const Matrix<double> cosines = (truth * unit.transpose()).cwiseAbs();
-  return cosines.rowwise().maxCoeff().minCoeff();
+  // NaN-propagating max and min (Eigen's may skip NaN: a NaN atom would pass).
+  double worst = 1;
+  for (Eigen::Index k = 0; k < cosines.rows(); ++k) {
+    const double best = testing::max_abs(cosines.row(k));
+    worst = std::isnan(best) ? best : std::isnan(worst) ? worst : std::min(worst, best);
+  }
+  return worst;
 }
 
 const Planted& planted() {

@@ -348,7 +348,7 @@ TYPED_TEST(SparseCodesTest, ReadsNumpyStyleArchivesWithOtherDtypes) {
 TYPED_TEST(SparseCodesTest, NumpyReadsTheArchiveAndWritesOneBack) {
   using T = TypeParam;
   if (std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "/usr/bin/python3 with numpy is not available";
+    DICTLEARN_SKIP("/usr/bin/python3 with numpy is not available");
   }
   TempDir dir;
   Matrix<T> dense = random_sparse<T>(13, 6, 0.3, 11);

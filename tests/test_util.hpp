@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -74,6 +77,14 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+/// Whether the suite runs in CI (the environment variable CI is "true"): there
+/// scripts/install-deps.sh test has installed every outside tool the tests use,
+/// so a test that would skip for a missing one fails instead (DICTLEARN_SKIP).
+inline bool in_ci() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
 /// rows x cols entries drawn from N(0, 1) in double by a mt19937_64 seeded
 /// with `seed`, rounded to T (the same values in float and double up to that).
 template <typename T>
@@ -83,6 +94,43 @@ Matrix<T> normal_matrix(Eigen::Index rows, Eigen::Index cols, uint64_t seed) {
   Matrix<T> out(rows, cols);
   for (Eigen::Index i = 0; i < out.size(); ++i) out.data()[i] = static_cast<T>(normal(engine));
   return out;
+}
+
+/// The larger of `worst` and `value`, NaN when either is NaN: the step of
+/// every worst-error loop of the suite. std::max(worst, NaN) keeps `worst` (and
+/// Eigen's maxCoeff may skip NaN), so a NaN result would pass a "worst error
+/// below tolerance" check.
+inline double worst_of(double worst, double value) {
+  if (std::isnan(worst) || std::isnan(value)) return std::numeric_limits<double>::quiet_NaN();
+  return std::max(worst, value);
+}
+
+/// Largest |a − b| over the entries of two matrices (any scalar types, compared
+/// in double); NaN when any entry is NaN or the shapes differ, so that
+/// EXPECT_LT(max_abs_difference(a, b), tolerance) fails on either.
+template <typename A, typename B>
+double max_abs_difference(const Eigen::DenseBase<A>& a, const Eigen::DenseBase<B>& b) {
+  if (a.rows() != b.rows() || a.cols() != b.cols()) return std::numeric_limits<double>::quiet_NaN();
+  double worst = 0;
+  for (Eigen::Index i = 0; i < a.rows(); ++i) {
+    for (Eigen::Index j = 0; j < a.cols(); ++j) {
+      worst =
+          worst_of(worst, std::abs(static_cast<double>(a(i, j)) - static_cast<double>(b(i, j))));
+    }
+  }
+  return worst;
+}
+
+/// Largest |entry| (NaN-propagating, as max_abs_difference).
+template <typename A>
+double max_abs(const Eigen::DenseBase<A>& a) {
+  double worst = 0;
+  for (Eigen::Index i = 0; i < a.rows(); ++i) {
+    for (Eigen::Index j = 0; j < a.cols(); ++j) {
+      worst = worst_of(worst, std::abs(static_cast<double>(a(i, j))));
+    }
+  }
+  return worst;
 }
 
 /// Two models equal bit for bit in every parameter and the learned threshold.
@@ -107,4 +155,15 @@ void expect_same_model(const Model<T>& a, const Model<T>& b) {
       EXPECT_NE(std::string(error__.what()).find(needle), std::string::npos)        \
           << "message: " << error__.what();                                         \
     }                                                                               \
+  } while (0)
+
+/// Skips the test for a missing outside tool (`reason` says which), except in
+/// CI (in_ci()), where the test dependencies provide it: there it fails.
+#define DICTLEARN_SKIP(reason)                                                  \
+  do {                                                                          \
+    if (::dictlearn::testing::in_ci()) {                                        \
+      FAIL() << (reason) << " (CI=true: scripts/install-deps.sh test installs " \
+             << "it, so this skip is a failure)";                               \
+    }                                                                           \
+    GTEST_SKIP() << (reason);                                                   \
   } while (0)

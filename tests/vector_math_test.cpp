@@ -11,6 +11,8 @@
 #include <limits>
 #include <vector>
 
+#include "test_util.hpp"
+
 namespace dictlearn::detail {
 namespace {
 
@@ -34,7 +36,7 @@ double worst_relative_error(double low, double high, double step) {
     for (T& v : values) v = static_cast<T>(x);
     exp_lanes<T, Bytes>(values);
     const double reference = std::exp(static_cast<double>(static_cast<T>(x)));
-    for (T v : values) worst = std::max(worst, std::abs(v - reference) / reference);
+    for (T v : values) worst = testing::worst_of(worst, std::abs(v - reference) / reference);
   }
   return worst;
 }

@@ -115,8 +115,9 @@ TEST_F(WorkflowsTest, ExtremeDataIsTrainedOnDividedByItsRmsAndTheModelScaledBack
   const auto big = load_model<double>(dir_ / "huge.safetensors");
   const auto unit = load_model<double>(dir_ / "unit.safetensors");
   EXPECT_EQ(big.metadata.at("train.data_scale"), fmt::format("{}", scaled.data_scale));
-  const double error = (big.dictionary / scaled.data_scale - unit.dictionary).cwiseAbs().maxCoeff();
-  EXPECT_LT(error, 1e-9 * unit.dictionary.cwiseAbs().maxCoeff());
+  const double error =
+      testing::max_abs_difference(big.dictionary / scaled.data_scale, unit.dictionary);
+  EXPECT_LT(error, 1e-9 * testing::max_abs(unit.dictionary));
 }
 
 TEST_F(WorkflowsTest, InitKeepsTheModelsSettingsExceptTheEncoderFlagsGiven) {
