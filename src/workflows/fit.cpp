@@ -84,7 +84,8 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
       return entry.first.starts_with("checkpoint.") || entry.first.starts_with("train.") ||
              entry.first == "log.columns";
     });
-    options.n_atoms = initial.n_atoms();
+    // `options` stay this run's own (--atoms and the encoder flags included):
+    // load_checkpoint compares them with the checkpoint's before training.
   } else if (!job.init.empty()) {
     initial = load_model<T>(job.init);
     check_data_matches(initial, X, job.data);
@@ -95,6 +96,9 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
       initial.encoder.temperature = options.encoder.temperature;
     options.n_atoms = initial.n_atoms();
     validate(initial.encoder, initial.n_atoms());
+    // The run's settings are the model's: its checkpoints record them, and a
+    // resumed run is compared with them.
+    options.encoder = initial.encoder;
     if (rescale) scale_model(initial, 1 / scale);
   } else {
     initial = initialize<T>(X, options);
@@ -104,6 +108,18 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
   const int n_atoms = initial.n_atoms();
   const int total_epochs = options.epochs;
   Trainer<T> trainer(std::move(initial), options);
+  // The checkpoint first: a run it cannot continue is refused before any other work.
+  std::optional<TrainingLog> earlier;  // the log of the epochs before it travels inside it
+  if (!job.resume.empty()) {
+    const TensorFile state = trainer.load_checkpoint(job.resume, X);
+    if (!job.log.empty()) {
+      earlier = log_from_tensors(state, job.resume);
+      DICTLEARN_CHECK(earlier.has_value(),
+                      "--log: {} was written without a log; resume without --log or checkpoint "
+                      "with --log",
+                      job.resume);
+    }
+  }
   std::optional<LogRecorder<T>> recorder;
   if (!job.log.empty()) {
     const RecorderOptions recorder_options{.snapshot_every = job.snapshot_every};
@@ -113,18 +129,7 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
                          : Projection{},
                      n_atoms, total_epochs, recorder_options);
   }
-  if (!job.resume.empty()) {
-    const TensorFile state = trainer.load_checkpoint(job.resume, X);
-    if (recorder) {
-      // The log of the epochs before the checkpoint travels inside it.
-      const std::optional<TrainingLog> earlier = log_from_tensors(state, job.resume);
-      DICTLEARN_CHECK(earlier.has_value(),
-                      "--log: {} was written without a log; resume without --log or checkpoint "
-                      "with --log",
-                      job.resume);
-      recorder->restore(*earlier);
-    }
-  }
+  if (recorder && earlier) recorder->restore(*earlier);
   const int done = static_cast<int>(trainer.losses().size());
   // --epochs counts the whole run, resumed or not.
   trainer.set_epochs(std::max(0, total_epochs - done));
