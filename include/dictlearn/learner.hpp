@@ -57,6 +57,7 @@ struct EpochStats {
   double loss = 0;  ///< objective of this epoch, computed before each update (batch mean)
   double mse = 0;   ///< reconstruction part: mean squared error
   double fvu = 0;   ///< fraction of variance unexplained: Σ‖x − x̂‖² / Σ‖x − x̄‖²
+                    ///< (fraction_unexplained(), metrics.hpp: 0 or 1 without variance)
   double l0 = 0;    ///< mean number of nonzero codes per sample
   double dead_fraction = 0;  ///< atoms not fired for dead_after samples, as a fraction
   double lr = 0;             ///< learning rate of the epoch's last step
