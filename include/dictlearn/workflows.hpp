@@ -100,7 +100,9 @@ struct DemoSummary {
 DemoSummary run_demo(const DemoJob& job, const FitCallbacks& callbacks = {});
 
 /// `dictlearn encode`: the codes of `data` under `model` to `output`: .npy
-/// or .csv dense, .npz sparse (CSR). In the model's dtype.
+/// or .csv dense, .npz sparse (CSR). In the model's dtype. Codes that are not
+/// finite are never written: Error naming the model file, the row and the
+/// likely cause (e.g. a temperature too small for the dtype).
 void run_encode(const std::string& model, const std::string& data, const std::string& output);
 
 /// `dictlearn reconstruct`: the reconstructions of `data` to `output` (.npy or .csv).
@@ -115,7 +117,11 @@ struct EvalSummary {
   Metrics metrics = {};
 };
 
-/// `dictlearn eval`: loss and code statistics of `model` on `data`.
+/// `dictlearn eval`: loss and code statistics of `model` on `data`. Throws
+/// Error naming the model file, the row and the likely cause when the codes or
+/// reconstructions are not finite (as run_encode and run_reconstruct do,
+/// writing nothing); an MSE beyond double's range (data near 1e160) is inf,
+/// the FVU finite.
 EvalSummary run_eval(const std::string& model, const std::string& data);
 
 /// `dictlearn plot`: figures of `data` with an optional model ("" for none)
