@@ -311,7 +311,8 @@ TEST_F(WorkflowsTest, NonFiniteCodesAreNeverWrittenAndTheirCauseIsNamed) {
   cold.encoder.temperature = 1e-40;
   const std::string model = dir_ / "cold.safetensors";
   save_model(model, cold);
-  const std::string needle = "cold.safetensors: the codes of " + data_ + " are not finite (row 1";
+  const std::string needle =
+      "cold.safetensors: the codes of " + data_ + " are not finite (row 1, atom 1: nan)";
   EXPECT_ERROR_CONTAINS(run_encode(model, data_, dir_ / "codes.npy"), needle);
   EXPECT_ERROR_CONTAINS(run_encode(model, data_, dir_ / "codes.npy"),
                         "the model's temperature 1e-40 is too small for float32");

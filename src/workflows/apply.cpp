@@ -59,7 +59,7 @@ std::string non_finite_cause(const Model<T>& model, const Matrix<T>& X, int64_t 
       !(std::max(1.0, largest) / temperature <= most)) {
     return fmt::format(
         "the model's temperature {} is too small for {}: its codes divide the pre-activations "
-        "(up to {:.3g} there) by it, beyond the largest {} value",
+        "(up to {:.3g} there) by it, beyond {}'s range",
         model.encoder.temperature, dtype, largest, dtype);
   }
   if (!codes) {
@@ -79,10 +79,14 @@ void check_finite_output(const Matrix<T>& values, const char* what, const Model<
                          const std::string& data_path) {
   const int64_t bad = detail::first_non_finite(values.data(), values.size());
   if (bad < 0) return;
-  const int64_t row = bad / values.cols();
-  DICTLEARN_FAIL("{}: the {} of {} are not finite (row {}: {}); {}", model_path, what, data_path,
-                 row + 1, static_cast<double>(values.data()[bad]),
-                 non_finite_cause(model, X, row, model_path, std::string(what) == "codes"));
+  const int64_t row = bad / values.cols(), column = bad % values.cols();
+  const bool codes = std::string(what) == "codes";
+  const double value = static_cast<double>(values.data()[bad]);
+  // Positions 1-based, as the data readers' errors give them.
+  DICTLEARN_FAIL("{}: the {} of {} are not finite (row {}, {} {}: {}); {}", model_path, what,
+                 data_path, row + 1, codes ? "atom" : "column", column + 1,
+                 std::isnan(value) ? "nan" : fmt::format("{}", value),
+                 non_finite_cause(model, X, row, model_path, codes));
 }
 
 }  // namespace
