@@ -324,6 +324,45 @@ TEST_F(ResumeWorkflowTest, ACheckpointOfVersion01IsComparedOnWhatItRecorded) {
   EXPECT_NO_THROW(run_fit(job));
 }
 
+TEST_F(ResumeWorkflowTest, ARunStartedFromInitIsComparedWithItsModelsSettings) {
+  // A topk model with a decoder bias, then a run from it (no encoder flags:
+  // it keeps the model's), checkpointing. Its checkpoint records the model's
+  // encoder, k and atoms: resuming is compared with those.
+  FitJob first = base_;
+  first.output = dir_ / "topk.safetensors";
+  first.checkpoint.clear();
+  first.options.n_atoms = 6;
+  first.options.encoder = {.kind = EncoderKind::topk, .k = 2};
+  first.options.decoder_bias = DecoderBiasInit::mean;
+  run_fit(first);
+  FitJob from_init{.data = data_, .output = dir_ / "init_part.safetensors", .init = first.output};
+  from_init.options.epochs = 4;
+  from_init.options.batch_size = 64;
+  from_init.checkpoint = dir_ / "init.ckpt";
+  from_init.quiet = true;
+  run_fit(from_init);
+  FitJob again = from_init;
+  again.init.clear();
+  again.checkpoint.clear();
+  again.resume = from_init.checkpoint;
+  again.options.epochs = 6;
+  again.output = dir_ / "init_resumed.safetensors";
+  EXPECT_ERROR_CONTAINS(run_fit(again),
+                        "init.ckpt: checkpoint was made with --atoms 6 --encoder topk --k 2, this "
+                        "run has --atoms 2 --encoder softmax --k 0");
+  again.options.n_atoms = 6;
+  again.options.encoder = {.kind = EncoderKind::topk, .k = 2};
+  run_fit(again);  // its --decoder-bias as given (none), though the model has one
+  FitJob whole = from_init;
+  whole.checkpoint.clear();
+  whole.options.epochs = 6;
+  whole.output = dir_ / "init_whole.safetensors";
+  run_fit(whole);
+  const Model<float> resumed = load_model<float>(again.output);
+  expect_same_model(resumed, load_model<float>(whole.output));
+  EXPECT_EQ(resumed.metadata.at("train.encoder"), "topk");
+}
+
 // A resumed run writes the uninterrupted run's model file, byte for byte:
 // the checkpoint's bookkeeping and settings stay in the checkpoint.
 struct WholeFileCase {
