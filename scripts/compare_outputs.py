@@ -153,8 +153,8 @@ def main():
     parser.add_argument("--only", help="comma-separated run names")
     parser.add_argument("--rename", action="append", default=[], help="OLD=NEW metadata key renamed on purpose")
     parser.add_argument("--added", action="append", default=[],
-                        help="a metadata key the new binary adds to models on purpose (the models then "
-                             "must be equal in tensors and every other key)")
+                        help="a metadata key the new binary adds to models or checkpoints on purpose "
+                             "(they then must be equal in tensors and every other key)")
     parser.add_argument("--dropped", action="append", default=[],
                         help="a metadata key (or prefix*) left out of the comparison of resumed models on purpose")
     args = parser.parse_args()
@@ -195,7 +195,7 @@ def main():
             if out.endswith("log.csv"):
                 problems = compare_log(a, b)
             elif out.endswith(".ckpt"):
-                problems = compare_checkpoint(a, b, renames)
+                problems = compare_checkpoint(a, b, renames, args.added)
             elif out.endswith(".safetensors"):
                 with open(a, "rb") as fa, open(b, "rb") as fb:
                     same = fa.read() == fb.read()

@@ -575,5 +575,53 @@ TEST_F(CliTest, BadOutputPathsFailBeforeAnyWork) {
   EXPECT_EQ(file_bytes(data_), data_bytes);
 }
 
+// `fit --resume` with a changed training setting: exit 1, one line naming the
+// flag and both values, no model; unchanged: the uninterrupted run's file.
+TEST_F(CliTest, ResumeRefusesEveryChangedSettingAndOtherwiseWritesTheWholeRunsFile) {
+  const std::string ck = dir_ / "ck.safetensors", resumed = dir_ / "m2.safetensors";
+  const std::string fit = "fit " + data_ + " -q ";
+  ASSERT_EQ(
+      run_cli(dir_, fit + "--epochs 20 --checkpoint " + ck + " -o " + (dir_ / "m.safetensors"))
+          .code,
+      0);
+  const std::string resume = fit + "--epochs 30 --resume " + ck + " -o " + resumed + " ";
+  const std::pair<std::string, std::string> refused[] = {
+      {"--encoder sparsemax", "--encoder softmax, this run has --encoder sparsemax"},
+      {"--temperature 0.5", "--temperature 1, this run has --temperature 0.5"},
+      {"--atoms 3", "--atoms 2, this run has --atoms 3"},
+      {"--tied", "--tied false, this run has --tied true"},
+      {"--decoder-bias mean", "--decoder-bias none, this run has --decoder-bias mean"},
+      {"--init-dict data", "--init-dict uniform, this run has --init-dict data"},
+      {"--dtype float64", "--dtype float32, this run has --dtype float64"},
+      {"--lr 0.1", "--lr 0.001, this run has --lr 0.1"},
+      {"--batch-size 100", "--batch-size 0, this run has --batch-size 100"}};
+  for (const auto& [flags, message] : refused) {
+    SCOPED_TRACE(flags);
+    expect_user_error(run_cli(dir_, resume + flags),
+                      {"ck.safetensors: checkpoint was made with " + message}, resumed);
+  }
+  // Unchanged (epochs, threads and outputs may differ): the uninterrupted run's model file.
+  const std::string whole = dir_ / "whole.safetensors";
+  ASSERT_EQ(run_cli(dir_, fit + "--epochs 30 --threads 1 -o " + whole).code, 0);
+  const Result ok = run_cli(dir_, resume + "--threads 2");
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_TRUE(file_bytes(resumed) == file_bytes(whole));
+  fs::remove(resumed);
+  // Another SIMD level than the checkpoint's: the error says how to continue.
+  const std::string level = read_safetensors(ck).metadata.at("checkpoint.simd_level");
+  const std::string cpu = read_safetensors(ck).metadata.at("checkpoint.cpu_simd_level");
+  const std::string other = level != cpu ? cpu : level != "baseline" ? "baseline" : "";
+  if (other.empty()) GTEST_SKIP() << "this CPU has no other SIMD level";
+  const char* previous = std::getenv("DICTLEARN_SIMD");
+  const std::string saved = previous ? previous : "";
+  setenv("DICTLEARN_SIMD", other.c_str(), 1);
+  const Result simd = run_cli(dir_, resume);
+  previous ? setenv("DICTLEARN_SIMD", saved.c_str(), 1) : unsetenv("DICTLEARN_SIMD");
+  expect_user_error(simd,
+                    {"checkpoint was made at SIMD level " + level + ", this run is at " + other,
+                     "set DICTLEARN_SIMD=" + level + " to continue it"},
+                    resumed);
+}
+
 }  // namespace
 }  // namespace dictlearn

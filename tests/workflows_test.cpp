@@ -9,12 +9,14 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
 #include <string>
 
 #include "dictlearn/io.hpp"
+#include "dictlearn/metrics.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/safetensors.hpp"
 #include "dictlearn/training_log.hpp"
@@ -238,6 +240,147 @@ TEST_F(WorkflowsTest, EncodeReconstructAndEvalWorkInTheModelsDtype) {
   EXPECT_EQ(eval.metrics.usage.size(), 4u);
   write_matrix(dir_ / "wide.npy", Matrix<float>(Matrix<float>::Zero(3, 7)));
   EXPECT_ERROR_CONTAINS(run_eval(job.output, dir_ / "wide.npy"), "wide.npy");
+}
+
+// Numerics at the ends of the range: the root mean square that decides
+// rescaling is taken without overflow or underflow, so float64 data at 1e160
+// or 1e-200 trains like data near 1 (each on the data divided by its RMS).
+TEST_F(WorkflowsTest, Float64DataAtTheEndsOfTheRangeTrainsLikeDataNearOne) {
+  const double scales[] = {1e20, 1e160, 1e-200, 1e300, 1e-300};
+  std::vector<double> fvu;
+  Matrix<double> first_atoms;
+  for (size_t i = 0; i < std::size(scales); ++i) {
+    SCOPED_TRACE(fmt::format("data times {}", scales[i]));
+    const Matrix<double> X = sample_data(scales[i]);
+    FitJob job{.data = dir_ / fmt::format("x{}.npy", i),
+               .output = dir_ / fmt::format("m{}.safetensors", i),
+               .log = dir_ / fmt::format("log{}.csv", i),
+               .dtype = "float64"};
+    write_matrix(job.data, X);
+    job.options.n_atoms = 3;
+    job.options.epochs = 30;
+    job.options.adam.lr = 0.01;
+    job.quiet = true;
+    const FitSummary summary = run_fit(job);
+    EXPECT_NEAR(summary.data_scale / scales[i], 0.7, 0.1);
+    EXPECT_TRUE(std::isfinite(summary.last_loss)) << summary.last_loss;
+    EXPECT_GT(summary.last_loss, 0);
+    const Model<double> model = load_model<double>(job.output);
+    const Matrix<double> atoms = model.dictionary / scales[i];
+    if (i == 0) first_atoms = atoms;
+    EXPECT_TRUE(atoms.isApprox(first_atoms, 1e-8)) << atoms << "\n" << first_atoms;
+    fvu.push_back(evaluate(model, X).fvu);
+    EXPECT_NEAR(fvu[i], fvu[0], 1e-8);
+    // The log's fvu is the trained one.
+    const TrainingLog log = read_training_log(job.log);
+    EXPECT_NEAR(log.rows.back()[log.column("fvu")], fvu[0], 0.05);
+  }
+  EXPECT_GT(fvu[0], 0.01);  // a real fit, not a degenerate 0
+  EXPECT_LT(fvu[0], 1.0);
+}
+
+TEST_F(WorkflowsTest, SubnormalFloat32DataIsRefusedNamingTheFileAndTrainsAsFloat64) {
+  const Matrix<float> tiny = (sample_data() * 1e-41).cast<float>();
+  ASSERT_LT(tiny.cwiseAbs().maxCoeff(), std::numeric_limits<float>::min());
+  FitJob job{.data = dir_ / "tiny.npy", .output = dir_ / "tiny.safetensors"};
+  write_matrix(job.data, tiny);
+  job.options.n_atoms = 3;
+  job.options.epochs = 30;
+  job.options.adam.lr = 0.01;
+  job.quiet = true;
+  EXPECT_ERROR_CONTAINS(run_fit(job), job.data + ": values of magnitude");
+  EXPECT_ERROR_CONTAINS(run_fit(job), "are subnormal in float32 (below 1.18e-38)");
+  EXPECT_ERROR_CONTAINS(run_fit(job), "train with --dtype float64");
+  EXPECT_FALSE(std::filesystem::exists(job.output));
+  job.dtype = "float64";
+  run_fit(job);
+  const Model<double> model = load_model<double>(job.output);
+  EXPECT_TRUE(model.dictionary.allFinite() && model.encoder_weight.allFinite());
+  const double fvu = evaluate(model, Matrix<double>(tiny.cast<double>())).fvu;
+  EXPECT_GT(fvu, 0.01);
+  EXPECT_LT(fvu, 1.0);
+}
+
+TEST_F(WorkflowsTest, NonFiniteCodesAreNeverWrittenAndTheirCauseIsNamed) {
+  FitJob job{.data = data_, .output = dir_ / "m.safetensors"};
+  job.options.n_atoms = 4;
+  job.options.epochs = 3;
+  job.quiet = true;
+  run_fit(job);
+  // A temperature whose inverse overflows float32: softmax's codes are NaN.
+  Model<float> cold = load_model<float>(job.output);
+  cold.encoder.temperature = 1e-40;
+  const std::string model = dir_ / "cold.safetensors";
+  save_model(model, cold);
+  const std::string needle =
+      "cold.safetensors: the codes of " + data_ + " are not finite (row 1, atom 1: nan)";
+  EXPECT_ERROR_CONTAINS(run_encode(model, data_, dir_ / "codes.npy"), needle);
+  EXPECT_ERROR_CONTAINS(run_encode(model, data_, dir_ / "codes.npy"),
+                        "the model's temperature 1e-40 is too small for float32");
+  EXPECT_ERROR_CONTAINS(run_encode(model, data_, dir_ / "codes.npz"), "temperature 1e-40");
+  EXPECT_ERROR_CONTAINS(run_reconstruct(model, data_, dir_ / "recon.npy"), needle);
+  EXPECT_ERROR_CONTAINS(run_eval(model, data_), needle);
+  EXPECT_ERROR_CONTAINS(run_eval(model, data_), "temperature 1e-40");
+  for (const char* name : {"codes.npy", "codes.npz", "recon.npy"})
+    EXPECT_FALSE(std::filesystem::exists(dir_ / name)) << name;
+  // Encoder weights whose products with the data overflow float32 (row 1 sums to about 2.3).
+  Model<float> hot = load_model<float>(job.output);
+  hot.encoder_weight.setConstant(3e38f);
+  save_model(dir_ / "hot.safetensors", hot);
+  EXPECT_ERROR_CONTAINS(run_encode(dir_ / "hot.safetensors", data_, dir_ / "codes.npy"),
+                        "pre-activations b + (x - b_dec) W^T overflow float32 there");
+  EXPECT_ERROR_CONTAINS(run_eval(dir_ / "hot.safetensors", data_), "overflow float32");
+  EXPECT_ERROR_CONTAINS(run_reconstruct(dir_ / "hot.safetensors", data_, dir_ / "recon.npy"),
+                        "hot.safetensors: the codes of");
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "codes.npy"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "recon.npy"));
+}
+
+TEST_F(WorkflowsTest, ANonFiniteLossNamesTheLikelySetting) {
+  FitJob job{.data = data_, .output = dir_ / "m.safetensors"};
+  job.options.n_atoms = 4;
+  job.options.epochs = 50;
+  job.quiet = true;
+  FitJob cold = job;
+  cold.options.encoder.temperature = 1e-30;
+  EXPECT_ERROR_CONTAINS(run_fit(cold), "the likely cause is --temperature 1e-30");
+  FitJob fast = job;
+  fast.options.adam.lr = 1e30;
+  EXPECT_ERROR_CONTAINS(run_fit(fast), "lower the learning rate (--lr)");
+  EXPECT_FALSE(std::filesystem::exists(job.output));
+}
+
+TEST_F(WorkflowsTest, FvuOfDataWithoutVarianceIsZeroWhenExactElseOne) {
+  EXPECT_EQ(fraction_unexplained(0, 0), 0.0);
+  EXPECT_EQ(fraction_unexplained(2, 0), 1.0);
+  EXPECT_EQ(fraction_unexplained(1, 4), 0.25);
+  // Constant float64 data (0.1 is not a sum of 3 x 0.1 divided by 3 in double).
+  const Matrix<double> X = Matrix<double>::Constant(3, 2, 0.1);
+  Model<double> model;
+  model.dictionary = Matrix<double>::Constant(1, 2, 0.1);
+  model.encoder_weight = Matrix<double>::Zero(1, 2);
+  model.encoder_bias = Vector<double>::Zero(1);
+  const Metrics exact = evaluate(model, X);  // one softmax atom: codes 1, X reconstructed exactly
+  EXPECT_EQ(exact.mse, 0.0);
+  EXPECT_EQ(exact.fvu, 0.0);
+  model.dictionary.setConstant(0.3);
+  const Metrics off = evaluate(model, X);
+  EXPECT_NEAR(off.mse, 0.04, 1e-15);
+  EXPECT_EQ(off.fvu, 1.0);
+  // Training reports the same in its log.
+  FitJob job{.data = dir_ / "constant.npy",
+             .output = dir_ / "c.safetensors",
+             .log = dir_ / "c.csv",
+             .dtype = "float64"};
+  write_matrix(job.data, Matrix<double>(Matrix<double>::Constant(50, 3, 0.1)));
+  job.options.epochs = 3;
+  job.quiet = true;
+  run_fit(job);
+  const TrainingLog log = read_training_log(job.log);
+  for (const auto& row : log.rows) {
+    EXPECT_GT(row[log.column("mse")], 0);
+    EXPECT_EQ(row[log.column("fvu")], 1.0);
+  }
 }
 
 }  // namespace

@@ -57,6 +57,7 @@ struct EpochStats {
   double loss = 0;  ///< objective of this epoch, computed before each update (batch mean)
   double mse = 0;   ///< reconstruction part: mean squared error
   double fvu = 0;   ///< fraction of variance unexplained: Σ‖x − x̂‖² / Σ‖x − x̄‖²
+                    ///< (fraction_unexplained(), metrics.hpp: 0 or 1 without variance)
   double l0 = 0;    ///< mean number of nonzero codes per sample
   double dead_fraction = 0;  ///< atoms not fired for dead_after samples, as a fraction
   double lr = 0;             ///< learning rate of the epoch's last step
@@ -106,7 +107,7 @@ struct EpochLoopOptions {
   int threads = 0;         ///< for the loop's own passes over the data (0: all cores)
 };
 
-/// Setting name and value, as "checkpoint.setting.<name>" records it.
+/// Setting name and value, as a checkpoint records it (metadata "train.<name>").
 using Settings = std::vector<std::pair<std::string, std::string>>;
 
 /// A dictionary learner that EpochLoop can drive.
@@ -137,7 +138,7 @@ class Learner {
   virtual void end_fit() {}
 
   /// The settings a resumed run must share with the run that wrote the
-  /// checkpoint (compared by load_checkpoint, naming the first that differs).
+  /// checkpoint (compared by load_checkpoint, naming every one that differs).
   virtual Settings settings() const = 0;
   /// Adds the learner's state (its parameters under the model's tensor names,
   /// so a checkpoint loads as a model; optimizer state; counters) to `file`.
@@ -198,8 +199,12 @@ void save_checkpoint(const std::string& path, const Learner<T>& learner, const E
 /// Restores a state written by save_checkpoint() into `learner` and `loop`;
 /// training then continues exactly (bit for bit) as the uninterrupted run
 /// would have. Throws Error naming the file when it is not a checkpoint, was
-/// made with other settings (naming the first that differs) or other data.
-/// Returns the file (for the extra tensors and metadata).
+/// made in another dtype, on other data, with other settings (one line naming
+/// every flag that differs and both values; settings an older file did not
+/// record are not compared) or at other SIMD levels (the vector kernels' --
+/// DICTLEARN_SIMD -- and the CPU's, recorded as "checkpoint.simd_level" and
+/// "checkpoint.cpu_simd_level": levels round differently, so the run could not
+/// continue bit for bit). Returns the file (for the extra tensors and metadata).
 template <typename T>
 TensorFile load_checkpoint(const std::string& path, Learner<T>& learner, EpochLoop& loop,
                            const DataSource<T>& data);

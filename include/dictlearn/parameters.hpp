@@ -119,12 +119,16 @@ void read_parameters(const std::vector<Parameter<Options>>& table,
                      const std::string& where);
 
 /// The settings a resumed run must share with the run that wrote a
-/// checkpoint, as (flag, value): every row with resume_must_match, bools included.
+/// checkpoint, as (flag, value): every row with resume_must_match, bools
+/// included -- everything that shapes training except the number of epochs and
+/// threads (the dtype and the SIMD level are compared by load_checkpoint).
 std::vector<std::pair<std::string, std::string>> resume_settings(const FitOptions& options);
 
 /// The metadata key under which a checkpoint holds a resume setting:
 /// "train.<flag>", or "checkpoint.setting.<flag>" in files written before the
-/// single schema (dictlearn 0.1), which keep loading.
+/// single schema (dictlearn 0.1: those holding any checkpoint.setting.* key),
+/// which keep loading. A setting the file does not hold under this key was not
+/// recorded by the version that wrote it and is not compared.
 std::string resume_setting_key(const std::map<std::string, std::string>& metadata,
                                const std::string& flag);
 

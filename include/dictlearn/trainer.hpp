@@ -188,9 +188,12 @@ class Trainer final : public Learner<T> {
 
   /// Restores a state written by save_checkpoint(); training then continues
   /// exactly (bit for bit) as the uninterrupted run would have. Throws Error
-  /// naming the file when it is not a checkpoint, was made with other
-  /// settings (naming the first that differs) or other data. Returns the file
-  /// (for the extra tensors and metadata).
+  /// naming the file when it is not a checkpoint, was made in another dtype, on
+  /// other data, at other SIMD levels, or with other settings than this
+  /// trainer's options: every row of fit_parameters() marked resume_must_match
+  /// (--atoms and the encoder's included, though a given model otherwise keeps
+  /// its own), one line naming each flag that differs and both values. Returns
+  /// the file (for the extra tensors and metadata).
   TensorFile load_checkpoint(const std::string& path, const DataSource<T>& data);
   TensorFile load_checkpoint(const std::string& path, MatrixView<T> X);
 

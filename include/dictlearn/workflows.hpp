@@ -56,18 +56,24 @@ struct FitSummary {
   int64_t dim = 0;                             ///< columns of the data
   int epochs = 0;                              ///< epochs done, a resumed checkpoint's included
   bool stopped_early = false;                  ///< early stopping (--patience) ended the run
-  double first_loss = 0;  ///< loss of epoch 1, in the data's units (0 with no epochs)
-  double last_loss = 0;   ///< loss of the last epoch, in the data's units
+  double first_loss = 0;  ///< loss of epoch 1, in units of loss_unit (0 with no epochs)
+  double last_loss = 0;   ///< loss of the last epoch, in units of loss_unit
   double data_scale = 1;  ///< the data was trained on divided by this (1: as it is)
+  /// The losses (here and in the log) are the trained ones times this:
+  /// data_scale², the data's units, unless that overflows or underflows a
+  /// double (data_scale beyond about 1e154 or below 1e-154); then 1, the units
+  /// of the data divided by data_scale.
+  double loss_unit = 1;
 };
 
 /// `dictlearn fit`: validates the job, reads the data (as float32 or float64:
 /// job.dtype, else the --init/--resume model's, else float32), trains from a
 /// new model, job.init or job.resume, and writes job.output (with the options
 /// as train.<flag> metadata), the log and the checkpoints. Data of extreme
-/// magnitude (root mean square above 1e10 or below 1e-10) is trained on
-/// divided by its RMS and the model scaled back. Throws Error naming the
-/// file or flag.
+/// magnitude (root mean square above 1e10 or below 1e-10, computed without
+/// overflow or underflow over the whole double range) is trained on divided by
+/// its RMS and the model scaled back; data whose magnitude is subnormal in the
+/// dtype is refused. Throws Error naming the file or flag.
 FitSummary run_fit(const FitJob& job, const FitCallbacks& callbacks = {});
 
 /// `dictlearn demo`: the seed's experiment in a folder.
@@ -94,7 +100,9 @@ struct DemoSummary {
 DemoSummary run_demo(const DemoJob& job, const FitCallbacks& callbacks = {});
 
 /// `dictlearn encode`: the codes of `data` under `model` to `output`: .npy
-/// or .csv dense, .npz sparse (CSR). In the model's dtype.
+/// or .csv dense, .npz sparse (CSR). In the model's dtype. Codes that are not
+/// finite are never written: Error naming the model file, the row and the
+/// likely cause (e.g. a temperature too small for the dtype).
 void run_encode(const std::string& model, const std::string& data, const std::string& output);
 
 /// `dictlearn reconstruct`: the reconstructions of `data` to `output` (.npy or .csv).
@@ -109,7 +117,11 @@ struct EvalSummary {
   Metrics metrics = {};
 };
 
-/// `dictlearn eval`: loss and code statistics of `model` on `data`.
+/// `dictlearn eval`: loss and code statistics of `model` on `data`. Throws
+/// Error naming the model file, the row and the likely cause when the codes or
+/// reconstructions are not finite (as run_encode and run_reconstruct do,
+/// writing nothing); an MSE beyond double's range (data near 1e160) is inf,
+/// the FVU finite.
 EvalSummary run_eval(const std::string& model, const std::string& data);
 
 /// `dictlearn plot`: figures of `data` with an optional model ("" for none)

@@ -73,7 +73,8 @@ const std::vector<Parameter<FitOptions>>& fit_parameters() {
        .field = DICTLEARN_FIELD(O, n_atoms),
        .help = "number of dictionary atoms (>= 1)",
        .range = at_least(1),
-       .recorded = true},
+       .recorded = true,
+       .resume_must_match = true},
       {.flag = "epochs",
        .short_flag = "e",
        .python = "max_iter",
@@ -96,18 +97,21 @@ const std::vector<Parameter<FitOptions>>& fit_parameters() {
            [](O& o, const std::string& name) { o.encoder.kind = parse_encoder(name, "--encoder"); },
            encoder_names()},
        .help = encoder_choices(),
-       .recorded = true},
+       .recorded = true,
+       .resume_must_match = true},
       {.flag = "k",
        .python = "n_nonzero_coefs",
        .field = DICTLEARN_FIELD(O, encoder.k),
        .help = "topk/batchtopk: active atoms per sample",
-       .recorded = true},
+       .recorded = true,
+       .resume_must_match = true},
       {.flag = "temperature",
        .python = "temperature",
        .field = DICTLEARN_FIELD(O, encoder.temperature),
        .help = "softmax: Z is divided by it",
        .range = positive_finite(),
-       .recorded = true},
+       .recorded = true,
+       .resume_must_match = true},
       {.flag = "threshold-decay",
        .python = "threshold_decay",
        .field = DICTLEARN_FIELD(O, threshold_decay),
@@ -146,12 +150,14 @@ const std::vector<Parameter<FitOptions>>& fit_parameters() {
                                },
                                kDictionaryInits},
        .help = "uniform (the seed's U[0,1)) or data (samples)",
-       .recorded = true},
+       .recorded = true,
+       .resume_must_match = true},
       {.flag = "tied",
        .python = "tied",
        .field = DICTLEARN_FIELD(O, tied),
        .help = "start the encoder weights equal to the dictionary",
-       .recorded = true},
+       .recorded = true,
+       .resume_must_match = true},
       {.flag = "decoder-bias",
        .python = "decoder_bias",
        .field = ChoiceField<O>{[](const O& o) -> std::string {
@@ -163,7 +169,8 @@ const std::vector<Parameter<FitOptions>>& fit_parameters() {
                                },
                                kDecoderBiases},
        .help = "none, zero or mean (of the data)",
-       .recorded = true},
+       .recorded = true,
+       .resume_must_match = true},
       {.flag = "warmup-steps",
        .python = "warmup_steps",
        .field = DICTLEARN_FIELD(O, warmup_steps),
@@ -507,10 +514,12 @@ std::vector<std::pair<std::string, std::string>> resume_settings(const FitOption
 
 std::string resume_setting_key(const std::map<std::string, std::string>& metadata,
                                const std::string& flag) {
-  // dictlearn 0.1 wrote the settings apart from the model's train.* keys (which
-  // held the text as typed); where the old key is there, it is the one to trust.
-  const std::string old_key = "checkpoint.setting." + flag;
-  return metadata.count(old_key) > 0 ? old_key : "train." + flag;
+  // dictlearn 0.1 wrote the settings apart from the model's train.* keys, which
+  // held the text as typed ("1.0" for 1): in its files only the old keys are
+  // comparable, and a setting it did not record there is not compared.
+  const auto old = metadata.lower_bound("checkpoint.setting.");
+  const bool old_format = old != metadata.end() && old->first.starts_with("checkpoint.setting.");
+  return (old_format ? "checkpoint.setting." : "train.") + flag;
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
@@ -13,6 +14,7 @@
 #include "core/parallel.hpp"
 #include "core/threads.hpp"
 #include "dictlearn/learner.hpp"
+#include "dictlearn/metrics.hpp"
 #include "learners/random.hpp"
 
 namespace dictlearn {
@@ -32,6 +34,10 @@ double total_spread(const DataSource<T>& data, int threads) {
   const int64_t blocks = (n + block - 1) / block;
   const T* in_place = data.contiguous();
   std::vector<double> partial(blocks * d, 0.0);
+  // Each column's range: a constant column's mean is its value exactly (a sum
+  // of doubles divided by n need not be), so data without variance has spread 0.
+  std::vector<double> lowest(blocks * d, std::numeric_limits<double>::infinity());
+  std::vector<double> highest(blocks * d, -std::numeric_limits<double>::infinity());
   const int used = static_cast<int>(
       std::min<int64_t>(blocks, threads_for(threads, 2.0 * static_cast<double>(n * d))));
   std::vector<std::vector<T>> buffers(in_place ? 0 : used);
@@ -49,19 +55,33 @@ double total_spread(const DataSource<T>& data, int threads) {
   for (int64_t c = 0; c < blocks; ++c) {
     errors.run([&] {
       double* sums = partial.data() + c * d;
+      double* low = lowest.data() + c * d;
+      double* high = highest.data() + c * d;
       const T* rows = rows_of(c);
       for (int64_t i = 0; i < std::min(n, (c + 1) * block) - c * block; ++i) {
         const T* x = rows + i * d;
-        for (int64_t j = 0; j < d; ++j) sums[j] += static_cast<double>(x[j]);
+        for (int64_t j = 0; j < d; ++j) {
+          const double value = static_cast<double>(x[j]);
+          sums[j] += value;
+          low[j] = std::min(low[j], value);
+          high[j] = std::max(high[j], value);
+        }
       }
     });
   }
   errors.rethrow();
   std::vector<double> mean(d, 0.0);
+  std::vector<double> low(d, std::numeric_limits<double>::infinity());
+  std::vector<double> high(d, -std::numeric_limits<double>::infinity());
   for (int64_t c = 0; c < blocks; ++c) {
-    for (int64_t j = 0; j < d; ++j) mean[j] += partial[c * d + j];
+    for (int64_t j = 0; j < d; ++j) {
+      mean[j] += partial[c * d + j];
+      low[j] = std::min(low[j], lowest[c * d + j]);
+      high[j] = std::max(high[j], highest[c * d + j]);
+    }
   }
-  for (double& m : mean) m /= static_cast<double>(n);
+  for (int64_t j = 0; j < d; ++j)
+    mean[j] = low[j] == high[j] ? low[j] : mean[j] / static_cast<double>(n);
   std::vector<double> spreads(blocks);
 #pragma omp parallel for num_threads(used) if (used > 1) schedule(static)
   for (int64_t c = 0; c < blocks; ++c) {
@@ -112,7 +132,7 @@ EpochStats summarize(const EpochTotals& totals) {
   const double n = static_cast<double>(totals.samples);
   stats.loss = totals.objective_sum / n;
   stats.mse = totals.squared_error / static_cast<double>(totals.samples * totals.dim);
-  stats.fvu = totals.spread > 0 ? totals.squared_error / totals.spread : 0.0;
+  stats.fvu = fraction_unexplained(totals.squared_error, totals.spread);
   stats.l0 = totals.nonzero / n;
   return stats;
 }

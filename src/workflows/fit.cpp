@@ -5,10 +5,12 @@
 #include <array>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 
 #include "core/check.hpp"
+#include "core/finite.hpp"
 #include "dictlearn/figures.hpp"
 #include "dictlearn/io.hpp"
 #include "dictlearn/parameters.hpp"
@@ -24,6 +26,16 @@ namespace {
 /// (about lr per step) are meaningless next to values of 1e-30.
 constexpr double kExtremeScale = 1e10;
 
+/// The squares' sum of the plain pass is trusted from here up (to a finite
+/// sum): squares that underflowed, each below 2.3e-308, are then far below its
+/// last bit. Float data always stays on the plain pass.
+constexpr double kPlainSumFloor = 1e-250;
+
+/// The data's root mean square over the whole double range: squares of
+/// values beyond about 1e154 overflow a double and below 1e-154 underflow, so
+/// where the plain sum may have lost either way it is taken again on the data
+/// divided by its largest magnitude, as LAPACK's dnrm2 scales its sum. Where
+/// the plain sum is trusted the result is the plain one, bit for bit.
 template <typename T>
 double root_mean_square(const Matrix<T>& data) {
   // Eight running sums: no chain of dependent additions over the whole data.
@@ -40,7 +52,34 @@ double root_mean_square(const Matrix<T>& data) {
     lanes[0] += static_cast<double>(values[i]) * values[i];
   double sum = 0;
   for (const double lane : lanes) sum += lane;
-  return std::sqrt(sum / static_cast<double>(size));
+  if (sum >= kPlainSumFloor && sum <= std::numeric_limits<double>::max())
+    return std::sqrt(sum / static_cast<double>(size));
+  double largest = 0;
+  for (Eigen::Index i = 0; i < size; ++i) {
+    const double magnitude = std::abs(static_cast<double>(values[i]));
+    if (!(magnitude <= largest)) largest = magnitude;  // a NaN is kept: the rms is NaN
+  }
+  if (!(largest > 0) || !std::isfinite(largest)) return largest;  // all zero, or not finite
+  double scaled = 0;
+  for (Eigen::Index i = 0; i < size; ++i) {
+    const double ratio = static_cast<double>(values[i]) / largest;
+    scaled += ratio * ratio;
+  }
+  return largest * std::sqrt(scaled / static_cast<double>(size));
+}
+
+/// Throws Error naming the data file when the model trained on the data
+/// divided by `scale` does not fit T once scaled back (an entry overflows).
+template <typename T>
+void check_scaled_back(const Model<T>& model, double scale, const std::string& data) {
+  auto finite = [](const auto& values) { return detail::all_finite(values.data(), values.size()); };
+  if (finite(model.dictionary) && finite(model.encoder_weight) && finite(model.decoder_bias))
+    return;
+  DICTLEARN_FAIL(
+      "{}: the model trained on the data divided by its magnitude {:.3g} does not fit {} when "
+      "scaled back (its atoms grow and its encoder weights shrink by that factor); {}",
+      data, scale, sizeof(T) == 4 ? "float32" : "float64",
+      sizeof(T) == 4 ? "train with --dtype float64" : "bring the data's magnitude toward 1 first");
 }
 
 }  // namespace
@@ -52,20 +91,35 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
                   bool record_job, FitSummary& summary) {
   const FitCallbacks report = job.quiet ? FitCallbacks{} : callbacks;
   const double rms = root_mean_square(data);
+  // Values whose typical magnitude is subnormal: a model of them would need
+  // encoder weights of about 1/rms, beyond the type's range.
+  DICTLEARN_CHECK(
+      !(rms > 0 && rms < std::numeric_limits<T>::min()),
+      "{}: values of magnitude {:.3g} are subnormal in {} (below {:.3g}): a model of them cannot "
+      "be held in it (its encoder weights would be about 1/{:.3g}); {}",
+      job.data, rms, sizeof(T) == 4 ? "float32" : "float64", std::numeric_limits<T>::min(), rms,
+      sizeof(T) == 4 ? "train with --dtype float64" : "bring the data's magnitude toward 1 first");
   const bool rescale =
       std::isfinite(rms) && rms > 0 && (rms > kExtremeScale || rms < 1 / kExtremeScale);
+  const double scale = rescale ? rms : 1.0;
+  // Losses are reported in the data's units (scale²) unless those overflow or
+  // underflow a double (magnitudes beyond about 1e154 or below 1e-154): then
+  // in the units of the data divided by the scale, as trained.
+  const double loss_unit = std::isnormal(scale * scale) ? scale * scale : 1.0;
   Matrix<T> scaled;
   if (rescale) {
     scaled = (data.template cast<double>() / rms).template cast<T>();
     if (report.note) {
-      report.note(
-          fmt::format("{}: values of magnitude {:.3g}; training on the data divided by it "
-                      "(the model is scaled back; the log's loss and mse are in the data's units)",
-                      job.data, rms));
+      report.note(fmt::format(
+          "{}: values of magnitude {:.3g}; training on the data divided by it (the model is "
+          "scaled back; {})",
+          job.data, rms,
+          loss_unit != 1.0 ? "the log's loss and mse are in the data's units"
+                           : "the log's loss and mse are those of the data divided by it: in the "
+                             "data's units they would overflow or underflow a double"));
     }
   }
   const Matrix<T>& X = rescale ? scaled : data;
-  const double scale = rescale ? rms : 1.0;
 
   // The training settings travel with the model: the options as asked for
   // (before --init or --resume supply the number of atoms).
@@ -84,7 +138,8 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
       return entry.first.starts_with("checkpoint.") || entry.first.starts_with("train.") ||
              entry.first == "log.columns";
     });
-    options.n_atoms = initial.n_atoms();
+    // `options` stay this run's own (--atoms and the encoder flags included):
+    // load_checkpoint compares them with the checkpoint's before training.
   } else if (!job.init.empty()) {
     initial = load_model<T>(job.init);
     check_data_matches(initial, X, job.data);
@@ -95,6 +150,9 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
       initial.encoder.temperature = options.encoder.temperature;
     options.n_atoms = initial.n_atoms();
     validate(initial.encoder, initial.n_atoms());
+    // The run's settings are the model's: its checkpoints record them, and a
+    // resumed run is compared with them.
+    options.encoder = initial.encoder;
     if (rescale) scale_model(initial, 1 / scale);
   } else {
     initial = initialize<T>(X, options);
@@ -104,6 +162,18 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
   const int n_atoms = initial.n_atoms();
   const int total_epochs = options.epochs;
   Trainer<T> trainer(std::move(initial), options);
+  // The checkpoint first: a run it cannot continue is refused before any other work.
+  std::optional<TrainingLog> earlier;  // the log of the epochs before it travels inside it
+  if (!job.resume.empty()) {
+    const TensorFile state = trainer.load_checkpoint(job.resume, X);
+    if (!job.log.empty()) {
+      earlier = log_from_tensors(state, job.resume);
+      DICTLEARN_CHECK(earlier.has_value(),
+                      "--log: {} was written without a log; resume without --log or checkpoint "
+                      "with --log",
+                      job.resume);
+    }
+  }
   std::optional<LogRecorder<T>> recorder;
   if (!job.log.empty()) {
     const RecorderOptions recorder_options{.snapshot_every = job.snapshot_every};
@@ -113,18 +183,7 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
                          : Projection{},
                      n_atoms, total_epochs, recorder_options);
   }
-  if (!job.resume.empty()) {
-    const TensorFile state = trainer.load_checkpoint(job.resume, X);
-    if (recorder) {
-      // The log of the epochs before the checkpoint travels inside it.
-      const std::optional<TrainingLog> earlier = log_from_tensors(state, job.resume);
-      DICTLEARN_CHECK(earlier.has_value(),
-                      "--log: {} was written without a log; resume without --log or checkpoint "
-                      "with --log",
-                      job.resume);
-      recorder->restore(*earlier);
-    }
-  }
+  if (recorder && earlier) recorder->restore(*earlier);
   const int done = static_cast<int>(trainer.losses().size());
   // --epochs counts the whole run, resumed or not.
   trainer.set_epochs(std::max(0, total_epochs - done));
@@ -136,8 +195,8 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
   trainer.fit(X, [&](const EpochStats& stats, const Model<T>& model) {
     if (recorder) {
       EpochStats in_data_units = stats;
-      in_data_units.loss *= scale * scale;
-      in_data_units.mse *= scale * scale;
+      in_data_units.loss *= loss_unit;
+      in_data_units.mse *= loss_unit;
       if (rescale) {
         Model<T> unscaled = model;
         scale_model(unscaled, scale);
@@ -156,6 +215,7 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
   Model<T> trained = trainer.release_model();
   if (rescale) {
     scale_model(trained, scale);
+    check_scaled_back(trained, scale, job.data);
     trained.metadata["train.data_scale"] = fmt::format("{}", scale);
   }
   save_model(job.output, trained);
@@ -169,9 +229,10 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
                        .dim = X.cols(),
                        .epochs = static_cast<int>(losses.size()),
                        .stopped_early = trainer.stopped_early(),
-                       .first_loss = losses.empty() ? 0.0 : losses.front() * scale * scale,
-                       .last_loss = losses.empty() ? 0.0 : losses.back() * scale * scale,
-                       .data_scale = scale};
+                       .first_loss = losses.empty() ? 0.0 : losses.front() * loss_unit,
+                       .last_loss = losses.empty() ? 0.0 : losses.back() * loss_unit,
+                       .data_scale = scale,
+                       .loss_unit = loss_unit};
   return trained;
 }
 

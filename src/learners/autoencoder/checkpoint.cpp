@@ -71,19 +71,42 @@ void Trainer<T>::load_state(const TensorFile& file, const std::string& path) {
   detail::TrainerState<T>& s = *state_;
   Model<T>& model = s.model;
   const int64_t K = model.n_atoms(), d = model.dim();
-  const std::string encoder = meta(file, "encoder", path);
-  DICTLEARN_CHECK(encoder == encoder_name(model.encoder.kind),
-                  "{}: checkpoint was made with --encoder {}, this run has --encoder {}", path,
-                  encoder, encoder_name(model.encoder.kind));
+  // The checkpoint's model against this run's options (not against the model
+  // loaded from the checkpoint itself), for the settings the file does not
+  // record (dictlearn 0.1's): load_checkpoint compared the recorded ones. A
+  // run started from --init records its model's encoder and atoms, but its
+  // --decoder-bias as given, which need not tell whether that model has one.
+  const FitOptions& o = s.options;
+  auto unrecorded = [&](const std::string& flag) {
+    return file.metadata.count(resume_setting_key(file.metadata, flag)) == 0;
+  };
+  const std::string made[] = {meta(file, "encoder", path), meta(file, "k", path),
+                              meta(file, "temperature", path)};
+  const std::string run[] = {encoder_name(o.encoder.kind), std::to_string(o.encoder.k),
+                             fmt::format("{}", o.encoder.temperature)};
+  const char* flags[] = {"encoder", "k", "temperature"};
+  for (size_t i = 0; i < std::size(flags); ++i) {
+    DICTLEARN_CHECK(!unrecorded(flags[i]) || made[i] == run[i],
+                    "{}: checkpoint was made with --{} {}, this run has --{} {}", path, flags[i],
+                    made[i], flags[i], run[i]);
+  }
   const Tensor& dictionary = require(file, "dictionary", K * d, path);
   DICTLEARN_CHECK(
       dictionary.shape.size() == 2 && dictionary.shape[0] == K && dictionary.shape[1] == d,
       "{}: checkpoint has a {}-atom dictionary, this run {} atoms of dimension {}", path,
       dictionary.shape.empty() ? 0 : dictionary.shape[0], K, d);
+  DICTLEARN_CHECK(!unrecorded("atoms") || K == o.n_atoms,
+                  "{}: checkpoint was made with --atoms {}, this run has --atoms {}", path, K,
+                  o.n_atoms);
   const bool has_decoder_bias = model.decoder_bias.size() > 0;
   DICTLEARN_CHECK(has_decoder_bias == (file.tensors.count("decoder_bias") > 0),
                   "{}: checkpoint {} a decoder bias, this run {}", path,
                   has_decoder_bias ? "lacks" : "has", has_decoder_bias ? "has one" : "has none");
+  DICTLEARN_CHECK(
+      !unrecorded("decoder-bias") || has_decoder_bias == (o.decoder_bias != DecoderBiasInit::none),
+      "{}: checkpoint was made {} a decoder bias, this run has --decoder-bias {}", path,
+      has_decoder_bias ? "with" : "without",
+      parameter_value(*find_parameter(fit_parameters(), "decoder-bias"), o));
   auto restore = [&](const std::string& prefix, Gradients<T>& g) {
     fill(g.dictionary, require(file, prefix + "dictionary", K * d, path));
     fill(g.encoder_weight, require(file, prefix + "attributor.0.weight", K * d, path));

@@ -8,11 +8,13 @@
 #include <array>
 #include <cmath>
 #include <span>
+#include <string>
 #include <utility>
 
 #include "core/check.hpp"
 #include "core/contiguous.hpp"
 #include "core/data_shape.hpp"
+#include "dictlearn/encoders.hpp"
 #include "learners/autoencoder/engine.hpp"
 
 namespace dictlearn {
@@ -82,6 +84,37 @@ inline double lr_at(const FitOptions& options, int64_t total_steps, int64_t step
     }
   }
   return options.adam.lr * factor;
+}
+
+/// The remedy in the error of a non-finite loss: the setting most likely to
+/// blame, judged from what amplifies the steps -- a tiny temperature (the
+/// codes' gradients grow as 1/temperature), huge penalty weights, a huge
+/// learning rate -- by how many decades each lies beyond its usual range;
+/// the learning rate (or the data) where none does.
+std::string non_finite_remedy(const FitOptions& options, const EncoderOptions& encoder) {
+  std::string remedy = "lower the learning rate (--lr) or standardize the data";
+  double worst = std::log10(options.adam.lr / 0.1);  // decades beyond lr 0.1
+  auto suspect = [&](double decades, std::string text) {
+    if (decades > worst && decades > 0) {
+      worst = decades;
+      remedy = std::move(text);
+    }
+  };
+  if (encoder_traits(encoder.kind).has_temperature) {
+    suspect(std::log10(1e-2 / encoder.temperature),
+            fmt::format("the likely cause is --temperature {}: the codes divide the "
+                        "pre-activations by it, so their gradients grow as 1/temperature; raise it",
+                        encoder.temperature));
+  }
+  const std::pair<const char*, double> penalties[] = {
+      {"l1", options.l1}, {"ortho", options.ortho}, {"auxk", options.auxk}};
+  for (const auto& [flag, weight] : penalties) {
+    suspect(std::log10(weight / 10),
+            fmt::format("the likely cause is --{} {}: the penalty and its gradient are that much "
+                        "larger than the reconstruction's; lower it",
+                        flag, weight));
+  }
+  return remedy;
 }
 
 }  // namespace
@@ -190,10 +223,9 @@ BatchStats Trainer<T>::step(const Batch<T>& batch) {
   detail::TrainerState<T>& s = *state_;
   const detail::BatchResult result = reduced_batch(s, batch.data, batch.index, batch.rows, *work_);
   // A non-finite objective stops before the update: the model stays the last good one.
-  DICTLEARN_CHECK(std::isfinite(result.objective),
-                  "training: loss is {} at epoch {}; lower the learning rate (--lr) or "
-                  "standardize the data",
-                  result.objective, batch.epoch);
+  DICTLEARN_CHECK(std::isfinite(result.objective), "training: loss is {} at epoch {}; {}",
+                  std::isnan(result.objective) ? "nan" : fmt::format("{}", result.objective),
+                  batch.epoch, non_finite_remedy(s.options, s.model.encoder));
   s.last_lr = lr_at(s.options, s.total_steps, s.step + 1);
   detail::apply_update(s, result, batch.rows, s.last_lr, *work_);
   return {.objective = result.objective,
