@@ -121,13 +121,6 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
   }
   const Matrix<T>& X = rescale ? scaled : data;
 
-  // The training settings travel with the model: the options as asked for
-  // (before --init or --resume supply the number of atoms).
-  std::map<std::string, std::string> recorded;
-  record_parameters(fit_parameters(), job.options, recorded);
-  if (record_job) record_parameters(fit_job_parameters(), job, recorded);
-  recorded["train.data"] = std::filesystem::path(job.data).filename().string();
-
   FitOptions options = job.options;
   Model<T> initial;
   if (!job.resume.empty()) {
@@ -143,6 +136,11 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
   } else if (!job.init.empty()) {
     initial = load_model<T>(job.init);
     check_data_matches(initial, X, job.data);
+    // The model's training record describes another run; this run records its own.
+    std::erase_if(initial.metadata, [](const auto& entry) {
+      return entry.first.starts_with("checkpoint.") || entry.first.starts_with("train.") ||
+             entry.first == "log.columns";
+    });
     // Encoder flags given with --init replace the model's own settings.
     if (job.given.count("encoder") > 0) initial.encoder.kind = options.encoder.kind;
     if (job.given.count("k") > 0) initial.encoder.k = options.encoder.k;
@@ -157,6 +155,12 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
   } else {
     initial = initialize<T>(X, options);
   }
+  // The training settings travel with the model: this run's effective options
+  // (with --init, the model's atoms and encoder, as the run trains them).
+  std::map<std::string, std::string> recorded;
+  record_parameters(fit_parameters(), options, recorded);
+  if (record_job) record_parameters(fit_job_parameters(), job, recorded);
+  recorded["train.data"] = std::filesystem::path(job.data).filename().string();
   for (const auto& [key, value] : recorded) initial.metadata[key] = value;
 
   const int n_atoms = initial.n_atoms();
