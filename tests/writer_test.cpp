@@ -734,7 +734,7 @@ TEST(WriterCli, SignalsDuringFitLeaveNoTemporaries) {
   EXPECT_GT(caught_in_a_write, 0);  // the test did test something
 }
 
-TEST(WriterCli, SignalsDuringDemoLeaveNoTemporariesAndStopGnuplot) {
+TEST(WriterCli, SignalsDuringDemoAndPlotLeaveNoTemporariesAndStopGnuplot) {
   TempDir dir("demo_signals");
   const fs::path tmp = dir.path() / "tmp";
   fs::create_directories(tmp);
@@ -742,22 +742,30 @@ TEST(WriterCli, SignalsDuringDemoLeaveNoTemporariesAndStopGnuplot) {
   // gnuplot in the middle of writing an image: part of it written, still running.
   const fs::path fake = fake_gnuplot(dir.path(), "\\211PNG partial",
                                      "echo $$ > " + pid_file.string() + "\nexec sleep 60");
+  const std::string data = dir / "toy.npy";
+  write_npy(data, testing::normal_matrix<float>(50, 2, 9));
   for (const int signal_number : {SIGTERM, SIGINT}) {
-    fs::remove(pid_file);
-    const fs::path out = dir.path() / ("demo" + std::to_string(signal_number));
-    Cli demo(dir, {"demo", "-o", out.string(), "-e", "5", "-q"},
-             {{"TMPDIR", tmp.string()}, {"DICTLEARN_GNUPLOT", fake.string()}});
-    ASSERT_TRUE(wait_until(
-        [&] { return fs::exists(out) && !temporaries(out).empty() && !read_all(pid_file).empty(); },
-        30));
-    const pid_t gnuplot = std::stoi(read_all(pid_file));
-    ::kill(demo.pid(), signal_number);
-    EXPECT_EQ(demo.wait(), -signal_number);
-    EXPECT_EQ(temporaries(out), std::vector<std::string>{});
-    EXPECT_FALSE(fs::exists(out / "scatter.png"));
-    EXPECT_TRUE(fs::is_empty(tmp));
-    EXPECT_TRUE(wait_until([&] { return !runs(gnuplot); }, 5)) << "gnuplot outlived the CLI";
-    ::kill(gnuplot, SIGKILL);  // should it have survived
+    for (const std::string command : {"demo", "plot"}) {
+      fs::remove(pid_file);
+      const fs::path out = dir.path() / (command + std::to_string(signal_number));
+      const std::vector<std::string> args =
+          command == "demo" ? std::vector<std::string>{"demo", "-o", out.string(), "-e", "5", "-q"}
+                            : std::vector<std::string>{"plot", data, "-o", out.string()};
+      Cli demo(dir, args, {{"TMPDIR", tmp.string()}, {"DICTLEARN_GNUPLOT", fake.string()}});
+      ASSERT_TRUE(wait_until(
+          [&] {
+            return fs::exists(out) && !temporaries(out).empty() && !read_all(pid_file).empty();
+          },
+          30));
+      const pid_t gnuplot = std::stoi(read_all(pid_file));
+      ::kill(demo.pid(), signal_number);
+      EXPECT_EQ(demo.wait(), -signal_number);
+      EXPECT_EQ(temporaries(out), std::vector<std::string>{});
+      EXPECT_FALSE(fs::exists(out / "scatter.png"));
+      EXPECT_TRUE(fs::is_empty(tmp));
+      EXPECT_TRUE(wait_until([&] { return !runs(gnuplot); }, 5)) << "gnuplot outlived the CLI";
+      ::kill(gnuplot, SIGKILL);  // should it have survived
+    }
   }
 }
 

@@ -156,12 +156,17 @@ void run_gnuplot(const std::string& gnuplot, const fs::path& folder, const std::
   write_to_pipe(write_end.fd, commands);
   ::close(write_end.fd);
   write_end.fd = -1;
+  // Waited for without reaping, then unregistered, then reaped: while it is
+  // registered its pid cannot be reused, so the handler never kills a stranger.
+  siginfo_t info{};
+  while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+  }
+  unregister_child(child_slot);
   int status = 0;
   pid_t waited;
   while ((waited = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
   }
   const int wait_error = errno;
-  unregister_child(child_slot);
   DICTLEARN_CHECK(waited == pid, "{}: waiting for gnuplot ({}) failed: {}", what, gnuplot,
                   std::strerror(wait_error));
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
