@@ -184,7 +184,10 @@ TEST(Writer, RefusesTargetsThatAreNotRegularFiles) {
   TempDir dir("kinds");
   int made = 0;
   for (const Kind kind : kAllKinds) {
-    for (const auto& [writer, write] : library_writers()) {
+    for (const auto& entry : library_writers()) {
+      // Not a structured binding: clang 14 cannot capture one in a lambda.
+      const std::string& writer = entry.first;
+      const auto& write = entry.second;
       const fs::path target = dir.path() / fmt::format("t{}", made++);
       if (!make_special(kind, target)) {
         if (kind == Kind::char_device || kind == Kind::block_device) {
