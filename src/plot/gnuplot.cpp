@@ -115,6 +115,8 @@ pid_t start_gnuplot(const std::string& gnuplot, const fs::path& folder, int stdi
   std::vector<char> program(gnuplot.begin(), gnuplot.end());
   program.push_back('\0');
   char* argv[] = {program.data(), nullptr};
+  char shell[] = "/bin/sh";
+  char* shell_argv[] = {shell, program.data(), nullptr};
   const pid_t parent = ::getpid();
 
   // The cleanup signals wait until the child is registered.
@@ -127,11 +129,17 @@ pid_t start_gnuplot(const std::string& gnuplot, const fs::path& folder, int stdi
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
     ::sigprocmask(SIG_SETMASK, &previous_mask, nullptr);
-    if (::dup2(stdin_fd, 0) < 0 || ::dup2(stderr_fd, 2) < 0 || ::chdir(folder_name.c_str()) != 0) {
+    // What failed goes to the stderr file, for the parent's message (write(2) only).
+    const auto fail = [](const char* message) {
+      [[maybe_unused]] const ssize_t ignored = ::write(2, message, std::strlen(message));
       ::_exit(127);
-    }
+    };
+    if (::dup2(stdin_fd, 0) < 0 || ::dup2(stderr_fd, 2) < 0) ::_exit(127);
+    if (::chdir(folder_name.c_str()) != 0) fail("cannot enter the output folder\n");
     ::execv(argv[0], argv);
-    ::_exit(127);
+    // A script without "#!" runs under sh, as it did when a shell started gnuplot.
+    if (errno == ENOEXEC) ::execv(shell_argv[0], shell_argv);
+    fail("cannot execute it\n");
   }
   const int fork_error = errno;
   if (pid > 0) child_slot = register_child(pid);
