@@ -721,7 +721,7 @@ TEST(WriterCli, SignalsDuringFitLeaveNoTemporaries) {
   fs::create_directories(out);
   fs::create_directories(tmp);
   int caught_in_a_write = 0;
-  for (const int signal_number : {SIGTERM, SIGINT, SIGTERM, SIGINT, SIGTERM, SIGINT}) {
+  for (const int signal_number : {SIGTERM, SIGINT, SIGHUP, SIGTERM, SIGINT, SIGHUP}) {
     Cli fit(dir,
             {"fit", data, "-o", (out / "model.safetensors").string(), "--log",
              (out / "log.csv").string(), "--checkpoint", (out / "run.ckpt").string(),
