@@ -273,6 +273,8 @@ int run(int argc, char** argv) {
   define_commands(app, commands);
 
   std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit must surface as a write error, not a kill
+  // SIGINT, SIGTERM, SIGHUP: temporaries removed, gnuplot stopped, exit status the signal's.
+  dl::install_temp_file_cleanup();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

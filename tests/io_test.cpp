@@ -646,11 +646,13 @@ TEST(AtomicFile, FailedWriteKeepsPreviousFile) {
 TEST(AtomicFile, FailedRenameRemovesTemporary) {
   TempDir dir;
   const std::string path = dir.file("taken");
-  fs::create_directories(dir.path() / "taken" / "inside");  // rename onto a full folder fails
   {
     AtomicFile file(path);
     file.write("data");
-    EXPECT_TRUE(contains(error_of([&] { file.commit(); }), path + ": cannot rename into place: "));
+    // A folder takes the name after the file was opened: it is never renamed over.
+    fs::create_directories(dir.path() / "taken" / "inside");
+    EXPECT_EQ(error_of([&] { file.commit(); }),
+              path + " exists and is not a regular file (a folder); it is never replaced");
   }
   EXPECT_EQ(dir.listing(), std::vector<std::string>{"taken"});
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "dictlearn/adam.hpp"
+#include "dictlearn/atomic_file.hpp"
 #include "dictlearn/coders.hpp"
 #include "dictlearn/data_source.hpp"
 #include "dictlearn/dictionary.hpp"

@@ -3,7 +3,7 @@
 // Every reader validates before it allocates: a header that announces more data
 // than the file holds is rejected with an error naming the file. Every writer
 // goes through AtomicFile, so a failed or interrupted write leaves nothing (or
-// the previous complete file) under the requested name.
+// the previous complete file) under the requested name (atomic_file.hpp).
 #pragma once
 
 #include <cstdio>
@@ -11,39 +11,10 @@
 #include <string_view>
 #include <vector>
 
+#include "dictlearn/atomic_file.hpp"
 #include "dictlearn/types.hpp"
 
 namespace dictlearn {
-
-/// A file written to a temporary name in the destination's folder and renamed
-/// over the destination by commit(). Destroyed without commit(), it removes the
-/// temporary file, so the destination is never seen half-written.
-class AtomicFile {
- public:
-  /// Creates the temporary file next to `path`. Throws Error naming `path`
-  /// when the folder is missing or not writable.
-  explicit AtomicFile(std::string path);
-  ~AtomicFile();
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-
-  /// Appends bytes; throws Error naming the destination on a write failure
-  /// (disk full, file-size limit).
-  void write(const void* data, size_t size);
-  void write(std::string_view text) { write(text.data(), text.size()); }
-
-  /// Flushes, syncs and renames onto the destination. Throws Error on failure,
-  /// in which case the temporary file is removed.
-  void commit();
-
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-  std::string temp_path_;
-  std::FILE* file_ = nullptr;
-  bool committed_ = false;
-};
 
 /// Reads a 2-D float32 or float64 .npy array (format versions 1-3, little
 /// endian, C or Fortran order), converted to T. Throws Error naming the file

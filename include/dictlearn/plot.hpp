@@ -66,4 +66,8 @@ struct PlotResult {
 /// if gnuplot fails.
 PlotResult render_figures(const PlotInput& input, const std::string& directory);
 
+/// Every name render_figures may write in its folder (images, data files,
+/// figures.gp), for checking the outputs before any work.
+const std::vector<std::string>& figure_files();
+
 }  // namespace dictlearn

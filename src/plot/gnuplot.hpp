@@ -3,8 +3,10 @@
 // A figure is a gnuplot script fragment; gnuplot_script() makes it a standalone
 // script (also what figures.gp holds). For rendering, each figure runs in its
 // own gnuplot process, fed through a pipe, so a failure names its figure; the
-// image goes to a hidden temporary name and is renamed over the final name
-// only after gnuplot exits cleanly.
+// image goes to AtomicFile's temporary and gets the final name only after
+// gnuplot exits cleanly and the image is found whole (gnuplot reports no write
+// errors). The process is registered for the signal handler of
+// install_temp_file_cleanup() and dies with its parent.
 #pragma once
 
 #include <filesystem>
@@ -35,11 +37,13 @@ std::string gnuplot_script(const GnuplotFigure& figure, std::string_view output)
 /// there.
 std::optional<std::string> find_gnuplot();
 
-/// Renders `figure` with `gnuplot` into `folder` (absolute): to a hidden
-/// temporary name, renamed to figure.name once gnuplot exits cleanly. Throws
-/// Error naming the image as `shown` / figure.name (the caller's spelling of
-/// the folder) when gnuplot cannot start, fails (with its first error line)
-/// or writes nothing.
+/// Renders `figure` with `gnuplot` (run in `folder`, absolute) to
+/// `shown` / figure.name (the caller's spelling of the folder) through
+/// AtomicFile: a temporary, renamed once gnuplot exits cleanly and the image
+/// is whole (PNG to its IEND chunk, GIF to its trailer). Throws Error naming
+/// the image when the target must not be replaced, gnuplot cannot start,
+/// fails (with its first error line) or writes an incomplete image; nothing
+/// is left under the name or as a temporary then.
 void render_figure(const std::string& gnuplot, const std::filesystem::path& folder,
                    const std::filesystem::path& shown, const GnuplotFigure& figure);
 

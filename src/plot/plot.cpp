@@ -524,4 +524,11 @@ PlotResult render_figures(const PlotInput& input, const std::string& directory) 
   return result;
 }
 
+const std::vector<std::string>& figure_files() {
+  static const std::vector<std::string> names = {
+      "data.dat",   "loss.dat",    "atoms.dat", "atoms_final.dat", "frames.dat", "usage.dat",
+      "figures.gp", "scatter.png", "loss.png",  "atoms.png",       "atoms.gif",  "usage.png"};
+  return names;
+}
+
 }  // namespace dictlearn

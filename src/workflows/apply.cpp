@@ -140,6 +140,8 @@ EvalSummary run_eval(const std::string& model, const std::string& data) {
 
 PlotResult run_plot(const std::string& data_path, const std::string& model_path,
                     const std::string& log_path, const std::string& folder) {
+  detail::check_output_folder({"-o", folder}, figure_files(),
+                              {{"data", data_path}, {"--model", model_path}, {"--log", log_path}});
   const auto data = read_matrix<double>(data_path);
   std::optional<TrainingLog> log;
   if (!log_path.empty()) log = read_training_log(log_path);

@@ -2,7 +2,9 @@
 // the metrics and the figures.
 #include <chrono>
 #include <filesystem>
+#include <string>
 #include <system_error>
+#include <vector>
 
 #include "core/check.hpp"
 #include "dictlearn/figures.hpp"
@@ -10,11 +12,15 @@
 #include "dictlearn/toy.hpp"
 #include "dictlearn/workflows.hpp"
 #include "workflows/fit_data.hpp"
+#include "workflows/paths.hpp"
 
 namespace dictlearn {
 
 DemoSummary run_demo(const DemoJob& job, const FitCallbacks& callbacks) {
   validate(job.options);
+  std::vector<std::string> outputs = {"data.npy", "model.safetensors", "log.csv"};
+  outputs.insert(outputs.end(), figure_files().begin(), figure_files().end());
+  detail::check_output_folder({"-o", job.folder}, outputs, {});
   std::error_code error;
   std::filesystem::create_directories(job.folder, error);
   DICTLEARN_CHECK(!error, "{}: cannot create folder: {}", job.folder, error.message());

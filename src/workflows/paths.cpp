@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <string>
 #include <system_error>
 
 #include "core/check.hpp"
@@ -38,8 +39,15 @@ void check_writable(const NamedPath& output) {
   DICTLEARN_CHECK(::access(folder.c_str(), W_OK | X_OK) == 0,
                   "{}: {}: the folder {} is not writable", output.flag, output.path,
                   folder.string());
-  // status() follows links: a link to a regular file is written through.
+  // status() follows links: a link to a regular file is written through, a
+  // dangling one never (AtomicFile refuses it; here it fails before any work).
   const fs::file_status status = fs::status(path, error);
+  if (!fs::exists(status) && fs::is_symlink(fs::symlink_status(path, error))) {
+    DICTLEARN_FAIL(
+        "{}: {} is a symbolic link to {}, which does not exist; only a link to an existing "
+        "regular file is written through",
+        output.flag, output.path, fs::read_symlink(path, error).string());
+  }
   if (fs::exists(status)) {
     DICTLEARN_CHECK(fs::is_regular_file(status),
                     "{}: {} exists and is not a regular file ({}); it is never replaced",
@@ -79,6 +87,34 @@ void check_output_paths(const std::vector<NamedPath>& outputs, const std::vector
                       output.flag, output.path, input.flag);
     }
   }
+}
+
+void check_output_folder(const NamedPath& folder, const std::vector<std::string>& names,
+                         const std::vector<NamedPath>& inputs) {
+  DICTLEARN_CHECK(!folder.path.empty(), "{}: the output folder name is empty", folder.flag);
+  std::error_code error;
+  const fs::file_status status = fs::status(folder.path, error);
+  if (!fs::exists(status)) {
+    // Created by the command: what exists of its path must let it.
+    fs::path existing = fs::absolute(folder.path, error).parent_path();
+    while (!existing.empty() && !fs::exists(existing, error) && existing != existing.root_path()) {
+      existing = existing.parent_path();
+    }
+    DICTLEARN_CHECK(fs::is_directory(existing, error),
+                    "{}: {}: cannot create the folder: {} is not a folder", folder.flag,
+                    folder.path, existing.string());
+    DICTLEARN_CHECK(::access(existing.c_str(), W_OK | X_OK) == 0,
+                    "{}: {}: cannot create the folder: {} is not writable", folder.flag,
+                    folder.path, existing.string());
+    return;  // nothing exists inside it: no file to refuse, no input to overwrite
+  }
+  DICTLEARN_CHECK(fs::is_directory(status), "{}: {} exists and is not a folder", folder.flag,
+                  folder.path);
+  std::vector<NamedPath> outputs;
+  for (const std::string& name : names) {
+    outputs.push_back({folder.flag, (fs::path(folder.path) / name).string()});
+  }
+  check_output_paths(outputs, inputs);
 }
 
 }  // namespace dictlearn::detail
