@@ -291,6 +291,27 @@ TEST(Npy, Float64OutOfFloat32Range) {
   EXPECT_EQ(read_npy<double>(path)(1, 1), 1e300);
 }
 
+// Data tiny throughout would be read as zeros (or subnormals) in float32 and
+// train on nothing; tiny values beside ordinary ones are only rounded.
+TEST(Npy, Float64BelowFloat32RangeThroughoutIsRefused) {
+  TempDir dir;
+  const std::string tiny = dir.file("tiny.npy");
+  write_bytes(tiny, npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }",
+                              raw<double>({1e-50, -2e-50, 0, 3e-60})));
+  EXPECT_EQ(error_of([&] { read_npy<float>(tiny); }),
+            tiny +
+                ": its largest value has magnitude 2e-50, below float32's range (from "
+                "1.18e-38): read as float32 the data would be zeros or subnormals; use "
+                "--dtype float64");
+  EXPECT_EQ(read_npy<double>(tiny)(0, 1), -2e-50);
+  const std::string mixed = dir.file("mixed.npy");
+  write_bytes(mixed, npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2), }",
+                               raw<double>({1.0, 1e-50})));
+  const Matrix<float> read = read_npy<float>(mixed);
+  EXPECT_EQ(read(0, 0), 1.0f);
+  EXPECT_EQ(read(0, 1), 0.0f);
+}
+
 // Found with a hand-made 1 MB input run through fuzz/fuzz_npy.cpp (libFuzzer's
 // own inputs stay far smaller): the header parser recursed once per '(' and
 // overflowed the stack.

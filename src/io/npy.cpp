@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -193,32 +194,41 @@ NpyHeader read_header(InputFile& file) {
   return header;
 }
 
+/// What converting a float64 file to float32 lost: the first value that is
+/// finite in the file but beyond float32's range, and the largest magnitude of
+/// the file's finite values (all of them below float32's normal range means the
+/// data itself cannot be held in float32, not just rounded).
+struct Conversion {
+  std::optional<std::pair<size_t, double>> out_of_range;
+  double largest = 0;
+};
+
 /// Reads `count` values stored as `Stored` into `out`, converting to T in
 /// chunks so a float32 file read as double needs no second full-size buffer.
-/// Returns the index and value of the first value that is finite in the file
-/// but out of T's range (a float64 read as float32), if any.
 template <typename Stored, typename T>
-std::optional<std::pair<size_t, double>> read_values(InputFile& file, T* out, size_t count) {
+Conversion read_values(InputFile& file, T* out, size_t count) {
   const char* truncated = "the file ended while reading the data";
+  Conversion conversion;
   if constexpr (std::is_same_v<Stored, T>) {
     file.read_exact(out, count * sizeof(T), truncated);
-    return std::nullopt;
+    return conversion;
   } else {
     constexpr size_t chunk = size_t{1} << 16;
     std::vector<Stored> buffer(std::min(count, chunk));
-    std::optional<std::pair<size_t, double>> out_of_range;
     for (size_t done = 0; done < count;) {
       const size_t n = std::min(chunk, count - done);
       file.read_exact(buffer.data(), n * sizeof(Stored), truncated);
       for (size_t i = 0; i < n; ++i) {
         out[done + i] = static_cast<T>(buffer[i]);
-        if (!out_of_range && std::isfinite(buffer[i]) && !std::isfinite(out[done + i])) {
-          out_of_range.emplace(done + i, static_cast<double>(buffer[i]));
+        if (!std::isfinite(buffer[i])) continue;
+        conversion.largest = std::max(conversion.largest, std::abs(static_cast<double>(buffer[i])));
+        if (!conversion.out_of_range && !std::isfinite(out[done + i])) {
+          conversion.out_of_range.emplace(done + i, static_cast<double>(buffer[i]));
         }
       }
       done += n;
     }
-    return out_of_range;
+    return conversion;
   }
 }
 
@@ -236,11 +246,20 @@ Matrix<T> read_npy(const std::string& path) {
   Matrix<T> matrix(header.fortran_order ? header.cols : header.rows,
                    header.fortran_order ? header.rows : header.cols);
   const size_t count = static_cast<size_t>(header.rows * header.cols);
-  const auto out_of_range = header.dtype == DType::float32
-                                ? read_values<float>(file, matrix.data(), count)
-                                : read_values<double>(file, matrix.data(), count);
-  if (out_of_range) {
-    const auto [index, value] = *out_of_range;
+  const Conversion conversion = header.dtype == DType::float32
+                                    ? read_values<float>(file, matrix.data(), count)
+                                    : read_values<double>(file, matrix.data(), count);
+  constexpr bool kToFloat = std::is_same_v<T, float>;
+  // Tiny values beside ordinary ones only lose what float32 cannot resolve
+  // anyway; data that is tiny throughout would arrive as zeros or subnormals.
+  DICTLEARN_CHECK(!(conversion.largest > 0) ||
+                      conversion.largest >= std::numeric_limits<float>::min() || !kToFloat,
+                  "{}: its largest value has magnitude {:.3g}, below float32's range (from "
+                  "{:.3g}): read as float32 the data would be zeros or subnormals; use --dtype "
+                  "float64",
+                  path, conversion.largest, std::numeric_limits<float>::min());
+  if (conversion.out_of_range) {
+    const auto [index, value] = *conversion.out_of_range;
     const auto major = static_cast<int64_t>(index) / matrix.cols();
     const auto minor = static_cast<int64_t>(index) % matrix.cols();
     DICTLEARN_FAIL("{}: row {}, column {} (0-based): {} is out of range for float32", path,
