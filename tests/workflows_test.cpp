@@ -136,6 +136,12 @@ TEST_F(WorkflowsTest, InitKeepsTheModelsSettingsExceptTheEncoderFlagsGiven) {
   const FitSummary same = run_fit(kept);
   EXPECT_EQ(same.encoder, EncoderKind::sparsemax);
   EXPECT_EQ(same.n_atoms, 6);
+  // The record says what this run trained, not the flags' defaults nor the
+  // first run's own record.
+  const auto refined = load_model<float>(kept.output);
+  EXPECT_EQ(refined.metadata.at("train.encoder"), "sparsemax");
+  EXPECT_EQ(refined.metadata.at("train.atoms"), "6");
+  EXPECT_EQ(refined.metadata.at("train.epochs"), "2");
 
   FitJob merged = kept;
   merged.output = dir_ / "merged.safetensors";
