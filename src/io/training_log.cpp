@@ -110,7 +110,7 @@ TrainingLog read_training_log(const std::string& path) {
 
 void log_to_tensors(const TrainingLog& log, TensorFile& file) {
   std::string names;
-  for (const auto& name : log.columns) names += (names.empty() ? "" : ",") + name;
+  for (size_t i = 0; i < log.columns.size(); ++i) names += (i > 0 ? "," : "") + log.columns[i];
   file.metadata["log.columns"] = names;
   Tensor rows;
   rows.dtype = DType::float64;
