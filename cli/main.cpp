@@ -8,7 +8,9 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <charconv>
 #include <csignal>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -95,15 +97,27 @@ void resolve(FitArgs& args) {
 struct Reporter {
   std::optional<dl::cli::ProgressBar> bar;
   dl::FitCallbacks callbacks() {
-    return {
-        .note = [](const std::string& note) { fmt::print(stderr, "dictlearn: note: {}\n", note); },
-        .progress =
-            [this](const dl::EpochStats& stats, int total_epochs) {
-              if (!bar) bar.emplace(total_epochs, true);
-              bar->update(stats.epoch, stats.loss, stats.seconds);
-            }};
+    return {.note =
+                [](const std::string& note) {
+                  fmt::print(stderr, "dictlearn: note: {}\n", dl::printable_text(note));
+                },
+            .progress =
+                [this](const dl::EpochStats& stats, int total_epochs) {
+                  if (!bar) bar.emplace(total_epochs, true);
+                  bar->update(stats.epoch, stats.loss, stats.seconds);
+                }};
   }
 };
+
+/// A note when --threads asks for more threads than max_threads(), which
+/// every parallel region is capped at.
+void note_threads_cap(const FitArgs& args) {
+  const int threads = args.job.options.threads;
+  if (args.job.quiet || threads <= dl::max_threads()) return;
+  fmt::print(stderr, "dictlearn: note: --threads {}: capped at {} ({} per core on {} cores)\n",
+             threads, dl::max_threads(), dl::kThreadsPerCore,
+             dl::max_threads() / dl::kThreadsPerCore);
+}
 
 /// The training options' flags (and --quiet), as fit and demo share them.
 void add_fit_flags(CLI::App* app, FitArgs& args) {
@@ -116,7 +130,7 @@ void print_fit(const dl::FitSummary& trained) {
   fmt::print("trained {} {} atoms on {} x {} for {} epochs{}; loss {:.6g} -> {:.6g}; wrote {}\n",
              trained.n_atoms, dl::encoder_name(trained.encoder), trained.samples, trained.dim,
              trained.epochs, trained.stopped_early ? " (stopped early)" : "", trained.first_loss,
-             trained.last_loss, trained.output);
+             trained.last_loss, dl::printable_text(trained.output));
 }
 
 void print_eval(const dl::EvalSummary& eval) {
@@ -166,9 +180,24 @@ void print_demo(const dl::DemoSummary& demo, double lr) {
       100 * stats.fraction_below, 100 * stats.fraction_zero, stats.mean_max);
   if (stats.fraction_zero == 0)
     fmt::print("  ({} codes are dense: no entry is exactly zero)\n", encoder);
-  fmt::print("  wrote {}, {}, {}\n", demo.data, demo.model, demo.log);
-  for (const auto& file : demo.figures.written) fmt::print("  wrote {}\n", file);
-  if (!demo.figures.gnuplot_found) fmt::print(stderr, "dictlearn: {}\n", demo.figures.message);
+  fmt::print("  wrote {}, {}, {}\n", dl::printable_text(demo.data), dl::printable_text(demo.model),
+             dl::printable_text(demo.log));
+  for (const auto& file : demo.figures.written)
+    fmt::print("  wrote {}\n", dl::printable_text(file));
+  if (!demo.figures.gnuplot_found)
+    fmt::print(stderr, "dictlearn: {}\n", dl::printable_text(demo.figures.message));
+}
+
+/// toy's --seed: an unsigned 64-bit integer, refused (exit 1) as fit's is.
+uint64_t parse_seed(const std::string& text) {
+  uint64_t seed = 0;
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, seed);
+  if (text.empty() || error != std::errc() || stop != end) {
+    throw dl::Error(fmt::format("--seed: must be an integer in [0, {}], got '{}'",
+                                std::numeric_limits<uint64_t>::max(), text));
+  }
+  return seed;
 }
 
 /// The commands and where their flags are parsed to.
@@ -176,6 +205,7 @@ struct Commands {
   CLI::App* toy = nullptr;
   std::string toy_output;
   dl::ToyOptions toy_options;
+  std::string toy_seed = "0";
 
   CLI::App* fit = nullptr;
   FitArgs fit_args;
@@ -194,7 +224,8 @@ struct Commands {
 void define_commands(CLI::App& app, Commands& c) {
   c.toy = app.add_subcommand("toy", "write the seed's toy data set (two Gaussian clusters)");
   c.toy->add_option("-o,--output", c.toy_output, "output data file (.npy or .csv)")->required();
-  c.toy->add_option("--seed", c.toy_options.seed, "random seed")->capture_default_str();
+  // As text, parsed below: CLI11 wraps "-1" and 2^64 into uint64's range.
+  c.toy->add_option("--seed", c.toy_seed, "random seed")->capture_default_str()->type_name("UINT");
   c.toy->add_option("--points", c.toy_options.points_per_cluster, "points per cluster")
       ->capture_default_str();
 
@@ -235,9 +266,11 @@ void define_commands(CLI::App& app, Commands& c) {
 /// Runs the parsed command: one library call, then its printed summary.
 void run_command(Commands& c) {
   if (c.toy->parsed()) {
+    c.toy_options.seed = parse_seed(c.toy_seed);
     dl::write_matrix(c.toy_output, dl::make_toy_data<float>(c.toy_options));
   } else if (c.fit->parsed()) {
     resolve(c.fit_args);
+    note_threads_cap(c.fit_args);
     Reporter reporter;
     const dl::FitSummary trained = dl::run_fit(c.fit_args.job, reporter.callbacks());
     if (!c.fit_args.job.quiet) print_fit(trained);
@@ -249,10 +282,12 @@ void run_command(Commands& c) {
     print_eval(dl::run_eval(c.model_path, c.data_path));
   } else if (c.plot->parsed()) {
     const dl::PlotResult result = dl::run_plot(c.data_path, c.plot_model, c.plot_log, c.plot_dir);
-    for (const auto& file : result.written) fmt::print("wrote {}\n", file);
-    if (!result.gnuplot_found) fmt::print(stderr, "dictlearn: {}\n", result.message);
+    for (const auto& file : result.written) fmt::print("wrote {}\n", dl::printable_text(file));
+    if (!result.gnuplot_found)
+      fmt::print(stderr, "dictlearn: {}\n", dl::printable_text(result.message));
   } else if (c.demo->parsed()) {
     resolve(c.demo_args);
+    note_threads_cap(c.demo_args);
     Reporter reporter;
     const dl::DemoJob job{
         .folder = c.demo_dir, .options = c.demo_args.job.options, .quiet = c.demo_args.job.quiet};
@@ -269,6 +304,15 @@ int run(int argc, char** argv) {
   });
   app.require_subcommand(1);
   app.get_formatter()->column_width(36);
+  // Parse errors echo the arguments: escaped like every message (line by line).
+  app.failure_message([](const CLI::App* app, const CLI::Error& e) {
+    const std::string message = CLI::FailureMessage::simple(app, e);
+    std::string printable;
+    size_t begin = 0;
+    for (size_t end; (end = message.find('\n', begin)) != std::string::npos; begin = end + 1)
+      printable += dl::printable_text(std::string_view(message).substr(begin, end - begin)) + '\n';
+    return printable + dl::printable_text(std::string_view(message).substr(begin));
+  });
   Commands commands;
   define_commands(app, commands);
 
@@ -297,13 +341,15 @@ int main(int argc, char** argv) {
   try {
     return run(argc, argv);
   } catch (const dl::Error& e) {
-    fmt::print(stderr, "dictlearn: error: {}\n", e.what());
+    // Messages quote files' text (metadata, headers, fields) and file names:
+    // escaped, so that none of it reaches the terminal as a control sequence.
+    fmt::print(stderr, "dictlearn: error: {}\n", dl::printable_text(e.what()));
     return 1;
   } catch (const std::bad_alloc&) {
     fmt::print(stderr, "dictlearn: error: out of memory\n");
     return 1;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "dictlearn: error: internal: {}\n", e.what());
+    fmt::print(stderr, "dictlearn: error: internal: {}\n", dl::printable_text(e.what()));
     return 1;
   }
 }

@@ -114,6 +114,25 @@ def main():
     write("fuzz_csv", "wide_header.csv", "a" + ",b" * 40 + "\n" + "0," * 40 + "0\n")
     write("fuzz_csv", "blank_middle.csv", "1,2\n\n3,4\n")
     write("fuzz_csv", "empty_fields.csv", ",,\n,,\n")
+    write("fuzz_csv", "quoted_numbers.csv", '"1","2"\n3,"4"\n')
+    write("fuzz_csv", "quoted_header.csv", '"a,b","say ""c"""\n1.5,2\n')
+    write("fuzz_csv", "mixed_header.csv", "x,1\n2,3\n")
+    write("fuzz_csv", "open_quote.csv", '1,2\n3,"4\n')
+    write("fuzz_csv", "after_quote.csv", '"1"x,2\n')
+    write("fuzz_csv", "control_bytes.csv", "1,2\n3,\x1b[31m\x07\n")
+
+    header = "epoch,loss,mse,fvu,l0,dead_fraction,lr,seconds,atom0_x,atom0_y,atom1_x,atom1_y\n"
+    write("fuzz_training_log", "log.csv", header +
+          "1,0.38,0.38,1.47,2,0,0.001,5e-05,0.16,0.99,0.04,0.59\n"
+          "2,0.37,0.37,1.46,2,0,0.001,6e-05,,,,\n"
+          "3,0.36,0.36,1.45,2,0.5,0.001,7e-05,0.17,0.98,0.05,0.58\n")
+    write("fuzz_training_log", "crlf_blank.csv", "epoch,loss\r\n1,0.5\r\n\r\n2,0.25\r\n")
+    write("fuzz_training_log", "no_epoch.csv", "step,loss\n1,0.5\n")
+    write("fuzz_training_log", "huge_epoch.csv", "epoch,loss\n1e300,0.5\n-1,2\n")
+    write("fuzz_training_log", "ragged.csv", "epoch,loss,mse\n1,0.5\n")
+    write("fuzz_training_log", "not_number.csv", "epoch,loss\n1,abc\n")
+    write("fuzz_training_log", "trailing_comma.csv", "epoch,loss,\n1,0.5,\n")
+    write("fuzz_training_log", "empty.csv", "")
 
     two = floats("f", [1, 2, 3, 4])
     write("fuzz_safetensors", "valid.safetensors", safetensors(
@@ -169,6 +188,24 @@ def main():
     # Structured mode ('~'): the bytes drive fuzz_model.cpp's generator.
     write("fuzz_model", "structured_a", b"~" + bytes(range(64)))
     write("fuzz_model", "structured_b", b"~" + bytes((i * 37) % 256 for i in range(96)))
+
+    # fuzz_checkpoint: '~', a checkpoint's number (0 softmax, 1 topk, 2 batchtopk
+    # with a log), then the bytes that drive its changes; "~N" alone is the
+    # unchanged checkpoint (it resumes).
+    for run in range(3):
+        write("fuzz_checkpoint", "unchanged_%d" % run, b"~" + bytes([run]))
+        write("fuzz_checkpoint", "changed_%d" % run,
+              b"~" + bytes([run]) + bytes((i * 53 + run) % 256 for i in range(80)))
+    # Raw mode: files that are not this run's checkpoints.
+    write("fuzz_checkpoint", "model.safetensors", model())
+    checkpoint_meta = {"format": "dictlearn.checkpoint", "checkpoint.data_shape": "32x3",
+                       "checkpoint.data_hash": "0000000000000000", "checkpoint.epochs_done": "1",
+                       "encoder": "softmax", "k": "0", "temperature": "1", "threshold": "0"}
+    write("fuzz_checkpoint", "foreign_checkpoint.safetensors", safetensors([
+        ("attributor.0.bias", "F32", [3], floats("f", [0.1] * 3)),
+        ("attributor.0.weight", "F32", [3, 3], floats("f", [0.5] * 9)),
+        ("dictionary", "F32", [3, 3], floats("f", [0.5] * 9)),
+        ("train.losses", "F64", [1], floats("d", [0.5]))], checkpoint_meta))
 
 
 if __name__ == "__main__":

@@ -406,10 +406,10 @@ TEST(Csv, NonNumericFieldNamesLineAndColumn) {
   write_bytes(path, "1,2\n3,4\n5,abc\n");
   EXPECT_EQ(error_of([&] { read_csv<double>(path); }),
             path + ": line 3, column 2: 'abc' is not a number");
-  // A first line with some numbers is data, not a header.
-  write_bytes(path, "a,1\n2,3\n");
+  // A first line with a field that is not a number is a header (csv_test.cpp: the rule).
+  write_bytes(path, "1,2\na,3\n");
   EXPECT_EQ(error_of([&] { read_csv<double>(path); }),
-            path + ": line 1, column 1: 'a' is not a number");
+            path + ": line 2, column 1: 'a' is not a number");
   write_bytes(path, "1,2\r\n3,\r\n");
   EXPECT_EQ(error_of([&] { read_csv<double>(path); }),
             path + ": line 2, column 2: empty field (expected a number)");

@@ -32,10 +32,15 @@ DType npy_dtype(const std::string& path);
 void write_npy(const std::string& path, MatrixView<float> matrix);
 void write_npy(const std::string& path, MatrixView<double> matrix);
 
-/// Reads numeric CSV: comma separated, one sample per line, optional header
-/// row (a first line none of whose fields is a number). Blank lines at the
-/// end are ignored; CRLF is accepted. Throws Error naming file, line and
-/// column for ragged rows and non-numeric fields.
+/// Reads numeric CSV: comma separated, one sample per line, fields optionally
+/// in double quotes ("" for a quote; a quoted field ends at its line). The
+/// first line is a header if and only if some field of it, unquoted, is not a
+/// number: "1","2" is data, and so is a header of numbers such as pandas'
+/// 0,1 for unnamed columns (it cannot be told from data). Blank lines at the
+/// end are ignored; CRLF and a UTF-8 byte-order mark are accepted. Lines,
+/// fields and their count are bounded (16 MiB, 4096 bytes, 2^20), so a binary
+/// file or /dev/zero fails at once. Throws Error naming file, line and column
+/// for ragged rows, non-numeric fields and bad quotes, and the limit for a bound.
 template <typename T>
 Matrix<T> read_csv(const std::string& path);
 

@@ -43,8 +43,10 @@ struct Model : Dictionary<T> {
 template <typename T>
 Model<T> init_model(int n_atoms, int dim, uint64_t seed);
 
-/// Checks that the model's arrays agree in shape and are finite; `what` names
-/// the source (a file) in the error.
+/// Checks that the model's arrays agree in shape and are finite, and its
+/// encoder settings (k, temperature, threshold) are valid; `what` names the
+/// source (a file) in the error, with the metadata key for a setting
+/// ("m.safetensors: metadata 'k': ...").
 template <typename T>
 void validate_model(const Model<T>& model, const std::string& what);
 

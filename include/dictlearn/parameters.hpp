@@ -73,6 +73,16 @@ const std::vector<Parameter<FitOptions>>& fit_parameters();
 /// The fit command's own options (FitJob's files and schedule; its `options` not included).
 const std::vector<Parameter<FitJob>>& fit_job_parameters();
 
+/// --threads is capped at this many threads per core: past it threads only
+/// add start-up time, memory and contention (--threads 10000 once took 800
+/// times longer and 6 GB).
+inline constexpr int kThreadsPerCore = 4;
+/// The most worker threads a parallel region starts: kThreadsPerCore times
+/// the cores this process may run on (its CPU affinity mask). A larger
+/// FitOptions::threads is capped at it (the CLI says so); results do not
+/// depend on the thread count.
+int max_threads();
+
 /// The row with this flag, or nullptr.
 template <typename Options>
 const Parameter<Options>* find_parameter(const std::vector<Parameter<Options>>& table,

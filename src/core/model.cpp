@@ -56,7 +56,10 @@ void validate_model(const Model<T>& model, const std::string& what) {
                   what);
   DICTLEARN_CHECK(finite(model.encoder_bias), "{}: attributor.0.bias holds non-finite values",
                   what);
-  validate(model.encoder, model.n_atoms());
+  // The model's own settings (a file's metadata keys), not flags.
+  detail::check_encoder_options(model.encoder, model.n_atoms(), [&](const char* key) {
+    return fmt::format("{}: metadata '{}'", what, key);
+  });
 }
 
 template <typename T>

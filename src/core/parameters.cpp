@@ -102,7 +102,7 @@ const std::vector<Parameter<FitOptions>>& fit_parameters() {
       {.flag = "k",
        .python = "n_nonzero_coefs",
        .field = DICTLEARN_FIELD(O, encoder.k),
-       .help = "topk/batchtopk: active atoms per sample",
+       .help = "topk/batchtopk: active atoms per sample (>= 0; 0: not used by the others)",
        .recorded = true,
        .resume_must_match = true},
       {.flag = "temperature",
@@ -257,7 +257,9 @@ const std::vector<Parameter<FitOptions>>& fit_parameters() {
       {.flag = "threads",
        .python = "n_jobs",
        .field = DICTLEARN_FIELD(O, threads),
-       .help = "worker threads (0: all cores); results do not depend on it",
+       .help = fmt::format("worker threads (0: all cores; at most {} per core); results do not "
+                           "depend on it",
+                           kThreadsPerCore),
        .range = at_least(0, " (0: all cores)")},
   };
   return table;

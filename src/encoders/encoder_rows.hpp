@@ -3,11 +3,19 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "dictlearn/encoders.hpp"
 
 namespace dictlearn::detail {
+
+/// validate(EncoderOptions) with each message starting with `name(key)`,
+/// key "temperature", "k" or "threshold": the flag for options from the
+/// command line, the file and metadata key for a model's own settings.
+void check_encoder_options(const EncoderOptions& options, int n_atoms,
+                           const std::function<std::string(const char*)>& name);
 
 /// Per-thread scratch buffers of the row functions (no allocation once grown).
 template <typename T>

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string>
+#include <string_view>
 
 #include "core/check.hpp"
 #include "core/choices.hpp"
@@ -41,17 +43,29 @@ EncoderKind parse_encoder(const std::string& name, const std::string& parameter)
   return detail::row_named(encoder_table(), name, parameter, "encoder").kind;
 }
 
-void validate(const EncoderOptions& options, int n_atoms) {
+void detail::check_encoder_options(const EncoderOptions& options, int n_atoms,
+                                   const std::function<std::string(const char*)>& name) {
   DICTLEARN_CHECK(options.temperature > 0 && std::isfinite(options.temperature),
-                  "--temperature: must be > 0 and finite, got {}", options.temperature);
+                  "{}: must be > 0 and finite, got {}", name("temperature"), options.temperature);
   if (encoder_traits(options.kind).needs_k) {
-    DICTLEARN_CHECK(options.k >= 1, "--k: {} needs k >= 1 active atoms per sample, got {}",
+    DICTLEARN_CHECK(options.k >= 1, "{}: {} needs k >= 1 active atoms per sample, got {}",
+                    name("k"), encoder_name(options.kind), options.k);
+    DICTLEARN_CHECK(options.k <= n_atoms, "{}: {} exceeds the number of atoms ({})", name("k"),
+                    options.k, n_atoms);
+  } else {
+    // Unused, but recorded in the model, whose reader refuses a negative count.
+    DICTLEARN_CHECK(options.k >= 0, "{}: must be >= 0 (0: not used by {}), got {}", name("k"),
                     encoder_name(options.kind), options.k);
-    DICTLEARN_CHECK(options.k <= n_atoms, "--k: {} exceeds the number of atoms ({})", options.k,
-                    n_atoms);
   }
   DICTLEARN_CHECK(std::isfinite(options.threshold) && options.threshold >= 0,
-                  "threshold: must be >= 0 and finite, got {}", options.threshold);
+                  "{}: must be >= 0 and finite, got {}", name("threshold"), options.threshold);
+}
+
+void validate(const EncoderOptions& options, int n_atoms) {
+  // The threshold is learned, not a flag.
+  detail::check_encoder_options(options, n_atoms, [](const char* key) {
+    return std::string_view(key) == "threshold" ? std::string(key) : "--" + std::string(key);
+  });
 }
 
 namespace detail {

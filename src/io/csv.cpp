@@ -1,8 +1,11 @@
 // Numeric CSV: comma separated, one sample per line, an optional header row.
 //
-// Deliberately small: no quoting, no other separators. What it does accept is
-// what spreadsheet and pandas exports produce for numeric tables: CRLF line
-// ends, a UTF-8 byte-order mark, spaces around fields, trailing blank lines.
+// Deliberately small: no other separators, no line breaks inside quotes. What
+// it does accept is what spreadsheet and pandas exports produce for numeric
+// tables: CRLF line ends, a UTF-8 byte-order mark, spaces around fields,
+// fields in double quotes, trailing blank lines. The first line is a header
+// if and only if some field of it, unquoted, is not a number. Lines, fields
+// and their count are bounded (io/text_lines.hpp).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -22,23 +25,10 @@
 #include "core/check.hpp"
 #include "dictlearn/io.hpp"
 #include "io/detail.hpp"
+#include "io/text_lines.hpp"
 
 namespace dictlearn {
 namespace {
-
-std::string read_whole_file(const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) DICTLEARN_FAIL("{}: cannot open: {}", path, std::strerror(errno));
-  std::string text;
-  char buffer[1 << 16];
-  size_t got = 0;
-  while ((got = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, got);
-  const bool failed = std::ferror(file) != 0;
-  const int error = errno;
-  std::fclose(file);
-  if (failed) DICTLEARN_FAIL("{}: cannot read: {}", path, std::strerror(error));
-  return text;
-}
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -48,24 +38,66 @@ std::string_view trim(std::string_view text) {
 
 bool is_blank(std::string_view line) { return trim(line).empty(); }
 
-std::vector<std::string_view> split_fields(std::string_view line) {
-  std::vector<std::string_view> fields;
+/// Splits a line at its commas into `fields[0, count)` (the strings are
+/// reused from line to line), each trimmed and unquoted: a field in double
+/// quotes may hold commas and "" for a quote, and ends at its line (quoted
+/// line breaks are not supported). Throws Error naming the line and column on
+/// a bad quote or a bound (detail::kMaxFields, detail::kMaxFieldBytes).
+size_t split_fields(std::string_view line, std::vector<std::string>& fields,
+                    const std::string& path, int64_t line_number) {
+  size_t count = 0;
   while (true) {
-    const size_t comma = line.find(',');
-    fields.push_back(trim(line.substr(0, comma)));
-    if (comma == std::string_view::npos) return fields;
+    DICTLEARN_CHECK(count < detail::kMaxFields, "{}: line {} has more than {} fields, the limit",
+                    path, line_number, detail::kMaxFields);
+    if (count == fields.size()) fields.emplace_back();
+    std::string& field = fields[count++];
+    field.clear();
+    size_t at = 0;
+    while (at < line.size() && (line[at] == ' ' || line[at] == '\t')) ++at;
+    size_t comma = 0;
+    if (at < line.size() && line[at] == '"') {
+      for (++at;; ++at) {
+        DICTLEARN_CHECK(at < line.size(),
+                        "{}: line {}, column {}: the quote is not closed (a quoted field ends at "
+                        "its line)",
+                        path, line_number, count);
+        if (line[at] == '"') {
+          if (at + 1 < line.size() && line[at + 1] == '"') {
+            ++at;
+          } else {
+            break;
+          }
+        }
+        field += line[at];
+        DICTLEARN_CHECK(field.size() <= detail::kMaxFieldBytes,
+                        "{}: line {}, column {}: field longer than {} bytes, the limit", path,
+                        line_number, count, detail::kMaxFieldBytes);
+      }
+      comma = line.find(',', at + 1);
+      DICTLEARN_CHECK(
+          is_blank(line.substr(
+              at + 1, comma == std::string_view::npos ? std::string_view::npos : comma - at - 1)),
+          "{}: line {}, column {}: text after the closing quote", path, line_number, count);
+      field.assign(trim(field));
+    } else {
+      comma = line.find(',', at);
+      const std::string_view text = trim(
+          line.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at));
+      DICTLEARN_CHECK(text.size() <= detail::kMaxFieldBytes,
+                      "{}: line {}, column {}: field longer than {} bytes, the limit", path,
+                      line_number, count, detail::kMaxFieldBytes);
+      field.assign(text);
+    }
+    if (comma == std::string_view::npos) return count;
     line.remove_prefix(comma + 1);
   }
 }
 
-/// A field as it appears in an error message: on one line and not too long,
-/// since the "CSV" may be a binary file given the wrong name.
+/// A field as it appears in an error message: escaped (printable_text) and
+/// not too long, since the "CSV" may be a binary file given the wrong name.
 std::string printable(std::string_view field) {
   constexpr size_t max_length = 40;
-  std::string text;
-  for (const char c : field.substr(0, max_length)) {
-    text += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
-  }
+  std::string text = printable_text(field.substr(0, max_length));
   if (field.size() > max_length) text += "...";
   return text;
 }
@@ -110,53 +142,42 @@ constexpr const char* type_name() {
 
 template <typename T>
 Matrix<T> detail::read_csv_counting_header(const std::string& path, int& header_lines) {
-  const std::string text = read_whole_file(path);
-  std::string_view rest(text);
-  if (rest.substr(0, 3) == "\xEF\xBB\xBF") rest.remove_prefix(3);
-
-  std::vector<std::string_view> lines;
-  while (!rest.empty()) {
-    const size_t newline = rest.find('\n');
-    std::string_view line = rest.substr(0, newline);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    lines.push_back(line);
-    if (newline == std::string_view::npos) break;
-    rest.remove_prefix(newline + 1);
-  }
-  while (!lines.empty() && is_blank(lines.back())) lines.pop_back();
-
+  // Line by line, so that a file that is not CSV fails at its first bad line
+  // (and /dev/zero at the line-length bound) before much is read.
+  TextLines lines(path);
+  std::vector<std::string> fields;
+  std::vector<T> values;
+  size_t n_fields = 0;
+  int64_t rows = 0;
+  int64_t blank_line = 0;  // the first blank line: an error if a non-blank one follows
+  bool first = true;
   header_lines = 0;
-  if (lines.empty()) return Matrix<T>();
-
-  const std::vector<std::string_view> first = split_fields(lines[0]);
-  bool any_number = false;
-  for (const std::string_view field : first) {
-    any_number = any_number || parse_field(field).kind != FieldKind::not_number;
-  }
-  header_lines = any_number ? 0 : 1;
-  const size_t n_fields = first.size();
-
-  // Allocate only the rows up to the first blank or ragged line, where the
-  // loop below stops with its error: rows x n_fields would otherwise grow with
-  // the square of the file size (a first line of a million commas followed by
-  // a million short lines asks for 10^12 values from 3 MB).
-  size_t end = static_cast<size_t>(header_lines);
-  while (end < lines.size() && !is_blank(lines[end]) &&
-         static_cast<size_t>(std::count(lines[end].begin(), lines[end].end(), ',')) + 1 == n_fields)
-    ++end;
-  Matrix<T> matrix(static_cast<Eigen::Index>(end - header_lines),
-                   static_cast<Eigen::Index>(n_fields));
-  for (size_t i = header_lines; i < lines.size(); ++i) {
-    const size_t line_number = i + 1;
-    DICTLEARN_CHECK(!is_blank(lines[i]),
+  std::string_view line;
+  while (lines.next(line)) {
+    const int64_t line_number = lines.line_number();
+    if (line_number == 1 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
+    if (is_blank(line)) {
+      if (blank_line == 0) blank_line = line_number;
+      continue;
+    }
+    DICTLEARN_CHECK(blank_line == 0,
                     "{}: line {} is blank (blank lines are allowed only at the end)", path,
-                    line_number);
-    const std::vector<std::string_view> fields = split_fields(lines[i]);
-    DICTLEARN_CHECK(fields.size() == n_fields,
-                    "{}: line {} has {} fields, expected {} (as on line 1)", path, line_number,
-                    fields.size(), n_fields);
-    const auto row = static_cast<Eigen::Index>(i - header_lines);
-    for (size_t j = 0; j < fields.size(); ++j) {
+                    blank_line);
+    const size_t count = split_fields(line, fields, path, line_number);
+    if (first) {
+      first = false;
+      n_fields = count;
+      // The header rule: the first line is a header if and only if some field
+      // of it, unquoted, is not a number. A header of numbers (pandas' 0,1,...
+      // for unnamed columns) cannot be told from data and is read as data.
+      for (size_t j = 0; j < count; ++j) {
+        if (parse_field(fields[j]).kind == FieldKind::not_number) header_lines = 1;
+      }
+      if (header_lines == 1) continue;
+    }
+    DICTLEARN_CHECK(count == n_fields, "{}: line {} has {} fields, expected {} (as on line 1)",
+                    path, line_number, count, n_fields);
+    for (size_t j = 0; j < count; ++j) {
       DICTLEARN_CHECK(!fields[j].empty(), "{}: line {}, column {}: empty field (expected a number)",
                       path, line_number, j + 1);
       const Field field = parse_field(fields[j]);
@@ -168,9 +189,13 @@ Matrix<T> detail::read_csv_counting_header(const std::string& path, int& header_
           field.kind == FieldKind::number && std::isfinite(value) == std::isfinite(field.value),
           "{}: line {}, column {}: '{}' is out of range for {}", path, line_number, j + 1,
           printable(fields[j]), type_name<T>());
-      matrix(row, static_cast<Eigen::Index>(j)) = value;
+      values.push_back(value);
     }
+    ++rows;
   }
+  if (first) return Matrix<T>();  // no line but blank ones
+  Matrix<T> matrix(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(n_fields));
+  std::copy(values.begin(), values.end(), matrix.data());
   return matrix;
 }
 
@@ -193,7 +218,7 @@ void write_csv_rows(const std::string& path, MatrixView<T> matrix,
     DICTLEARN_CHECK(name.find_first_of(",\"\r\n") == std::string::npos,
                     "{}: header name '{}' contains a comma, quote or line break", path,
                     printable(name));
-    // A header is recognized on reading as a line with no number in it.
+    // A header is recognized on reading as a line with a field that is not a number.
     header_has_text = header_has_text || parse_field(trim(name)).kind == FieldKind::not_number;
   }
   DICTLEARN_CHECK(header.empty() || header_has_text,

@@ -3,12 +3,11 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include "core/check.hpp"
 #include "dictlearn/io.hpp"
+#include "io/text_lines.hpp"
 
 namespace dictlearn {
 
@@ -51,40 +50,40 @@ void write_training_log(const std::string& path, const TrainingLog& log) {
 
 namespace {
 
-std::vector<std::string> split(const std::string& line) {
+/// The fields of a log line, trimmed; at most detail::kMaxFields of them.
+std::vector<std::string> split(std::string_view line, const std::string& path,
+                               int64_t line_number) {
   std::vector<std::string> fields;
-  size_t begin = 0;
   while (true) {
-    size_t end = line.find(',', begin);
-    std::string field =
-        line.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
-    while (!field.empty() && (field.back() == ' ' || field.back() == '\r')) field.pop_back();
-    while (!field.empty() && field.front() == ' ') field.erase(field.begin());
-    fields.push_back(field);
-    if (end == std::string::npos) break;
-    begin = end + 1;
+    DICTLEARN_CHECK(fields.size() < detail::kMaxFields,
+                    "{}: line {} has more than {} fields, the limit", path, line_number,
+                    detail::kMaxFields);
+    const size_t end = line.find(',');
+    std::string_view field = line.substr(0, end);
+    while (!field.empty() && (field.back() == ' ' || field.back() == '\r')) field.remove_suffix(1);
+    while (!field.empty() && field.front() == ' ') field.remove_prefix(1);
+    fields.emplace_back(field);
+    if (end == std::string_view::npos) return fields;
+    line.remove_prefix(end + 1);
   }
-  return fields;
 }
 
 }  // namespace
 
 TrainingLog read_training_log(const std::string& path) {
-  std::ifstream in(path);
-  DICTLEARN_CHECK(in.good(), "{}: cannot open: {}", path, std::strerror(errno));
+  detail::TextLines lines(path);
   TrainingLog log;
-  std::string line;
-  DICTLEARN_CHECK(static_cast<bool>(std::getline(in, line)),
-                  "{}: empty file (expected a training log)", path);
-  log.columns = split(line);
-  DICTLEARN_CHECK(log.column("epoch") >= 0 && log.column("loss") >= 0,
+  std::string_view line;
+  DICTLEARN_CHECK(lines.next(line), "{}: empty file (expected a training log)", path);
+  log.columns = split(line, path, 1);
+  const int epoch_column = log.column("epoch");
+  DICTLEARN_CHECK(epoch_column >= 0 && log.column("loss") >= 0,
                   "{}: line 1: header lacks the columns 'epoch' and 'loss' (not a training log?)",
                   path);
-  int line_number = 1;
-  while (std::getline(in, line)) {
-    ++line_number;
-    if (line.empty() || line == "\r") continue;
-    const std::vector<std::string> fields = split(line);
+  while (lines.next(line)) {
+    const int64_t line_number = lines.line_number();
+    if (line.empty()) continue;
+    const std::vector<std::string> fields = split(line, path, line_number);
     DICTLEARN_CHECK(fields.size() == log.columns.size(), "{}: line {} has {} fields, expected {}",
                     path, line_number, fields.size(), log.columns.size());
     std::vector<double> row(fields.size(), std::numeric_limits<double>::quiet_NaN());
@@ -95,8 +94,15 @@ TrainingLog read_training_log(const std::string& path) {
       auto [end, ec] = std::from_chars(first, last, row[i]);
       DICTLEARN_CHECK(ec == std::errc() && end == last,
                       "{}: line {}, column {}: '{}' is not a number", path, line_number, i + 1,
-                      fields[i]);
+                      printable_text(fields[i].substr(0, 40)));
     }
+    // Epochs are counted in int (plots, resumed runs); a log's must fit.
+    const double epoch = row[static_cast<size_t>(epoch_column)];
+    DICTLEARN_CHECK(
+        epoch >= 0 && epoch <= std::numeric_limits<int>::max() && epoch == std::floor(epoch),
+        "{}: line {}: epoch '{}' is not a whole number in [0, {}]", path, line_number,
+        printable_text(fields[static_cast<size_t>(epoch_column)].substr(0, 40)),
+        std::numeric_limits<int>::max());
     log.rows.push_back(std::move(row));
   }
   return log;
@@ -104,7 +110,7 @@ TrainingLog read_training_log(const std::string& path) {
 
 void log_to_tensors(const TrainingLog& log, TensorFile& file) {
   std::string names;
-  for (const auto& name : log.columns) names += (names.empty() ? "" : ",") + name;
+  for (size_t i = 0; i < log.columns.size(); ++i) names += (i > 0 ? "," : "") + log.columns[i];
   file.metadata["log.columns"] = names;
   Tensor rows;
   rows.dtype = DType::float64;
@@ -118,8 +124,13 @@ std::optional<TrainingLog> log_from_tensors(const TensorFile& file, const std::s
   const auto columns = file.metadata.find("log.columns");
   if (rows == file.tensors.end() || columns == file.metadata.end()) return std::nullopt;
   TrainingLog log;
-  std::stringstream names(columns->second);
-  for (std::string name; std::getline(names, name, ',');) log.columns.push_back(name);
+  // Every name, an empty last one included (getline would drop it).
+  for (size_t begin = 0;;) {
+    const size_t comma = columns->second.find(',', begin);
+    log.columns.push_back(columns->second.substr(begin, comma - begin));
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
   const size_t width = log.columns.size();
   const auto& values = rows->second.values;
   DICTLEARN_CHECK(width > 0 && values.size() % width == 0,

@@ -80,6 +80,11 @@ void EpochLoop::load_state(const TensorFile& file, const std::string& path) {
   best_loss_ = parse_number<double>(file, "checkpoint.best_loss", path);
   epochs_without_improvement_ =
       parse_number<int>(file, "checkpoint.epochs_without_improvement", path);
+  // At most the epochs run (and so never near INT_MAX, where counting on would overflow).
+  DICTLEARN_CHECK(epochs_without_improvement_ >= 0 && epochs_without_improvement_ <= epochs_done,
+                  "{}: checkpoint metadata 'checkpoint.epochs_without_improvement' is {}, not in "
+                  "[0, {}] (the epochs done)",
+                  path, epochs_without_improvement_, epochs_done);
   std::istringstream engine(detail::meta(file, "checkpoint.shuffle_state", path));
   engine >> shuffle_;
   DICTLEARN_CHECK(!engine.fail(), "{}: checkpoint's shuffle state is unreadable", path);

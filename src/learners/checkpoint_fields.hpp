@@ -2,6 +2,7 @@
 // file) with errors that name the file and the field.
 #pragma once
 
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -51,7 +52,11 @@ Number parse_number(const TensorFile& file, const std::string& key, const std::s
     if constexpr (std::is_floating_point_v<Number>) {
       value = static_cast<Number>(std::stod(text, &used));
     } else {
-      value = static_cast<Number>(std::stoll(text, &used));
+      const long long wide = std::stoll(text, &used);
+      // A count that does not fit its type is not a number of this checkpoint's.
+      if (wide < std::numeric_limits<Number>::min() || wide > std::numeric_limits<Number>::max())
+        used = 0;
+      value = static_cast<Number>(wide);
     }
     if (used == text.size()) return value;
   } catch (const std::exception&) {

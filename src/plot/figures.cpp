@@ -86,7 +86,13 @@ PlotInput make_plot_input(const Matrix<double>& data, const TrainingLog* log,
       input.loss.push_back(row[loss_column]);
       if (atoms == 0 || std::isnan(row[x_columns[0]])) continue;
       AtomSnapshot snapshot;
-      snapshot.epoch = static_cast<int>(row[epoch_column]);
+      // read_training_log checks this; a log built in memory may hold anything.
+      const double epoch = row[epoch_column];
+      DICTLEARN_CHECK(
+          epoch >= 0 && epoch <= std::numeric_limits<int>::max() && epoch == std::floor(epoch),
+          "training log: epoch {} is not a whole number in [0, {}]", epoch,
+          std::numeric_limits<int>::max());
+      snapshot.epoch = static_cast<int>(epoch);
       snapshot.atoms.resize(atoms, 2);
       for (int k = 0; k < atoms; ++k) {
         snapshot.atoms(k, 0) = row[x_columns[k]];

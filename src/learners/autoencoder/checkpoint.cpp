@@ -125,9 +125,20 @@ void Trainer<T>::load_state(const TensorFile& file, const std::string& path) {
   model.encoder.threshold = parse_number<double>(file, "threshold", path);
 
   const Tensor& since = require(file, "train.samples_since_fired", K, path);
-  for (int64_t k = 0; k < K; ++k) s.samples_since_fired[k] = static_cast<int64_t>(since.values[k]);
+  for (int64_t k = 0; k < K; ++k) {
+    // Counts of samples: whole, not negative, exact in a double (and so in int64).
+    const double count = since.values[k];
+    DICTLEARN_CHECK(count >= 0 && count <= 9007199254740992.0 && count == std::floor(count),
+                    "{}: checkpoint tensor 'train.samples_since_fired' holds {}, not a count", path,
+                    count);
+    s.samples_since_fired[k] = static_cast<int64_t>(count);
+  }
   s.step = parse_number<int64_t>(file, "checkpoint.step", path);
   s.threshold_updates = parse_number<int64_t>(file, "checkpoint.threshold_updates", path);
+  DICTLEARN_CHECK(s.step >= 0 && s.threshold_updates >= 0,
+                  "{}: checkpoint metadata 'checkpoint.step' or 'checkpoint.threshold_updates' is "
+                  "negative",
+                  path);
 }
 
 template <typename T>

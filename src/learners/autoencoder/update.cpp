@@ -3,6 +3,7 @@
 // BatchTopK's threshold; and the ortho penalty's term of the gradient.
 #include <algorithm>
 
+#include "core/threads.hpp"
 #include "learners/autoencoder/engine.hpp"
 
 namespace dictlearn::detail {
@@ -35,6 +36,7 @@ void adam_all(const AdamOptions& adam, int64_t step, Model<T>& model, const Grad
     }
   };
   const int used = nd + nw >= 2 * chunk ? static_cast<int>(std::min<int64_t>(chunks, threads)) : 1;
+  detail::ensure_threads(used);  // its team does not come from threads_for
   if (used > 1) {
     // adam_update reads and writes the arrays in place: nothing in the region can throw.
 #pragma omp parallel for num_threads(used) schedule(static)
