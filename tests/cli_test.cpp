@@ -575,6 +575,28 @@ TEST_F(CliTest, BadOutputPathsFailBeforeAnyWork) {
   EXPECT_EQ(file_bytes(data_), data_bytes);
 }
 
+// The writers choose the format by the extension: a name that names another
+// format (a model under .npy) is refused before any work, and nothing is written.
+TEST_F(CliTest, OutputNamesMustEndInTheirFormatsExtension) {
+  const std::string fit = "fit " + data_ + " -e 3 -q";
+  const std::string model = dir_ / "m.safetensors";
+  expect_user_error(run_cli(dir_, fit + " -o " + (dir_ / "m.npy")),
+                    {"-o: ", "m.npy: the name must end in .safetensors"}, "");
+  expect_user_error(run_cli(dir_, fit + " -o " + model + " --log " + (dir_ / "log.txt")),
+                    {"--log: ", "log.txt: the name must end in .csv"}, model);
+  expect_user_error(run_cli(dir_, fit + " -o " + model + " --checkpoint " + (dir_ / "c.npy")),
+                    {"--checkpoint: ", "c.npy: the name must end in .safetensors or .ckpt"}, model);
+  ASSERT_EQ(run_cli(dir_, fit + " -o " + model + " --checkpoint " + (dir_ / "c.ckpt")).code, 0);
+  expect_user_error(run_cli(dir_, "encode " + model + " " + data_ + " -o " + (dir_ / "c.txt")),
+                    {"-o: ", "c.txt: the name must end in .npy or .csv or .npz"}, "");
+  expect_user_error(run_cli(dir_, "reconstruct " + model + " " + data_ + " -o " + (dir_ / "r.npz")),
+                    {"-o: ", "r.npz: the name must end in .npy or .csv"}, "");
+  EXPECT_FALSE(fs::exists(dir_ / "m.npy"));
+  EXPECT_FALSE(fs::exists(dir_ / "log.txt"));
+  EXPECT_FALSE(fs::exists(dir_ / "c.txt"));
+  EXPECT_FALSE(fs::exists(dir_ / "r.npz"));
+}
+
 // `fit --resume` with a changed training setting: exit 1, one line naming the
 // flag and both values, no model; unchanged: the uninterrupted run's file.
 TEST_F(CliTest, ResumeRefusesEveryChangedSettingAndOtherwiseWritesTheWholeRunsFile) {

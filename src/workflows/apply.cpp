@@ -92,7 +92,8 @@ void check_finite_output(const Matrix<T>& values, const char* what, const Model<
 }  // namespace
 
 void run_encode(const std::string& model, const std::string& data, const std::string& output) {
-  detail::check_output_paths({{"-o", output}}, {{"model", model}, {"data", data}});
+  detail::check_output_paths({{"-o", output, {".npy", ".csv", ".npz"}}},
+                             {{"model", model}, {"data", data}});
   with_model_and_data(model, data, [&](const auto& m, const auto& X) {
     const auto codes = encode(m, X);
     check_finite_output(codes, "codes", m, X, model, data);
@@ -105,7 +106,8 @@ void run_encode(const std::string& model, const std::string& data, const std::st
 }
 
 void run_reconstruct(const std::string& model, const std::string& data, const std::string& output) {
-  detail::check_output_paths({{"-o", output}}, {{"model", model}, {"data", data}});
+  detail::check_output_paths({{"-o", output, {".npy", ".csv"}}},
+                             {{"model", model}, {"data", data}});
   with_model_and_data(model, data, [&](const auto& m, const auto& X) {
     const auto out = reconstruct(m, X);
     if (detail::first_non_finite(out.data(), out.size()) >= 0) {

@@ -250,10 +250,11 @@ template Model<double> fit_data(const FitJob&, const Matrix<double>&, const FitC
 FitSummary run_fit(const FitJob& job, const FitCallbacks& callbacks) {
   validate(job);
   // --checkpoint equal to --resume is how a long run keeps checkpointing.
-  detail::check_output_paths(
-      {{"-o", job.output}, {"--log", job.log}, {"--checkpoint", job.checkpoint}},
-      {{"data", job.data}, {"--init", job.init}, {"--resume", job.resume}},
-      {{"--checkpoint", "--resume"}});
+  detail::check_output_paths({{"-o", job.output, {".safetensors"}},
+                              {"--log", job.log, {".csv"}},
+                              {"--checkpoint", job.checkpoint, {".safetensors", ".ckpt"}}},
+                             {{"data", job.data}, {"--init", job.init}, {"--resume", job.resume}},
+                             {{"--checkpoint", "--resume"}});
   DType dtype = DType::float32;
   if (!job.dtype.empty()) {
     dtype = job.dtype == "float64" ? DType::float64 : DType::float32;

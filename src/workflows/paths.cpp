@@ -1,5 +1,6 @@
 #include "workflows/paths.hpp"
 
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +26,15 @@ bool same_file(const std::string& a, const std::string& b) {
   const fs::path pa = fs::weakly_canonical(fs::absolute(a, error), error);
   const fs::path pb = fs::weakly_canonical(fs::absolute(b, error), error);
   return pa == pb;
+}
+
+void check_extension(const NamedPath& output) {
+  if (output.extensions.empty()) return;
+  const std::string extension = fs::path(output.path).extension().string();
+  const bool known = std::find(output.extensions.begin(), output.extensions.end(), extension) !=
+                     output.extensions.end();
+  DICTLEARN_CHECK(known, "{}: {}: the name must end in {} (the extension chooses the format)",
+                  output.flag, output.path, fmt::join(output.extensions, " or "));
 }
 
 void check_writable(const NamedPath& output) {
@@ -86,6 +96,7 @@ void check_output_paths(const std::vector<NamedPath>& outputs, const std::vector
                       "{}: {} is also the input {}: writing it would destroy what is read",
                       output.flag, output.path, input.flag);
     }
+    check_extension(output);  // after the checks that protect data: their message matters more
   }
 }
 

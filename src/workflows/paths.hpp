@@ -13,9 +13,14 @@ namespace dictlearn::detail {
 struct NamedPath {
   std::string flag;  ///< "-o", "--log", "data", ...
   std::string path;  ///< empty: not given (skipped)
+  /// For an output: the extensions that name its format (".safetensors"), the
+  /// first one the usual; empty: any name. The writers pick the format by the
+  /// extension, so a model under "m.npy" would be a file no reader expects.
+  std::vector<std::string> extensions = {};
 };
 
 /// Throws Error naming the flag and the path unless every output
+///  - ends in one of its `extensions` (when it has any);
 ///  - lies in a folder that exists and is writable;
 ///  - is, where it exists already, a regular file (or a link to one): a
 ///    device, FIFO, socket or folder is never replaced, a dangling link
