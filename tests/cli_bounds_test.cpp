@@ -18,6 +18,7 @@
 #include <sstream>
 #include <string>
 
+#include "cli_util.hpp"
 #include "dictlearn/io.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/parameters.hpp"
@@ -31,37 +32,12 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-/// Runs the CLI with `args` (shell words) in a shell; stdout and stderr kept.
-Result run_cli(const TempDir& dir, const std::string& args) {
-  const std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const std::string command =
-      std::string(DICTLEARN_CLI) + " " + args + " >" + out + " 2>" + err + " </dev/null";
-  const int status = std::system(command.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-}
+using Result = testing::CliResult;
+using testing::run_cli;
 
 /// Exit 1 and exactly one stderr line "dictlearn: error: ..." holding every needle.
 void expect_one_error_line(const Result& result, std::initializer_list<std::string> needles) {
-  EXPECT_EQ(result.code, 1) << result.err;
-  EXPECT_EQ(result.err.rfind("dictlearn: error: ", 0), 0u) << result.err;
-  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
-  for (const auto& needle : needles) {
-    EXPECT_NE(result.err.find(needle), std::string::npos)
-        << "no '" << needle << "' in " << result.err;
-  }
+  testing::expect_cli_error(result, needles);
 }
 
 std::string toy_data(const TempDir& dir, int points = 100) {
@@ -115,7 +91,7 @@ TEST(CliBounds, ThreadCreationFailureIsOneErrorLineNamingThreads) {
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
   ASSERT_LT(WEXITSTATUS(status), 90) << "the child could not set up the limit";
-  const Result result{WEXITSTATUS(status), "", slurp(err)};
+  const Result result{WEXITSTATUS(status), "", testing::file_bytes(err)};
   expect_one_error_line(result, {"--threads: cannot start 4 threads",
                                  "Resource temporarily unavailable", "lower --threads"});
   EXPECT_FALSE(fs::exists(model));

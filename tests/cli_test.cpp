@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "cli_util.hpp"
 #include "dictlearn/io.hpp"
 #include "dictlearn/metrics.hpp"
 #include "dictlearn/model.hpp"
@@ -29,30 +30,11 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using Result = testing::CliResult;
+using testing::run_cli;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-Result run_cli(const TempDir& dir, const std::string& args) {
-  const std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const std::string command =
-      std::string(DICTLEARN_CLI) + " " + args + " >" + out + " 2>" + err + " </dev/null";
-  const int status = std::system(command.c_str());
-  Result result;
-  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.out = slurp(out);
-  result.err = slurp(err);
-  return result;
-}
+/// The whole content of a file ("" when it cannot be read).
+std::string slurp(const std::string& path) { return testing::file_bytes(path); }
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
@@ -77,16 +59,7 @@ std::string npy_bytes(const std::string& descr, const std::string& shape,
 /// every needle, and `output` absent.
 void expect_user_error(const Result& result, std::initializer_list<std::string> needles,
                        const std::string& output) {
-  EXPECT_EQ(result.code, 1) << result.err;
-  EXPECT_EQ(result.err.rfind("dictlearn: error: ", 0), 0u) << result.err;
-  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
-  for (const auto& needle : needles) {
-    EXPECT_NE(result.err.find(needle), std::string::npos)
-        << "missing '" << needle << "' in " << result.err;
-  }
-  if (!output.empty()) {
-    EXPECT_FALSE(fs::exists(output)) << output;
-  }
+  testing::expect_cli_error(result, needles, output);
   // Nothing else was left in the folder either: no temporary files.
   if (!output.empty()) {
     for (const auto& entry : fs::directory_iterator(fs::path(output).parent_path())) {
@@ -527,10 +500,8 @@ TEST_F(CliTest, AnUnwritableOutputIsAUserError) {
   expect_user_error(run_cli(dir_, "toy -o " + (dir_ / "toy.bin")), {"toy.bin"}, dir_ / "toy.bin");
 }
 
-std::string file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using testing::file_bytes;
+
 // Output paths are checked before any work: a missing folder, a target that is
 // not a regular file, or an output that is another output or an input fails at
 // once, names the flag, and writes nothing.
