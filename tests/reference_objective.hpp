@@ -180,8 +180,8 @@ double objective(const Model<T>& model, const Matrix<T>& X, double l1, double or
 
 /// AuxK (Gao et al. 2024): `error` e = X − X̂ held fixed; per sample the
 /// `k_aux` dead atoms of largest pre-activation (ties to the lower index)
-/// reconstruct it from their positive pre-activations; the loss is
-/// weight · Σ_i ‖ê_i − e_i‖² / Σ_i ‖e_i − ē‖².
+/// reconstruct it from their pre-activations as they are (no ReLU); the loss
+/// is weight · v · Σ_i ‖ê_i − e_i‖² / Σ_i ‖e_i − ē‖², v = Σ_i ‖x_i − x̄‖² / (N·dim).
 template <typename T>
 double auxk_loss(const Model<T>& model, const Matrix<T>& X, const Rows& error,
                  const std::vector<int>& dead, int k_aux, double weight) {
@@ -203,12 +203,21 @@ double auxk_loss(const Model<T>& model, const Matrix<T>& X, const Rows& error,
       double estimate = 0;
       for (int m = 0; m < k_aux; ++m) {
         const int atom = order[m];
-        if (z(i, atom) > 0) estimate += z(i, atom) * static_cast<double>(model.dictionary(atom, j));
+        estimate += z(i, atom) * static_cast<double>(model.dictionary(atom, j));
       }
       loss += std::pow(estimate - error(i, j), 2);
     }
   }
-  return weight * loss / spread;
+  // In the main loss's units: times the data's variance per entry.
+  std::vector<double> data_mean(dim, 0.0);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    for (Eigen::Index j = 0; j < dim; ++j) data_mean[j] += X(i, j) / static_cast<double>(n);
+  }
+  double data_spread = 0;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    for (Eigen::Index j = 0; j < dim; ++j) data_spread += std::pow(X(i, j) - data_mean[j], 2);
+  }
+  return weight * data_spread / static_cast<double>(n * dim) * loss / spread;
 }
 
 }  // namespace dictlearn::testing::reference

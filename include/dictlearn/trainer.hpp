@@ -10,10 +10,10 @@
 //     + ortho · ‖D̂ D̂ᵀ − I‖²_F                         --ortho, D̂: D with unit rows; its
 //                                                     diagonal is 1, so only the
 //                                                     off-diagonal terms count
-//     + auxk · ‖ê − e‖² / ‖e − ē‖²                     --auxk (topk/batchtopk; Gao et al. 2024):
-//                                                     e = X − X̂ (held fixed), ê the
-//                                                     reconstruction of e by the top
-//                                                     auxk_k dead atoms
+//     + auxk · v · ‖ê − e‖² / ‖e − ē‖²                 --auxk (topk/batchtopk; Gao et al. 2024):
+//                                                     e = X − X̂ (held fixed), ê = Σ z_j d_j
+//                                                     over the top auxk_k dead atoms
+//                                                     (no ReLU), v = ‖X − X̄‖²/(B·dim)
 // Gradients (G = 2 (X̂ − X) / (B·dim)):
 //   ∂L/∂D = Rᵀ G      ∂L/∂R = G Dᵀ + l1·sign(R)/B      ∂L/∂Z = encoder backward
 //   ∂L/∂W = (∂L/∂Z)ᵀ (X − b_dec)   ∂L/∂b = colsum(∂L/∂Z)   ∂L/∂b_dec = colsum(G) − Wᵀ ∂L/∂b
