@@ -153,6 +153,15 @@ TEST_F(WorkflowsTest, InitKeepsTheModelsSettingsExceptTheEncoderFlagsGiven) {
   EXPECT_EQ(model.encoder.k, 2);
   EXPECT_EQ(model.metadata.at("train.encoder"), "topk");
 
+  // k is checked against the model's 6 atoms, not the default --atoms (2).
+  FitJob wider = kept;
+  wider.output = dir_ / "wider.safetensors";
+  wider.options.encoder = {.kind = EncoderKind::topk, .k = 5};
+  wider.given = {"encoder", "k"};
+  EXPECT_EQ(run_fit(wider).n_atoms, 6);
+  wider.options.encoder.k = 7;
+  EXPECT_ERROR_CONTAINS(run_fit(wider), "--k: 7 exceeds the number of atoms (6)");
+
   FitJob atoms = merged;
   atoms.given.insert("atoms");
   atoms.options.n_atoms = 3;

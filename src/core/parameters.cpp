@@ -2,6 +2,7 @@
 // validation, metadata, resume settings and docs/OPTIONS.md.
 #include "dictlearn/parameters.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -498,7 +499,13 @@ void validate(const FitOptions& options) {
 }
 
 void validate(const FitJob& job) {
-  validate(job.options);
+  FitOptions options = job.options;
+  // With --init the atoms are the model's (--atoms only checked against them):
+  // k is checked against the model's atom count once it is read, not against
+  // the default --atoms.
+  if (!job.init.empty() && job.given.count("atoms") == 0)
+    options.n_atoms = std::max(options.n_atoms, options.encoder.k);
+  validate(options);
   for (const auto& parameter : fit_job_parameters()) check_parameter(parameter, job);
   DICTLEARN_CHECK(job.resume.empty() || job.init.empty(),
                   "--resume: cannot be combined with --init (the checkpoint holds the model)");
