@@ -56,8 +56,7 @@ double add_auxk(TrainerState<T>& s, const Eigen::Ref<const Matrix<T>>& z,
     data_spread += (Xc.row(i).transpose().template cast<double>() - data_mean).squaredNorm();
   }
   // weight · v / spread, v = data_spread / (rows · d): the factor of Σ‖ê − e‖².
-  const double factor =
-      options.auxk * data_spread / (static_cast<double>(rows) * d) / spread;
+  const double factor = options.auxk * data_spread / (static_cast<double>(rows) * d) / spread;
   double loss = 0;
   Vector<T> estimate(d), diff(d);
   for (int64_t i = 0; i < rows; ++i) {
