@@ -126,11 +126,25 @@ void add_fit_flags(CLI::App* app, FitArgs& args) {
   add_parameters(app, dl::fit_job_parameters(), args.job, args.choices, {"quiet"});
 }
 
+/// fit's summary line: this run's reconstruction MSE, first -> last epoch, the
+/// last epoch's FVU, and the objective only when terms beyond the MSE are in it
+/// (an AuxK or penalty term may grow while the MSE falls).
 void print_fit(const dl::FitSummary& trained) {
-  fmt::print("trained {} {} atoms on {} x {} for {} epochs{}; loss {:.6g} -> {:.6g}; wrote {}\n",
-             trained.n_atoms, dl::encoder_name(trained.encoder), trained.samples, trained.dim,
-             trained.epochs, trained.stopped_early ? " (stopped early)" : "", trained.first_loss,
-             trained.last_loss, dl::printable_text(trained.output));
+  std::string measures;
+  if (trained.epochs > 0 && trained.first_epoch > 0) {
+    const std::string from =
+        trained.first_epoch == 1 ? "" : fmt::format(" at epoch {}", trained.first_epoch);
+    measures = fmt::format("; MSE {:.6g}{} -> {:.6g}, FVU {:.4g}", trained.first_mse, from,
+                           trained.last_mse, trained.last_fvu);
+    if (!trained.objective_terms.empty()) {
+      measures += fmt::format("; objective (MSE + {}) {:.6g} -> {:.6g}", trained.objective_terms,
+                              trained.first_objective, trained.last_loss);
+    }
+  }
+  fmt::print("trained {} {} atoms on {} x {} for {} epochs{}{}; wrote {}\n", trained.n_atoms,
+             dl::encoder_name(trained.encoder), trained.samples, trained.dim, trained.epochs,
+             trained.stopped_early ? " (stopped early)" : "", measures,
+             dl::printable_text(trained.output));
 }
 
 void print_eval(const dl::EvalSummary& eval) {
@@ -141,7 +155,7 @@ void print_eval(const dl::EvalSummary& eval) {
   fmt::print("dim              {}\n", eval.dim);
   fmt::print("atoms            {}\n", eval.n_atoms);
   fmt::print("encoder          {}\n", dl::encoder_name(eval.encoder));
-  fmt::print("loss (MSE)       {:.8g}\n", metrics.mse);
+  fmt::print("MSE              {:.8g}\n", metrics.mse);
   fmt::print("FVU              {:.6g}\n", metrics.fvu);
   fmt::print("L0               {:.4g} of {} atoms per sample\n", metrics.l0, eval.n_atoms);
   fmt::print("dead atoms       {:.2f}% (never nonzero on this data)\n",
@@ -163,9 +177,10 @@ void print_demo(const dl::DemoSummary& demo, double lr) {
       fit.samples, fit.dim, fit.n_atoms, encoder, lr, epochs);
   fmt::print("  training + saving: {:.3f} s ({:.1f} us per epoch)\n", demo.seconds,
              epochs > 0 ? 1e6 * demo.seconds / epochs : 0.0);
-  if (!log.rows.empty()) {
-    fmt::print("  loss: {:.6g} at epoch 1, {:.6g} at epoch {}\n", log.rows.front()[1],
-               log.rows.back()[1], epochs);
+  // The seed's objective is the reconstruction MSE: the log's mse column.
+  if (const int mse = log.column("mse"); !log.rows.empty() && mse >= 0) {
+    fmt::print("  MSE: {:.6g} at epoch 1, {:.6g} at epoch {}\n", log.rows.front()[mse],
+               log.rows.back()[mse], epochs);
   }
   const dl::Metrics& metrics = demo.metrics;
   fmt::print("  final: MSE {:.6g}, FVU {:.4g}, L0 {:.3g} of {} atoms, dead atoms {:.0f}%\n",
@@ -239,7 +254,8 @@ void define_commands(CLI::App& app, Commands& c) {
 
   c.encode = app.add_subcommand("encode", "write the codes of DATA under MODEL");
   c.reconstruct = app.add_subcommand("reconstruct", "write the reconstructions of DATA");
-  c.eval = app.add_subcommand("eval", "print the loss and code statistics of MODEL on DATA");
+  c.eval = app.add_subcommand(
+      "eval", "print the reconstruction MSE, FVU and code statistics of MODEL on DATA");
   for (CLI::App* sub : {c.encode, c.reconstruct, c.eval}) {
     sub->add_option("model", c.model_path, "model file (.safetensors)")->required();
     sub->add_option("data", c.data_path, "data file (.npy or .csv)")->required();
@@ -254,7 +270,8 @@ void define_commands(CLI::App& app, Commands& c) {
   c.plot = app.add_subcommand("plot", "render the figures from data, a model and a log");
   c.plot->add_option("data", c.data_path, "data file (.npy or .csv)")->required();
   c.plot->add_option("--model,-m", c.plot_model, "model file: draws the final atoms");
-  c.plot->add_option("--log,-l", c.plot_log, "training log: draws the loss and the atoms' paths");
+  c.plot->add_option("--log,-l", c.plot_log,
+                     "training log: draws the MSE (and objective) per epoch and the atoms' paths");
   c.plot->add_option("-o,--output", c.plot_dir, "output folder")->capture_default_str();
 
   c.demo = app.add_subcommand(

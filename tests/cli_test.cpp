@@ -1,5 +1,6 @@
 // The command-line tool end to end, and every bad input it must refuse with
 // one line on stderr, exit 1 and no output file.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -126,7 +127,7 @@ TEST_F(CliTest, FitEncodeReconstructEvalPlotEndToEnd) {
   EXPECT_EQ(read_matrix<double>(recon).rows(), 2000);
   const Result eval = run_cli(dir_, "eval " + model + " " + data_);
   ASSERT_EQ(eval.code, 0) << eval.err;
-  EXPECT_NE(eval.out.find("loss (MSE)"), std::string::npos) << eval.out;
+  EXPECT_NE(eval.out.find("MSE              "), std::string::npos) << eval.out;
   EXPECT_NE(eval.out.find("codes below 1e-3"), std::string::npos);
 
   // --init with zero epochs reproduces the model; with more epochs it continues.
@@ -614,6 +615,37 @@ TEST_F(CliTest, ResumeRefusesEveryChangedSettingAndOtherwiseWritesTheWholeRunsFi
                     {"checkpoint was made at SIMD level " + level + ", this run is at " + other,
                      "set DICTLEARN_SIMD=" + level + " to continue it"},
                     resumed);
+}
+
+// fit's summary compares like with like: the MSE of the first and last epochs
+// (the log's mse column) and the last FVU; the objective (the log's loss
+// column) only when terms beyond the MSE are in it, named.
+TEST_F(CliTest, FitSummaryShowsTheMseAndTheObjectiveSeparately) {
+  const std::string log = dir_ / "auxk.csv";
+  const Result auxk = run_cli(dir_, "fit " + data_ +
+                                        " --encoder topk --k 1 --atoms 4 --auxk 0.5 --epochs 30 "
+                                        "--log " +
+                                        log + " -o " + (dir_ / "auxk.safetensors"));
+  ASSERT_EQ(auxk.code, 0) << auxk.err;
+  const TrainingLog rows = read_training_log(log);
+  const auto cell = [&](size_t row, const char* column) {
+    return fmt::format("{:.6g}", rows.rows.at(row).at(rows.column(column)));
+  };
+  const size_t last = rows.rows.size() - 1;
+  ASSERT_EQ(last, 29u);
+  EXPECT_NE(auxk.out.find("for 30 epochs; MSE " + cell(0, "mse") + " -> " + cell(last, "mse") +
+                          ", FVU " + fmt::format("{:.4g}", rows.rows[last][rows.column("fvu")]) +
+                          "; objective (MSE + AuxK) " + cell(0, "loss") + " -> " +
+                          cell(last, "loss") + "; wrote "),
+            std::string::npos)
+      << auxk.out;
+  EXPECT_NE(cell(last, "mse"), cell(last, "loss"));  // else the test shows nothing
+
+  const Result plain = run_cli(dir_, "fit " + data_ + " --epochs 5 -o " + (dir_ / "m.safetensors"));
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  EXPECT_NE(plain.out.find("for 5 epochs; MSE "), std::string::npos) << plain.out;
+  EXPECT_EQ(plain.out.find("objective"), std::string::npos) << plain.out;
+  EXPECT_EQ(plain.out.find("loss"), std::string::npos) << plain.out;
 }
 
 }  // namespace

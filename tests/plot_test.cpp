@@ -1,6 +1,7 @@
 // Tests of the 2-D projection and of the figures rendered through gnuplot.
 #include "dictlearn/plot.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "dictlearn/error.hpp"
+#include "dictlearn/figures.hpp"
 #include "test_util.hpp"
 
 namespace dictlearn {
@@ -270,6 +272,68 @@ TEST(RenderFigures, SkipsFiguresWithoutInput) {
   input.final_atoms.resize(0, 0);
   render_figures(input, dir.path().string());
   EXPECT_EQ(read_all(dir.path() / "figures.gp").find("atoms.png"), std::string::npos);
+}
+
+/// The lines of figures.gp that draw loss.png: its title, ylabel and plot command.
+std::string loss_script(const fs::path& folder) {
+  const std::string script = read_all(folder / "figures.gp");
+  const size_t start = script.find("# ---- loss.png");
+  if (start == std::string::npos) return "";
+  return script.substr(start, script.find("# ----", start + 1) - start);
+}
+
+TEST(RenderFigures, LossFigureDrawsTheMseAndTheObjectiveOnlyWhereItDiffers) {
+  ScopedEnv missing("DICTLEARN_GNUPLOT", "/nonexistent/gnuplot");
+  TempDir dir("loss_lines");
+  PlotInput input = synthetic_input();
+  // An objective with a penalty (AuxK, L1) above the MSE: two labelled lines.
+  input.mse = input.loss;
+  for (double& value : input.loss) value += 0.05;
+  render_figures(input, (dir.path() / "both").string());
+  const std::string both = loss_script(dir.path() / "both");
+  EXPECT_NE(both.find("set title \"reconstruction MSE and training objective"), std::string::npos)
+      << both;
+  EXPECT_NE(both.find("using 1:2 with lines lw 2 lc rgb \"#1f77b4\" title \"reconstruction MSE\""),
+            std::string::npos)
+      << both;
+  EXPECT_NE(both.find("using 1:3 with lines lw 2 lc rgb \"#ff7f0e\" title \"objective\""),
+            std::string::npos)
+      << both;
+  EXPECT_EQ(both.find("MSE loss"), std::string::npos);
+  const std::string both_data = read_all(dir.path() / "both" / "loss.dat");
+  const std::string first_rows =
+      "# epoch mse objective\n1 " + fmt::format("{:.10g} {:.10g}\n", input.mse[0], input.loss[0]);
+  EXPECT_EQ(both_data.substr(0, first_rows.size()), first_rows);
+
+  // The objective equal to the MSE up to rounding (no penalties): the MSE alone.
+  input.loss = input.mse;
+  input.loss[7] *= 1 + 1e-14;
+  render_figures(input, (dir.path() / "same").string());
+  const std::string same = loss_script(dir.path() / "same");
+  EXPECT_NE(same.find("set title \"reconstruction MSE: softmax"), std::string::npos) << same;
+  EXPECT_NE(same.find("set ylabel \"MSE\""), std::string::npos) << same;
+  EXPECT_EQ(same.find("using 1:3"), std::string::npos) << same;
+  EXPECT_EQ(read_all(dir.path() / "same" / "loss.dat").rfind("# epoch mse\n", 0), 0u);
+
+  // A log from before the mse column: the objective, labelled as such.
+  input.mse.clear();
+  render_figures(input, (dir.path() / "old").string());
+  const std::string old = loss_script(dir.path() / "old");
+  EXPECT_NE(old.find("set title \"training objective"), std::string::npos) << old;
+  EXPECT_NE(old.find("set ylabel \"objective\""), std::string::npos) << old;
+  EXPECT_EQ(read_all(dir.path() / "old" / "loss.dat").rfind("# epoch objective\n", 0), 0u);
+}
+
+TEST(MakePlotInput, TakesTheMseColumnWhereTheLogHasOne) {
+  const Matrix<double> data = gaussian(10, 2, 3);
+  TrainingLog log{.columns = {"epoch", "loss", "mse"}, .rows = {{1, 0.5, 0.25}, {2, 0.4, 0.2}}};
+  PlotInput input = make_plot_input(data, &log, nullptr, "model");
+  EXPECT_EQ(input.loss, (std::vector<double>{0.5, 0.4}));
+  EXPECT_EQ(input.mse, (std::vector<double>{0.25, 0.2}));
+  log = TrainingLog{.columns = {"epoch", "loss"}, .rows = {{1, 0.5}}};
+  input = make_plot_input(data, &log, nullptr, "model");
+  EXPECT_EQ(input.loss, (std::vector<double>{0.5}));
+  EXPECT_TRUE(input.mse.empty());
 }
 
 TEST(RenderFigures, FinalAtomsOnlyRenders) {

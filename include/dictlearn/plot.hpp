@@ -1,7 +1,8 @@
 // dictlearn: the seed's figures, rendered by gnuplot (driven through a pipe).
 //
-// Figures: the data scatter, the loss per epoch (log scale), the atoms' paths
-// over training drawn on the data, and an animated GIF of the atoms moving.
+// Figures: the data scatter, the reconstruction MSE (and the objective where
+// it differs) per epoch (log scale), the atoms' paths over training drawn on
+// the data, and an animated GIF of the atoms moving.
 // Data of more than two dimensions is projected onto its first two principal
 // components; two-dimensional data is drawn as it is.
 #pragma once
@@ -38,8 +39,14 @@ struct AtomSnapshot {
 
 /// What the figures are drawn from.
 struct PlotInput {
-  Matrix<double> data;                  ///< N x 2, already projected
-  std::vector<double> loss;             ///< loss of epochs 1..E (may be empty: no loss figure)
+  Matrix<double> data;  ///< N x 2, already projected
+  /// Training objective of epochs 1..E (the log's `loss` column; may be
+  /// empty). Drawn in loss.png beside `mse` when it differs from it, alone
+  /// (labelled as the objective) when `mse` is empty.
+  std::vector<double> loss;
+  /// Reconstruction MSE of epochs 1..E (the log's `mse` column; may be empty):
+  /// loss.png's main line. With both `loss` and `mse` empty: no loss figure.
+  std::vector<double> mse;
   std::vector<AtomSnapshot> snapshots;  ///< in epoch order (may be empty: no path figure or GIF)
   Matrix<double> final_atoms;           ///< n_atoms x 2, projected (may be empty)
   std::vector<double> usage;  ///< per atom, fraction of samples with a nonzero code (may be empty)

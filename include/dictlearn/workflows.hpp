@@ -56,8 +56,18 @@ struct FitSummary {
   int64_t dim = 0;                             ///< columns of the data
   int epochs = 0;                              ///< epochs done, a resumed checkpoint's included
   bool stopped_early = false;                  ///< early stopping (--patience) ended the run
-  double first_loss = 0;  ///< loss of epoch 1, in units of loss_unit (0 with no epochs)
-  double last_loss = 0;   ///< loss of the last epoch, in units of loss_unit
+  double first_loss = 0;  ///< objective of epoch 1, in units of loss_unit (0 with no epochs)
+  double last_loss = 0;   ///< objective of the last epoch, in units of loss_unit
+  /// The first epoch this run trained: 1, or a resumed run's first own epoch
+  /// (0 with no epochs). first_mse and first_objective are of this epoch.
+  int first_epoch = 0;
+  double first_mse = 0;        ///< reconstruction MSE of first_epoch, in units of loss_unit
+  double first_objective = 0;  ///< objective of first_epoch, in units of loss_unit
+  double last_mse = 0;         ///< reconstruction MSE of the last epoch, in units of loss_unit
+  double last_fvu = 0;         ///< fraction of variance unexplained of the last epoch
+  /// The objective's terms beyond the reconstruction MSE, e.g. "L1 + AuxK";
+  /// empty when the objective is the MSE alone (then the two differ only by rounding).
+  std::string objective_terms = {};
   double data_scale = 1;  ///< the data was trained on divided by this (1: as it is)
   /// The losses (here and in the log) are the trained ones times this:
   /// data_scale², the data's units, unless that overflows or underflows a

@@ -75,6 +75,7 @@ PlotInput make_plot_input(const Matrix<double>& data, const TrainingLog* log,
   }
   if (log) {
     const int loss_column = log->column("loss");
+    const int mse_column = log->column("mse");  // -1 in logs written before it existed
     const int epoch_column = log->column("epoch");
     const int atoms = log->atom_count();
     std::vector<int> x_columns, y_columns;
@@ -84,6 +85,7 @@ PlotInput make_plot_input(const Matrix<double>& data, const TrainingLog* log,
     }
     for (const auto& row : log->rows) {
       input.loss.push_back(row[loss_column]);
+      if (mse_column >= 0) input.mse.push_back(row[mse_column]);
       if (atoms == 0 || std::isnan(row[x_columns[0]])) continue;
       AtomSnapshot snapshot;
       // read_training_log checks this; a log built in memory may hold anything.

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <random>
 #include <string>
@@ -127,13 +128,15 @@ struct Range {
 struct Layout {
   std::string title_suffix;  // ": <title>" or ""
   bool has_data = false;
-  bool has_loss = false;
-  bool loss_log = false;
-  bool has_atoms = false;   // atoms.png
-  bool has_frames = false;  // atoms.gif
-  bool has_paths = false;   // atoms.dat (snapshots exist)
-  bool has_usage = false;   // usage.png
-  int dead_atoms = 0;       // usage exactly 0
+  bool has_loss = false;       // loss.png: some MSE or objective value is finite
+  bool loss_log = false;       // every drawn value is positive
+  bool has_mse = false;        // loss.dat's MSE column (the main line)
+  bool has_objective = false;  // loss.dat's objective column: no MSE, or it differs
+  bool has_atoms = false;      // atoms.png
+  bool has_frames = false;     // atoms.gif
+  bool has_paths = false;      // atoms.dat (snapshots exist)
+  bool has_usage = false;      // usage.png
+  int dead_atoms = 0;          // usage exactly 0
   int n_atoms = 0;
   int path_atoms = 0;          // atoms drawn with a path and a legend entry
   std::vector<size_t> frames;  // snapshot indices in the GIF
@@ -178,17 +181,36 @@ const Matrix<double>* final_positions(const PlotInput& input) {
   return nullptr;
 }
 
+/// Whether the objective is more than the MSE: without penalties or AuxK the
+/// two are the same sums divided in another order, equal to about 1e-15.
+bool objective_differs(const PlotInput& input) {
+  if (input.loss.size() != input.mse.size()) return true;
+  for (size_t e = 0; e < input.loss.size(); ++e) {
+    const double a = input.loss[e], b = input.mse[e];
+    if (std::isfinite(a) != std::isfinite(b)) return true;
+    if (std::isfinite(a) && std::abs(a - b) > 1e-9 * std::max(std::abs(a), std::abs(b)))
+      return true;
+  }
+  return false;
+}
+
 Layout make_layout(const PlotInput& input) {
   Layout layout;
   if (!input.title.empty()) layout.title_suffix = ": " + input.title;
   layout.has_data = input.data.rows() > 0;
 
+  layout.has_mse = !input.mse.empty();
+  layout.has_objective = !input.loss.empty() && (!layout.has_mse || objective_differs(input));
   bool any_finite = false, all_positive = true;
-  for (double value : input.loss) {
-    if (!std::isfinite(value)) continue;
-    any_finite = true;
-    if (value <= 0) all_positive = false;
-  }
+  auto scan = [&](const std::vector<double>& values) {
+    for (double value : values) {
+      if (!std::isfinite(value)) continue;
+      any_finite = true;
+      if (value <= 0) all_positive = false;
+    }
+  };
+  if (layout.has_mse) scan(input.mse);
+  if (layout.has_objective) scan(input.loss);
   layout.has_loss = any_finite;  // gnuplot refuses a plot with no defined point
   layout.loss_log = all_positive;
 
@@ -232,10 +254,17 @@ std::string data_text(const PlotInput& input) {
   return out;
 }
 
-std::string loss_text(const PlotInput& input) {
-  std::string out = "# epoch loss\n";
-  for (size_t e = 0; e < input.loss.size(); ++e) {
-    out += fmt::format("{} {}\n", e + 1, number(input.loss[e]));
+/// "epoch mse objective", either value column left out when not drawn.
+std::string loss_text(const PlotInput& input, const Layout& layout) {
+  std::string out = fmt::format("# epoch{}{}\n", layout.has_mse ? " mse" : "",
+                                layout.has_objective ? " objective" : "");
+  const size_t epochs = std::max(input.mse.size(), input.loss.size());
+  const double missing = std::numeric_limits<double>::quiet_NaN();
+  for (size_t e = 0; e < epochs; ++e) {
+    out += fmt::format("{}", e + 1);
+    if (layout.has_mse) out += " " + number(e < input.mse.size() ? input.mse[e] : missing);
+    if (layout.has_objective) out += " " + number(e < input.loss.size() ? input.loss[e] : missing);
+    out += "\n";
   }
   return out;
 }
@@ -342,16 +371,27 @@ Figure scatter_figure(const PlotInput& input, const Layout& layout) {
 
 Figure loss_figure(const PlotInput& input, const Layout& layout) {
   std::string c = common_style();
-  c += fmt::format("set title {} noenhanced\n", gp_string("training loss" + layout.title_suffix));
-  c += "set xlabel \"epoch\"\nset ylabel \"MSE loss\"\n";
+  const bool both = layout.has_mse && layout.has_objective;
+  const char* what = both ? "reconstruction MSE and training objective"
+                          : (layout.has_mse ? "reconstruction MSE" : "training objective");
+  c += fmt::format("set title {} noenhanced\n", gp_string(what + layout.title_suffix));
+  c += fmt::format("set xlabel \"epoch\"\nset ylabel \"{}\"\n",
+                   both ? "MSE, objective" : (layout.has_mse ? "MSE" : "objective"));
   if (layout.loss_log) {
     c += "set logscale y\nset format y \"10^{%L}\"\nset mytics 10\n";
     c += "set grid back xtics ytics mytics lc rgb \"#e5e5e5\" lt 1 dt solid, lc rgb \"#f2f2f2\" lt "
          "1\n";
   }
-  c += "set xrange [*:*] noextend\nset key off\n";
-  const char* style = input.loss.size() < 30 ? "linespoints pt 7 ps 0.8" : "lines";
-  c += fmt::format("plot \"loss.dat\" using 1:2 with {} lw 2 lc rgb \"#1f77b4\" notitle\n", style);
+  c += fmt::format("set xrange [*:*] noextend\nset key {}\n", both ? "top right" : "off");
+  const size_t epochs = std::max(input.mse.size(), input.loss.size());
+  const char* style = epochs < 30 ? "linespoints pt 7 ps 0.8" : "lines";
+  c += fmt::format("plot \"loss.dat\" using 1:2 with {} lw 2 lc rgb \"#1f77b4\" {}", style,
+                   both ? "title \"reconstruction MSE\"" : "notitle");
+  if (both) {
+    c += fmt::format(", \"loss.dat\" using 1:3 with {} lw 2 lc rgb \"#ff7f0e\" title \"objective\"",
+                     style);
+  }
+  c += "\n";
   return {"loss.png", kPngTerminal, c};
 }
 
@@ -481,7 +521,9 @@ PlotResult render_figures(const PlotInput& input, const std::string& directory) 
   const Layout layout = make_layout(input);
   std::vector<Figure> figures;
   if (layout.has_data) write_file(shown / "data.dat", data_text(input), result);
-  if (!input.loss.empty()) write_file(shown / "loss.dat", loss_text(input), result);
+  if (layout.has_mse || layout.has_objective) {
+    write_file(shown / "loss.dat", loss_text(input, layout), result);
+  }
   if (layout.has_paths) write_file(shown / "atoms.dat", paths_text(input, layout), result);
   if (layout.has_atoms) {
     write_file(shown / "atoms_final.dat", final_text(*final_positions(input)), result);
@@ -518,8 +560,8 @@ PlotResult render_figures(const PlotInput& input, const std::string& directory) 
     detail::render_figure(*gnuplot, folder, shown, figure);
     result.written.push_back((shown / figure.name).string());
   }
-  if (!input.loss.empty() && !layout.has_loss) {
-    result.message = "loss.png not drawn: the loss has no finite value";
+  if ((layout.has_mse || layout.has_objective) && !layout.has_loss) {
+    result.message = "loss.png not drawn: the MSE and objective have no finite value";
   }
   return result;
 }

@@ -11,6 +11,7 @@
 
 #include "core/check.hpp"
 #include "core/finite.hpp"
+#include "dictlearn/encoders.hpp"
 #include "dictlearn/figures.hpp"
 #include "dictlearn/io.hpp"
 #include "dictlearn/parameters.hpp"
@@ -80,6 +81,20 @@ void check_scaled_back(const Model<T>& model, double scale, const std::string& d
       "scaled back (its atoms grow and its encoder weights shrink by that factor); {}",
       data, scale, sizeof(T) == 4 ? "float32" : "float64",
       sizeof(T) == 4 ? "train with --dtype float64" : "bring the data's magnitude toward 1 first");
+}
+
+/// The objective's terms beyond the reconstruction MSE, as fit's summary names them.
+std::string objective_terms(const FitOptions& options, EncoderKind encoder) {
+  std::string terms;
+  auto add = [&terms](const char* term) {
+    if (!terms.empty()) terms += " + ";
+    terms += term;
+  };
+  if (options.l1 > 0) add("L1");
+  if (options.ortho > 0) add("ortho");
+  // AuxK is added only for encoders that select the top k (the trainer's uses_auxk).
+  if (options.auxk > 0 && encoder_traits(encoder).selects_top_k) add("AuxK");
+  return terms;
 }
 
 }  // namespace
@@ -196,7 +211,12 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
     if (recorder) log_to_tensors(recorder->log(), extra);
     trainer.save_checkpoint(job.checkpoint, X, extra);
   };
+  // The summary compares like with like: this run's first and last epochs'
+  // MSE (a checkpoint keeps only the objectives of the epochs before it).
+  std::optional<EpochStats> first_stats, last_stats;
   trainer.fit(X, [&](const EpochStats& stats, const Model<T>& model) {
+    if (!first_stats) first_stats = stats;
+    last_stats = stats;
     if (recorder) {
       EpochStats in_data_units = stats;
       in_data_units.loss *= loss_unit;
@@ -235,6 +255,12 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
                        .stopped_early = trainer.stopped_early(),
                        .first_loss = losses.empty() ? 0.0 : losses.front() * loss_unit,
                        .last_loss = losses.empty() ? 0.0 : losses.back() * loss_unit,
+                       .first_epoch = first_stats ? first_stats->epoch : 0,
+                       .first_mse = first_stats ? first_stats->mse * loss_unit : 0.0,
+                       .first_objective = first_stats ? first_stats->loss * loss_unit : 0.0,
+                       .last_mse = last_stats ? last_stats->mse * loss_unit : 0.0,
+                       .last_fvu = last_stats ? last_stats->fvu : 0.0,
+                       .objective_terms = objective_terms(options, trained.encoder.kind),
                        .data_scale = scale,
                        .loss_unit = loss_unit};
   return trained;
