@@ -196,6 +196,10 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
     if (recorder) log_to_tensors(recorder->log(), extra);
     trainer.save_checkpoint(job.checkpoint, X, extra);
   };
+  if (report.batch_progress) {
+    trainer.set_batch_progress(
+        [&](const BatchProgress& at) { report.batch_progress(at, total_epochs); });
+  }
   trainer.fit(X, [&](const EpochStats& stats, const Model<T>& model) {
     if (recorder) {
       EpochStats in_data_units = stats;
@@ -270,6 +274,7 @@ FitSummary run_fit(const FitJob& job, const FitCallbacks& callbacks) {
                     "--atoms: {} differs from the {} atoms of --init {}", job.options.n_atoms,
                     init.n_atoms(), job.init);
   }
+  if (!job.quiet && callbacks.reading) callbacks.reading(job.data, data_file_info(job.data));
   FitSummary summary;
   if (dtype == DType::float64) {
     detail::fit_data(job, read_matrix<double>(job.data), callbacks, true, summary);
