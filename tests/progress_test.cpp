@@ -11,6 +11,7 @@
 #include "dictlearn/io.hpp"
 #include "dictlearn/learner.hpp"
 #include "dictlearn/trainer.hpp"
+#include "learners/autoencoder/engine.hpp"
 #include "test_util.hpp"
 
 namespace dictlearn {
@@ -76,6 +77,28 @@ TEST(FullBatchMemoryTest, RefusesAWorkspaceBeyondTheAvailableMemory) {
   EXPECT_GT(detail::available_memory(), 0);                              // Linux: /proc/meminfo
   EXPECT_EQ(detail::format_bytes(512), "512 B");
   EXPECT_EQ(detail::format_bytes(1.5 * 1024 * 1024), "1.5 MiB");
+}
+
+// The estimate the check uses is what prepare() allocates for a full batch
+// of the matrix-product path, and grows with N.
+TEST(FullBatchMemoryTest, TheEstimateIsWhatPrepareAllocates) {
+  const Matrix<float> X = normal_matrix<float>(500, 6, 5);
+  const FitOptions options{.n_atoms = 8,
+                           .encoder = {.kind = EncoderKind::batchtopk, .k = 4},
+                           .decoder_bias = DecoderBiasInit::mean,
+                           .auxk = 0.1};
+  detail::TrainerState<float> s{.model = initialize(X, options), .options = options};
+  detail::Workspace<float> w;
+  detail::prepare(s, w, 500, 500);
+  const int64_t allocated = (w.z.size() + w.codes.size() + w.code_grad.size() + w.residual.size() +
+                             w.centered.size() + w.batch.size()) *
+                            static_cast<int64_t>(sizeof(float));
+  EXPECT_EQ(allocated, 500 * (3 * 8 + 2 * 6) * 4);
+  EXPECT_EQ(detail::workspace_bytes(s, 500, 500), allocated);
+  EXPECT_EQ(detail::workspace_bytes(s, 1000000, 1000000), 2000 * allocated);
+  // Sparse top-k codes (k <= atoms / 4): k entries a row on top of z, codes, residual.
+  s.model.encoder = {.kind = EncoderKind::topk, .k = 2};
+  EXPECT_GT(detail::workspace_bytes(s, 500, 500), 500 * (2 * 8 + 2 * 6) * 4);
 }
 
 TEST(ReadingLineTest, BigDataFilesAreAnnouncedOnStderrUnlessQuiet) {
