@@ -93,7 +93,31 @@ void resolve(FitArgs& args) {
   resolve(args, dl::fit_job_parameters(), args.job);
 }
 
-/// Prints the workflow's notes and draws the progress bar (unless --quiet).
+/// Files from this size on get a "reading" line: smaller ones read in well
+/// under a second, and the line would only clutter every small run's stderr.
+constexpr int64_t kReadingLineBytes = int64_t{16} << 20;
+
+std::string format_size(int64_t bytes) {
+  constexpr const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  for (; value >= 1024 && unit < 4; ++unit) value /= 1024;
+  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.3g} {}", value, units[unit]);
+}
+
+/// "dictlearn: reading DATA (1.91 GiB, 4000000 x 128)" on stderr before a
+/// big data file is read (stdout stays the command's summary for scripts).
+void print_reading(const std::string& path, const dl::DataFileInfo& info) {
+  if (info.bytes < kReadingLineBytes) return;
+  const std::string shape =
+      info.rows >= 0 ? fmt::format(", {} x {}", info.rows, info.cols) : std::string();
+  fmt::print(stderr, "dictlearn: reading {} ({}{})\n", dl::printable_text(path),
+             format_size(info.bytes), shape);
+  std::fflush(stderr);
+}
+
+/// Prints the workflow's notes and the reading line, and draws the progress
+/// bar (the workflow calls none of them under --quiet).
 struct Reporter {
   std::optional<dl::cli::ProgressBar> bar;
   dl::FitCallbacks callbacks() {
@@ -104,8 +128,15 @@ struct Reporter {
             .progress =
                 [this](const dl::EpochStats& stats, int total_epochs) {
                   if (!bar) bar.emplace(total_epochs, true);
-                  bar->update(stats.epoch, stats.loss, stats.seconds);
-                }};
+                  bar->update(stats.epoch, stats.mse, stats.seconds);
+                },
+            .batch_progress =
+                [this](const dl::BatchProgress& at, int total_epochs) {
+                  if (!bar) bar.emplace(total_epochs, true);
+                  bar->update_batch(at.epoch, at.samples_done, at.samples_total, at.run_samples,
+                                    at.seconds);
+                },
+            .reading = print_reading};
   }
 };
 
@@ -292,10 +323,13 @@ void run_command(Commands& c) {
     const dl::FitSummary trained = dl::run_fit(c.fit_args.job, reporter.callbacks());
     if (!c.fit_args.job.quiet) print_fit(trained);
   } else if (c.encode->parsed()) {
+    print_reading(c.data_path, dl::data_file_info(c.data_path));
     dl::run_encode(c.model_path, c.data_path, c.output_path);
   } else if (c.reconstruct->parsed()) {
+    print_reading(c.data_path, dl::data_file_info(c.data_path));
     dl::run_reconstruct(c.model_path, c.data_path, c.output_path);
   } else if (c.eval->parsed()) {
+    print_reading(c.data_path, dl::data_file_info(c.data_path));
     print_eval(dl::run_eval(c.model_path, c.data_path));
   } else if (c.plot->parsed()) {
     const dl::PlotResult result = dl::run_plot(c.data_path, c.plot_model, c.plot_log, c.plot_dir);

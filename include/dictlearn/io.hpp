@@ -26,6 +26,17 @@ Matrix<T> read_npy(const std::string& path);
 /// The dtype stored in a .npy file's header (validates the header).
 DType npy_dtype(const std::string& path);
 
+/// What a data file announces before it is read, for a "reading" line.
+struct DataFileInfo {
+  int64_t bytes = -1;  ///< the file's size; -1 when it cannot be told
+  int64_t rows = -1;   ///< from a valid .npy header; -1 otherwise (CSV, bad header)
+  int64_t cols = -1;
+};
+
+/// The size of `path` and, for a .npy whose header is valid, its shape.
+/// Never throws: the reader reports what is wrong with the file.
+DataFileInfo data_file_info(const std::string& path);
+
 /// Writes a 2-D C-order .npy (format 1.0) with the matrix's dtype (float32
 /// '<f4', float64 '<f8'), atomically. The writers take views: a Matrix, a
 /// NumPy array or a memory map is written without a copy.

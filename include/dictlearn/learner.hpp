@@ -3,7 +3,7 @@
 // learning, K-SVD and MOD next) implements Learner<T>: one update from one
 // batch, the epoch's statistics, and its state in and out of a checkpoint.
 // EpochLoop is the driver every learner shares: the shuffle, the batches,
-// early stopping, the observer; save_checkpoint()/load_checkpoint() below
+// early stopping, the observer, the per-batch progress; save_checkpoint()/load_checkpoint() below
 // write and check what every checkpoint holds (format, data shape and hash,
 // settings, the loop's state) around the learner's own state.
 //
@@ -24,6 +24,7 @@
 //     template <typename T> void run(Learner<T>&, const DataSource<T>&, int epochs,
 //                                    const std::function<void(const EpochStats&, const
 //                                    Model<T>&)>&);
+//     void set_batch_progress(std::function<void(const BatchProgress&)>, double interval_seconds);
 //     const std::vector<double>& losses() const;  bool stopped_early() const;
 //   };
 //   template <typename T> void save_checkpoint(path, const Learner<T>&, const EpochLoop&,
@@ -107,6 +108,17 @@ struct EpochLoopOptions {
   int threads = 0;         ///< for the loop's own passes over the data (0: all cores)
 };
 
+/// Where an epoch stands, for a progress display (EpochLoop::set_batch_progress).
+struct BatchProgress {
+  int epoch = 0;              ///< the epoch under way, counted from 1
+  int64_t samples_done = 0;   ///< samples of this epoch stepped on so far
+  int64_t samples_total = 0;  ///< samples per epoch (N)
+  int64_t batches_done = 0;   ///< batches of this epoch stepped on so far
+  int64_t batches_total = 0;  ///< batches per epoch
+  int64_t run_samples = 0;    ///< samples stepped on since run() started (for a rate)
+  double seconds = 0;         ///< wall time since run() started
+};
+
 /// Setting name and value, as a checkpoint records it (metadata "train.<name>").
 using Settings = std::vector<std::pair<std::string, std::string>>;
 
@@ -165,6 +177,18 @@ class EpochLoop {
   void run(Learner<T>& learner, const DataSource<T>& data, int epochs,
            const std::function<void(const EpochStats&, const Model<T>&)>& observer);
 
+  /// Called after a batch when at least `interval_seconds` have passed since
+  /// the last call (or since run() started), and after an epoch's last batch
+  /// when an earlier batch of it was reported; never with fewer samples than
+  /// the call before within an epoch. It only watches: what it does changes
+  /// no result (nothing of it reaches the learner). Empty: no calls; the
+  /// clock is then not read per batch.
+  void set_batch_progress(std::function<void(const BatchProgress&)> progress,
+                          double interval_seconds = 0.1) {
+    batch_progress_ = std::move(progress);
+    progress_interval_ = interval_seconds;
+  }
+
   /// Loss of every epoch run so far (entry e-1 for epoch e).
   const std::vector<double>& losses() const { return losses_; }
   /// Whether the last run() ended by early stopping.
@@ -183,6 +207,9 @@ class EpochLoop {
   double best_loss_ = 0;
   int epochs_without_improvement_ = 0;
   bool stopped_early_ = false;
+  // Not state: a display's.
+  std::function<void(const BatchProgress&)> batch_progress_;
+  double progress_interval_ = 0.1;
   // Workspace of run(), not state: the epoch's order and gathered batches.
   std::vector<int64_t> permutation_;
   std::vector<unsigned char> gathered_;

@@ -164,6 +164,10 @@ class Trainer final : public Learner<T> {
   bool stopped_early() const;
   /// Per atom: training samples since it last had a nonzero code.
   const std::vector<int64_t>& samples_since_fired() const;
+  /// Within an epoch, after batches: EpochLoop::set_batch_progress (learner.hpp).
+  /// A display only: the model trained is the same with it or without.
+  void set_batch_progress(std::function<void(const BatchProgress&)> progress,
+                          double interval_seconds = 0.1);
   /// Where each batch's sums are reduced (once per batch, before the update;
   /// reduction.hpp). Not owned; local_reducer() unless set.
   void set_reducer(Reducer& reducer);

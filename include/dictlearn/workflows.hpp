@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "dictlearn/io.hpp"
 #include "dictlearn/metrics.hpp"
 #include "dictlearn/plot.hpp"
 #include "dictlearn/trainer.hpp"
@@ -45,6 +46,11 @@ struct FitCallbacks {
   /// After every epoch: its statistics (loss in the trained units) and the
   /// run's total number of epochs.
   std::function<void(const EpochStats&, int total_epochs)> progress{};
+  /// Within an epoch, at most about ten times a second: the samples done
+  /// (EpochLoop::set_batch_progress) and the run's total number of epochs.
+  std::function<void(const BatchProgress&, int total_epochs)> batch_progress{};
+  /// Before the data file is read: its path, size and (.npy) shape.
+  std::function<void(const std::string& path, const DataFileInfo& info)> reading{};
 };
 
 /// What a training run did.

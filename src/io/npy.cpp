@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <optional>
 #include <string>
@@ -273,6 +274,24 @@ Matrix<T> read_npy(const std::string& path) {
 DType npy_dtype(const std::string& path) {
   InputFile file(path);
   return read_header(file).dtype;
+}
+
+DataFileInfo data_file_info(const std::string& path) {
+  DataFileInfo info;
+  std::error_code error;
+  const auto bytes = std::filesystem::file_size(path, error);
+  if (error) return info;
+  info.bytes = static_cast<int64_t>(bytes);
+  if (std::filesystem::path(path).extension() != ".npy") return info;
+  try {
+    InputFile file(path);
+    const NpyHeader header = read_header(file);
+    info.rows = header.rows;
+    info.cols = header.cols;
+  } catch (const Error&) {
+    // The reader names the problem when it reads the file.
+  }
+  return info;
 }
 
 namespace {

@@ -203,6 +203,8 @@ void EpochLoop::run(Learner<T>& learner, const DataSource<T>& data, int epochs,
         std::swap(permutation_[i], permutation_[detail::below(shuffle_, i + 1)]);
       }
     }
+    auto last_report = std::chrono::steady_clock::now();
+    bool reported = false;  // a batch of this epoch was: its end is reported too
     for (int64_t b = 0; b < batches_per_epoch; ++b) {
       const int64_t begin = b * batch, rows = std::min(batch, n - begin);
       Batch<T> step{.data = in_place,
@@ -219,6 +221,25 @@ void EpochLoop::run(Learner<T>& learner, const DataSource<T>& data, int epochs,
       totals.objective_sum += result.objective * static_cast<double>(rows);
       totals.squared_error += result.squared_error;
       totals.nonzero += result.nonzero;
+      // The progress display reads the clock once per batch, after the step:
+      // nothing it does reaches the learner.
+      if (batch_progress_) {
+        const auto now = std::chrono::steady_clock::now();
+        const bool last = b + 1 == batches_per_epoch;
+        if ((last && reported) ||
+            std::chrono::duration<double>(now - last_report).count() >= progress_interval_) {
+          last_report = now;
+          reported = true;
+          batch_progress_(
+              BatchProgress{.epoch = epoch_number,
+                            .samples_done = begin + rows,
+                            .samples_total = n,
+                            .batches_done = b + 1,
+                            .batches_total = batches_per_epoch,
+                            .run_samples = static_cast<int64_t>(epoch) * n + begin + rows,
+                            .seconds = std::chrono::duration<double>(now - start).count()});
+        }
+      }
     }
     EpochStats stats = learner.end_epoch(totals);
     stats.epoch = epoch_number;

@@ -214,6 +214,10 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
   // The summary compares like with like: this run's first and last epochs'
   // MSE (a checkpoint keeps only the objectives of the epochs before it).
   std::optional<EpochStats> first_stats, last_stats;
+  if (report.batch_progress) {
+    trainer.set_batch_progress(
+        [&](const BatchProgress& at) { report.batch_progress(at, total_epochs); });
+  }
   trainer.fit(X, [&](const EpochStats& stats, const Model<T>& model) {
     if (!first_stats) first_stats = stats;
     last_stats = stats;
@@ -296,6 +300,7 @@ FitSummary run_fit(const FitJob& job, const FitCallbacks& callbacks) {
                     "--atoms: {} differs from the {} atoms of --init {}", job.options.n_atoms,
                     init.n_atoms(), job.init);
   }
+  if (!job.quiet && callbacks.reading) callbacks.reading(job.data, data_file_info(job.data));
   FitSummary summary;
   if (dtype == DType::float64) {
     detail::fit_data(job, read_matrix<double>(job.data), callbacks, true, summary);

@@ -329,7 +329,36 @@ void prepare(const TrainerState<T>& s, Workspace<T>& w, int64_t samples, int64_t
   if (!full_batch && !uses_fused_pass(model, s.options)) w.batch.resize(batch, d);
 }
 
+template <typename T>
+int64_t workspace_bytes(const TrainerState<T>& s, int64_t samples, int64_t batch) {
+  const Model<T>& model = s.model;
+  const int64_t d = model.dim(), K = model.n_atoms();
+  const bool full_batch = batch == samples;
+  // In values of T, as prepare() sizes them.
+  int64_t values = 0;
+  if (use_small_kernel(model, s.options)) {
+    if (full_batch) values += d * batch;  // the batch transposed, made once
+  } else if (!uses_fused_pass(model, s.options)) {
+    int64_t per_row = K + d;  // z, residual
+    if (uses_auxk(model.encoder.kind, s.options)) per_row += K;
+    if (!uses_sparse_codes(model)) per_row += K;
+    if (model.decoder_bias.size() > 0) per_row += d;
+    values += per_row * batch;
+  }
+  if (!full_batch && !uses_fused_pass(model, s.options)) values += d * batch;
+  int64_t bytes = values * static_cast<int64_t>(sizeof(T));
+  if (uses_sparse_codes(model) && !uses_fused_pass(model, s.options)) {
+    // CSR by row and by atom: k entries a row, each two indices, its row,
+    // its atom, its value and gradient; one row start per row.
+    const int64_t entries = batch * model.encoder.k;
+    bytes += entries * static_cast<int64_t>(3 * sizeof(int64_t) + sizeof(int) + 2 * sizeof(T)) +
+             (batch + 1) * static_cast<int64_t>(sizeof(int64_t));
+  }
+  return bytes;
+}
+
 #define DICTLEARN_INSTANTIATE(T)                                                             \
+  template int64_t workspace_bytes<T>(const TrainerState<T>&, int64_t, int64_t);             \
   template std::pair<double, double> add_block_sums<T>(                                      \
       const std::vector<double>&, int64_t, const Model<T>&, const Vector<T>&,                \
       std::vector<double>&, std::vector<double>&, Gradients<T>&);                            \

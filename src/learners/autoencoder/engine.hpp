@@ -130,6 +130,12 @@ struct BatchResult {
 template <typename T>
 void prepare(const TrainerState<T>& state, Workspace<T>& work, int64_t samples, int64_t batch);
 
+/// About the bytes prepare() and the batches' code buffers take for batches
+/// of `batch` rows (what grows with the batch; the fused pass's buffers are
+/// bounded by its passes and not counted). For the full-batch check.
+template <typename T>
+int64_t workspace_bytes(const TrainerState<T>& state, int64_t samples, int64_t batch);
+
 /// Loss terms and gradient sums of one batch: rows index[0..rows) of `data`
 /// (row-major, dim values a row), or rows 0..rows-1 when index is null.
 /// Leaves the gradient in state.gradients, the fired counts in work.fired.

@@ -14,6 +14,7 @@
 #include "core/check.hpp"
 #include "core/contiguous.hpp"
 #include "core/data_shape.hpp"
+#include "core/memory.hpp"
 #include "dictlearn/encoders.hpp"
 #include "learners/autoencoder/engine.hpp"
 
@@ -200,6 +201,12 @@ void Trainer<T>::fit(MatrixView<T> X, const Observer& observer) {
 }
 
 template <typename T>
+void Trainer<T>::set_batch_progress(std::function<void(const BatchProgress&)> progress,
+                                    double interval_seconds) {
+  state_->loop.set_batch_progress(std::move(progress), interval_seconds);
+}
+
+template <typename T>
 EpochLoopOptions Trainer<T>::loop_options() const {
   const FitOptions& o = state_->options;
   return {.batch_size = o.batch_size, .patience = o.patience, .tol = o.tol, .threads = o.threads};
@@ -209,6 +216,12 @@ template <typename T>
 void Trainer<T>::begin_fit(const DataSource<T>& data, int64_t batch_rows) {
   detail::TrainerState<T>& s = *state_;
   detail::check_data_shape(s.model.dim(), data.rows(), data.dim(), "data");
+  // A full batch's workspace grows with N: refused before it is allocated
+  // (or half-allocated and ended by "out of memory" with no hint).
+  if (batch_rows == data.rows()) {
+    detail::check_full_batch_fits(data.rows(), detail::workspace_bytes(s, data.rows(), batch_rows),
+                                  detail::available_memory());
+  }
   check_finite(data);
   work_ = std::make_unique<detail::Workspace<T>>();
   detail::prepare(s, *work_, data.rows(), batch_rows);
