@@ -87,7 +87,11 @@ TEST(FullBatchMemoryTest, TheEstimateIsWhatPrepareAllocates) {
                            .encoder = {.kind = EncoderKind::batchtopk, .k = 4},
                            .decoder_bias = DecoderBiasInit::mean,
                            .auxk = 0.1};
-  detail::TrainerState<float> s{.model = initialize(X, options), .options = options};
+  // Members one by one: clang refuses designated initialization here, since
+  // the omitted EpochLoop member has an explicit default constructor.
+  detail::TrainerState<float> s;
+  s.model = initialize(X, options);
+  s.options = options;
   detail::Workspace<float> w;
   detail::prepare(s, w, 500, 500);
   const int64_t allocated = (w.z.size() + w.codes.size() + w.code_grad.size() + w.residual.size() +
