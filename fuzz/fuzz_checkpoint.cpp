@@ -40,6 +40,7 @@
 #include "fuzz_input.hpp"
 
 using dictlearn::fuzz::expect_ok_or_error;
+using dictlearn::fuzz::json_string;
 
 namespace {
 
@@ -103,24 +104,6 @@ std::vector<TensorFile> make_checkpoints(const Matrix<float>& X,
   }
   std::remove(path.c_str());
   return files;
-}
-
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", byte);
-      out += escaped;
-    } else {
-      out += c;  // may be invalid UTF-8: the reader must refuse it cleanly
-    }
-  }
-  return out + "\"";
 }
 
 /// `file` as safetensors bytes (F32 or F64 tensors, string metadata).

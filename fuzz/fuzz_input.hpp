@@ -75,4 +75,25 @@ void expect_ok_or_error(Read&& read) {
   }
 }
 
+/// `text` as a JSON string literal for the safetensors headers the structured
+/// fuzzers write: quotes, backslashes and control bytes escaped, other bytes
+/// (invalid UTF-8 included: the reader must refuse it cleanly) kept.
+inline std::string json_string(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", byte);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 }  // namespace dictlearn::fuzz

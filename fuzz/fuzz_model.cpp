@@ -26,26 +26,9 @@
 #include "fuzz_input.hpp"
 
 using dictlearn::fuzz::expect_ok_or_error;
+using dictlearn::fuzz::json_string;
 
 namespace {
-
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", byte);
-      out += escaped;
-    } else {
-      out += c;  // may be invalid UTF-8: the reader must refuse it cleanly
-    }
-  }
-  return out + "\"";
-}
 
 std::string pick_dimension(FuzzedDataProvider& input, uint64_t& count, bool& count_known) {
   static const char* const odd[] = {"2147483648",
