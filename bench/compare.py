@@ -578,6 +578,10 @@ def run_workload(name, w, runner, binary, flags, args, tmp):
         cmd += ["--batch-size", str(w["batch"])]
     if w["encoder"] != "softmax":
         cmd += ["--encoder", w["encoder"], "--k", str(w["k"])]
+    if "--preset" in flags:
+        # The seed's settings, pinned: --preset auto would bring the sae
+        # preset's for topk, and PyTorch's side runs the seed's loop.
+        cmd += ["--preset", "seed"]
     dictlearn_ok = "dictlearn_error" not in res
 
     # Untimed run with --log: the final loss and the training loop's own time.

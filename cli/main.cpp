@@ -277,8 +277,11 @@ void define_commands(CLI::App& app, Commands& c) {
 
   c.fit = app.add_subcommand("fit", "train a dictionary model on DATA");
   FitArgs& fit = c.fit_args;
-  add_parameters(c.fit, dl::fit_job_parameters(), fit.job, fit.choices, {"data", "output"});
+  fit.job = dl::cli_fit_job();  // --preset auto
+  add_parameters(c.fit, dl::fit_job_parameters(), fit.job, fit.choices,
+                 {"data", "output", "preset"});
   add_fit_flags(c.fit, fit);
+  c.fit->footer("\n" + dl::presets_help());
   add_parameters(
       c.fit, dl::fit_job_parameters(), fit.job, fit.choices,
       {"init", "log", "checkpoint", "checkpoint-every", "resume", "dtype", "snapshot-every"});

@@ -171,7 +171,16 @@ def main():
     changed_models = []
     only = set(args.only.split(",")) if args.only else None
 
+    def has_preset(binary):
+        help_text = subprocess.run([binary, "fit", "--help"], capture_output=True, text=True).stdout
+        return "--preset" in help_text
+    pin_seed = {side: has_preset(binary) for side, binary in binaries.items()}
+
     def run(side, command):
+        # Every run here is the seed's settings plus its flags: where `fit` has
+        # --preset (auto would bring the sae preset's for sparse encoders), pin it.
+        if pin_seed[side] and len(command) > 1 and command[1] == "fit":
+            command = command[:2] + ["--preset", "seed"] + command[2:]
         result = subprocess.run(command, cwd=os.path.join(work, side), capture_output=True, text=True)
         return result.returncode, result.stdout, result.stderr
 

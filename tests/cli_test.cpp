@@ -18,6 +18,7 @@
 #include "dictlearn/metrics.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/parameters.hpp"
+#include "dictlearn/presets.hpp"
 #include "dictlearn/safetensors.hpp"
 #include "dictlearn/sparse_codes.hpp"
 #include "dictlearn/trainer.hpp"
@@ -182,6 +183,7 @@ std::map<std::string, std::string> help_flags(const std::string& help) {
   std::istringstream lines(help);
   bool positionals = false;
   for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("Presets")) break;  // the footer's table, checked apart
     if (line.starts_with("Positionals:")) positionals = true;
     if (line.starts_with("Options:")) positionals = false;
     if (!line.starts_with("  ")) continue;
@@ -210,12 +212,22 @@ TEST_F(CliTest, FitHelpListsExactlyTheRowsOfTheParameterTablesWithTheirDefaults)
     const std::string value = parameter_value(p, FitOptions{});
     rows[p.flag] = parameter_type(p) == std::string("bool") ? "" : value;
   }
-  const FitJob job;
+  const FitJob job = cli_fit_job();  // --preset auto
   for (const auto& p : fit_job_parameters()) {
     rows[p.flag] =
         p.required || parameter_type(p) == std::string("bool") ? "" : parameter_value(p, job);
   }
   EXPECT_EQ(listed, rows) << help.out;
+  // The presets' table follows, one line per row with both values.
+  const size_t table = help.out.find("\nPresets (--preset; auto: sae for an encoder other than");
+  ASSERT_NE(table, std::string::npos) << help.out;
+  for (const PresetRow& row : preset_table()) {
+    const std::string seed = parameter_value(*find_parameter(fit_parameters(), row.flag), {});
+    EXPECT_NE(help.out.find(fmt::format("--{:<14} seed: {:<9} sae: {}\n", row.flag, seed, row.sae),
+                            table),
+              std::string::npos)
+        << row.flag;
+  }
   // The short flags too.
   for (const auto& p : fit_parameters()) {
     if (!p.short_flag.empty()) {
@@ -358,7 +370,7 @@ TEST_F(CliTest, BadModelFilesAndMismatchedDataAreRefused) {
 TEST_F(CliTest, SparseEncodersTrainAndWriteSparseCodes) {
   const std::string model = dir_ / "topk.safetensors", log = dir_ / "log.csv";
   const Result fit = run_cli(
-      dir_, "fit " + data_ + " -o " + model + " --encoder topk --k 1 --atoms 3 " +
+      dir_, "fit " + data_ + " -o " + model + " --preset seed --encoder topk --k 1 --atoms 3 " +
                 "--epochs 4 --batch-size 500 --unit-atoms --decoder-bias mean --log " + log);
   ASSERT_EQ(fit.code, 0) << fit.err;
   const Model<float> m = load_model<float>(model);
@@ -387,9 +399,17 @@ TEST_F(CliTest, BadValuesOfTheTrainingFlagsAreRefused) {
   const std::string model = dir_ / "m.safetensors";
   const std::string fit = "fit " + data_ + " -o " + model + " -q";
   expect_user_error(run_cli(dir_, fit + " --encoder maxout"), {"--encoder", "maxout"}, model);
-  expect_user_error(run_cli(dir_, fit + " --encoder topk"), {"--k: topk needs k >= 1"}, model);
-  expect_user_error(run_cli(dir_, fit + " --encoder topk --k 5"),
+  // Under the seed's preset k and the atoms are the seed's (k 0, 2 atoms);
+  // under sae (auto for topk) only the values given are checked.
+  expect_user_error(run_cli(dir_, fit + " --preset seed --encoder topk"),
+                    {"--k: topk needs k >= 1"}, model);
+  expect_user_error(run_cli(dir_, fit + " --preset seed --encoder topk --k 5"),
                     {"--k: 5 exceeds the number of atoms (2)"}, model);
+  expect_user_error(run_cli(dir_, fit + " --encoder topk --k 5 --atoms 2"),
+                    {"--k: 5 exceeds the number of atoms (2)"}, model);
+  expect_user_error(run_cli(dir_, fit + " --encoder topk --k 0"), {"--k: topk needs k >= 1"},
+                    model);
+  expect_user_error(run_cli(dir_, fit + " --preset sea"), {"--preset", "sea"}, model);
   expect_user_error(run_cli(dir_, fit + " --temperature 0"), {"--temperature"}, model);
   expect_user_error(run_cli(dir_, fit + " --batch-size -1"), {"--batch-size"}, model);
   expect_user_error(run_cli(dir_, fit + " --l1 -0.1"), {"--l1"}, model);
@@ -573,7 +593,8 @@ TEST_F(CliTest, OutputNamesMustEndInTheirFormatsExtension) {
 // flag and both values, no model; unchanged: the uninterrupted run's file.
 TEST_F(CliTest, ResumeRefusesEveryChangedSettingAndOtherwiseWritesTheWholeRunsFile) {
   const std::string ck = dir_ / "ck.safetensors", resumed = dir_ / "m2.safetensors";
-  const std::string fit = "fit " + data_ + " -q ";
+  // The seed's preset throughout: under auto, --encoder sparsemax would bring sae's settings too.
+  const std::string fit = "fit " + data_ + " -q --preset seed ";
   ASSERT_EQ(
       run_cli(dir_, fit + "--epochs 20 --checkpoint " + ck + " -o " + (dir_ / "m.safetensors"))
           .code,

@@ -63,6 +63,9 @@ TEST_F(WorkflowsTest, RunFitWritesTheModelTheCliWrites) {
   job.options.batch_size = 32;
   job.options.encoder = {.kind = EncoderKind::topk, .k = 2};
   job.options.adam.lr = 0.01;
+  // The CLI's preset is auto (sae for topk), filling what its flags leave out.
+  job.preset = "auto";
+  job.given = {"atoms", "epochs", "batch-size", "encoder", "k", "lr"};
   const FitSummary summary = run_fit(job);
   EXPECT_EQ(slurp(job.output), slurp(cli_model));
   EXPECT_EQ(summary.epochs, 7);

@@ -16,6 +16,7 @@
 #include "dictlearn/model.hpp"
 #include "dictlearn/parameters.hpp"
 #include "dictlearn/plot.hpp"
+#include "dictlearn/presets.hpp"
 #include "dictlearn/reduction.hpp"
 #include "dictlearn/safetensors.hpp"
 #include "dictlearn/sparse_codes.hpp"

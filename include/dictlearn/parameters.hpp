@@ -142,6 +142,10 @@ std::vector<std::pair<std::string, std::string>> resume_settings(const FitOption
 std::string resume_setting_key(const std::map<std::string, std::string>& metadata,
                                const std::string& flag);
 
+/// The FitJob the CLI starts from before its flags: the library's defaults,
+/// with --preset auto (the library's own default is seed).
+FitJob cli_fit_job();
+
 /// docs/OPTIONS.md: both tables of `dictlearn fit` as Markdown.
 std::string options_markdown();
 

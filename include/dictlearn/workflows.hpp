@@ -32,7 +32,12 @@ struct FitJob {
   int snapshot_every = 0;  ///< epochs between atom snapshots in the log; 0: about 200 per run
   bool quiet = false;      ///< no notes and no progress to the callbacks
   std::set<std::string> given = {};  ///< flags given explicitly ("encoder", "k", ...): with --init
-                                     ///< they replace the model's own settings
+                                     ///< they replace the model's own settings, and a preset
+                                     ///< leaves them as they are
+  /// "seed", "sae" or "auto" (sae for encoders other than softmax): fills the
+  /// options not in `given` (dictlearn/presets.hpp). The library's default is
+  /// "seed", so options set in code are trained as set; the CLI passes "auto".
+  std::string preset = "seed";
 };
 
 /// Checks the job's options and its own fields; errors name the flag.

@@ -9,6 +9,7 @@
 
 #include "core/check.hpp"
 #include "dictlearn/encoders.hpp"
+#include "dictlearn/presets.hpp"
 #include "dictlearn/workflows.hpp"
 
 namespace dictlearn {
@@ -48,6 +49,7 @@ std::vector<std::string> encoder_names() {
 const std::vector<std::string> kDictionaryInits = {"uniform", "data"};
 const std::vector<std::string> kDecoderBiases = {"none", "zero", "mean"};
 const std::vector<std::string> kDTypes = {"float32", "float64"};
+const std::vector<std::string> kPresets = {"auto", "seed", "sae"};
 
 Range at_least(double min, std::string note = "") {
   return {.checked = true, .min = min, .note = std::move(note)};
@@ -316,6 +318,17 @@ const std::vector<Parameter<FitJob>>& fit_job_parameters() {
            kDTypes},
        .help = "float32 or float64 (default: float32, or the --init model's)",
        .recorded = true},
+      {.flag = "preset",
+       .python = "preset",
+       .field = ChoiceField<J>{[](const J& j) { return j.preset; },
+                               [](J& j, const std::string& name) {
+                                 j.preset = kPresets[choose("preset", kPresets, name)];
+                               },
+                               kPresets},
+       .help = "defaults of the options not given: seed (the seed's loop), sae (sparse-autoencoder "
+               "practice, sized from the data) or auto (sae for encoders other than softmax); "
+               "the table is under Presets",
+       .recorded = true},
       {.flag = "snapshot-every",
        .python = "snapshot_every",
        .field = DICTLEARN_FIELD(J, snapshot_every),
@@ -505,6 +518,14 @@ void validate(const FitJob& job) {
   // the default --atoms.
   if (!job.init.empty() && job.given.count("atoms") == 0)
     options.n_atoms = std::max(options.n_atoms, options.encoder.k);
+  // Under the sae preset k and the atoms not given come from the data's
+  // shape, set once it is read: here they stand in as values that pass.
+  if (choose_preset(job.preset, options.encoder.kind) == Preset::sae) {
+    if (job.given.count("k") == 0 && encoder_traits(options.encoder.kind).needs_k)
+      options.encoder.k = 1;
+    if (job.given.count("atoms") == 0)
+      options.n_atoms = std::max(options.n_atoms, options.encoder.k);
+  }
   validate(options);
   for (const auto& parameter : fit_job_parameters()) check_parameter(parameter, job);
   DICTLEARN_CHECK(job.resume.empty() || job.init.empty(),
@@ -570,6 +591,12 @@ std::string markdown_table(const std::vector<Parameter<Options>>& table, const O
 
 }  // namespace
 
+FitJob cli_fit_job() {
+  FitJob job;
+  job.preset = "auto";
+  return job;
+}
+
 std::string options_markdown() {
   std::string text =
       "# Options of `dictlearn fit`\n\n"
@@ -589,7 +616,20 @@ std::string options_markdown() {
   text +=
       "\n## Files and schedule of the run\n\n"
       "`dictlearn::FitJob` in the library (include/dictlearn/workflows.hpp).\n\n";
-  text += markdown_table(fit_job_parameters(), FitJob{});
+  text += markdown_table(fit_job_parameters(), cli_fit_job());
+  text +=
+      "\n## Presets\n\n"
+      "`--preset` names a set of defaults for the options a run does not give (a flag given\n"
+      "always wins). `seed` is the defaults above: the seed's loop, exactly. `sae` is\n"
+      "sparse-autoencoder practice, sized from the data (N samples of dim values).\n"
+      "`auto`, the default, is `sae` for an encoder other than softmax and `seed` for\n"
+      "softmax, so `dictlearn fit DATA -o M` with no flags is the seed's loop and\n"
+      "`dictlearn fit DATA -o M --encoder topk` trains as SAEs are trained. With `--init`\n"
+      "the model fixes the atoms, the encoder and k; the preset follows its encoder.\n"
+      "A run under `sae` prints the values it chose (a note on stderr) and records them\n"
+      "in the model's metadata like any other option (`train.preset` names the preset).\n"
+      "`dictlearn::apply_preset` (include/dictlearn/presets.hpp) in the library.\n\n";
+  text += presets_markdown();
   return text;
 }
 

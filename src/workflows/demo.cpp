@@ -38,7 +38,8 @@ DemoSummary run_demo(const DemoJob& job, const FitCallbacks& callbacks) {
                    .output = summary.model,
                    .options = job.options,
                    .log = summary.log,
-                   .quiet = job.quiet};
+                   .quiet = job.quiet,
+                   .preset = "seed"};  // the seed's experiment, whatever the encoder
   const auto start = std::chrono::steady_clock::now();
   // The demo has no --dtype or --snapshot-every: the model records the training options only.
   const Model<float> model = detail::fit_data(fit, X, callbacks, false, summary.fit);

@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "core/check.hpp"
 #include "core/finite.hpp"
@@ -15,6 +16,7 @@
 #include "dictlearn/figures.hpp"
 #include "dictlearn/io.hpp"
 #include "dictlearn/parameters.hpp"
+#include "dictlearn/presets.hpp"
 #include "dictlearn/workflows.hpp"
 #include "workflows/fit_data.hpp"
 #include "workflows/paths.hpp"
@@ -97,6 +99,22 @@ std::string objective_terms(const FitOptions& options, EncoderKind encoder) {
   return terms;
 }
 
+/// "preset sae: --atoms 256 --k 6 ..." : the values the preset chose (the
+/// options the run gave itself left out), so a run says what it trains with.
+std::string preset_note(const FitOptions& options, const std::set<std::string>& given) {
+  std::string text = "preset sae (--preset seed for the seed's defaults):";
+  for (const PresetRow& row : preset_table()) {
+    if (given.count(row.flag) > 0) continue;
+    if (row.flag == "k" && !encoder_traits(options.encoder.kind).needs_k) continue;
+    if (row.flag == "auxk" && !encoder_traits(options.encoder.kind).selects_top_k) continue;
+    const auto* parameter = find_parameter(fit_parameters(), row.flag);
+    const std::string value = parameter_value(*parameter, options);
+    text +=
+        value == "true" ? fmt::format(" --{}", row.flag) : fmt::format(" --{} {}", row.flag, value);
+  }
+  return text;
+}
+
 }  // namespace
 
 namespace detail {
@@ -137,6 +155,7 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
   const Matrix<T>& X = rescale ? scaled : data;
 
   FitOptions options = job.options;
+  std::set<std::string> given = job.given;
   Model<T> initial;
   if (!job.resume.empty()) {
     initial = load_model<T>(job.resume);
@@ -166,15 +185,25 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
     // The run's settings are the model's: its checkpoints record them, and a
     // resumed run is compared with them.
     options.encoder = initial.encoder;
+    // The model fixes these: the preset leaves them as the model has them.
+    given.insert({"atoms", "k", "init-dict", "tied", "decoder-bias"});
     if (rescale) scale_model(initial, 1 / scale);
-  } else {
-    initial = initialize<T>(X, options);
   }
+  // The preset fills what the run does not set (with --init, by the model's encoder).
+  const Preset preset = choose_preset(job.preset, options.encoder.kind);
+  apply_preset(preset, options, given, {.rows = X.rows(), .dim = X.cols()});
+  validate(options);
+  if (preset == Preset::sae && report.note) report.note(preset_note(options, given));
+  if (job.resume.empty() && job.init.empty()) initial = initialize<T>(X, options);
   // The training settings travel with the model: this run's effective options
   // (with --init, the model's atoms and encoder, as the run trains them).
   std::map<std::string, std::string> recorded;
   record_parameters(fit_parameters(), options, recorded);
-  if (record_job) record_parameters(fit_job_parameters(), job, recorded);
+  if (record_job) {
+    FitJob effective = job;
+    effective.preset = preset_name(preset);
+    record_parameters(fit_job_parameters(), effective, recorded);
+  }
   recorded["train.data"] = std::filesystem::path(job.data).filename().string();
   for (const auto& [key, value] : recorded) initial.metadata[key] = value;
 

@@ -1,0 +1,131 @@
+// The presets of `dictlearn fit`: the table of the `sae` values and the rule
+// that picks a preset when none is named.
+#include "dictlearn/presets.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/check.hpp"
+#include "dictlearn/encoders.hpp"
+#include "dictlearn/parameters.hpp"
+
+namespace dictlearn {
+namespace {
+
+/// Adam steps an `sae` run takes: enough for 64-256 atoms on 8x8 patches to
+/// settle (measured on digits and face patches, docs/RECIPES.md), and about a
+/// minute or less on two cores for data of that size.
+constexpr int64_t kSaeSteps = 6000;
+constexpr int64_t kSaeBatch = 256;
+/// An atom that fires on none of this many samples is dead (AuxK's rule):
+/// one epoch, but no longer than this on big data, where an epoch may be the
+/// whole run and AuxK would never start.
+constexpr int64_t kSaeDeadAfter = 65536;
+
+int sae_atoms(const DataShape& shape) {
+  // Four atoms per dimension (an overcomplete dictionary, as patch
+  // dictionaries and SAEs are), no more than the samples that start them.
+  return static_cast<int>(std::clamp<int64_t>(4 * shape.dim, 1, std::max<int64_t>(shape.rows, 1)));
+}
+
+int64_t batches_per_epoch(int64_t rows, int64_t batch) {
+  if (batch <= 0 || batch >= rows) return 1;
+  return (rows + batch - 1) / batch;
+}
+
+}  // namespace
+
+const char* preset_name(Preset preset) { return preset == Preset::sae ? "sae" : "seed"; }
+
+Preset choose_preset(const std::string& name, EncoderKind encoder) {
+  if (name == "seed") return Preset::seed;
+  if (name == "sae") return Preset::sae;
+  DICTLEARN_CHECK(name == "auto" || name.empty(), "--preset: must be auto, seed or sae, got '{}'",
+                  name);
+  return encoder == EncoderKind::softmax ? Preset::seed : Preset::sae;
+}
+
+const std::vector<PresetRow>& preset_table() {
+  static const std::vector<PresetRow> table = {
+      {"atoms", "4 x dim, at most N", "overcomplete by 4, as patch dictionaries and small SAEs",
+       [](FitOptions& o, const DataShape& s) { o.n_atoms = sae_atoms(s); }},
+      {"k", "round(dim / 10), in [1, 32] and at most the atoms (topk, batchtopk)",
+       "scikit-learn's OMP default (10% of dim); sparsify's k = 32 as the ceiling",
+       [](FitOptions& o, const DataShape& s) {
+         if (!encoder_traits(o.encoder.kind).needs_k) return;
+         const int k = static_cast<int>(std::clamp<int64_t>((s.dim + 5) / 10, 1, 32));
+         o.encoder.k = std::min(k, std::max(o.n_atoms, 1));
+       }},
+      {"batch-size", "256", "SAE practice; measured on digits and face patches",
+       [](FitOptions& o, const DataShape&) { o.batch_size = kSaeBatch; }},
+      {"epochs", "about 6,000 steps: ceil(6000 / batches per epoch), at least 1",
+       "enough steps to settle on 10^3-10^5 samples; one pass over big data",
+       [](FitOptions& o, const DataShape& s) {
+         const int64_t per_epoch = batches_per_epoch(s.rows, o.batch_size);
+         o.epochs = static_cast<int>(std::max<int64_t>(1, (kSaeSteps + per_epoch - 1) / per_epoch));
+       }},
+      {"lr", "2e-4 / sqrt(atoms / 2^14), at most 1e-2 (64 atoms: 3.2e-3; 256: 1.6e-3)",
+       "sparsify's rule",
+       [](FitOptions& o, const DataShape&) {
+         o.adam.lr = std::min(1e-2, 2e-4 / std::sqrt(std::max(o.n_atoms, 1) / 16384.0));
+       }},
+      {"lr-decay", "0.2", "linear decay over the last 20% of steps, as dictionary_learning",
+       [](FitOptions& o, const DataShape&) { o.lr_decay = 0.2; }},
+      {"init-dict", "data", "atoms start as distinct samples",
+       [](FitOptions& o, const DataShape&) { o.dictionary_init = DictionaryInit::data; }},
+      {"unit-atoms", "true", "unit-norm atoms (OpenAI, sparsify, dictionary_learning)",
+       [](FitOptions& o, const DataShape&) { o.unit_atoms = true; }},
+      {"tied", "true", "encoder starts as the dictionary (OpenAI's tied start)",
+       [](FitOptions& o, const DataShape&) { o.tied = true; }},
+      {"decoder-bias", "mean", "the data's mean as decoder bias, trained",
+       [](FitOptions& o, const DataShape&) { o.decoder_bias = DecoderBiasInit::mean; }},
+      {"auxk", "0.125 (topk, batchtopk)", "AuxK for dead atoms; 1/8 measured on face patches",
+       [](FitOptions& o, const DataShape&) { o.auxk = 0.125; }},
+      {"dead-after", "one epoch, at most 65,536 samples",
+       "so AuxK starts within a run that is one pass over big data",
+       [](FitOptions& o, const DataShape& s) {
+         o.dead_after = std::clamp<int64_t>(s.rows, 1, kSaeDeadAfter);
+       }},
+  };
+  return table;
+}
+
+void apply_preset(Preset preset, FitOptions& options, const std::set<std::string>& given,
+                  const DataShape& shape) {
+  if (preset == Preset::seed) return;
+  for (const PresetRow& row : preset_table()) {
+    if (given.count(row.flag) == 0) row.apply(options, shape);
+  }
+}
+
+std::string presets_markdown() {
+  const FitOptions seed;
+  std::string text =
+      "| option | `seed` | `sae` | why |\n"
+      "|---|---|---|---|\n";
+  for (const PresetRow& row : preset_table()) {
+    const auto* parameter = find_parameter(fit_parameters(), row.flag);
+    DICTLEARN_CHECK(parameter != nullptr, "preset row {} names no fit option", row.flag);
+    fmt::format_to(std::back_inserter(text), "| `--{}` | `{}` | {} | {} |\n", row.flag,
+                   parameter_value(*parameter, seed), row.sae, row.why);
+  }
+  return text;
+}
+
+std::string presets_help() {
+  const FitOptions seed;
+  std::string text =
+      "Presets (--preset; auto: sae for an encoder other than softmax, else seed; a flag given "
+      "overrides its row):\n";
+  for (const PresetRow& row : preset_table()) {
+    const auto* parameter = find_parameter(fit_parameters(), row.flag);
+    DICTLEARN_CHECK(parameter != nullptr, "preset row {} names no fit option", row.flag);
+    fmt::format_to(std::back_inserter(text), "  --{:<14} seed: {:<9} sae: {}\n", row.flag,
+                   parameter_value(*parameter, seed), row.sae);
+  }
+  return text;
+}
+
+}  // namespace dictlearn
