@@ -15,6 +15,7 @@
 #include "dictlearn/figures.hpp"
 #include "dictlearn/io.hpp"
 #include "dictlearn/parameters.hpp"
+#include "dictlearn/plot.hpp"
 #include "dictlearn/workflows.hpp"
 #include "workflows/fit_data.hpp"
 #include "workflows/paths.hpp"
@@ -135,6 +136,7 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
     }
   }
   const Matrix<T>& X = rescale ? scaled : data;
+  if (!job.patch_shape.empty()) parse_patch_shape(job.patch_shape, X.cols());
 
   FitOptions options = job.options;
   Model<T> initial;
@@ -279,6 +281,7 @@ template Model<double> fit_data(const FitJob&, const Matrix<double>&, const FitC
 
 FitSummary run_fit(const FitJob& job, const FitCallbacks& callbacks) {
   validate(job);
+  if (!job.patch_shape.empty()) parse_patch_shape(job.patch_shape);  // before any work
   // --checkpoint equal to --resume is how a long run keeps checkpointing.
   detail::check_output_paths({{"-o", job.output, {".safetensors"}},
                               {"--log", job.log, {".csv"}},
