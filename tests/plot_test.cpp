@@ -661,7 +661,7 @@ TEST(AtomGrid, AboutSqrtNColumnsOfTilesEachScaledToItsOwnRange) {
   EXPECT_EQ(grid[size_t(bar_y)][size_t(bar_x + 3)], 1);
   const std::string script = read_all(dir.path() / "figures.gp");
   EXPECT_NE(script.find("atoms as 8 x 8 images"), std::string::npos);
-  EXPECT_NE(script.find("1 dead (never nonzero on the data), numbered in red"), std::string::npos);
+  EXPECT_NE(script.find("most used first, numbered; 1 dead (numbers in red)"), std::string::npos);
   EXPECT_NE(script.find("set label 3 \"3\""), std::string::npos);  // the first tile's number
 
   // A constant atom is mid-gray, not a division by zero.

@@ -63,7 +63,7 @@ namespace {
 constexpr int kMaxNumberedAtoms = 400;
 constexpr int kLabelPixels = 13;        // a number in the 8-point font, with a little room
 constexpr int kTargetGridPixels = 960;  // about the grid's width on screen
-constexpr int kMinWidthPixels = 640;    // room for the title under a grid of a few atoms
+constexpr int kMinWidthPixels = 720;    // room for the title under a grid of a few atoms
 constexpr int kTitlePixels = 56;        // two lines of title above the grid
 constexpr int kPadPixels = 12;          // around the grid
 
@@ -159,15 +159,13 @@ GnuplotFigure atom_grid_figure(const std::vector<int>& order, const std::vector<
   c += "set object 1 rectangle from graph 0,0 to graph 1,1 behind fillcolor rgb \"#c9d3df\" "
        "fillstyle solid noborder\n";
   const std::string title =
-      fmt::format("atoms as {} x {} images, each scaled to its own range (black: min, white: max)",
-                  layout.height, layout.width) +
-      title_suffix;
-  std::string subtitle =
-      usage.empty() ? std::string("in atom order") : std::string("most used first");
-  if (layout.label_rows > 0) subtitle += ", the atom's number above it";
+      fmt::format("atoms as {} x {} images", layout.height, layout.width) + title_suffix;
+  std::string subtitle = "each scaled to its own range (black: min, white: max); ";
+  subtitle += usage.empty() ? "in atom order" : "most used first";
+  if (layout.label_rows > 0) subtitle += ", numbered";
   if (!usage.empty()) {
-    subtitle += fmt::format("; {} dead (never nonzero on the data){}", dead,
-                            dead > 0 && layout.label_rows > 0 ? ", numbered in red" : "");
+    subtitle += fmt::format("; {} dead{}", dead,
+                            dead > 0 && layout.label_rows > 0 ? " (numbers in red)" : "");
   }
   c += fmt::format("set label 1 {} at screen 0.5, screen {} center font \",12\" noenhanced\n",
                    gp_string(title), screen_y(18));
