@@ -260,7 +260,7 @@ struct Commands {
   std::string model_path, data_path, output_path;
 
   CLI::App* plot = nullptr;
-  std::string plot_model, plot_log, plot_dir = "figures";
+  std::string plot_model, plot_log, plot_dir = "figures", plot_patch_shape;
 
   CLI::App* demo = nullptr;
   std::string demo_dir = "dictlearn-demo";
@@ -282,9 +282,9 @@ void define_commands(CLI::App& app, Commands& c) {
                  {"data", "output", "preset"});
   add_fit_flags(c.fit, fit);
   c.fit->footer("\n" + dl::presets_help());
-  add_parameters(
-      c.fit, dl::fit_job_parameters(), fit.job, fit.choices,
-      {"init", "log", "checkpoint", "checkpoint-every", "resume", "dtype", "snapshot-every"});
+  add_parameters(c.fit, dl::fit_job_parameters(), fit.job, fit.choices,
+                 {"init", "log", "checkpoint", "checkpoint-every", "resume", "dtype",
+                  "snapshot-every", "patch-shape"});
 
   c.encode = app.add_subcommand("encode", "write the codes of DATA under MODEL");
   c.reconstruct = app.add_subcommand("reconstruct", "write the reconstructions of DATA");
@@ -307,6 +307,9 @@ void define_commands(CLI::App& app, Commands& c) {
   c.plot->add_option("--log,-l", c.plot_log,
                      "training log: draws the MSE (and objective) per epoch and the atoms' paths");
   c.plot->add_option("-o,--output", c.plot_dir, "output folder")->capture_default_str();
+  c.plot->add_option("--patch-shape", c.plot_patch_shape,
+                     "the samples are HEIGHTxWIDTH image patches (e.g. 8x8): draws the atoms as "
+                     "images (default: the model's recorded shape)");
 
   c.demo = app.add_subcommand(
       "demo", "the seed's experiment: toy data, 2 softmax atoms, Adam, figures and a summary");
@@ -335,7 +338,8 @@ void run_command(Commands& c) {
     print_reading(c.data_path, dl::data_file_info(c.data_path));
     print_eval(dl::run_eval(c.model_path, c.data_path));
   } else if (c.plot->parsed()) {
-    const dl::PlotResult result = dl::run_plot(c.data_path, c.plot_model, c.plot_log, c.plot_dir);
+    const dl::PlotResult result =
+        dl::run_plot(c.data_path, c.plot_model, c.plot_log, c.plot_dir, c.plot_patch_shape);
     for (const auto& file : result.written) fmt::print("wrote {}\n", dl::printable_text(file));
     if (!result.gnuplot_found)
       fmt::print(stderr, "dictlearn: {}\n", dl::printable_text(result.message));

@@ -12,10 +12,13 @@
 #include <iterator>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 
 #include "dictlearn/error.hpp"
 #include "dictlearn/figures.hpp"
+#include "io/images.hpp"
+#include "plot/atom_grid.hpp"
 #include "test_util.hpp"
 
 namespace dictlearn {
@@ -227,9 +230,11 @@ TEST(RenderFigures, SubsamplesLongRunsAndManyAtoms) {
     ++count;
   }
   EXPECT_EQ(count, 100u);
+  // Without usage the first kTracedAtoms atoms get a path and a legend entry.
   const std::string script = read_all(dir.path() / "figures.gp");
-  EXPECT_NE(script.find("title \"atom 31\""), std::string::npos);
-  EXPECT_EQ(script.find("title \"atom 32\""), std::string::npos);
+  EXPECT_NE(script.find("title \"atom 11\""), std::string::npos);
+  EXPECT_EQ(script.find("title \"atom 12\""), std::string::npos);
+  EXPECT_NE(script.find("the other 28 atoms (final)"), std::string::npos);
 }
 
 TEST(RenderFigures, WithoutGnuplotWritesDataAndScriptsAndSaysHowToInstall) {
@@ -427,6 +432,275 @@ TEST(RenderFigures, RejectsMalformedInput) {
   input = synthetic_input();
   input.data(0, 0) = INFINITY;
   EXPECT_THROW(render_figures(input, dir.path().string()), Error);
+}
+
+// ---------------------------------------------------------------- many atoms
+
+/// The message of the Error `body` throws ("" when none).
+template <typename Body>
+std::string error_of(Body&& body) {
+  try {
+    body();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+/// Usage of n atoms, all distinct: atom k gets ((k * 37) % n + 1) / (n + 1).
+std::vector<double> scrambled_usage(int n) {
+  std::vector<double> usage(static_cast<size_t>(n));
+  for (int k = 0; k < n; ++k) usage[static_cast<size_t>(k)] = ((k * 37) % n + 1.0) / (n + 1.0);
+  return usage;
+}
+
+/// How often `needle` occurs in `text`.
+size_t occurrences(const std::string& text, const std::string& needle) {
+  size_t count = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+    ++count;
+  return count;
+}
+
+TEST(TracedAtoms, SixtyFourAtomsGiveTheTwelveMostUsedMostUsedFirst) {
+  const std::vector<double> usage = scrambled_usage(64);
+  const std::vector<int> traced = traced_atoms(usage, 64);
+  ASSERT_EQ(traced.size(), 12u);
+  ASSERT_EQ(kTracedAtoms, 12);
+  // The 12 largest usages are 64/65 down to 53/65: atom k has rank (k * 37) % 64.
+  for (int i = 0; i < 12; ++i) {
+    const int k = traced[static_cast<size_t>(i)];
+    EXPECT_EQ((k * 37) % 64, 63 - i) << "place " << i;
+  }
+  // Ties keep the atoms' order; no usage: the first atoms.
+  EXPECT_EQ(traced_atoms({0.5, 0.9, 0.5, 0.9, 0.1}, 5, 3), (std::vector<int>{1, 3, 0}));
+  EXPECT_EQ(traced_atoms({}, 64), (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}));
+  EXPECT_EQ(traced_atoms({1.0, 1.0}, 2), (std::vector<int>{0, 1}));  // the seed's demo
+  EXPECT_EQ(traced_atoms(usage, 64, 64).size(), 64u);
+  EXPECT_NE(error_of([] {
+              traced_atoms({0.5, 0.2}, 3);
+            }).find("2 entries for 3 atoms"),
+            std::string::npos);
+  EXPECT_THROW(traced_atoms({0.5, NAN}, 2), Error);
+}
+
+/// 64 atoms with usage, paths and final positions.
+PlotInput many_atoms_input() {
+  PlotInput input = synthetic_input(64, 20);
+  input.usage = scrambled_usage(64);
+  input.usage[5] = 0;  // one dead atom
+  input.title = "topk, 64 atoms";
+  return input;
+}
+
+TEST(RenderFigures, SixtyFourAtomsGetTwelvePathsWithUsageInTheLegend) {
+  ScopedEnv missing("DICTLEARN_GNUPLOT", "/nonexistent/gnuplot");
+  TempDir dir("legend");
+  const PlotInput input = many_atoms_input();
+  render_figures(input, dir.path().string());
+  const std::string script = read_all(dir.path() / "figures.gp");
+  const std::string atoms =
+      script.substr(script.find("# ---- atoms.png"),
+                    script.find("# ---- atoms.gif") - script.find("# ---- atoms.png"));
+  EXPECT_EQ(occurrences(atoms, "with lines lt"), 12u) << atoms;
+  EXPECT_EQ(occurrences(atoms, "title \"atom "), 12u) << atoms;
+  // The most used atom (rank 63: atom 55, since 55 * 37 % 64 == 63) first, with its usage.
+  const std::vector<int> traced = traced_atoms(input.usage, 64);
+  EXPECT_NE(atoms.find(fmt::format("index 0 using 2:3 with lines lt 1 lw 2 title \"atom {}: "
+                                   "{:.1f}%\"",
+                                   traced[0], 100 * input.usage[size_t(traced[0])])),
+            std::string::npos)
+      << atoms;
+  EXPECT_NE(atoms.find("the other 52 atoms (final)"), std::string::npos);
+  EXPECT_NE(atoms.find("paths of the 12 most used of 64 atoms"), std::string::npos);
+  // atoms.dat holds the traced atoms' paths only, in legend order.
+  const std::string paths = read_all(dir.path() / "atoms.dat");
+  EXPECT_EQ(occurrences(paths, "# atom "), 12u);
+  EXPECT_NE(paths.find(fmt::format("# atom {}\n", traced[0])), std::string::npos);
+  // atoms_final.dat: every atom, the traced first with their legend place.
+  const std::string finals = read_all(dir.path() / "atoms_final.dat");
+  EXPECT_EQ(std::count(finals.begin(), finals.end(), '\n'), 65);
+  EXPECT_NE(finals.find(fmt::format(" {} 1\n", traced[0])), std::string::npos);
+}
+
+TEST(RenderFigures, UsageIsDrawnSortedWithTheDeadCounted) {
+  ScopedEnv missing("DICTLEARN_GNUPLOT", "/nonexistent/gnuplot");
+  TempDir dir("usage");
+  render_figures(many_atoms_input(), dir.path().string());
+  std::ifstream in(dir.path() / "usage.dat");
+  std::string header;
+  std::getline(in, header);
+  double previous = INFINITY;
+  int rows = 0, rank, atom;
+  double usage;
+  while (in >> rank >> usage >> atom) {
+    EXPECT_EQ(rank, ++rows);
+    EXPECT_LE(usage, previous) << "rank " << rank;
+    previous = usage;
+  }
+  EXPECT_EQ(rows, 64);
+  EXPECT_EQ(atom, 5);  // the dead atom last
+  EXPECT_EQ(usage, 0);
+  const std::string script = read_all(dir.path() / "figures.gp");
+  EXPECT_NE(script.find("atom usage, most used first; 1 dead: topk, 64 atoms"), std::string::npos);
+  EXPECT_NE(script.find("set logscale y"), std::string::npos);
+  EXPECT_NE(script.find("1 dead (usage 0)"), std::string::npos);
+
+  // No atom ever nonzero: nothing for a log scale, a linear one.
+  PlotInput input = many_atoms_input();
+  std::fill(input.usage.begin(), input.usage.end(), 0.0);
+  render_figures(input, (dir.path() / "dead").string());
+  const std::string dead = read_all(dir.path() / "dead" / "figures.gp");
+  const std::string usage_part = dead.substr(dead.find("# ---- usage.png"));
+  EXPECT_EQ(usage_part.find("set logscale y"), std::string::npos);
+  EXPECT_NE(usage_part.find("64 dead"), std::string::npos);
+}
+
+// ---------------------------------------------------------------- patches
+
+TEST(PatchShape, ParsesHeightByWidth) {
+  const PatchShape digits = parse_patch_shape("8x8", 64);
+  EXPECT_EQ(digits.height, 8);
+  EXPECT_EQ(digits.width, 8);
+  const PatchShape wide = parse_patch_shape("2X16");
+  EXPECT_EQ(wide.height, 2);
+  EXPECT_EQ(wide.width, 16);
+  EXPECT_EQ(parse_patch_shape("1x64", 64).width, 64);
+}
+
+TEST(PatchShape, MalformedOrMismatchedValuesNameTheFlagAndTheValue) {
+  for (const char* bad : {"", "8", "8x", "x8", "0x8", "8x0", "-8x8", "+8x8", "8x8x", " 8x8", "8 x8",
+                          "8.0x8", "8x8 ", "8by8", "9999999999x1", "0x0"}) {
+    const std::string message = error_of([&] { parse_patch_shape(bad); });
+    EXPECT_EQ(message.rfind("--patch-shape: must be HEIGHTxWIDTH", 0), 0u)
+        << bad << ": " << message;
+    EXPECT_NE(message.find(fmt::format("got '{}'", bad)), std::string::npos) << message;
+  }
+  const std::string mismatch = error_of([] { parse_patch_shape("8x7", 64); });
+  EXPECT_EQ(mismatch,
+            "--patch-shape: 8x7 patches have 56 pixels, but the data has 64 values per "
+            "sample");
+  const std::string recorded =
+      error_of([] { parse_patch_shape("4x4", 64, "m.safetensors: train.patch-shape"); });
+  EXPECT_EQ(recorded.rfind("m.safetensors: train.patch-shape: 4x4 patches have 16 pixels", 0), 0u)
+      << recorded;
+}
+
+/// Four 8 x 8 patterns: a vertical bar, a horizontal bar, a diagonal, a ramp.
+Matrix<double> patterns() {
+  Matrix<double> atoms = Matrix<double>::Zero(4, 64);
+  for (int i = 0; i < 8; ++i) {
+    atoms(0, i * 8 + 2) = 3;                                   // column 2
+    atoms(1, 5 * 8 + i) = -1;                                  // row 5, below a background of 0
+    atoms(2, i * 8 + i) = 0.25;                                // the diagonal
+    for (int j = 0; j < 8; ++j) atoms(3, i * 8 + j) = 10 + j;  // a ramp to the right
+  }
+  return atoms;
+}
+
+/// atoms_grid.dat as numbers (NaN for the background), one vector per row.
+std::vector<std::vector<double>> read_grid(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::vector<double>> grid;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream row(line);
+    std::vector<double> values;
+    std::string cell;
+    while (row >> cell) values.push_back(cell == "NaN" ? NAN : std::stod(cell));
+    grid.push_back(values);
+  }
+  return grid;
+}
+
+TEST(AtomGrid, AboutSqrtNColumnsOfTilesEachScaledToItsOwnRange) {
+  const detail::AtomGridLayout many = detail::atom_grid_layout(64, {8, 8});
+  EXPECT_EQ(many.columns, 8);
+  EXPECT_EQ(many.rows, 8);
+  EXPECT_EQ(detail::atom_grid_layout(256, {8, 8}).columns, 16);
+  const detail::AtomGridLayout few = detail::atom_grid_layout(10, {8, 8});
+  EXPECT_EQ(few.columns, 4);
+  EXPECT_EQ(few.rows, 3);
+
+  ScopedEnv missing("DICTLEARN_GNUPLOT", "/nonexistent/gnuplot");
+  TempDir dir("grid");
+  PlotInput input = synthetic_input(4, 3);
+  input.atoms = patterns();
+  input.patch_shape = {8, 8};
+  input.usage = {0.1, 0.2, 0.0, 0.4};  // the ramp first, then the horizontal bar, ...
+  const PlotResult result = render_figures(input, dir.path().string());
+  EXPECT_NE(std::find(result.data_files.begin(), result.data_files.end(),
+                      (dir.path() / "atoms_grid.dat").string()),
+            result.data_files.end());
+  const detail::AtomGridLayout layout = detail::atom_grid_layout(4, {8, 8});
+  const auto grid = read_grid(dir.path() / "atoms_grid.dat");
+  ASSERT_EQ(grid.size(), static_cast<size_t>(layout.height_units));
+  const std::vector<int> order = {3, 1, 0, 2};
+  for (int i = 0; i < 4; ++i) {
+    const int x0 = layout.gap + (i % layout.columns) * (8 + layout.gap);
+    const int y0 = layout.gap + (i / layout.columns) * (8 + layout.gap + layout.label_rows) +
+                   layout.label_rows;
+    const auto atom = input.atoms.row(order[static_cast<size_t>(i)]);
+    const double low = atom.minCoeff(), high = atom.maxCoeff();
+    for (int r = 0; r < 8; ++r) {
+      for (int c = 0; c < 8; ++c) {
+        ASSERT_EQ(grid[size_t(y0 + r)].size(), static_cast<size_t>(layout.width_units));
+        EXPECT_NEAR(grid[size_t(y0 + r)][size_t(x0 + c)], (atom(r * 8 + c) - low) / (high - low),
+                    1e-3)
+            << "tile " << i << " pixel " << r << "," << c;
+      }
+    }
+    // Background left and above each tile.
+    EXPECT_TRUE(std::isnan(grid[size_t(y0)][size_t(x0 - 1)]));
+    EXPECT_TRUE(std::isnan(grid[size_t(y0 - 1)][size_t(x0)]));
+  }
+  // The horizontal bar (-1 on 0) is black on white: each tile has its own range.
+  const int bar_x = layout.gap + 8 + layout.gap, bar_y = layout.gap + layout.label_rows;
+  EXPECT_EQ(grid[size_t(bar_y + 5)][size_t(bar_x + 3)], 0);
+  EXPECT_EQ(grid[size_t(bar_y)][size_t(bar_x + 3)], 1);
+  const std::string script = read_all(dir.path() / "figures.gp");
+  EXPECT_NE(script.find("atoms as 8 x 8 images"), std::string::npos);
+  EXPECT_NE(script.find("most used first, numbered; 1 dead (numbers in red)"), std::string::npos);
+  EXPECT_NE(script.find("set label 3 \"3\""), std::string::npos);  // the first tile's number
+
+  // A constant atom is mid-gray, not a division by zero.
+  input.atoms.row(3).setConstant(2.5);
+  render_figures(input, (dir.path() / "flat").string());
+  EXPECT_EQ(read_grid(dir.path() / "flat" /
+                      "atoms_grid.dat")[size_t(layout.gap + layout.label_rows)][size_t(layout.gap)],
+            0.5);
+
+  // Atoms that are not patches of the shape are refused.
+  input.patch_shape = {4, 8};
+  EXPECT_NE(error_of([&] {
+              render_figures(input, (dir.path() / "bad").string());
+            }).find("atoms of dimension 64 are not 4 x 8 patches"),
+            std::string::npos);
+}
+
+TEST(RenderFigures, ManyAtomsRenderWholeImagesWithTheGridAndUsage) {
+  if (!gnuplot_on_path()) DICTLEARN_SKIP("gnuplot is not installed");
+  ScopedEnv no_override("DICTLEARN_GNUPLOT", nullptr);
+  TempDir dir("many_images");
+  PlotInput input = many_atoms_input();
+  input.atoms = gaussian(64, 64, 11);
+  input.patch_shape = {8, 8};
+  const PlotResult result = render_figures(input, dir.path().string());
+  EXPECT_EQ(result.written.size(), 6u);
+  for (const char* name : {"atoms.png", "usage.png", "atoms_grid.png", "atoms.gif"}) {
+    EXPECT_EQ(detail::image_problem((dir.path() / name).string(), name), "") << name;
+  }
+  const std::string grid = read_all(dir.path() / "atoms_grid.png");
+  ASSERT_GT(grid.size(), 24u);
+  auto be32 = [&](size_t at) {
+    uint32_t v = 0;
+    for (size_t i = 0; i < 4; ++i) v = v << 8 | static_cast<unsigned char>(grid[at + i]);
+    return v;
+  };
+  const detail::AtomGridLayout layout = detail::atom_grid_layout(64, {8, 8});
+  EXPECT_EQ(be32(16), static_cast<uint32_t>(layout.width_px));
+  EXPECT_EQ(be32(20), static_cast<uint32_t>(layout.height_px));
 }
 
 }  // namespace

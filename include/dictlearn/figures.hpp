@@ -40,7 +40,8 @@ class LogRecorder {
 
 /// The figures' input: data projected onto the figure plane (see
 /// make_projection), loss and atom snapshots from `log` (may be null), final
-/// atoms from `dictionary` (may be null; n_atoms x dim). Throws Error naming
+/// atoms from `dictionary` (may be null; n_atoms x dim), projected and as
+/// they are (PlotInput::atoms; the caller sets patch_shape for their grid). Throws Error naming
 /// `model_name` if the dictionary's dimension differs from the data's.
 PlotInput make_plot_input(const Matrix<double>& data, const TrainingLog* log,
                           const Matrix<double>* dictionary,

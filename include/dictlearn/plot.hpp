@@ -2,12 +2,16 @@
 //
 // Figures: the data scatter, the reconstruction MSE (and the objective where
 // it differs) per epoch (log scale), the atoms' paths over training drawn on
-// the data, and an animated GIF of the atoms moving.
-// Data of more than two dimensions is projected onto its first two principal
-// components; two-dimensional data is drawn as it is.
+// the data (the kTracedAtoms most used atoms; the others as faint final
+// positions), an animated GIF of the atoms moving, the atoms' usage sorted
+// (log scale), and where the data are image patches the atoms as a grid of
+// small images. Data of more than two dimensions is projected onto its first
+// two principal components; two-dimensional data is drawn as it is.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dictlearn/types.hpp"
@@ -31,6 +35,31 @@ Projection make_projection(const Matrix<double>& X);
 /// Applies the projection to rows of `points` (M x dim) -> M x 2.
 Matrix<double> project(const Projection& projection, const Matrix<double>& points);
 
+/// The geometry of samples that are image patches: each row of the data is a
+/// height x width image in row-major order (pixel (r, c) at column r * width + c).
+struct PatchShape {
+  int height = 0;
+  int width = 0;
+};
+
+/// Parses "HxW" (two positive whole numbers joined by 'x', e.g. "8x8") and,
+/// when `dim` > 0, checks H * W == dim. Throws Error "<where>: ..." naming
+/// the value when it is malformed or does not fit. `where` is the flag
+/// (--patch-shape) or the file and metadata key the text came from.
+PatchShape parse_patch_shape(std::string_view text, int64_t dim = 0,
+                             std::string_view where = "--patch-shape");
+
+/// How many atoms atoms.png draws with a path and a legend entry: more
+/// tangle into an unreadable figure and need more colours than can be told apart.
+inline constexpr int kTracedAtoms = 12;
+
+/// The atoms atoms.png traces, in legend order: with `usage` (one entry per
+/// atom), the `limit` most used, most used first (ties: the lower index
+/// first); without it (empty), the first `limit` atoms. Throws Error if
+/// `usage` has neither 0 nor `n_atoms` entries.
+std::vector<int> traced_atoms(const std::vector<double>& usage, int n_atoms,
+                              int limit = kTracedAtoms);
+
 /// Atom positions (projected, n_atoms x 2) at one epoch.
 struct AtomSnapshot {
   int epoch = 0;
@@ -50,6 +79,10 @@ struct PlotInput {
   std::vector<AtomSnapshot> snapshots;  ///< in epoch order (may be empty: no path figure or GIF)
   Matrix<double> final_atoms;           ///< n_atoms x 2, projected (may be empty)
   std::vector<double> usage;  ///< per atom, fraction of samples with a nonzero code (may be empty)
+  /// The atoms unprojected (n_atoms x dim; may be empty): with a patch shape
+  /// of H * W == dim, drawn as atoms_grid.png.
+  Matrix<double> atoms;
+  PatchShape patch_shape;  ///< of the data; 0 x 0: none (no atoms_grid.png)
   std::string x_label = "x1";
   std::string y_label = "x2";
   std::string title;  ///< e.g. "softmax, 2 atoms"
@@ -64,8 +97,11 @@ struct PlotResult {
 };
 
 /// Writes into `directory` (created if missing): scatter.png, loss.png,
-/// atoms.png, atoms.gif, usage.png (histogram of log10 atom usage, dead
-/// atoms counted in its title), and beside them the data files and gnuplot scripts
+/// atoms.png (the paths of traced_atoms(), the other atoms' final positions
+/// faint), atoms.gif, usage.png (each atom's usage, sorted, on a log scale;
+/// dead atoms counted in its title), atoms_grid.png (with a patch shape: each
+/// atom a small gray image scaled to its own range, most used first where
+/// usage is known), and beside them the data files and gnuplot scripts
 /// that draw them (always written, so the figures can be redrawn by hand).
 /// When gnuplot is not on PATH, writes only the data and scripts and says in
 /// `message` how to install it ("apt-get install gnuplot-nox"). Each image is

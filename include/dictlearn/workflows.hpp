@@ -31,6 +31,9 @@ struct FitJob {
   std::string dtype = {};  ///< "float32", "float64", or "": float32, or the --init/--resume model's
   int snapshot_every = 0;  ///< epochs between atom snapshots in the log; 0: about 200 per run
   bool quiet = false;      ///< no notes and no progress to the callbacks
+  /// The data's samples are HEIGHTxWIDTH image patches ("8x8"; H * W = the
+  /// data's columns), recorded in the model so `plot` draws its atoms as images; "": not images
+  std::string patch_shape = {};
   std::set<std::string> given = {};  ///< flags given explicitly ("encoder", "k", ...): with --init
                                      ///< they replace the model's own settings, and a preset
                                      ///< leaves them as they are
@@ -146,8 +149,12 @@ struct EvalSummary {
 EvalSummary run_eval(const std::string& model, const std::string& data);
 
 /// `dictlearn plot`: figures of `data` with an optional model ("" for none)
-/// and training log ("" for none) into `folder`.
+/// and training log ("" for none) into `folder`. The atoms are also drawn as
+/// images (atoms_grid.png) when the data are patches: `patch_shape` ("HxW",
+/// H * W = the data's columns), else the model's recorded `train.patch-shape`;
+/// a malformed or mismatched shape is an Error naming its flag (or the model
+/// file and key) and value, before anything is written.
 PlotResult run_plot(const std::string& data, const std::string& model, const std::string& log,
-                    const std::string& folder);
+                    const std::string& folder, const std::string& patch_shape = {});
 
 }  // namespace dictlearn

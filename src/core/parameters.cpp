@@ -335,6 +335,12 @@ const std::vector<Parameter<FitJob>>& fit_job_parameters() {
        .help = "epochs between atom snapshots in the log (0: about 200 per run)",
        .range = at_least(0, " (0: about 200 per run)"),
        .recorded = true},
+      {.flag = "patch-shape",
+       .python = "patch_shape",
+       .field = DICTLEARN_FIELD(J, patch_shape),
+       .help = "the samples are HEIGHTxWIDTH image patches (e.g. 8x8; H*W = the data's columns): "
+               "recorded, so `plot` draws the atoms as images",
+       .recorded = true},
   };
   return table;
 }

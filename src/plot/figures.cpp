@@ -72,6 +72,7 @@ PlotInput make_plot_input(const Matrix<double>& data, const TrainingLog* log,
                     "{}: atoms have dimension {} but the data has {} columns", model_name,
                     dictionary->cols(), data.cols());
     input.final_atoms = project(projection, *dictionary);
+    input.atoms = *dictionary;  // for the grid of images, where the data are patches
   }
   if (log) {
     const int loss_column = log->column("loss");

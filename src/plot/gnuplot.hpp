@@ -20,7 +20,7 @@ namespace dictlearn::detail {
 /// commands that draw it once the terminal and the output are set.
 struct GnuplotFigure {
   std::string name;
-  const char* terminal = "";
+  std::string terminal;
   std::string commands;
 };
 

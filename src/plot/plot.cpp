@@ -1,7 +1,8 @@
-// The seed's figures (render_figures): the scatter, the loss curve, the atoms'
-// paths and the animation of the atoms moving toward the data, as data files
-// and gnuplot scripts. The projection they are drawn in is pca.cpp's; running
-// gnuplot is gnuplot.cpp's.
+// The figures (render_figures): the seed's scatter, loss curve, atoms' paths
+// and animation of the atoms moving toward the data, and for models of many
+// atoms their usage and (image patches) the atoms as images, as data files
+// and gnuplot scripts. The projection they are drawn in is pca.cpp's; the
+// atoms' grid is atom_grid.cpp's; running gnuplot is gnuplot.cpp's.
 //
 // Every figure is drawn from data files and a script written beside it
 // (figures.gp, relative names only), so `gnuplot figures.gp` in the output
@@ -21,6 +22,7 @@
 #include "core/check.hpp"
 #include "core/finite.hpp"
 #include "dictlearn/io.hpp"
+#include "plot/atom_grid.hpp"
 #include "plot/gnuplot.hpp"
 
 namespace dictlearn {
@@ -29,7 +31,6 @@ namespace {
 namespace fs = std::filesystem;
 using detail::gp_string;
 
-constexpr int kMaxPathAtoms = 32;               // atoms with a path and a legend entry
 constexpr size_t kMaxFrames = 100;              // frames of the GIF
 constexpr size_t kMaxPathPoints = 2000;         // snapshots along one atom's path
 constexpr Eigen::Index kMaxDataPoints = 50000;  // data points drawn (a fixed subsample beyond)
@@ -128,19 +129,24 @@ struct Range {
 struct Layout {
   std::string title_suffix;  // ": <title>" or ""
   bool has_data = false;
-  bool has_loss = false;       // loss.png: some MSE or objective value is finite
-  bool loss_log = false;       // every drawn value is positive
-  bool has_mse = false;        // loss.dat's MSE column (the main line)
-  bool has_objective = false;  // loss.dat's objective column: no MSE, or it differs
-  bool has_atoms = false;      // atoms.png
-  bool has_frames = false;     // atoms.gif
-  bool has_paths = false;      // atoms.dat (snapshots exist)
-  bool has_usage = false;      // usage.png
-  int dead_atoms = 0;          // usage exactly 0
+  bool has_loss = false;         // loss.png: some MSE or objective value is finite
+  bool loss_log = false;         // every drawn value is positive
+  bool has_mse = false;          // loss.dat's MSE column (the main line)
+  bool has_objective = false;    // loss.dat's objective column: no MSE, or it differs
+  bool has_atoms = false;        // atoms.png
+  bool has_frames = false;       // atoms.gif
+  bool has_paths = false;        // atoms.dat (snapshots exist)
+  bool has_usage = false;        // usage.png
+  bool has_grid = false;         // atoms_grid.png
+  bool usage_in_legend = false;  // some atom's usage is below 1: it tells atoms apart
+  int dead_atoms = 0;            // usage exactly 0
   int n_atoms = 0;
-  int path_atoms = 0;          // atoms drawn with a path and a legend entry
-  std::vector<size_t> frames;  // snapshot indices in the GIF
-  Range x, y;                  // over the data and every atom position drawn
+  std::vector<int> traced;  // atoms drawn with a path and a legend entry (traced_atoms())
+  std::vector<int> rank;    // per atom: its place in `traced` + 1, or 0
+  detail::AtomGridLayout grid;
+  std::vector<int> grid_order;  // the grid's tiles: atoms by usage, or in order
+  std::vector<size_t> frames;   // snapshot indices in the GIF
+  Range x, y;                   // over the data and every atom position drawn
 };
 
 void validate(const PlotInput& input) {
@@ -171,6 +177,25 @@ void validate(const PlotInput& input) {
                     input.final_atoms.rows(), n_atoms);
     DICTLEARN_CHECK(all_finite(input.final_atoms),
                     "render_figures: final_atoms has a non-finite entry");
+    n_atoms = static_cast<int>(input.final_atoms.rows());
+  }
+  DICTLEARN_CHECK(input.usage.empty() || n_atoms < 0 || input.usage.size() == size_t(n_atoms),
+                  "render_figures: usage has {} entries for {} atoms", input.usage.size(), n_atoms);
+  const PatchShape& shape = input.patch_shape;
+  DICTLEARN_CHECK(shape.height >= 0 && shape.width >= 0 && (shape.height > 0) == (shape.width > 0),
+                  "render_figures: patch_shape {} x {} is neither a shape nor 0 x 0", shape.height,
+                  shape.width);
+  if (input.atoms.size() > 0) {
+    DICTLEARN_CHECK(all_finite(input.atoms), "render_figures: atoms has a non-finite entry");
+    DICTLEARN_CHECK(n_atoms < 0 || input.atoms.rows() == n_atoms,
+                    "render_figures: atoms has {} rows, the projected atoms {}", input.atoms.rows(),
+                    n_atoms);
+    DICTLEARN_CHECK(input.usage.empty() || input.usage.size() == size_t(input.atoms.rows()),
+                    "render_figures: usage has {} entries for {} atoms", input.usage.size(),
+                    input.atoms.rows());
+    DICTLEARN_CHECK(shape.height == 0 || input.atoms.cols() == int64_t(shape.height) * shape.width,
+                    "render_figures: atoms of dimension {} are not {} x {} patches",
+                    input.atoms.cols(), shape.height, shape.width);
   }
 }
 
@@ -219,10 +244,21 @@ Layout make_layout(const PlotInput& input) {
   layout.has_paths = !input.snapshots.empty();
   layout.has_frames = !input.snapshots.empty();
   if (final_atoms) layout.n_atoms = static_cast<int>(final_atoms->rows());
-  layout.path_atoms = std::min(layout.n_atoms, kMaxPathAtoms);
+  if (layout.n_atoms > 0) layout.traced = traced_atoms(input.usage, layout.n_atoms);
+  layout.rank.assign(static_cast<size_t>(layout.n_atoms), 0);
+  for (size_t i = 0; i < layout.traced.size(); ++i)
+    layout.rank[static_cast<size_t>(layout.traced[i])] = static_cast<int>(i) + 1;
   layout.frames = spread_indices(input.snapshots.size(), kMaxFrames);
   layout.has_usage = !input.usage.empty();
+  layout.usage_in_legend =
+      std::any_of(input.usage.begin(), input.usage.end(), [](double u) { return u < 1; });
   layout.dead_atoms = static_cast<int>(std::count(input.usage.begin(), input.usage.end(), 0.0));
+  const int grid_atoms = static_cast<int>(input.atoms.rows());
+  layout.has_grid = grid_atoms > 0 && input.patch_shape.height > 0;
+  if (layout.has_grid) {
+    layout.grid = detail::atom_grid_layout(grid_atoms, input.patch_shape);
+    layout.grid_order = traced_atoms(input.usage, grid_atoms, grid_atoms);
+  }
 
   if (layout.has_data) {
     layout.x.add_column(input.data, 0);
@@ -269,14 +305,15 @@ std::string loss_text(const PlotInput& input, const Layout& layout) {
   return out;
 }
 
-/// One block per atom (gnuplot `index k`), rows "epoch x y" along its path,
-/// ending at the final position when final_atoms differs from the last snapshot.
+/// One block per traced atom, in legend order (gnuplot `index i`), rows
+/// "epoch x y" along its path, ending at the final position when
+/// final_atoms differs from the last snapshot.
 std::string paths_text(const PlotInput& input, const Layout& layout) {
   const std::vector<size_t> points = spread_indices(input.snapshots.size(), kMaxPathPoints);
   const bool append_final =
       input.final_atoms.size() > 0 && input.final_atoms != input.snapshots.back().atoms;
   std::string out = "# one block per atom: epoch x y (the last row is the final position)\n";
-  for (int k = 0; k < layout.path_atoms; ++k) {
+  for (const int k : layout.traced) {
     out += fmt::format("# atom {}\n", k);
     for (size_t s : points) {
       const AtomSnapshot& snapshot = input.snapshots[s];
@@ -293,47 +330,43 @@ std::string paths_text(const PlotInput& input, const Layout& layout) {
   return out;
 }
 
-/// Rows "x y atom", one per atom.
-std::string final_text(const Matrix<double>& atoms) {
-  std::string out = "# final atom positions: x y atom\n";
-  for (Eigen::Index k = 0; k < atoms.rows(); ++k) {
-    out += fmt::format("{} {} {}\n", number(atoms(k, 0)), number(atoms(k, 1)), k);
+/// Rows "x y atom rank", the traced atoms first (in legend order, so row i
+/// is the legend's atom i), then the others (rank 0).
+std::string final_text(const Matrix<double>& atoms, const Layout& layout) {
+  std::string out = "# final atom positions: x y atom rank (its legend place; 0: not traced)\n";
+  auto row = [&](int k) {
+    out += fmt::format("{} {} {} {}\n", number(atoms(k, 0)), number(atoms(k, 1)), k,
+                       layout.rank[static_cast<size_t>(k)]);
+  };
+  for (const int k : layout.traced) row(k);
+  for (int k = 0; k < layout.n_atoms; ++k) {
+    if (layout.rank[static_cast<size_t>(k)] == 0) row(k);
   }
   return out;
 }
 
-/// One block per GIF frame (gnuplot `index f`), rows "x y atom".
+/// One block per GIF frame (gnuplot `index f`), rows "x y atom rank".
 std::string frames_text(const PlotInput& input, const Layout& layout) {
-  std::string out = "# one block per frame: x y atom\n";
+  std::string out = "# one block per frame: x y atom rank (0: not traced)\n";
   for (size_t s : layout.frames) {
     const AtomSnapshot& snapshot = input.snapshots[s];
     out += fmt::format("# epoch {}\n", snapshot.epoch);
     for (Eigen::Index k = 0; k < snapshot.atoms.rows(); ++k) {
-      out +=
-          fmt::format("{} {} {}\n", number(snapshot.atoms(k, 0)), number(snapshot.atoms(k, 1)), k);
+      out += fmt::format("{} {} {} {}\n", number(snapshot.atoms(k, 0)),
+                         number(snapshot.atoms(k, 1)), k, layout.rank[static_cast<size_t>(k)]);
     }
     out += "\n\n";
   }
   return out;
 }
 
-/// Histogram of log10(usage) over the atoms that fired: rows "bin_center count".
+/// Rows "rank usage atom", most used first (ties: the lower atom first).
 std::string usage_text(const PlotInput& input) {
-  std::vector<double> logs;
-  for (double usage : input.usage) {
-    if (usage > 0) logs.push_back(std::log10(usage));
-  }
-  std::string text = "# log10(fraction of samples where the atom is nonzero), atoms\n";
-  if (logs.empty()) return text + "0 0\n";
-  const double low = std::floor(*std::min_element(logs.begin(), logs.end()) * 4) / 4;
-  const double high =
-      std::max(low + 0.25, std::ceil(*std::max_element(logs.begin(), logs.end()) * 4) / 4);
-  constexpr int bins = 40;
-  std::vector<int> counts(bins, 0);
-  const double width = (high - low) / bins;
-  for (double value : logs) counts[std::min(bins - 1, static_cast<int>((value - low) / width))]++;
-  for (int b = 0; b < bins; ++b)
-    text += fmt::format("{} {}\n", number(low + (b + 0.5) * width), counts[b]);
+  const std::vector<int> order = traced_atoms(input.usage, static_cast<int>(input.usage.size()),
+                                              static_cast<int>(input.usage.size()));
+  std::string text = "# rank, fraction of samples where the atom is nonzero, atom\n";
+  for (size_t i = 0; i < order.size(); ++i)
+    text += fmt::format("{} {} {}\n", i + 1, number(input.usage[size_t(order[i])]), order[i]);
   return text;
 }
 
@@ -396,14 +429,49 @@ Figure loss_figure(const PlotInput& input, const Layout& layout) {
 }
 
 Figure usage_figure(const PlotInput& input, const Layout& layout) {
+  const int n = static_cast<int>(input.usage.size());
+  double lowest = INFINITY, mean = 0;
+  for (double usage : input.usage) {
+    if (usage > 0) lowest = std::min(lowest, usage);
+    mean += usage / n;
+  }
   std::string c = common_style();
+  c += fmt::format("set title {} noenhanced\n",
+                   gp_string(fmt::format("atom usage, most used first; {} dead{}",
+                                         layout.dead_atoms, layout.title_suffix)));
+  c += "set xlabel \"atoms, most used first\"\n";
+  c += "set ylabel \"fraction of samples where the atom is nonzero\"\n";
+  c += fmt::format("set xrange [0.5:{}]\n", number(n + 0.5));
+  if (n <= 20) c += "set xtics 1\n";             // ranks are whole numbers
+  const bool log_scale = std::isfinite(lowest);  // a log axis needs a positive value
+  if (log_scale) {
+    // Whole decades below the least used atom that fired, up to a fraction's 1.
+    const double bottom = std::pow(10.0, std::floor(std::log10(lowest * 0.8)));
+    c += fmt::format("set logscale y\nset yrange [{}:1.3]\nset format y \"10^{{%L}}\"\n",
+                     number(bottom));
+    c += "set grid back xtics ytics mytics lc rgb \"#e5e5e5\" lt 1 dt solid, lc rgb \"#f2f2f2\" lt "
+         "1\n";
+  } else {
+    c += "set yrange [0:1]\n";
+  }
+  if (layout.dead_atoms > 0) {
+    // A log scale cannot show zeros: the dead atoms' ranks are shaded instead.
+    const double from = n - layout.dead_atoms + 0.5;
+    c += fmt::format(
+        "set object 1 rectangle from {0}, graph 0 to {1}, graph 1 behind fillcolor rgb "
+        "\"#fbdada\" fillstyle solid noborder\n"
+        "set label 1 {2} at {3}, graph 0.5 center rotate by 90 tc rgb \"#b22222\" noenhanced\n",
+        number(from), number(n + 0.5),
+        gp_string(fmt::format("{} dead (usage 0)", layout.dead_atoms)),
+        number((from + n + 0.5) / 2));
+  }
+  c += "set key top right box opaque\n";
+  const char* style = n <= 100 ? "linespoints pt 7 ps 0.7" : "lines";
   c += fmt::format(
-      "set title {} noenhanced\n",
-      gp_string(fmt::format("atom usage: {} atoms, {} never nonzero{}", input.usage.size(),
-                            layout.dead_atoms, layout.title_suffix)));
-  c += "set xlabel \"log10 fraction of samples where the atom is nonzero\"\nset ylabel \"atoms\"\n";
-  c += "set key off\nset style fill solid 0.8 border -1\nset yrange [0:*]\n";
-  c += "plot \"usage.dat\" using 1:2 with boxes lc rgb \"#1f77b4\" notitle\n";
+      "plot \"usage.dat\" using 1:{} with {} lw 2 lc rgb \"#1f77b4\" "
+      "title \"atoms\", \\\n     {} with lines dt 2 lw 2 lc rgb \"#ff7f0e\" title {}\n",
+      log_scale ? "($2 > 0 ? $2 : NaN)" : "2", style, number(mean),
+      gp_string(fmt::format("mean {:.3g} (= L0 / atoms)", mean)));
   return {"usage.png", kPngTerminal, c};
 }
 
@@ -414,15 +482,32 @@ std::string fixed_ranges(const Layout& layout) {
 /// Marker size of the atoms: big for the seed's handful, smaller for many.
 double atom_marker_size(int n_atoms) { return n_atoms <= 10 ? 2.5 : n_atoms <= 50 ? 1.6 : 1.0; }
 
+/// The legend's name of atom k: its number, and its usage where that tells atoms apart.
+std::string atom_title(const PlotInput& input, const Layout& layout, int k) {
+  if (!layout.usage_in_legend) return fmt::format("atom {}", k);
+  const double percent = 100 * input.usage[static_cast<size_t>(k)];
+  return percent >= 1 ? fmt::format("atom {}: {:.1f}%", k, percent)
+                      : fmt::format("atom {}: {:.2g}%", k, percent);
+}
+
 Figure atoms_figure(const PlotInput& input, const Layout& layout) {
   std::string c = common_style() + axis_labels(input) + fixed_ranges(layout);
+  const int traced = static_cast<int>(layout.traced.size());
+  const int others = layout.n_atoms - traced;
   c += fmt::format(
       "set title {} noenhanced\n",
       gp_string((layout.has_paths ? "atoms over training" : "final atoms") + layout.title_suffix));
-  if (layout.path_atoms > 8) {
+  if (traced > 8) {
     // One column beside the plot; gnuplot would otherwise wrap it into several.
     c += "set key outside right top vertical Left reverse maxrows 40 samplen 1.5 spacing 0.85 "
          "font \",9\"\n";
+    if (others > 0) {
+      c += fmt::format(
+          "set key title {} noenhanced font \",9\"\n",
+          gp_string(fmt::format("{} the {} {} of {} atoms",
+                                layout.has_paths ? "paths of" : "in colour:", traced,
+                                layout.has_usage ? "most used" : "first", layout.n_atoms)));
+    }
   } else {
     c += "set key top right box opaque Left reverse samplen 2 width 1\n";
   }
@@ -432,33 +517,49 @@ Figure atoms_figure(const PlotInput& input, const Layout& layout) {
     clauses.push_back(
         "\"data.dat\" using 1:2 with points pt 7 ps 0.4 lc rgb \"#a0a0a0a0\" title \"data\"");
   }
+  if (others > 0) {
+    // The atoms not traced: small, faint, under the traced ones.
+    clauses.push_back(fmt::format(
+        "\"atoms_final.dat\" using 1:($4 == 0 ? $2 : NaN) with points pt 6 ps {} lw 1 lc rgb "
+        "\"#70303030\" title {}",
+        number(std::max(0.6, size * 0.6)),
+        gp_string(fmt::format("the other {} atoms (final)", others))));
+  }
   if (layout.has_paths) {
-    for (int k = 0; k < layout.path_atoms; ++k) {
-      clauses.push_back(
-          fmt::format("\"atoms.dat\" index {0} using 2:3 with lines lt {1} lw 2 title \"atom {0}\"",
-                      k, k % kColourCount + 1));
+    for (int i = 0; i < traced; ++i) {
+      clauses.push_back(fmt::format(
+          "\"atoms.dat\" index {} using 2:3 with lines lt {} lw 2 title {}", i,
+          i % kColourCount + 1, gp_string(atom_title(input, layout, layout.traced[i]))));
       clauses.push_back(fmt::format(
           "\"atoms.dat\" index {0} every ::0::0 using 2:3 with points pt 6 ps {2} lw 2 lt {1} "
           "notitle",
-          k, k % kColourCount + 1, number(size * 0.8)));
+          i, i % kColourCount + 1, number(size * 0.8)));
+    }
+    // The traced atoms' final positions, in their colours.
+    clauses.push_back(fmt::format(
+        "\"atoms_final.dat\" using 1:($4 > 0 ? $2 : NaN):4 with points pt 7 ps {} lc variable "
+        "notitle",
+        number(size)));
+  } else {
+    // Rows 0..traced-1 of atoms_final.dat are the traced atoms in legend order.
+    for (int i = 0; i < traced; ++i) {
+      clauses.push_back(fmt::format(
+          "\"atoms_final.dat\" every ::{0}::{0} using 1:2 with points pt 7 ps {1} lt {2} title {3}",
+          i, number(size), i % kColourCount + 1,
+          gp_string(atom_title(input, layout, layout.traced[i]))));
     }
   }
-  // Every atom's final position, in its colour, outlined so it stands out on the data.
-  clauses.push_back(
-      fmt::format("\"atoms_final.dat\" using 1:2:($3+1) with points pt 7 ps {} lc variable {}",
-                  number(size), layout.has_paths ? "notitle" : "title \"atoms\""));
+  // Outlined so they stand out on the data.
   clauses.push_back(fmt::format(
-      "\"atoms_final.dat\" using 1:2 with points pt 6 ps {} lw 1 lc rgb \"#202020\" notitle",
+      "\"atoms_final.dat\" using 1:($4 > 0 ? $2 : NaN) with points pt 6 ps {} lw 1 lc rgb "
+      "\"#202020\" notitle",
       number(size)));
   if (layout.has_paths) {
     clauses.push_back(
         fmt::format("keyentry with points pt 6 ps {} lw 2 lc rgb \"#202020\" title \"start\"",
                     number(size * 0.8)));
-    clauses.push_back(
-        fmt::format("keyentry with points pt 7 ps {} lc rgb \"#202020\" title {}", number(size),
-                    gp_string(layout.n_atoms > layout.path_atoms
-                                  ? fmt::format("final (all {} atoms)", layout.n_atoms)
-                                  : std::string("final"))));
+    clauses.push_back(fmt::format(
+        "keyentry with points pt 7 ps {} lc rgb \"#202020\" title \"final\"", number(size)));
   }
   c += "plot ";
   for (size_t i = 0; i < clauses.size(); ++i) {
@@ -486,11 +587,19 @@ Figure frames_figure(const PlotInput& input, const Layout& layout) {
   c += fmt::format("do for [f=0:{}] {{\n", layout.frames.size() - 1);
   c += fmt::format("  set title sprintf({}, word(epochs, f + 1)) noenhanced\n",
                    gp_string(title_format + "%s"));
+  // As in atoms.png: the traced atoms in their colours, the others faint.
+  const std::string others_clause =
+      layout.traced.size() < static_cast<size_t>(layout.n_atoms)
+          ? fmt::format(
+                "\"frames.dat\" index f using 1:($4 == 0 ? $2 : NaN) with points pt 6 "
+                "ps {} lw 1 lc rgb \"#70303030\" notitle, ",
+                number(std::max(0.6, size * 0.6)))
+          : "";
   c += fmt::format(
-      "  plot {0}\"frames.dat\" index f using 1:2:($3+1) with points pt 7 ps {1} lc variable "
-      "notitle, \"frames.dat\" index f using 1:2 with points pt 6 ps {1} lw 1 lc rgb "
-      "\"#202020\" notitle\n",
-      data_clause, number(size));
+      "  plot {0}{1}\"frames.dat\" index f using 1:($4 > 0 ? $2 : NaN):4 with points pt 7 ps {2} "
+      "lc variable notitle, \"frames.dat\" index f using 1:($4 > 0 ? $2 : NaN) with points pt 6 "
+      "ps {2} lw 1 lc rgb \"#202020\" notitle\n",
+      data_clause, others_clause, number(size));
   c += "}\n";
   return {"atoms.gif", kGifTerminal, c};
 }
@@ -526,16 +635,24 @@ PlotResult render_figures(const PlotInput& input, const std::string& directory) 
   }
   if (layout.has_paths) write_file(shown / "atoms.dat", paths_text(input, layout), result);
   if (layout.has_atoms) {
-    write_file(shown / "atoms_final.dat", final_text(*final_positions(input)), result);
+    write_file(shown / "atoms_final.dat", final_text(*final_positions(input), layout), result);
   }
   if (layout.has_frames) write_file(shown / "frames.dat", frames_text(input, layout), result);
   if (layout.has_usage) write_file(shown / "usage.dat", usage_text(input), result);
+  if (layout.has_grid) {
+    write_file(shown / "atoms_grid.dat",
+               detail::atom_grid_text(input.atoms, layout.grid_order, layout.grid), result);
+  }
 
   if (layout.has_data) figures.push_back(scatter_figure(input, layout));
   if (layout.has_loss) figures.push_back(loss_figure(input, layout));
   if (layout.has_atoms) figures.push_back(atoms_figure(input, layout));
   if (layout.has_frames) figures.push_back(frames_figure(input, layout));
   if (layout.has_usage) figures.push_back(usage_figure(input, layout));
+  if (layout.has_grid) {
+    figures.push_back(
+        detail::atom_grid_figure(layout.grid_order, input.usage, layout.grid, layout.title_suffix));
+  }
 
   std::string all =
       "# Draws the figures from the data files beside this script:\n"
@@ -568,8 +685,9 @@ PlotResult render_figures(const PlotInput& input, const std::string& directory) 
 
 const std::vector<std::string>& figure_files() {
   static const std::vector<std::string> names = {
-      "data.dat",   "loss.dat",    "atoms.dat", "atoms_final.dat", "frames.dat", "usage.dat",
-      "figures.gp", "scatter.png", "loss.png",  "atoms.png",       "atoms.gif",  "usage.png"};
+      "data.dat",  "loss.dat",       "atoms.dat",  "atoms_final.dat", "frames.dat",
+      "usage.dat", "atoms_grid.dat", "figures.gp", "scatter.png",     "loss.png",
+      "atoms.png", "atoms.gif",      "usage.png",  "atoms_grid.png"};
   return names;
 }
 

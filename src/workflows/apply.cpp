@@ -19,6 +19,9 @@
 namespace dictlearn {
 namespace {
 
+/// Where fit records --patch-shape (its row in fit_job_parameters()).
+constexpr const char* kPatchShapeKey = "train.patch-shape";
+
 /// Calls `body.template operator()<T>(model, X)` in the model file's dtype,
 /// after checking that the data fits the model.
 template <typename Body>
@@ -141,10 +144,14 @@ EvalSummary run_eval(const std::string& model, const std::string& data) {
 }
 
 PlotResult run_plot(const std::string& data_path, const std::string& model_path,
-                    const std::string& log_path, const std::string& folder) {
+                    const std::string& log_path, const std::string& folder,
+                    const std::string& patch_shape) {
   detail::check_output_folder({"-o", folder}, figure_files(),
                               {{"data", data_path}, {"--model", model_path}, {"--log", log_path}});
+  if (!patch_shape.empty()) parse_patch_shape(patch_shape);  // a malformed value before any work
   const auto data = read_matrix<double>(data_path);
+  PatchShape shape;
+  if (!patch_shape.empty()) shape = parse_patch_shape(patch_shape, data.cols());
   std::optional<TrainingLog> log;
   if (!log_path.empty()) log = read_training_log(log_path);
   std::optional<Model<double>> model;
@@ -153,6 +160,13 @@ PlotResult run_plot(const std::string& data_path, const std::string& model_path,
                                     model ? &model->dictionary : nullptr, model_path);
   if (model) {
     check_data_matches(*model, data, data_path);
+    // The shape fit recorded (fit --patch-shape), unless the flag gives one.
+    const auto recorded = model->metadata.find(kPatchShapeKey);
+    if (patch_shape.empty() && recorded != model->metadata.end()) {
+      shape = parse_patch_shape(recorded->second, data.cols(),
+                                fmt::format("{}: {}", model_path, kPatchShapeKey));
+    }
+    input.patch_shape = shape;
     input.usage = evaluate(*model, data).usage;
     input.title = fmt::format("{}, {} atoms", encoder_name(model->encoder.kind), model->n_atoms());
   }

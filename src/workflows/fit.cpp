@@ -16,6 +16,7 @@
 #include "dictlearn/figures.hpp"
 #include "dictlearn/io.hpp"
 #include "dictlearn/parameters.hpp"
+#include "dictlearn/plot.hpp"
 #include "dictlearn/presets.hpp"
 #include "dictlearn/workflows.hpp"
 #include "workflows/fit_data.hpp"
@@ -153,9 +154,11 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
     }
   }
   const Matrix<T>& X = rescale ? scaled : data;
+  if (!job.patch_shape.empty()) parse_patch_shape(job.patch_shape, X.cols());
 
   FitOptions options = job.options;
   std::set<std::string> given = job.given;
+  std::string patch_shape = job.patch_shape;  // with --init and none given, the model's
   Model<T> initial;
   if (!job.resume.empty()) {
     initial = load_model<T>(job.resume);
@@ -170,6 +173,11 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
   } else if (!job.init.empty()) {
     initial = load_model<T>(job.init);
     check_data_matches(initial, X, job.data);
+    // The patch geometry describes the atoms, which this run keeps training.
+    if (const auto shape = initial.metadata.find("train.patch-shape");
+        patch_shape.empty() && shape != initial.metadata.end()) {
+      patch_shape = shape->second;
+    }
     // The model's training record describes another run; this run records its own.
     std::erase_if(initial.metadata, [](const auto& entry) {
       return entry.first.starts_with("checkpoint.") || entry.first.starts_with("train.") ||
@@ -202,6 +210,7 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
   if (record_job) {
     FitJob effective = job;
     effective.preset = preset_name(preset);
+    effective.patch_shape = patch_shape;
     record_parameters(fit_job_parameters(), effective, recorded);
   }
   recorded["train.data"] = std::filesystem::path(job.data).filename().string();
@@ -308,6 +317,7 @@ template Model<double> fit_data(const FitJob&, const Matrix<double>&, const FitC
 
 FitSummary run_fit(const FitJob& job, const FitCallbacks& callbacks) {
   validate(job);
+  if (!job.patch_shape.empty()) parse_patch_shape(job.patch_shape);  // before any work
   // --checkpoint equal to --resume is how a long run keeps checkpointing.
   detail::check_output_paths({{"-o", job.output, {".safetensors"}},
                               {"--log", job.log, {".csv"}},
