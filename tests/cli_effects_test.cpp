@@ -241,6 +241,7 @@ TEST_F(CliEffectsTest, EveryTrainingFlagChangesTheModel) {
       {"--auxk", topk + "--dead-after 250", topk + "--dead-after 250 --auxk 0.5"},
       {"--auxk-k", topk + "--dead-after 250 --auxk 0.5",
        topk + "--dead-after 250 --auxk 0.5 --auxk-k 3"},
+      {"--resample-every", topk + "--dead-after 250", topk + "--dead-after 250 --resample-every 2"},
       {"--lr", "-e 4", "-e 4 --lr 0.01"},
       {"--beta1", "-e 4", "-e 4 --beta1 0.5"},
       {"--beta2", "-e 4", "-e 4 --beta2 0.9"},

@@ -262,6 +262,14 @@ const std::vector<Parameter<FitOptions>>& fit_parameters() {
                            "depend on it",
                            kThreadsPerCore),
        .range = at_least(0, " (0: all cores)")},
+      {.flag = "resample-every",
+       .python = "resample_every",
+       .field = DICTLEARN_FIELD(O, resample_every),
+       .help = "steps between resamplings of dead atoms from badly reconstructed samples, in the "
+               "first half of the run (0: never)",
+       .range = at_least(0, " (0: never)"),
+       .recorded = true,
+       .resume_must_match = true},
   };
   return table;
 }
