@@ -265,7 +265,7 @@ TEST_F(ResumeWorkflowTest, EveryChangedSettingIsRefusedNamingTheFlagAndBothValue
       {"auxk-k", "2"},          {"lr", "0.1"},
       {"beta1", "0.5"},         {"beta2", "0.9"},
       {"eps", "1e-06"},         {"seed", "7"},
-      {"resample-every", "5"}};
+      {"resample-every", "5"},  {"resample-scale", "1"}};
   int compared = 0;
   for (const auto& row : fit_parameters()) {
     if (!row.resume_must_match) continue;

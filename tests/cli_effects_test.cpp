@@ -242,6 +242,8 @@ TEST_F(CliEffectsTest, EveryTrainingFlagChangesTheModel) {
       {"--auxk-k", topk + "--dead-after 250 --auxk 0.5",
        topk + "--dead-after 250 --auxk 0.5 --auxk-k 3"},
       {"--resample-every", topk + "--dead-after 250", topk + "--dead-after 250 --resample-every 2"},
+      {"--resample-scale", topk + "--dead-after 250 --resample-every 2",
+       topk + "--dead-after 250 --resample-every 2 --resample-scale 1"},
       {"--lr", "-e 4", "-e 4 --lr 0.01"},
       {"--beta1", "-e 4", "-e 4 --beta1 0.5"},
       {"--beta2", "-e 4", "-e 4 --beta2 0.9"},

@@ -79,6 +79,15 @@ TYPED_TEST(ResampleTest, RestartsDeadAtomsFromSamplesWithError) {
     EXPECT_EQ(model.encoder_bias[k], T(-100)) << k;
     EXPECT_EQ(trainer.samples_since_fired()[k], 100) << k;
   }
+  // --resample-scale sets the encoder row's length.
+  FitOptions scaled = resample_options(3, 2, 1);
+  scaled.resample_scale = 1.5;
+  Trainer<T> long_row(start, scaled);
+  long_row.set_epochs(1);
+  long_row.fit(X);
+  EXPECT_LE(max_abs_difference(long_row.model().encoder_weight.row(0).transpose(),
+                               static_cast<T>(1.5 * mean_norm) * atom),
+            tolerance);
   // With the decoder bias, the atom is x − b_dec.
   Model<T> biased = start;
   biased.decoder_bias = Vector<T>::Constant(4, T(1));

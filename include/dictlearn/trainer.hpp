@@ -84,6 +84,9 @@ struct FitOptions {
   /// dead_after rule) restart from badly reconstructed samples of the batch
   /// (Bricken et al. 2023); 0: never.
   int64_t resample_every = 0;
+  /// A resampled atom's encoder row: this times the mean norm of the live
+  /// encoder rows times the new unit atom (0.2 in Bricken et al. 2023).
+  double resample_scale = 0.2;
 };
 
 /// Checks options; throws Error naming the parameter (e.g. "--lr: must be > 0 and finite, got -1").

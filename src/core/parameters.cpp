@@ -270,6 +270,13 @@ const std::vector<Parameter<FitOptions>>& fit_parameters() {
        .range = at_least(0, " (0: never)"),
        .recorded = true,
        .resume_must_match = true},
+      {.flag = "resample-scale",
+       .python = "resample_scale",
+       .field = DICTLEARN_FIELD(O, resample_scale),
+       .help = "a resampled atom's encoder row, relative to the mean norm of the live ones",
+       .range = positive_finite(),
+       .recorded = true,
+       .resume_must_match = true},
   };
   return table;
 }

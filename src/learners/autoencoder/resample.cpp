@@ -6,12 +6,15 @@
 // with probability proportional to its squared reconstruction error
 // ‖x − x̂‖² (without replacement):
 //
-//   d_j = v / ‖v‖,  W_j = 0.2 · mean_{alive i} ‖W_i‖ · d_j,  b_j = 0,  v = x − b_dec,
+//   d_j = v / ‖v‖,  W_j = s · mean_{alive i} ‖W_i‖ · d_j,  b_j = 0,  v = x − b_dec,
 //
-// and its Adam moments and dead-atom counter are reset. The new atom points at
-// what the model reconstructs worst; its encoder row starts small so that it
-// does not at once take over samples the live atoms serve. None after half
-// the run: a restarted atom needs steps at the full learning rate to learn.
+// s = resample_scale, and its Adam moments and dead-atom counter are reset.
+// The new atom points at what the model reconstructs worst. Anthropic's
+// s = 0.2 (the default) starts its encoder row small, so that it does not at
+// once take over samples the live atoms serve; under TopK that also keeps its
+// pre-activations below the live atoms' k-th on most samples, and many
+// restarted atoms die again (docs/TRAINING.md measures s = 1). None after
+// half the run: a restarted atom needs steps at the full learning rate to learn.
 //
 // The draw comes from the seed and the step count alone (no state of its own
 // to checkpoint), the errors from reconstruct(), whose rows do not depend on
@@ -71,7 +74,7 @@ int resample_dead_atoms(TrainerState<T>& s, const Batch<T>& batch, Workspace<T>&
   mix = (mix ^ (mix >> 30)) * 0xbf58476d1ce4e5b9ULL;
   mix = (mix ^ (mix >> 27)) * 0x94d049bb133111ebULL;
   std::mt19937_64 engine(mix ^ (mix >> 31));
-  const T scale = static_cast<T>(0.2 * alive_norm);
+  const T scale = static_cast<T>(s.options.resample_scale * alive_norm);
   Vector<T> v(d);
   int resampled = 0;
   for (const int k : dead) {
