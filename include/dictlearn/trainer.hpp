@@ -80,6 +80,13 @@ struct FitOptions {
   int auxk_k = 0;          ///< dead atoms AuxK uses per sample; 0: min(dim / 2, n_atoms)
   double threshold_decay =
       0.99;  ///< batchtopk: threshold ← decay·threshold + (1 − decay)·batch minimum
+  /// Every this many steps, in the first half of the run, dead atoms (the
+  /// dead_after rule) restart from badly reconstructed samples of the batch
+  /// (Bricken et al. 2023); 0: never.
+  int64_t resample_every = 0;
+  /// A resampled atom's encoder row: this times the mean norm of the live
+  /// encoder rows times the new unit atom (0.2 in Bricken et al. 2023).
+  double resample_scale = 0.2;
 };
 
 /// Checks options; throws Error naming the parameter (e.g. "--lr: must be > 0 and finite, got -1").

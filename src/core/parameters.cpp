@@ -264,6 +264,21 @@ const std::vector<Parameter<FitOptions>>& fit_parameters() {
                            "depend on it",
                            kThreadsPerCore),
        .range = at_least(0, " (0: all cores)")},
+      {.flag = "resample-every",
+       .python = "resample_every",
+       .field = DICTLEARN_FIELD(O, resample_every),
+       .help = "steps between resamplings of dead atoms from badly reconstructed samples, in the "
+               "first half of the run (0: never)",
+       .range = at_least(0, " (0: never)"),
+       .recorded = true,
+       .resume_must_match = true},
+      {.flag = "resample-scale",
+       .python = "resample_scale",
+       .field = DICTLEARN_FIELD(O, resample_scale),
+       .help = "a resampled atom's encoder row, relative to the mean norm of the live ones",
+       .range = positive_finite(),
+       .recorded = true,
+       .resume_must_match = true},
   };
   return table;
 }

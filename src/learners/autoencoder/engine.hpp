@@ -6,6 +6,7 @@
 //   fused_pass.cpp    row-local encoders, one parallel region a batch
 //   sparse_batch.cpp  TopK codes as sparse rows: decoder and gradients
 //   auxk.cpp          the AuxK loss of dead atoms
+//   resample.cpp      resampling of dead atoms (--resample-every)
 //   update.cpp        Adam over all parameters, ortho penalty, unit atoms
 //   initialize.cpp    initialize()
 //   trainer.cpp       the Trainer's methods, evaluate, the free fit()
@@ -184,6 +185,16 @@ std::pair<double, double> add_block_sums(const std::vector<double>& partials, in
                                          const Model<T>& model, const Vector<T>& extra_bias,
                                          std::vector<double>& sums, std::vector<double>& fired,
                                          Gradients<T>& gradients);
+
+/// Whether the step just taken (state.step) is one at which dead atoms are
+/// resampled: a multiple of resample_every within the first half of the run.
+template <typename T>
+bool resample_due(const TrainerState<T>& state);
+
+/// Restarts the dead atoms from samples of `batch` drawn by their squared
+/// reconstruction error (resample.cpp says how); returns how many it restarted.
+template <typename T>
+int resample_dead_atoms(TrainerState<T>& state, const Batch<T>& batch, Workspace<T>& work);
 
 /// ‖D̂D̂ᵀ − I‖²_F for D̂ = D with unit rows; adds weight · its gradient to `grad` (update.cpp).
 template <typename T>

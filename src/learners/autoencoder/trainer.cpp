@@ -241,6 +241,7 @@ BatchStats Trainer<T>::step(const Batch<T>& batch) {
                   batch.epoch, non_finite_remedy(s.options, s.model.encoder));
   s.last_lr = lr_at(s.options, s.total_steps, s.step + 1);
   detail::apply_update(s, result, batch.rows, s.last_lr, *work_);
+  if (detail::resample_due(s)) detail::resample_dead_atoms(s, batch, *work_);
   return {.objective = result.objective,
           .squared_error = result.squared_error,
           .nonzero = result.nonzero};
