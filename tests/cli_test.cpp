@@ -643,10 +643,11 @@ TEST_F(CliTest, ResumeRefusesEveryChangedSettingAndOtherwiseWritesTheWholeRunsFi
 // column) only when terms beyond the MSE are in it, named.
 TEST_F(CliTest, FitSummaryShowsTheMseAndTheObjectiveSeparately) {
   const std::string log = dir_ / "auxk.csv";
-  const Result auxk = run_cli(dir_, "fit " + data_ +
-                                        " --encoder topk --k 1 --atoms 4 --auxk 0.5 --epochs 30 "
-                                        "--log " +
-                                        log + " -o " + (dir_ / "auxk.safetensors"));
+  const Result auxk =
+      run_cli(dir_, "fit " + data_ +
+                        " --preset seed --encoder topk --k 1 --atoms 4 --auxk 0.5 --epochs 30 "
+                        "--log " +
+                        log + " -o " + (dir_ / "auxk.safetensors"));
   ASSERT_EQ(auxk.code, 0) << auxk.err;
   const TrainingLog rows = read_training_log(log);
   const auto cell = [&](size_t row, const char* column) {

@@ -72,6 +72,9 @@ TEST(PresetsTest, SaeOnFacePatchesAndDigits) {
   EXPECT_EQ(face.decoder_bias, DecoderBiasInit::mean);
   EXPECT_EQ(face.auxk, 0.125);
   EXPECT_EQ(face.dead_after, 50000);
+  EXPECT_EQ(face.auxk_k, 6);            // k
+  EXPECT_EQ(face.resample_every, 506);  // 31 x 196 = 6,076 steps / 12
+  EXPECT_EQ(face.resample_scale, 1.0);
   // Options no row names keep the seed's values.
   EXPECT_EQ(face.adam.beta2, FitOptions{}.adam.beta2);
   EXPECT_EQ(face.threshold_decay, FitOptions{}.threshold_decay);
@@ -126,6 +129,7 @@ TEST(PresetsTest, KIsSetOnlyForEncodersThatReadIt) {
   options.encoder.kind = EncoderKind::relu;
   apply_preset(Preset::sae, options, {}, {.rows = 50000, .dim = 64});
   EXPECT_EQ(options.encoder.k, 0);
+  EXPECT_EQ(options.auxk_k, 0);  // AuxK is for the encoders that select the top k
   EXPECT_EQ(options.n_atoms, 256);
 }
 
@@ -200,9 +204,11 @@ TEST_F(PresetsCliTest, BoolsOfThePresetCanBeTurnedOff) {
 TEST_F(PresetsCliTest, ASaeRunResumesToTheUninterruptedRunsFile) {
   const std::string whole = dir_ / "whole.safetensors", part = dir_ / "part.safetensors",
                     resumed = dir_ / "resumed.safetensors", ck = dir_ / "ck.safetensors";
-  // --lr-decay 0: the decay spans the run's --epochs, so a 3-epoch run is not the
-  // first half of a 6-epoch one (a run killed and resumed with the same --epochs is).
-  const std::string fit = "fit " + data_ + " -q --encoder batchtopk --k 2 --atoms 6 --lr-decay 0 ";
+  // --lr-decay 0 --resample-every 0: the decay and the resampling schedule span
+  // the run's --epochs, so a 3-epoch run is not the first half of a 6-epoch one
+  // (a run killed and resumed with the same --epochs is: ResumedModelFileTest).
+  const std::string fit =
+      "fit " + data_ + " -q --encoder batchtopk --k 2 --atoms 6 --lr-decay 0 --resample-every 0 ";
   ASSERT_EQ(run_cli(dir_, fit + "-e 6 -o " + whole).code, 0);
   ASSERT_EQ(run_cli(dir_, fit + "-e 3 --checkpoint " + ck + " -o " + part).code, 0);
   const auto run = run_cli(dir_, fit + "-e 6 --resume " + ck + " -o " + resumed);

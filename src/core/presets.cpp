@@ -83,6 +83,22 @@ const std::vector<PresetRow>& preset_table() {
        [](FitOptions& o, const DataShape&) { o.decoder_bias = DecoderBiasInit::mean; }},
       {"auxk", "0.125 (topk, batchtopk)", "AuxK for dead atoms; 1/8 measured on face patches",
        [](FitOptions& o, const DataShape&) { o.auxk = 0.125; }},
+      {"auxk-k", "k (topk, batchtopk)",
+       "the default dim/2 made AuxK one dense fit that kept dead atoms just below the k-th "
+       "(digits, 256 atoms: 14% dead by the log, 1.6% with k; docs/TRAINING.md)",
+       [](FitOptions& o, const DataShape&) {
+         if (encoder_traits(o.encoder.kind).selects_top_k) o.auxk_k = std::max(o.encoder.k, 1);
+       }},
+      {"resample-every",
+       "1/12 of the run's steps (500 of 6,000): six resamplings in its first half",
+       "dead atoms restarted at badly reconstructed samples; digits 256 topk: 1.6% to 0.4% dead",
+       [](FitOptions& o, const DataShape& s) {
+         const int64_t steps = int64_t{o.epochs} * batches_per_epoch(s.rows, o.batch_size);
+         o.resample_every = std::max<int64_t>(1, steps / 12);
+       }},
+      {"resample-scale", "1",
+       "at Anthropic's 0.2 restarted atoms rarely reach the top k and die again",
+       [](FitOptions& o, const DataShape&) { o.resample_scale = 1; }},
       {"dead-after", "one epoch, at most 65,536 samples",
        "so AuxK starts within a run that is one pass over big data",
        [](FitOptions& o, const DataShape& s) {

@@ -107,7 +107,9 @@ std::string preset_note(const FitOptions& options, const std::set<std::string>& 
   for (const PresetRow& row : preset_table()) {
     if (given.count(row.flag) > 0) continue;
     if (row.flag == "k" && !encoder_traits(options.encoder.kind).needs_k) continue;
-    if (row.flag == "auxk" && !encoder_traits(options.encoder.kind).selects_top_k) continue;
+    if ((row.flag == "auxk" || row.flag == "auxk-k") &&
+        !encoder_traits(options.encoder.kind).selects_top_k)
+      continue;
     const auto* parameter = find_parameter(fit_parameters(), row.flag);
     const std::string value = parameter_value(*parameter, options);
     text +=
