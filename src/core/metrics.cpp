@@ -47,24 +47,28 @@ void MetricsAccumulator<T>::add(MatrixView<std::type_identity_t<T>> X,
                   X.rows(), X.cols(), codes.rows(), codes.cols(), out.rows(), out.cols(), dim_,
                   n_atoms_);
   // One running sum per quantity, row after row: the blocks change nothing.
+  // Rows through pointers: the views' strides are known only at run time.
   for (Eigen::Index i = 0; i < X.rows(); ++i) {
+    const T* x_row = X.data() + i * X.outerStride();
+    const T* out_row = out.data() + i * out.outerStride();
     for (Eigen::Index j = 0; j < X.cols(); ++j) {
-      const double x = static_cast<double>(X(i, j)) * inverse_;
-      const double e = static_cast<double>(out(i, j)) * inverse_ - x;
+      const double x = static_cast<double>(x_row[j]) * inverse_;
+      const double e = static_cast<double>(out_row[j]) * inverse_ - x;
       error_ += e * e;
       spread_ += (x - mean_[j]) * (x - mean_[j]);
     }
   }
   const double threshold = CodeStats{}.threshold;
   for (Eigen::Index i = 0; i < codes.rows(); ++i) {
+    const T* code_row = codes.data() + i * codes.outerStride();
     double row_max = 0;
     for (Eigen::Index k = 0; k < codes.cols(); ++k) {
-      if (codes(i, k) != T(0)) {
+      if (code_row[k] != T(0)) {
         usage_[k] += 1;
         nonzero_ += 1;
       }
       // As code_stats() takes them.
-      const double value = std::abs(static_cast<double>(codes(i, k)));
+      const double value = std::abs(static_cast<double>(code_row[k]));
       below_ += value < threshold;
       zero_ += value == 0;
       row_max = std::max(row_max, value);

@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
 #include <filesystem>
 #include <limits>
 #include <optional>
@@ -186,23 +185,13 @@ EvalSummary run_eval(const std::string& model, const std::string& data, int64_t 
   with_model_and_data(model, data, [&]<typename T>(const Model<T>& m, const Matrix<T>& X) {
     const int64_t block = rows_per_block(m.n_atoms(), m.dim(), sizeof(T), block_rows);
     MetricsAccumulator<T> sums(m, X);
-    std::exception_ptr reconstructions_error;  // the first, reported if no codes' error follows
     for (int64_t begin = 0; begin < X.rows(); begin += block) {
       const auto rows = X.middleRows(begin, std::min(block, X.rows() - begin));
       // As evaluate() computes them, so the metrics are its metrics.
       const Matrix<T> codes = encode(m, rows);
-      // Non-finite codes make the reconstructions and the FVU so: named at once.
-      check_finite_output<T>(codes, begin, "codes", m, X, model, data);
       Matrix<T> out(rows.rows(), rows.cols());
       out.noalias() = codes * m.dictionary;
       if (m.decoder_bias.size() > 0) out.rowwise() += m.decoder_bias.transpose();
-      if (!reconstructions_error) {
-        try {
-          check_finite_output<T>(out, begin, "reconstructions", m, X, model, data);
-        } catch (const Error&) {
-          reconstructions_error = std::current_exception();
-        }
-      }
       sums.add(rows, codes, out);
     }
     summary = EvalSummary{.samples = X.rows(),
@@ -215,7 +204,13 @@ EvalSummary run_eval(const std::string& model, const std::string& data, int64_t 
     // data's scale): name the first and its cause. An MSE beyond double's
     // range with a finite FVU (data near 1e160) is reported as inf.
     if (!std::isfinite(metrics.fvu) || std::isnan(metrics.mse)) {
-      if (reconstructions_error) std::rethrow_exception(reconstructions_error);
+      // A second pass, on failure only: the first non-finite code of any
+      // row, else the first non-finite reconstruction.
+      check_codes_from(0, block, m, X, model, data);
+      for (int64_t begin = 0; begin < X.rows(); begin += block) {
+        const auto rows = X.middleRows(begin, std::min(block, X.rows() - begin));
+        check_finite_output<T>(reconstruct(m, rows), begin, "reconstructions", m, X, model, data);
+      }
       DICTLEARN_FAIL("{}: the squared error of its reconstructions of {} overflows float64", model,
                      data);
     }
