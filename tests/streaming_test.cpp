@@ -139,6 +139,26 @@ TYPED_TEST(StreamingTest, CodesThatOverflowPastTheFirstBlockLeaveNoFile) {
   EXPECT_EQ(this->dir_.listing(), (std::vector<std::string>{"data.npy", "m.safetensors"}));
 }
 
+TEST(StreamingCli, CodesThatOverflowPastTheFirstBlockExitOneAndLeaveNoFile) {
+  // 16384 atoms of dimension 2: rows of over 256 KiB of workspace, so the
+  // CLI's own blocks are 256 rows and row 501 lies in the second.
+  ASSERT_EQ(detail::apply_block_rows(16384, 2, sizeof(float)), 256);
+  TempDir dir, out;
+  Matrix<float> X = normal_data<float>(600, 2, 9);
+  X.row(500).setConstant(3e38f);
+  write_matrix(dir / "data.npy", X);
+  save_model(dir / "m.safetensors", topk_model<float>(16384, 2, 4));
+  for (const std::string command : {"encode", "reconstruct", "eval"}) {
+    const std::string output = command == "eval" ? "" : dir / "out.npy";
+    const auto result =
+        testing::run_cli(out, command + " " + dir / "m.safetensors" + " " + dir / "data.npy" +
+                                  (output.empty() ? "" : " -o " + output));
+    testing::expect_cli_error(result, {"are not finite (row 501, atom ", "overflow float32"},
+                              output);
+  }
+  EXPECT_EQ(dir.listing(), (std::vector<std::string>{"data.npy", "m.safetensors"}));
+}
+
 TEST(StreamingZip, CrcCombineIsTheCrcOfTheConcatenation) {
   std::mt19937_64 engine(5);
   std::string bytes(100000, '\0');
