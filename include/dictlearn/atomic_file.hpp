@@ -29,6 +29,7 @@
 //    longer runs); a live process's temporary is never touched.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -58,6 +59,21 @@ class AtomicFile {
   /// (disk full, file-size limit).
   void write(const void* data, size_t size);
   void write(std::string_view text) { write(text.data(), text.size()); }
+
+  /// Overwrites `size` bytes already written, from byte `offset` on (offset +
+  /// size must not pass the bytes written): for formats whose headers hold
+  /// what is known only at the end (a zip entry's CRC and size, an array's
+  /// length), patched after the data was streamed. Throws Error naming the
+  /// destination on a failure.
+  void write_at(uint64_t offset, const void* data, size_t size);
+
+  /// Reads back `size` bytes already written, from byte `offset` on: a
+  /// writer may stage data in an AtomicFile that it never commits (its
+  /// destructor removes it) and copy it into the real output afterwards.
+  void read_at(uint64_t offset, void* data, size_t size);
+
+  /// The number of bytes written so far.
+  uint64_t size() const { return written_; }
 
   /// For content written by another program (gnuplot writes the images
   /// itself): the temporary file's path, for that program to open and write

@@ -10,6 +10,7 @@
 //   dead_fraction  fraction of atoms with usage 0 on this data
 #pragma once
 
+#include <cstdint>
 #include <type_traits>
 #include <vector>
 
@@ -38,5 +39,41 @@ double fraction_unexplained(double squared_error, double spread);
 /// magnitudes near the ends of the double range give the same FVU as data near 1.
 template <typename T>
 Metrics evaluate(const Model<T>& model, MatrixView<std::type_identity_t<T>> X);
+
+/// evaluate() over blocks of rows, for data whose codes and reconstructions
+/// are computed (and written) a block at a time: only the data X is needed
+/// whole. Every sum runs over the rows in order, whatever the blocks, so the
+/// metrics are bit for bit those of evaluate() on the same codes and
+/// reconstructions for any split into blocks.
+///
+///   MetricsAccumulator<float> sums(model, X);
+///   for each block [begin, begin + count):
+///     sums.add(X.middleRows(begin, count), codes, reconstructions);
+///   const Metrics metrics = sums.result();
+template <typename T>
+class MetricsAccumulator {
+ public:
+  /// The scale and the column means of X (N x dim): the spread is taken
+  /// around the mean of all the data, computed here.
+  MetricsAccumulator(const Model<T>& model, MatrixView<std::type_identity_t<T>> X);
+
+  /// Adds the next rows of X, their codes (rows x n_atoms) and their
+  /// reconstructions (rows x dim); blocks come in row order.
+  void add(MatrixView<std::type_identity_t<T>> X_rows, MatrixView<std::type_identity_t<T>> codes,
+           MatrixView<std::type_identity_t<T>> reconstructions);
+
+  /// The metrics of the rows added so far (all of X, when every block is in).
+  Metrics result() const;
+
+ private:
+  int n_atoms_ = 0;
+  int64_t rows_ = 0;  ///< added so far
+  int64_t dim_ = 0;
+  double unit_ = 1, inverse_ = 1;  ///< the power-of-two scale of the sums and its inverse
+  Vector<double> mean_;            ///< column means, scaled
+  double error_ = 0, spread_ = 0, nonzero_ = 0, max_sum_ = 0;
+  int64_t below_ = 0, zero_ = 0;
+  std::vector<double> usage_;  ///< nonzero counts per atom
+};
 
 }  // namespace dictlearn

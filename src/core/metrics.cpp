@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/check.hpp"
+
 namespace dictlearn {
 
 double fraction_unexplained(double squared_error, double spread) {
@@ -13,13 +15,9 @@ double fraction_unexplained(double squared_error, double spread) {
 }
 
 template <typename T>
-Metrics evaluate(const Model<T>& model, MatrixView<std::type_identity_t<T>> X) {
-  const Matrix<T> codes = encode(model, X);
-  Matrix<T> out(X.rows(), X.cols());
-  out.noalias() = codes * model.dictionary;
-  if (model.decoder_bias.size() > 0) out.rowwise() += model.decoder_bias.transpose();
-
-  Metrics metrics;
+MetricsAccumulator<T>::MetricsAccumulator(const Model<T>& model,
+                                          MatrixView<std::type_identity_t<T>> X)
+    : n_atoms_(model.n_atoms()), dim_(X.cols()), usage_(model.n_atoms(), 0.0) {
   // The sums are taken on the data times a power of two that brings its
   // largest magnitude near 1: exact, so data near 1 gives the same bits as
   // unscaled sums, while squares of 1e-200 no longer underflow (nor 1e160's
@@ -27,47 +25,95 @@ Metrics evaluate(const Model<T>& model, MatrixView<std::type_identity_t<T>> X) {
   const double largest = X.size() > 0 ? X.cwiseAbs().maxCoeff() : T(0);
   const int exponent =
       largest > 0 && std::isfinite(largest) ? std::clamp(std::ilogb(largest), -1000, 1000) : 0;
-  const double unit = std::ldexp(1.0, exponent), inverse = std::ldexp(1.0, -exponent);
-  Vector<double> mean = (X.template cast<double>() * inverse).colwise().mean().transpose();
+  unit_ = std::ldexp(1.0, exponent);
+  inverse_ = std::ldexp(1.0, -exponent);
+  mean_ = (X.template cast<double>() * inverse_).colwise().mean().transpose();
   for (Eigen::Index j = 0; j < X.cols(); ++j) {
     // A constant column's mean is its value exactly (a sum divided by n need
     // not be), so data without variance has spread 0.
     const T low = X.col(j).minCoeff();
-    if (low == X.col(j).maxCoeff()) mean[j] = static_cast<double>(low) * inverse;
+    if (low == X.col(j).maxCoeff()) mean_[j] = static_cast<double>(low) * inverse_;
   }
-  double error = 0, spread = 0;
+}
+
+template <typename T>
+void MetricsAccumulator<T>::add(MatrixView<std::type_identity_t<T>> X,
+                                MatrixView<std::type_identity_t<T>> codes,
+                                MatrixView<std::type_identity_t<T>> out) {
+  DICTLEARN_CHECK(X.cols() == dim_ && out.cols() == dim_ && codes.cols() == n_atoms_ &&
+                      codes.rows() == X.rows() && out.rows() == X.rows(),
+                  "metrics: a block of {} x {} data with {} x {} codes and {} x {} "
+                  "reconstructions; expected dim {} and {} atoms",
+                  X.rows(), X.cols(), codes.rows(), codes.cols(), out.rows(), out.cols(), dim_,
+                  n_atoms_);
+  // One running sum per quantity, row after row: the blocks change nothing.
+  // Rows through pointers: the views' strides are known only at run time.
   for (Eigen::Index i = 0; i < X.rows(); ++i) {
+    const T* x_row = X.data() + i * X.outerStride();
+    const T* out_row = out.data() + i * out.outerStride();
     for (Eigen::Index j = 0; j < X.cols(); ++j) {
-      const double x = static_cast<double>(X(i, j)) * inverse;
-      const double e = static_cast<double>(out(i, j)) * inverse - x;
-      error += e * e;
-      spread += (x - mean[j]) * (x - mean[j]);
+      const double x = static_cast<double>(x_row[j]) * inverse_;
+      const double e = static_cast<double>(out_row[j]) * inverse_ - x;
+      error_ += e * e;
+      spread_ += (x - mean_[j]) * (x - mean_[j]);
     }
   }
-  const double n = static_cast<double>(X.rows());
-  metrics.mse = error / (n * static_cast<double>(X.cols())) * unit * unit;
-  metrics.fvu = fraction_unexplained(error, spread);
-  metrics.usage.assign(model.n_atoms(), 0.0);
-  double nonzero = 0;
+  const double threshold = CodeStats{}.threshold;
   for (Eigen::Index i = 0; i < codes.rows(); ++i) {
+    const T* code_row = codes.data() + i * codes.outerStride();
+    double row_max = 0;
     for (Eigen::Index k = 0; k < codes.cols(); ++k) {
-      if (codes(i, k) != T(0)) {
-        metrics.usage[k] += 1;
-        nonzero += 1;
+      if (code_row[k] != T(0)) {
+        usage_[k] += 1;
+        nonzero_ += 1;
       }
+      // As code_stats() takes them.
+      const double value = std::abs(static_cast<double>(code_row[k]));
+      below_ += value < threshold;
+      zero_ += value == 0;
+      row_max = std::max(row_max, value);
     }
+    max_sum_ += row_max;
   }
+  rows_ += X.rows();
+}
+
+template <typename T>
+Metrics MetricsAccumulator<T>::result() const {
+  Metrics metrics;
+  const double n = static_cast<double>(rows_);
+  metrics.mse = error_ / (n * static_cast<double>(dim_)) * unit_ * unit_;
+  metrics.fvu = fraction_unexplained(error_, spread_);
+  metrics.usage = usage_;
   int dead = 0;
   for (double& usage : metrics.usage) {
     dead += usage == 0;
     usage /= n;
   }
-  metrics.l0 = nonzero / n;
-  metrics.dead_fraction = static_cast<double>(dead) / model.n_atoms();
-  metrics.codes = code_stats(codes);
+  metrics.l0 = nonzero_ / n;
+  metrics.dead_fraction = static_cast<double>(dead) / n_atoms_;
+  if (rows_ > 0 && n_atoms_ > 0) {
+    const double entries = n * static_cast<double>(n_atoms_);
+    metrics.codes.fraction_below = static_cast<double>(below_) / entries;
+    metrics.codes.fraction_zero = static_cast<double>(zero_) / entries;
+    metrics.codes.mean_max = max_sum_ / n;
+  }
   return metrics;
 }
 
+template <typename T>
+Metrics evaluate(const Model<T>& model, MatrixView<std::type_identity_t<T>> X) {
+  const Matrix<T> codes = encode(model, X);
+  Matrix<T> out(X.rows(), X.cols());
+  out.noalias() = codes * model.dictionary;
+  if (model.decoder_bias.size() > 0) out.rowwise() += model.decoder_bias.transpose();
+  MetricsAccumulator<T> sums(model, X);
+  sums.add(X, codes, out);
+  return sums.result();
+}
+
+template class MetricsAccumulator<float>;
+template class MetricsAccumulator<double>;
 template Metrics evaluate<float>(const Model<float>&, MatrixView<float>);
 template Metrics evaluate<double>(const Model<double>&, MatrixView<double>);
 

@@ -138,7 +138,8 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
     // Registered before it exists, so no moment has it on disk unregistered.
     temp_path_ = prefix + random_suffix();
     registration_ = detail::register_temp_file(temp_path_);
-    fd = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    // Read-write: read_at() reads back what a writer staged.
+    fd = ::open(temp_path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) break;
     const int error = errno;
     detail::unregister_temp_file(registration_);
@@ -174,6 +175,51 @@ void AtomicFile::write(const void* data, size_t size) {
                    errno != 0 ? std::strerror(errno) : "write failed");
   }
   written_ += size;
+}
+
+void AtomicFile::write_at(uint64_t offset, const void* data, size_t size) {
+  DICTLEARN_CHECK(file_ != nullptr, "{}: cannot write: the file is already closed", path_);
+  DICTLEARN_CHECK(offset <= written_ && size <= written_ - offset,
+                  "{}: cannot overwrite bytes {}..{}: only {} are written", path_, offset,
+                  offset + size, written_);
+  // The stream's buffer holds the latest bytes: out first, so the patch is not overwritten.
+  if (std::fflush(file_) != 0) {
+    DICTLEARN_FAIL("{}: cannot write: {}", path_, std::strerror(errno));
+  }
+  const auto* bytes = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t done = ::pwrite(::fileno(file_), bytes, size, static_cast<off_t>(offset));
+    if (done < 0 && errno == EINTR) continue;
+    if (done <= 0) {
+      DICTLEARN_FAIL("{}: cannot write: {}", path_,
+                     done < 0 ? std::strerror(errno) : "write failed");
+    }
+    bytes += done;
+    offset += static_cast<uint64_t>(done);
+    size -= static_cast<size_t>(done);
+  }
+}
+
+void AtomicFile::read_at(uint64_t offset, void* data, size_t size) {
+  DICTLEARN_CHECK(file_ != nullptr, "{}: cannot read back: the file is already closed", path_);
+  DICTLEARN_CHECK(offset <= written_ && size <= written_ - offset,
+                  "{}: cannot read back bytes {}..{}: only {} are written", path_, offset,
+                  offset + size, written_);
+  if (std::fflush(file_) != 0) {
+    DICTLEARN_FAIL("{}: cannot write: {}", path_, std::strerror(errno));
+  }
+  auto* bytes = static_cast<char*>(data);
+  while (size > 0) {
+    const ssize_t done = ::pread(::fileno(file_), bytes, size, static_cast<off_t>(offset));
+    if (done < 0 && errno == EINTR) continue;
+    if (done <= 0) {
+      DICTLEARN_FAIL("{}: cannot read back: {}", path_,
+                     done < 0 ? std::strerror(errno) : "the file is shorter than written");
+    }
+    bytes += done;
+    offset += static_cast<uint64_t>(done);
+    size -= static_cast<size_t>(done);
+  }
 }
 
 const std::string& AtomicFile::hand_over() {

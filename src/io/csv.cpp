@@ -226,21 +226,26 @@ void write_csv_rows(const std::string& path, MatrixView<T> matrix,
                   path);
 
   AtomicFile file(path);
+  if (!header.empty()) file.write(fmt::format("{}\n", fmt::join(header, ",")));
+  detail::write_csv_block(file, matrix);
+  file.commit();
+}
+
+}  // namespace
+
+template <typename T>
+void detail::write_csv_block(AtomicFile& file, MatrixView<T> rows) {
   fmt::memory_buffer buffer;
-  if (!header.empty()) fmt::format_to(std::back_inserter(buffer), "{}\n", fmt::join(header, ","));
-  for (Eigen::Index i = 0; i < matrix.rows(); ++i) {
+  for (Eigen::Index i = 0; i < rows.rows(); ++i) {
     // fmt's "{}" is the shortest text that reads back as the same T.
-    fmt::format_to(std::back_inserter(buffer), "{}\n", fmt::join(matrix.row(i), ","));
+    fmt::format_to(std::back_inserter(buffer), "{}\n", fmt::join(rows.row(i), ","));
     if (buffer.size() >= (size_t{1} << 20)) {
       file.write(buffer.data(), buffer.size());
       buffer.clear();
     }
   }
   file.write(buffer.data(), buffer.size());
-  file.commit();
 }
-
-}  // namespace
 
 void write_csv(const std::string& path, MatrixView<float> matrix,
                const std::vector<std::string>& header) {
@@ -251,6 +256,8 @@ void write_csv(const std::string& path, MatrixView<double> matrix,
   write_csv_rows(path, matrix, header);
 }
 
+template void detail::write_csv_block<float>(AtomicFile&, MatrixView<float>);
+template void detail::write_csv_block<double>(AtomicFile&, MatrixView<double>);
 template Matrix<float> detail::read_csv_counting_header<float>(const std::string&, int&);
 template Matrix<double> detail::read_csv_counting_header<double>(const std::string&, int&);
 template Matrix<float> read_csv<float>(const std::string&);

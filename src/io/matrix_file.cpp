@@ -112,6 +112,8 @@ void write_by_extension(const std::string& path, MatrixView<T> matrix) {
   }
 }
 
+bool detail::is_npy_path(const std::string& path) { return format_of(path) == Format::npy; }
+
 void write_matrix(const std::string& path, MatrixView<float> matrix) {
   write_by_extension(path, matrix);
 }

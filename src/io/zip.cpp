@@ -63,48 +63,76 @@ constexpr uint16_t zip_version = 20;  // 2.0: what Python's zipfile writes for S
 constexpr uint16_t dos_date = (0 << 9) | (1 << 5) | 1;
 constexpr uint16_t dos_time = 0;
 
-/// An entry being written: where its local header is and what it holds.
-struct Placed {
-  const ZipOutputEntry* entry = nullptr;
+/// What a local and a central header say of an entry.
+struct EntryFields {
+  const std::string& name;
   uint64_t size = 0;
-  uint64_t offset = 0;
   uint32_t crc = 0;
+  uint64_t offset = 0;  ///< of its local header
 };
 
 /// The fields that the local and the central header share, from the flags to
 /// the extra field's length.
-void put_entry_fields(std::string& out, const Placed& placed) {
+void put_entry_fields(std::string& out, const EntryFields& entry) {
   put16(out, 0);  // flags
   put16(out, 0);  // method: STORED
   put16(out, dos_time);
   put16(out, dos_date);
-  put32(out, placed.crc);
-  put32(out, static_cast<uint32_t>(placed.size));  // compressed size
-  put32(out, static_cast<uint32_t>(placed.size));  // uncompressed size
-  put16(out, static_cast<uint16_t>(placed.entry->name.size()));
+  put32(out, entry.crc);
+  put32(out, static_cast<uint32_t>(entry.size));  // compressed size
+  put32(out, static_cast<uint32_t>(entry.size));  // uncompressed size
+  put16(out, static_cast<uint16_t>(entry.name.size()));
   put16(out, 0);  // extra field length
 }
 
-std::string local_header(const Placed& placed) {
+std::string local_header(const EntryFields& entry) {
   std::string out;
   put32(out, local_header_signature);
   put16(out, zip_version);  // version needed to extract
-  put_entry_fields(out, placed);
-  return out + placed.entry->name;
+  put_entry_fields(out, entry);
+  return out + entry.name;
 }
 
-std::string central_header(const Placed& placed) {
+std::string central_header(const EntryFields& entry) {
   std::string out;
   put32(out, central_header_signature);
   put16(out, zip_version);  // version made by (MS-DOS attributes)
   put16(out, zip_version);  // version needed to extract
-  put_entry_fields(out, placed);
+  put_entry_fields(out, entry);
   put16(out, 0);  // comment length
   put16(out, 0);  // disk number start
   put16(out, 0);  // internal attributes
   put32(out, 0);  // external attributes
-  put32(out, static_cast<uint32_t>(placed.offset));
-  return out + placed.entry->name;
+  put32(out, static_cast<uint32_t>(entry.offset));
+  return out + entry.name;
+}
+
+/// a(x) b(x) modulo the CRC polynomial, in the reflected bit order of the
+/// register (zlib's multmodp).
+uint32_t multiply_mod_p(uint32_t a, uint32_t b) {
+  uint32_t m = uint32_t{1} << 31, product = 0;
+  for (;;) {
+    if (a & m) {
+      product ^= b;
+      if ((a & (m - 1)) == 0) break;
+    }
+    m >>= 1;
+    b = (b & 1) ? (b >> 1) ^ 0xEDB88320u : b >> 1;
+  }
+  return product;
+}
+
+/// x^(8 n) modulo the CRC polynomial: what n zero bytes do to the register.
+uint32_t shift_of_bytes(uint64_t n) {
+  uint32_t power = uint32_t{1} << 30;   // x^1
+  uint32_t result = uint32_t{1} << 31;  // x^0
+  // power runs through x^(2^k); the bytes' 8 n bits start at k = 3.
+  for (int k = 0; k < 3; ++k) power = multiply_mod_p(power, power);
+  for (; n != 0; n >>= 1) {
+    if (n & 1) result = multiply_mod_p(power, result);
+    power = multiply_mod_p(power, power);
+  }
+  return result;
 }
 
 uint16_t get16(const unsigned char* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
@@ -121,47 +149,96 @@ void Crc32::update(const void* data, size_t size) {
   state_ = state;
 }
 
-void write_zip(const std::string& path, const std::vector<ZipOutputEntry>& entries) {
-  // Lay the archive out before creating the file, so a too-large one leaves nothing behind.
-  std::vector<Placed> placed(entries.size());
-  uint64_t offset = 0;
-  uint64_t directory_size = 0;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    placed[i].entry = &entries[i];
-    for (const ZipBytes& piece : entries[i].pieces) placed[i].size += piece.size;
-    placed[i].offset = offset;
-    offset += local_header_size + entries[i].name.size() + placed[i].size;
-    directory_size += central_header_size + entries[i].name.size();
-  }
-  DICTLEARN_CHECK(offset + directory_size < zip32_limit && entries.size() < 0xFFFF,
-                  "{}: the archive would be {} bytes ({} entries); archives over 4 GiB need "
-                  "zip64, which dictlearn does not write",
-                  path, offset + directory_size + end_record_size, entries.size());
+uint32_t Crc32::combine(uint32_t crc_a, uint32_t crc_b, uint64_t size_b) {
+  return multiply_mod_p(shift_of_bytes(size_b), crc_a) ^ crc_b;
+}
 
-  for (Placed& entry : placed) {
-    Crc32 crc;
-    for (const ZipBytes& piece : entry.entry->pieces) crc.update(piece.data, piece.size);
-    entry.crc = crc.value();
-  }
+ZipWriter::ZipWriter(AtomicFile& file) : file_(file), start_(file.size()) {}
 
-  AtomicFile file(path);
+void ZipWriter::check_size(uint64_t more) const {
+  uint64_t directory = 0;
+  for (const Entry& entry : entries_) directory += central_header_size + entry.name.size();
+  const uint64_t total = file_.size() - start_ + more + directory + end_record_size;
+  DICTLEARN_CHECK(total - end_record_size < zip32_limit && entries_.size() < 0xFFFF,
+                  "{}: the archive would be {} bytes or more ({} entries); archives over 4 GiB "
+                  "need zip64, which dictlearn does not write",
+                  file_.path(), total, entries_.size());
+}
+
+size_t ZipWriter::begin_entry(const std::string& name) {
+  Entry entry;
+  entry.name = name;
+  entry.offset = file_.size() - start_;
+  entries_.push_back(entry);
+  check_size(0);
+  file_.write(local_header({.name = name, .offset = entry.offset}));
+  return entries_.size() - 1;
+}
+
+void ZipWriter::write(const void* data, uint64_t size) {
+  DICTLEARN_ASSERT(!entries_.empty());
+  check_size(size);
+  Entry& entry = entries_.back();
+  entry.crc.update(data, size);
+  entry.size += size;
+  file_.write(data, size);
+}
+
+void ZipWriter::patch(size_t index, uint64_t position, const void* data, uint64_t size) {
+  const Entry& entry = entries_.at(index);
+  DICTLEARN_ASSERT(position + size <= entry.size);
+  file_.write_at(start_ + entry.offset + local_header_size + entry.name.size() + position, data,
+                 size);
+}
+
+void ZipWriter::set_crc(size_t index, uint32_t crc) { entries_.at(index).given_crc = crc; }
+
+uint64_t ZipWriter::entry_size() const { return entries_.empty() ? 0 : entries_.back().size; }
+
+void ZipWriter::finish() {
+  check_size(0);
+  const uint64_t directory_offset = file_.size() - start_;
   std::string directory;
-  for (const Placed& entry : placed) {
-    file.write(local_header(entry));
-    for (const ZipBytes& piece : entry.entry->pieces) file.write(piece.data, piece.size);
-    directory += central_header(entry);
+  for (const Entry& entry : entries_) {
+    const EntryFields fields{.name = entry.name,
+                             .size = entry.size,
+                             .crc = entry.given_crc.value_or(entry.crc.value()),
+                             .offset = entry.offset};
+    file_.write_at(start_ + entry.offset, local_header(fields).data(),
+                   local_header_size + entry.name.size());
+    directory += central_header(fields);
   }
   std::string end;
   put32(end, end_record_signature);
-  put16(end, 0);                                      // this disk
-  put16(end, 0);                                      // disk with the central directory
-  put16(end, static_cast<uint16_t>(entries.size()));  // entries on this disk
-  put16(end, static_cast<uint16_t>(entries.size()));  // entries in all
+  put16(end, 0);                                       // this disk
+  put16(end, 0);                                       // disk with the central directory
+  put16(end, static_cast<uint16_t>(entries_.size()));  // entries on this disk
+  put16(end, static_cast<uint16_t>(entries_.size()));  // entries in all
   put32(end, static_cast<uint32_t>(directory.size()));
-  put32(end, static_cast<uint32_t>(offset));
+  put32(end, static_cast<uint32_t>(directory_offset));
   put16(end, 0);  // comment length
-  file.write(directory);
-  file.write(end);
+  file_.write(directory);
+  file_.write(end);
+}
+
+void write_zip(const std::string& path, const std::vector<ZipOutputEntry>& entries) {
+  // Sized before the file is created, so a too-large archive leaves nothing behind.
+  uint64_t size = end_record_size;
+  for (const ZipOutputEntry& entry : entries) {
+    size += local_header_size + central_header_size + 2 * entry.name.size();
+    for (const ZipBytes& piece : entry.pieces) size += piece.size;
+  }
+  DICTLEARN_CHECK(size - end_record_size < zip32_limit && entries.size() < 0xFFFF,
+                  "{}: the archive would be {} bytes ({} entries); archives over 4 GiB need "
+                  "zip64, which dictlearn does not write",
+                  path, size, entries.size());
+  AtomicFile file(path);
+  ZipWriter zip(file);
+  for (const ZipOutputEntry& entry : entries) {
+    zip.begin_entry(entry.name);
+    for (const ZipBytes& piece : entry.pieces) zip.write(piece.data, piece.size);
+  }
+  zip.finish();
   file.commit();
 }
 

@@ -10,8 +10,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "dictlearn/atomic_file.hpp"
 
 namespace dictlearn::detail {
 
@@ -23,6 +26,11 @@ class Crc32 {
   void update(const void* data, size_t size);
   /// The CRC of every byte added so far.
   uint32_t value() const { return ~state_; }
+
+  /// The CRC of bytes A then B from the CRC of A, the CRC of B and B's length
+  /// (zlib's crc32_combine): a writer that learns a header only after its data
+  /// (an array's length) takes the data's CRC as it streams and combines.
+  static uint32_t combine(uint32_t crc_a, uint32_t crc_b, uint64_t size_b);
 
  private:
   uint32_t state_ = 0xFFFFFFFFu;
@@ -45,6 +53,48 @@ struct ZipOutputEntry {
 /// AtomicFile. Throws Error before creating anything when the archive would
 /// need zip64 (4 GiB or more).
 void write_zip(const std::string& path, const std::vector<ZipOutputEntry>& entries);
+
+/// A zip archive written entry by entry into an AtomicFile, for data streamed
+/// as it is computed: each local header is written with its CRC and sizes
+/// left as zeros and patched when the archive is finished, so the file has
+/// exactly the bytes of write_zip() for the same entries (no data
+/// descriptors, which some readers mishandle). Bytes of an entry may be
+/// rewritten later (patch()), the caller then giving its CRC (set_crc()).
+/// Throws Error, naming the file, as soon as the archive would need zip64.
+class ZipWriter {
+ public:
+  /// Writes into `file` from its current end (normally empty).
+  explicit ZipWriter(AtomicFile& file);
+
+  /// Starts an entry named `name` after the previous one; returns its index.
+  size_t begin_entry(const std::string& name);
+  /// Appends to the entry begun last (its CRC is taken as the bytes pass).
+  void write(const void* data, uint64_t size);
+  /// Overwrites `size` bytes of entry `entry` at `position` within its data;
+  /// its CRC is then the caller's to give through set_crc().
+  void patch(size_t entry, uint64_t position, const void* data, uint64_t size);
+  void set_crc(size_t entry, uint32_t crc);
+  /// The bytes written so far into the entry begun last.
+  uint64_t entry_size() const;
+
+  /// Patches every local header, writes the central directory and the end
+  /// record. The caller commits the AtomicFile.
+  void finish();
+
+ private:
+  struct Entry {
+    std::string name;
+    uint64_t offset = 0;  ///< of its local header
+    uint64_t size = 0;
+    Crc32 crc;
+    std::optional<uint32_t> given_crc;
+  };
+  void check_size(uint64_t more) const;
+
+  AtomicFile& file_;
+  uint64_t start_ = 0;
+  std::vector<Entry> entries_;
+};
 
 /// An entry as the central directory describes it.
 struct ZipEntry {

@@ -1,19 +1,32 @@
 // The commands that apply a trained model: encode, reconstruct, eval, plot.
+//
+// encode, reconstruct and eval go through the data in blocks of rows
+// (workflows/apply.hpp): each block's codes and reconstructions are computed
+// (in parallel inside), checked finite and written (or added to the metrics)
+// before the next, so that memory is the data, the model and one block's
+// workspace (about 64 MiB), whatever the number of rows.
+#include "workflows/apply.hpp"
+
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <optional>
 
 #include "core/check.hpp"
+#include "core/contiguous.hpp"
 #include "core/finite.hpp"
 #include "dictlearn/encoders.hpp"
+#include "dictlearn/error.hpp"
 #include "dictlearn/figures.hpp"
 #include "dictlearn/io.hpp"
+#include "dictlearn/metrics.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/sparse_codes.hpp"
 #include "dictlearn/workflows.hpp"
+#include "io/row_writer.hpp"
 #include "workflows/paths.hpp"
 
 namespace dictlearn {
@@ -74,17 +87,18 @@ std::string non_finite_cause(const Model<T>& model, const Matrix<T>& X, int64_t 
 }
 
 /// Throws Error naming the model file, the row and the likely cause when
-/// `values` (the `what` of `data` under `model`) hold a NaN or an infinity:
-/// nothing non-finite is written or printed.
+/// `values` (the `what` of the rows of `data` from `first_row` on, under
+/// `model`) hold a NaN or an infinity: nothing non-finite is written or printed.
 template <typename T>
-void check_finite_output(const Matrix<T>& values, const char* what, const Model<T>& model,
-                         const Matrix<T>& X, const std::string& model_path,
+void check_finite_output(MatrixView<T> values, int64_t first_row, const char* what,
+                         const Model<T>& model, const Matrix<T>& X, const std::string& model_path,
                          const std::string& data_path) {
-  const int64_t bad = detail::first_non_finite(values.data(), values.size());
+  const detail::ContiguousRows<T> rows(values);
+  const int64_t bad = detail::first_non_finite(rows.data(), values.size());
   if (bad < 0) return;
-  const int64_t row = bad / values.cols(), column = bad % values.cols();
+  const int64_t row = first_row + bad / values.cols(), column = bad % values.cols();
   const bool codes = std::string(what) == "codes";
-  const double value = static_cast<double>(values.data()[bad]);
+  const double value = static_cast<double>(rows.data()[bad]);
   // Positions 1-based, as the data readers' errors give them.
   DICTLEARN_FAIL("{}: the {} of {} are not finite (row {}, {} {}: {}); {}", model_path, what,
                  data_path, row + 1, codes ? "atom" : "column", column + 1,
@@ -92,55 +106,133 @@ void check_finite_output(const Matrix<T>& values, const char* what, const Model<
                  non_finite_cause(model, X, row, model_path, codes));
 }
 
+/// Throws the codes' error of the first row from `begin` on whose codes are
+/// not finite, if any (encoding block after block).
+template <typename T>
+void check_codes_from(int64_t begin, int64_t block, const Model<T>& model, const Matrix<T>& X,
+                      const std::string& model_path, const std::string& data_path) {
+  for (; begin < X.rows(); begin += block) {
+    const Matrix<T> codes = encode(model, X.middleRows(begin, std::min(block, X.rows() - begin)));
+    check_finite_output<T>(codes, begin, "codes", model, X, model_path, data_path);
+  }
+}
+
+/// The rows of one block: whatever the data, a block's codes and
+/// reconstructions (and the CSR form of its codes) take about kWorkspaceBytes.
+int64_t rows_per_block(int n_atoms, int dim, size_t value_size, int64_t requested) {
+  if (requested > 0) return requested;
+  // Codes, their CSR form at worst (a value and an int64 index per entry),
+  // and the reconstructions.
+  const auto row_bytes =
+      static_cast<int64_t>(static_cast<size_t>(n_atoms) * (2 * value_size + sizeof(int64_t)) +
+                           static_cast<size_t>(dim) * value_size);
+  const int64_t rows = detail::kWorkspaceBytes / std::max<int64_t>(row_bytes, 1);
+  // Whole inference blocks, so a block's codes are bit for bit those of the
+  // same rows encoded with all the data.
+  return std::max(detail::kBlockAlignment,
+                  rows / detail::kBlockAlignment * detail::kBlockAlignment);
+}
+
 }  // namespace
 
-void run_encode(const std::string& model, const std::string& data, const std::string& output) {
+namespace detail {
+
+int64_t apply_block_rows(int n_atoms, int dim, size_t value_size) {
+  return rows_per_block(n_atoms, dim, value_size, 0);
+}
+
+void run_encode(const std::string& model, const std::string& data, const std::string& output,
+                int64_t block_rows) {
   detail::check_output_paths({{"-o", output, {".npy", ".csv", ".npz"}}},
                              {{"model", model}, {"data", data}});
-  with_model_and_data(model, data, [&](const auto& m, const auto& X) {
-    const auto codes = encode(m, X);
-    check_finite_output(codes, "codes", m, X, model, data);
-    if (std::filesystem::path(output).extension() == ".npz") {
-      write_sparse_codes(output, to_sparse(codes));  // CSR: indptr, indices, values
-    } else {
-      write_matrix(output, codes);
+  const bool sparse = std::filesystem::path(output).extension() == ".npz";
+  with_model_and_data(model, data, [&]<typename T>(const Model<T>& m, const Matrix<T>& X) {
+    const int64_t block = rows_per_block(m.n_atoms(), m.dim(), sizeof(T), block_rows);
+    // CSR for .npz (indptr, indices, values), never dense in memory.
+    RowWriter<T> writer(output, sparse ? RowFormat::sparse : RowFormat::dense, X.rows(),
+                        m.n_atoms());
+    for (int64_t begin = 0; begin < X.rows(); begin += block) {
+      const Matrix<T> codes = encode(m, X.middleRows(begin, std::min(block, X.rows() - begin)));
+      check_finite_output<T>(codes, begin, "codes", m, X, model, data);
+      writer.append(codes);
     }
+    writer.commit();
   });
 }
 
-void run_reconstruct(const std::string& model, const std::string& data, const std::string& output) {
+void run_reconstruct(const std::string& model, const std::string& data, const std::string& output,
+                     int64_t block_rows) {
   detail::check_output_paths({{"-o", output, {".npy", ".csv"}}},
                              {{"model", model}, {"data", data}});
-  with_model_and_data(model, data, [&](const auto& m, const auto& X) {
-    const auto out = reconstruct(m, X);
-    if (detail::first_non_finite(out.data(), out.size()) >= 0) {
-      check_finite_output(encode(m, X), "codes", m, X, model, data);  // the codes' cause first
-      check_finite_output(out, "reconstructions", m, X, model, data);
+  with_model_and_data(model, data, [&]<typename T>(const Model<T>& m, const Matrix<T>& X) {
+    const int64_t block = rows_per_block(m.n_atoms(), m.dim(), sizeof(T), block_rows);
+    RowWriter<T> writer(output, RowFormat::dense, X.rows(), m.dim());
+    for (int64_t begin = 0; begin < X.rows(); begin += block) {
+      const auto rows = X.middleRows(begin, std::min(block, X.rows() - begin));
+      const Matrix<T> out = reconstruct(m, rows);
+      if (detail::first_non_finite(out.data(), out.size()) >= 0) {
+        // The codes' cause first, of any row: a later row's codes may be the
+        // ones that are not finite when this one's atoms overflow.
+        check_finite_output<T>(encode(m, rows), begin, "codes", m, X, model, data);
+        check_codes_from(begin + rows.rows(), block, m, X, model, data);
+        check_finite_output<T>(out, begin, "reconstructions", m, X, model, data);
+      }
+      writer.append(out);
     }
-    write_matrix(output, out);
+    writer.commit();
   });
 }
 
-EvalSummary run_eval(const std::string& model, const std::string& data) {
+EvalSummary run_eval(const std::string& model, const std::string& data, int64_t block_rows) {
   EvalSummary summary;
-  with_model_and_data(model, data, [&](const auto& m, const auto& X) {
+  with_model_and_data(model, data, [&]<typename T>(const Model<T>& m, const Matrix<T>& X) {
+    const int64_t block = rows_per_block(m.n_atoms(), m.dim(), sizeof(T), block_rows);
+    MetricsAccumulator<T> sums(m, X);
+    for (int64_t begin = 0; begin < X.rows(); begin += block) {
+      const auto rows = X.middleRows(begin, std::min(block, X.rows() - begin));
+      // As evaluate() computes them, so the metrics are its metrics.
+      const Matrix<T> codes = encode(m, rows);
+      Matrix<T> out(rows.rows(), rows.cols());
+      out.noalias() = codes * m.dictionary;
+      if (m.decoder_bias.size() > 0) out.rowwise() += m.decoder_bias.transpose();
+      sums.add(rows, codes, out);
+    }
     summary = EvalSummary{.samples = X.rows(),
                           .dim = X.cols(),
                           .n_atoms = m.n_atoms(),
                           .encoder = m.encoder.kind,
-                          .metrics = evaluate(m, X)};
+                          .metrics = sums.result()};
     const Metrics& metrics = summary.metrics;
-    // Non-finite codes or reconstructions make the FVU so (its sums are taken
-    // at the data's scale): name the first and its cause. An MSE beyond
-    // double's range with a finite FVU (data near 1e160) is reported as inf.
+    // Non-finite reconstructions make the FVU so (its sums are taken at the
+    // data's scale): name the first and its cause. An MSE beyond double's
+    // range with a finite FVU (data near 1e160) is reported as inf.
     if (!std::isfinite(metrics.fvu) || std::isnan(metrics.mse)) {
-      check_finite_output(encode(m, X), "codes", m, X, model, data);
-      check_finite_output(reconstruct(m, X), "reconstructions", m, X, model, data);
+      // A second pass, on failure only: the first non-finite code of any
+      // row, else the first non-finite reconstruction.
+      check_codes_from(0, block, m, X, model, data);
+      for (int64_t begin = 0; begin < X.rows(); begin += block) {
+        const auto rows = X.middleRows(begin, std::min(block, X.rows() - begin));
+        check_finite_output<T>(reconstruct(m, rows), begin, "reconstructions", m, X, model, data);
+      }
       DICTLEARN_FAIL("{}: the squared error of its reconstructions of {} overflows float64", model,
                      data);
     }
   });
   return summary;
+}
+
+}  // namespace detail
+
+void run_encode(const std::string& model, const std::string& data, const std::string& output) {
+  detail::run_encode(model, data, output, 0);
+}
+
+void run_reconstruct(const std::string& model, const std::string& data, const std::string& output) {
+  detail::run_reconstruct(model, data, output, 0);
+}
+
+EvalSummary run_eval(const std::string& model, const std::string& data) {
+  return detail::run_eval(model, data, 0);
 }
 
 PlotResult run_plot(const std::string& data_path, const std::string& model_path,

@@ -1,0 +1,34 @@
+// Internal: the block-wise passes of encode, reconstruct and eval
+// (src/workflows/apply.cpp), with the block size open to tests.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "dictlearn/workflows.hpp"
+
+namespace dictlearn::detail {
+
+/// The workspace of one block: its codes, their CSR form at worst (every entry
+/// stored) and its reconstructions, so rows_per_block = kWorkspaceBytes /
+/// (n_atoms (2 value size + 8) + dim value size), in whole kBlockAlignment rows
+/// (and at least that many, so a model with rows of over 256 KiB gets blocks
+/// of 256 rows, which then pass the bound).
+inline constexpr int64_t kWorkspaceBytes = int64_t{64} << 20;
+/// The inference passes' own block (src/core/model.cpp): blocks of whole ones
+/// give every row the codes it gets when all the data is encoded at once.
+inline constexpr int64_t kBlockAlignment = 256;
+
+/// The rows per block that run_encode, run_reconstruct and run_eval use.
+int64_t apply_block_rows(int n_atoms, int dim, size_t value_size);
+
+/// run_encode, run_reconstruct and run_eval with `block_rows` rows per block
+/// (0: apply_block_rows()); any block size gives the same files and metrics.
+void run_encode(const std::string& model, const std::string& data, const std::string& output,
+                int64_t block_rows);
+void run_reconstruct(const std::string& model, const std::string& data, const std::string& output,
+                     int64_t block_rows);
+EvalSummary run_eval(const std::string& model, const std::string& data, int64_t block_rows);
+
+}  // namespace dictlearn::detail
