@@ -44,9 +44,12 @@ class CliEffectsTest : public ::testing::Test {
     ASSERT_EQ(run_cli(dir_, "toy -o " + data_ + " --seed 3").code, 0);
   }
   /// `dictlearn fit` of the toy data with `args` into `name`.safetensors.
+  /// Runs fit under the seed's preset: each flag's effect on the seed's settings (under
+  /// auto, sparse encoders would bring the sae preset's values as well).
   std::string fit(const std::string& name, const std::string& args) {
     const std::string model = dir_ / (name + ".safetensors");
-    const CliResult result = run_cli(dir_, "fit " + data_ + " -o " + model + " -q " + args);
+    const CliResult result =
+        run_cli(dir_, "fit " + data_ + " -o " + model + " -q --preset seed " + args);
     EXPECT_EQ(result.code, 0) << args << ": " << result.err;
     return model;
   }
