@@ -7,9 +7,10 @@
 
 For each dataset and (encoder, atoms) case, with k = 5, it trains the grid
 lr {1e-3, 3e-3, 1e-2} x batch {256, 1024} x dead-atom handling on/off
-(--auxk 0.125 / 0) x init data/uniform (--init-dict), 24 points, plus the
-planned default (lr 2e-4 * sqrt(2^14 / atoms) capped at 1e-2, batch 256, auxk
-0.125, init data), all at the default run's epochs (about 6,000 steps at
+(on: the sae preset's --auxk 0.125 --auxk-k 5 --resample-every steps/12
+--resample-scale 1; off: --auxk 0 --resample-every 0) x init data/uniform
+(--init-dict), 24 points, plus the default run (only --encoder, --k and
+--atoms named: the binary's sae preset), all at the default run's epochs (about 6,000 steps at
 batch 256: recipe_data.planned_epochs; batch 1024 thus takes a quarter of the
 steps) and with the preset's other settings explicit: --unit-atoms --tied
 --decoder-bias mean --lr-decay 0.2 --dead-after min(N, 65536). Each run is
@@ -49,7 +50,7 @@ def points(atoms):
     grid = [{"lr": lr, "batch": b, "auxk": ax, "init": init, "default": False}
             for lr, b, ax, init in itertools.product(LRS, BATCHES, AUXKS, INITS)]
     grid.append({"lr": float(f"{recipe_data.planned_lr(atoms):g}"), "batch": 256, "auxk": 0.125,
-                 "init": "data", "default": True})
+                 "init": "uniform", "default": True})
     return grid
 
 
@@ -59,11 +60,21 @@ def key(r):
 
 
 def flags(p, encoder, atoms, epochs, n_train):
-    return ["--encoder", encoder, "--k", str(recipes.K), "--atoms", str(atoms),
-            "--epochs", str(epochs), "--batch-size", str(p["batch"]), "--lr", f"{p['lr']:g}",
-            "--auxk", f"{p['auxk']:g}", "--init-dict", p["init"], "--unit-atoms", "--tied",
-            "--decoder-bias", "mean", "--lr-decay", "0.2",
-            "--dead-after", str(min(n_train, 65536))]
+    named = ["--encoder", encoder, "--k", str(recipes.K), "--atoms", str(atoms)]
+    if p["default"]:
+        # The default point is the binary's own defaults: the sae preset (auto
+        # for these encoders) fills everything else.
+        return named
+    # Dead-atom handling on is the sae preset's: AuxK with k dead atoms, and
+    # resampling 1/12 of the steps apart (first half) at scale 1; off is neither.
+    steps = epochs * recipe_data.batches_per_epoch(n_train, p["batch"])
+    handling = (["--auxk", f"{p['auxk']:g}", "--auxk-k", str(recipes.K),
+                 "--resample-every", str(max(1, steps // 12)), "--resample-scale", "1"]
+                if p["auxk"] > 0 else ["--auxk", "0", "--resample-every", "0"])
+    return named + ["--epochs", str(epochs), "--batch-size", str(p["batch"]),
+                    "--lr", f"{p['lr']:g}", "--init-dict", p["init"], "--unit-atoms", "--tied",
+                    "--decoder-bias", "mean", "--lr-decay", "0.2",
+                    "--dead-after", str(min(n_train, 65536))] + handling
 
 
 def load(jsonl):

@@ -117,9 +117,12 @@ SAE_STEPS = 6000
 SAE_BATCH = 256
 
 
+def batches_per_epoch(n_train, batch):
+    return 1 if batch <= 0 or batch >= n_train else math.ceil(n_train / batch)
+
+
 def planned_epochs(n_train, batch=SAE_BATCH):
-    per_epoch = 1 if batch <= 0 or batch >= n_train else math.ceil(n_train / batch)
-    return max(1, math.ceil(SAE_STEPS / per_epoch))
+    return max(1, math.ceil(SAE_STEPS / batches_per_epoch(n_train, batch)))
 
 
 def planned_lr(atoms):
@@ -133,7 +136,7 @@ def planned_flags(n_train, atoms):
         "--epochs", str(planned_epochs(n_train)),
         "--lr", f"{planned_lr(atoms):g}",
         "--lr-decay", "0.2",
-        "--init-dict", "data",
+        "--init-dict", "uniform",
         "--unit-atoms",
         "--tied",
         "--decoder-bias", "mean",

@@ -66,7 +66,7 @@ TEST(PresetsTest, SaeOnFacePatchesAndDigits) {
   EXPECT_EQ(face.epochs, 31);  // 196 batches an epoch: 6,076 steps
   EXPECT_DOUBLE_EQ(face.adam.lr, 1.6e-3);
   EXPECT_EQ(face.lr_decay, 0.2);
-  EXPECT_EQ(face.dictionary_init, DictionaryInit::data);
+  EXPECT_EQ(face.dictionary_init, DictionaryInit::uniform);
   EXPECT_TRUE(face.unit_atoms);
   EXPECT_TRUE(face.tied);
   EXPECT_EQ(face.decoder_bias, DecoderBiasInit::mean);
@@ -176,7 +176,7 @@ TEST_F(PresetsCliTest, PlainFitIsTheSeedsLoopAndTopkIsSae) {
   EXPECT_EQ(metadata(sae, "train.preset"), "sae");
   EXPECT_EQ(metadata(sae, "train.atoms"), "8");
   EXPECT_EQ(metadata(sae, "train.k"), "1");
-  EXPECT_EQ(metadata(sae, "train.init-dict"), "data");
+  EXPECT_EQ(metadata(sae, "train.init-dict"), "uniform");
   const Model<float> model = load_model<float>(sae);
   EXPECT_EQ(model.n_atoms(), 8);
   EXPECT_EQ(model.decoder_bias.size(), 2);

@@ -1,8 +1,8 @@
 // dictlearn: presets, named sets of training defaults. `seed` is the blog
 // post's loop (FitOptions' own defaults: 2 atoms, U[0,1) atoms, full batch,
 // 10,000 epochs, lr 1e-3). `sae` is what sparse-autoencoder practice uses
-// on real data (OpenAI's top-k SAEs, sparsify, dictionary_learning): atoms
-// from samples, unit-norm and tied, the data's mean as decoder bias, batches
+// on real data (OpenAI's top-k SAEs, sparsify, dictionary_learning): random
+// atoms, unit-norm and tied, the data's mean as decoder bias, batches
 // of 256 for about 6,000 steps, a learning rate scaled to the atom count,
 // linear decay over the last 20%, AuxK for dead atoms. The preset only fills
 // the options a run does not set itself (FitJob::given); each row of
