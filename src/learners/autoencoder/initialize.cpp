@@ -13,8 +13,7 @@ Model<T> initialize(MatrixView<T> view, const FitOptions& options) {
   validate(options);
   DICTLEARN_CHECK(view.rows() >= 1 && view.cols() >= 1, "data: no data ({} x {})", view.rows(),
                   view.cols());
-  // Contiguous rows are read in place (as a plain matrix, so that Eigen sums
-  // the mean in the order it always has); other strides are copied once.
+  // Contiguous rows are read in place; other strides are copied once.
   const detail::ContiguousRows<T> rows(view);
   const Eigen::Map<const Matrix<T>> X = rows.matrix();
   const int dim = static_cast<int>(X.cols());
@@ -39,7 +38,12 @@ Model<T> initialize(MatrixView<T> view, const FitOptions& options) {
   if (options.decoder_bias == DecoderBiasInit::zero) {
     model.decoder_bias.setZero(dim);
   } else if (options.decoder_bias == DecoderBiasInit::mean) {
-    model.decoder_bias = X.template cast<double>().colwise().mean().transpose().template cast<T>();
+    // Row by row in double, each column summed in row order (the order of
+    // Eigen's colwise().mean() of the cast, bit for bit, without its N x dim
+    // double temporary: 4 GB and 5 s for 4,000,000 x 128 floats).
+    Vector<double> sum = Vector<double>::Zero(dim);
+    for (Eigen::Index i = 0; i < X.rows(); ++i) sum += X.row(i).transpose().template cast<double>();
+    model.decoder_bias = (sum / static_cast<double>(X.rows())).template cast<T>();
   }
   model.encoder = options.encoder;
   return model;
