@@ -165,11 +165,19 @@ void print_fit(const dl::FitSummary& trained) {
   if (trained.epochs > 0 && trained.first_epoch > 0) {
     const std::string from =
         trained.first_epoch == 1 ? "" : fmt::format(" at epoch {}", trained.first_epoch);
-    measures = fmt::format("; MSE {:.6g}{} -> {:.6g}, FVU {:.4g}", trained.first_mse, from,
-                           trained.last_mse, trained.last_fvu);
+    // One epoch in this run (one pass over big data): its MSE is the mean over
+    // its batches, not a start and an end ("MSE a -> a" read as no progress).
+    const bool one_epoch = trained.first_epoch == trained.epochs;
+    measures = one_epoch ? fmt::format("; MSE {:.6g} (mean over the epoch's batches), FVU {:.4g}",
+                                       trained.last_mse, trained.last_fvu)
+                         : fmt::format("; MSE {:.6g}{} -> {:.6g}, FVU {:.4g}", trained.first_mse,
+                                       from, trained.last_mse, trained.last_fvu);
     if (!trained.objective_terms.empty()) {
-      measures += fmt::format("; objective (MSE + {}) {:.6g} -> {:.6g}", trained.objective_terms,
-                              trained.first_objective, trained.last_loss);
+      measures += one_epoch ? fmt::format("; objective (MSE + {}) {:.6g}", trained.objective_terms,
+                                          trained.last_loss)
+                            : fmt::format("; objective (MSE + {}) {:.6g} -> {:.6g}",
+                                          trained.objective_terms, trained.first_objective,
+                                          trained.last_loss);
     }
   }
   fmt::print("trained {} {} atoms on {} x {} for {} epochs{}{}; wrote {}\n", trained.n_atoms,

@@ -663,6 +663,14 @@ TEST_F(CliTest, FitSummaryShowsTheMseAndTheObjectiveSeparately) {
       << auxk.out;
   EXPECT_NE(cell(last, "mse"), cell(last, "loss"));  // else the test shows nothing
 
+  // One epoch (one pass over big data): its MSE, not "MSE a -> a".
+  const Result one = run_cli(dir_, "fit " + data_ + " --epochs 1 -b 500 --encoder topk --k 1 -o " +
+                                       (dir_ / "one.safetensors"));
+  ASSERT_EQ(one.code, 0) << one.err;
+  EXPECT_NE(one.out.find("for 1 epochs; MSE "), std::string::npos) << one.out;
+  EXPECT_NE(one.out.find(" (mean over the epoch's batches), FVU "), std::string::npos) << one.out;
+  EXPECT_EQ(one.out.find("->"), std::string::npos) << one.out;
+
   const Result plain = run_cli(dir_, "fit " + data_ + " --epochs 5 -o " + (dir_ / "m.safetensors"));
   ASSERT_EQ(plain.code, 0) << plain.err;
   EXPECT_NE(plain.out.find("for 5 epochs; MSE "), std::string::npos) << plain.out;
