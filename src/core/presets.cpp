@@ -119,30 +119,40 @@ void apply_preset(Preset preset, FitOptions& options, const std::set<std::string
   }
 }
 
-std::string presets_markdown() {
+namespace {
+
+/// Each row of the table with its option's value under the seed's preset.
+std::vector<std::pair<const PresetRow*, std::string>> rows_with_seed_values() {
   const FitOptions seed;
-  std::string text =
-      "| option | `seed` | `sae` | why |\n"
-      "|---|---|---|---|\n";
+  std::vector<std::pair<const PresetRow*, std::string>> rows;
   for (const PresetRow& row : preset_table()) {
     const auto* parameter = find_parameter(fit_parameters(), row.flag);
     DICTLEARN_CHECK(parameter != nullptr, "preset row {} names no fit option", row.flag);
-    fmt::format_to(std::back_inserter(text), "| `--{}` | `{}` | {} | {} |\n", row.flag,
-                   parameter_value(*parameter, seed), row.sae, row.why);
+    rows.emplace_back(&row, parameter_value(*parameter, seed));
+  }
+  return rows;
+}
+
+}  // namespace
+
+std::string presets_markdown() {
+  std::string text =
+      "| option | `seed` | `sae` | why |\n"
+      "|---|---|---|---|\n";
+  for (const auto& [row, seed] : rows_with_seed_values()) {
+    fmt::format_to(std::back_inserter(text), "| `--{}` | `{}` | {} | {} |\n", row->flag, seed,
+                   row->sae, row->why);
   }
   return text;
 }
 
 std::string presets_help() {
-  const FitOptions seed;
   std::string text =
       "Presets (--preset; auto: sae for an encoder other than softmax, else seed; a flag given "
       "overrides its row):\n";
-  for (const PresetRow& row : preset_table()) {
-    const auto* parameter = find_parameter(fit_parameters(), row.flag);
-    DICTLEARN_CHECK(parameter != nullptr, "preset row {} names no fit option", row.flag);
-    fmt::format_to(std::back_inserter(text), "  --{:<14} seed: {:<9} sae: {}\n", row.flag,
-                   parameter_value(*parameter, seed), row.sae);
+  for (const auto& [row, seed] : rows_with_seed_values()) {
+    fmt::format_to(std::back_inserter(text), "  --{:<14} seed: {:<9} sae: {}\n", row->flag, seed,
+                   row->sae);
   }
   return text;
 }
