@@ -44,6 +44,14 @@ def save_init(path, tensors):
         f.write(struct.pack("<Q", len(text)) + text + body)
 
 
+def has_preset(binary, known={}):
+    """Whether `fit` has --preset (then its sae preset would fill what a workload leaves out)."""
+    if binary not in known:
+        text = subprocess.run([binary, "fit", "--help"], capture_output=True, text=True).stdout
+        known[binary] = "--preset" in text
+    return known[binary]
+
+
 def run_once(binary, w, data, init, work, threads):
     log = os.path.join(work, "ab.log.csv")
     command = [binary, "fit", data, "-o", os.path.join(work, "ab.safetensors"), "--init", init,
@@ -52,6 +60,8 @@ def run_once(binary, w, data, init, work, threads):
         command += ["--batch-size", str(w["batch"])]
     if w["encoder"] != "softmax":
         command += ["--encoder", w["encoder"], "--k", str(w["k"])]
+    if has_preset(binary):
+        command += ["--preset", "seed"]  # both binaries train the same settings
     start = time.perf_counter()
     subprocess.run(command, check=True)
     whole = time.perf_counter() - start
