@@ -122,7 +122,9 @@ def batches_per_epoch(n_train, batch):
 
 
 def planned_epochs(n_train, batch=SAE_BATCH):
-    return max(1, math.ceil(SAE_STEPS / batches_per_epoch(n_train, batch)))
+    """The sae preset's epochs: at least SAE_STEPS steps; up to 64 passes within 20,000 steps."""
+    per_epoch = batches_per_epoch(n_train, batch)
+    return max(1, math.ceil(SAE_STEPS / per_epoch), min(64, 20000 // per_epoch))
 
 
 def planned_lr(atoms):

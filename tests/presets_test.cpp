@@ -63,7 +63,7 @@ TEST(PresetsTest, SaeOnFacePatchesAndDigits) {
   EXPECT_EQ(face.n_atoms, 256);
   EXPECT_EQ(face.encoder.k, 6);
   EXPECT_EQ(face.batch_size, 256);
-  EXPECT_EQ(face.epochs, 31);  // 196 batches an epoch: 6,076 steps
+  EXPECT_EQ(face.epochs, 64);  // 196 batches an epoch: 64 passes are 12,544 steps
   EXPECT_DOUBLE_EQ(face.adam.lr, 1.6e-3);
   EXPECT_EQ(face.lr_decay, 0.2);
   EXPECT_EQ(face.dictionary_init, DictionaryInit::uniform);
@@ -72,8 +72,8 @@ TEST(PresetsTest, SaeOnFacePatchesAndDigits) {
   EXPECT_EQ(face.decoder_bias, DecoderBiasInit::mean);
   EXPECT_EQ(face.auxk, 0.125);
   EXPECT_EQ(face.dead_after, 50000);
-  EXPECT_EQ(face.auxk_k, 6);            // k
-  EXPECT_EQ(face.resample_every, 506);  // 31 x 196 = 6,076 steps / 12
+  EXPECT_EQ(face.auxk_k, 6);             // k
+  EXPECT_EQ(face.resample_every, 1045);  // 12,544 steps / 12
   EXPECT_EQ(face.resample_scale, 1.0);
   // Options no row names keep the seed's values.
   EXPECT_EQ(face.adam.beta2, FitOptions{}.adam.beta2);
@@ -81,7 +81,11 @@ TEST(PresetsTest, SaeOnFacePatchesAndDigits) {
 
   FitOptions digits = topk();
   apply_preset(Preset::sae, digits, {}, {.rows = 1438, .dim = 64});
-  EXPECT_EQ(digits.epochs, 1000);  // 6 batches an epoch
+  EXPECT_EQ(digits.epochs, 1000);  // 6 batches an epoch: 6,000 steps
+
+  FitOptions synth = topk();  // 352 batches an epoch: 56 passes fit in 20,000 steps
+  apply_preset(Preset::sae, synth, {}, {.rows = 90000, .dim = 128});
+  EXPECT_EQ(synth.epochs, 56);
   EXPECT_EQ(digits.dead_after, 1438);
 }
 

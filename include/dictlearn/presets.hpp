@@ -3,7 +3,7 @@
 // 10,000 epochs, lr 1e-3). `sae` is what sparse-autoencoder practice uses
 // on real data (OpenAI's top-k SAEs, sparsify, dictionary_learning): random
 // atoms, unit-norm and tied, the data's mean as decoder bias, batches
-// of 256 for about 6,000 steps, a learning rate scaled to the atom count,
+// of 256 for 6,000-20,000 steps, a learning rate scaled to the atom count,
 // linear decay over the last 20%, AuxK for dead atoms. The preset only fills
 // the options a run does not set itself (FitJob::given); each row of
 // preset_table() states its rule, and docs/OPTIONS.md and `fit --help` show
