@@ -7,6 +7,8 @@
 //   threshold  R = sign(P) ⊙ max(|P| − α, 0), P = X Dᵀ
 //              (scikit-learn's sparse_encode(algorithm='threshold')); with
 //              `positive`: R = max(P − α, 0)
+//   omp        min_r ‖x − rD‖² s.t. ‖r‖₀ ≤ L and/or ‖x − rD‖² ≤ ε, greedily
+//              (Batch-OMP; scikit-learn's orthogonal_mp_gram)
 //
 // A dictionary with a decoder bias b_dec codes X − 1 b_decᵀ in place of X, so
 // that R D + b_dec approximates X as a model's reconstruct() does; without one
@@ -41,6 +43,7 @@ namespace dictlearn {
 /// The coding methods.
 enum class CoderKind {
   threshold,  ///< soft threshold of X Dᵀ at α
+  omp,        ///< Batch orthogonal matching pursuit: L atoms or residual ε
 };
 
 /// One row of the coder table.
@@ -73,6 +76,17 @@ struct CodingOptions {
   double alpha = 1.0;
   /// threshold: codes >= 0 (scikit-learn's positive) (--positive).
   bool positive = false;
+  /// omp: the most atoms per signal (L). 0: scikit-learn's sparse_encode
+  /// default, max(1, ⌊dim/10⌋) capped at n_atoms, when max_error is 0, and
+  /// no cap but n_atoms when max_error is set (orthogonal_mp_gram ignores
+  /// n_nonzero_coefs when tol is given). More than n_atoms is refused, as
+  /// scikit-learn does. >= 0 (--n-nonzero).
+  int n_nonzero = 0;
+  /// omp: stop once the squared residual ‖x − rD‖² is <= max_error (ε,
+  /// orthogonal_mp_gram's tol); 0: not used. With n_nonzero > 0 as well, the
+  /// first of the two rules stops (SPAMS's L and eps). >= 0 and finite
+  /// (--max-error).
+  double max_error = 0;
   /// Threads for the blocks of signals; 0: all cores (--threads).
   int threads = 0;
 };
@@ -104,5 +118,26 @@ Matrix<T> encode(const Dictionary<T>& dictionary, MatrixView<std::type_identity_
 template <typename T>
 Matrix<T> encode_threshold(const Dictionary<T>& dictionary, MatrixView<std::type_identity_t<T>> X,
                            const CodingOptions& options);
+
+/// The Batch-OMP coder (options.method is not read; Rubinstein, Zibulevsky,
+/// Elad 2008, "Efficient implementation of the K-SVD algorithm using Batch
+/// Orthogonal Matching Pursuit"): per signal x (x − b_dec with a decoder
+/// bias), greedily min_r ‖x − rD‖² s.t. ‖r‖₀ ≤ L, or until ‖x − rD‖² ≤ ε
+/// (options.n_nonzero, options.max_error). Step by step as scikit-learn's
+/// orthogonal_mp_gram, so supports and coefficients are its own: the atom of
+/// largest |α| (the first on exact ties, in its order of swapped positions),
+/// a progressive Cholesky factor of G restricted to the support, γ from it,
+/// α = α⁰ − G_{:,S} γ with α⁰ = D x, and the residual norm by the Batch-OMP
+/// update. Like scikit-learn (which warns) it stops early, keeping what it
+/// has, when the best |α|² or the new Cholesky pivot is below the type's
+/// epsilon (a residual orthogonal to every atom, or dependent atoms: a zero
+/// signal codes as zeros). Throws Error for n_nonzero > n_atoms. Cost: G =
+/// D Dᵀ once per call (dim·n_atoms² flops, n_atoms² memory, shared by the
+/// blocks), D Xᵀ per block as one product (2·N·dim·n_atoms), then per signal
+/// and step k about 2·n_atoms·k + k² flops; workspace per block n_atoms·256
+/// + L² values.
+template <typename T>
+Matrix<T> encode_omp(const Dictionary<T>& dictionary, MatrixView<std::type_identity_t<T>> X,
+                     const CodingOptions& options);
 
 }  // namespace dictlearn

@@ -29,6 +29,13 @@ const std::vector<CoderRow>& coder_rows() {
         {"alpha", "positive"}},
        &encode_threshold<float>,
        &encode_threshold<double>},
+      {{CoderKind::omp,
+        "omp",
+        "Batch orthogonal matching pursuit: n_nonzero atoms or squared residual max_error "
+        "(scikit-learn's 'omp')",
+        {"n_nonzero", "max_error"}},
+       &encode_omp<float>,
+       &encode_omp<double>},
   };
   return rows;
 }
@@ -66,6 +73,10 @@ void validate(const CodingOptions& options) {
                   "--coder: unknown coder number {}", static_cast<int>(options.method));
   DICTLEARN_CHECK(options.alpha >= 0 && std::isfinite(options.alpha),
                   "--alpha: must be >= 0 and finite, got {}", options.alpha);
+  DICTLEARN_CHECK(options.n_nonzero >= 0, "--n-nonzero: must be >= 1, or 0 for the default, got {}",
+                  options.n_nonzero);
+  DICTLEARN_CHECK(options.max_error >= 0 && std::isfinite(options.max_error),
+                  "--max-error: must be >= 0 and finite (0: not used), got {}", options.max_error);
   DICTLEARN_CHECK(options.threads >= 0, "--threads: must be >= 0 (0: all cores), got {}",
                   options.threads);
 }
