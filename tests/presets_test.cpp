@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -131,9 +132,15 @@ TEST(PresetsTest, FlagsGivenAreLeftAloneAndTheRestFollowThem) {
 TEST(PresetsTest, KIsSetOnlyForEncodersThatReadIt) {
   FitOptions options;
   options.encoder.kind = EncoderKind::relu;
-  apply_preset(Preset::sae, options, {}, {.rows = 50000, .dim = 64});
+  const std::vector<std::string> applied =
+      apply_preset(Preset::sae, options, {}, {.rows = 50000, .dim = 64});
   EXPECT_EQ(options.encoder.k, 0);
-  EXPECT_EQ(options.auxk_k, 0);  // AuxK is for the encoders that select the top k
+  // AuxK is for the encoders that select the top k, as the table says.
+  EXPECT_EQ(options.auxk, 0);
+  EXPECT_EQ(options.auxk_k, 0);
+  for (const char* flag : {"k", "auxk", "auxk-k"})
+    EXPECT_EQ(std::count(applied.begin(), applied.end(), flag), 0) << flag;
+  EXPECT_EQ(applied.front(), "atoms");
   EXPECT_EQ(options.n_atoms, 256);
 }
 

@@ -42,12 +42,14 @@ struct DataShape {
 
 /// One row of the preset table: a training option and its value under each
 /// preset. `apply` sets the `sae` value, given the data's shape and the
-/// options chosen so far (rows apply in table order: atoms before k and lr).
+/// options chosen so far (rows apply in table order: atoms before k and lr),
+/// and returns true; false, setting nothing, where the option does not act on
+/// the encoder (k, AuxK for encoders that do not select the top k).
 struct PresetRow {
   std::string flag;  ///< the fit option's flag, a row of fit_parameters()
   std::string sae;   ///< the `sae` value or its rule, as docs and --help state it
   std::string why;   ///< where the value comes from (measurement or practice)
-  void (*apply)(FitOptions& options, const DataShape& shape);
+  bool (*apply)(FitOptions& options, const DataShape& shape);
 };
 
 /// The options the `sae` preset sets, in the order they are applied. Every
@@ -57,9 +59,10 @@ const std::vector<PresetRow>& preset_table();
 /// Gives every option of `preset` that is not in `given` (flags, as
 /// FitJob::given holds them) its preset value for data of `shape`. `seed`
 /// changes nothing: FitOptions' defaults are the seed's. With `given` empty
-/// every row applies.
-void apply_preset(Preset preset, FitOptions& options, const std::set<std::string>& given,
-                  const DataShape& shape);
+/// every row applies. Returns the flags it set, in table order (what a run
+/// prints as the preset's choice).
+std::vector<std::string> apply_preset(Preset preset, FitOptions& options,
+                                      const std::set<std::string>& given, const DataShape& shape);
 
 /// The table as Markdown (docs/OPTIONS.md) and as plain lines (`fit --help`).
 std::string presets_markdown();

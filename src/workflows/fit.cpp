@@ -100,20 +100,13 @@ std::string objective_terms(const FitOptions& options, EncoderKind encoder) {
   return terms;
 }
 
-/// "preset sae: --atoms 256 --k 6 ..." : the values the preset chose (the
-/// options the run gave itself left out), so a run says what it trains with.
-std::string preset_note(const FitOptions& options, const std::set<std::string>& given) {
+/// "preset sae (...): --atoms 256 --k 6 ...": the values the preset chose
+/// (`applied`, apply_preset's flags), so a run says what it trains with.
+std::string preset_note(const FitOptions& options, const std::vector<std::string>& applied) {
   std::string text = "preset sae (--preset seed for the seed's defaults):";
-  for (const PresetRow& row : preset_table()) {
-    if (given.count(row.flag) > 0) continue;
-    if (row.flag == "k" && !encoder_traits(options.encoder.kind).needs_k) continue;
-    if ((row.flag == "auxk" || row.flag == "auxk-k") &&
-        !encoder_traits(options.encoder.kind).selects_top_k)
-      continue;
-    const auto* parameter = find_parameter(fit_parameters(), row.flag);
-    const std::string value = parameter_value(*parameter, options);
-    text +=
-        value == "true" ? fmt::format(" --{}", row.flag) : fmt::format(" --{} {}", row.flag, value);
+  for (const std::string& flag : applied) {
+    const std::string value = parameter_value(*find_parameter(fit_parameters(), flag), options);
+    text += value == "true" ? fmt::format(" --{}", flag) : fmt::format(" --{} {}", flag, value);
   }
   return text;
 }
@@ -201,9 +194,10 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
   }
   // The preset fills what the run does not set (with --init, by the model's encoder).
   const Preset preset = choose_preset(job.preset, options.encoder.kind);
-  apply_preset(preset, options, given, {.rows = X.rows(), .dim = X.cols()});
+  const std::vector<std::string> applied =
+      apply_preset(preset, options, given, {.rows = X.rows(), .dim = X.cols()});
   validate(options);
-  if (preset == Preset::sae && report.note) report.note(preset_note(options, given));
+  if (preset == Preset::sae && report.note) report.note(preset_note(options, applied));
   if (job.resume.empty() && job.init.empty()) initial = initialize<T>(X, options);
   // The training settings travel with the model: this run's effective options
   // (with --init, the model's atoms and encoder, as the run trains them).
