@@ -19,6 +19,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/check.hpp"
@@ -86,6 +87,25 @@ std::string link_text(const std::string& path) {
 [[noreturn]] void refuse(const std::string& path, mode_t mode) {
   DICTLEARN_FAIL("{} exists and is not a regular file ({}); it is never replaced", path,
                  detail::file_kind(mode));
+}
+
+/// pwrite or pread of `size` bytes at `offset`, in as many calls as it takes
+/// (EINTR retried): nullptr when all are done, else strerror's text, or ""
+/// when a call moved no byte.
+template <typename Io, typename Buffer>
+const char* positional_io(Io io, int fd, Buffer* data, size_t size, uint64_t offset) {
+  using Byte = std::conditional_t<std::is_const_v<Buffer>, const char, char>;
+  auto* bytes = static_cast<Byte*>(data);
+  while (size > 0) {
+    const ssize_t done = io(fd, bytes, size, static_cast<off_t>(offset));
+    if (done < 0 && errno == EINTR) continue;
+    if (done < 0) return std::strerror(errno);
+    if (done == 0) return "";
+    bytes += done;
+    offset += static_cast<uint64_t>(done);
+    size -= static_cast<size_t>(done);
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -186,18 +206,9 @@ void AtomicFile::write_at(uint64_t offset, const void* data, size_t size) {
   if (std::fflush(file_) != 0) {
     DICTLEARN_FAIL("{}: cannot write: {}", path_, std::strerror(errno));
   }
-  const auto* bytes = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t done = ::pwrite(::fileno(file_), bytes, size, static_cast<off_t>(offset));
-    if (done < 0 && errno == EINTR) continue;
-    if (done <= 0) {
-      DICTLEARN_FAIL("{}: cannot write: {}", path_,
-                     done < 0 ? std::strerror(errno) : "write failed");
-    }
-    bytes += done;
-    offset += static_cast<uint64_t>(done);
-    size -= static_cast<size_t>(done);
-  }
+  const char* problem = positional_io(::pwrite, ::fileno(file_), data, size, offset);
+  if (problem != nullptr)
+    DICTLEARN_FAIL("{}: cannot write: {}", path_, *problem ? problem : "write failed");
 }
 
 void AtomicFile::read_at(uint64_t offset, void* data, size_t size) {
@@ -208,17 +219,10 @@ void AtomicFile::read_at(uint64_t offset, void* data, size_t size) {
   if (std::fflush(file_) != 0) {
     DICTLEARN_FAIL("{}: cannot write: {}", path_, std::strerror(errno));
   }
-  auto* bytes = static_cast<char*>(data);
-  while (size > 0) {
-    const ssize_t done = ::pread(::fileno(file_), bytes, size, static_cast<off_t>(offset));
-    if (done < 0 && errno == EINTR) continue;
-    if (done <= 0) {
-      DICTLEARN_FAIL("{}: cannot read back: {}", path_,
-                     done < 0 ? std::strerror(errno) : "the file is shorter than written");
-    }
-    bytes += done;
-    offset += static_cast<uint64_t>(done);
-    size -= static_cast<size_t>(done);
+  const char* problem = positional_io(::pread, ::fileno(file_), data, size, offset);
+  if (problem != nullptr) {
+    DICTLEARN_FAIL("{}: cannot read back: {}", path_,
+                   *problem ? problem : "the file is shorter than written");
   }
 }
 
