@@ -62,6 +62,11 @@ class MetricsAccumulator {
   void add(MatrixView<std::type_identity_t<T>> X_rows, MatrixView<std::type_identity_t<T>> codes,
            MatrixView<std::type_identity_t<T>> reconstructions);
 
+  /// Encodes the next rows of X under `model`, reconstructs them (R D +
+  /// b_dec, as evaluate() does) and adds them: what evaluate() and `eval`'s
+  /// blocks do.
+  void add_encoded(const Model<T>& model, MatrixView<std::type_identity_t<T>> X_rows);
+
   /// The metrics of the rows added so far (all of X, when every block is in).
   Metrics result() const;
 

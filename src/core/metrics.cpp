@@ -102,13 +102,19 @@ Metrics MetricsAccumulator<T>::result() const {
 }
 
 template <typename T>
-Metrics evaluate(const Model<T>& model, MatrixView<std::type_identity_t<T>> X) {
-  const Matrix<T> codes = encode(model, X);
-  Matrix<T> out(X.rows(), X.cols());
+void MetricsAccumulator<T>::add_encoded(const Model<T>& model,
+                                        MatrixView<std::type_identity_t<T>> X_rows) {
+  const Matrix<T> codes = encode(model, X_rows);
+  Matrix<T> out(X_rows.rows(), X_rows.cols());
   out.noalias() = codes * model.dictionary;
   if (model.decoder_bias.size() > 0) out.rowwise() += model.decoder_bias.transpose();
+  add(X_rows, codes, out);
+}
+
+template <typename T>
+Metrics evaluate(const Model<T>& model, MatrixView<std::type_identity_t<T>> X) {
   MetricsAccumulator<T> sums(model, X);
-  sums.add(X, codes, out);
+  sums.add_encoded(model, X);
   return sums.result();
 }
 

@@ -188,15 +188,9 @@ EvalSummary run_eval(const std::string& model, const std::string& data, int64_t 
   with_model_and_data(model, data, [&]<typename T>(const Model<T>& m, const Matrix<T>& X) {
     const int64_t block = rows_per_block(m.n_atoms(), m.dim(), sizeof(T), block_rows);
     MetricsAccumulator<T> sums(m, X);
-    for (int64_t begin = 0; begin < X.rows(); begin += block) {
-      const auto rows = X.middleRows(begin, std::min(block, X.rows() - begin));
-      // As evaluate() computes them, so the metrics are its metrics.
-      const Matrix<T> codes = encode(m, rows);
-      Matrix<T> out(rows.rows(), rows.cols());
-      out.noalias() = codes * m.dictionary;
-      if (m.decoder_bias.size() > 0) out.rowwise() += m.decoder_bias.transpose();
-      sums.add(rows, codes, out);
-    }
+    // Block by block as evaluate() does it whole: its metrics, bit for bit.
+    for (int64_t begin = 0; begin < X.rows(); begin += block)
+      sums.add_encoded(m, X.middleRows(begin, std::min(block, X.rows() - begin)));
     summary = EvalSummary{.samples = X.rows(),
                           .dim = X.cols(),
                           .n_atoms = m.n_atoms(),
