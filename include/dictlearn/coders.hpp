@@ -42,8 +42,12 @@ namespace dictlearn {
 
 /// The coding methods.
 enum class CoderKind {
-  threshold,  ///< soft threshold of X Dᵀ at α
-  omp,        ///< Batch orthogonal matching pursuit: L atoms or residual ε
+  threshold,   ///< soft threshold of X Dᵀ at α
+  omp,         ///< Batch orthogonal matching pursuit: L atoms or residual ε
+  lars,        ///< least-angle regression stopped at L atoms
+  lasso_lars,  ///< lasso by the LARS homotopy down to α (exact: kinks and drops)
+  lasso_cd,    ///< lasso by coordinate descent on G, stopped on the duality gap
+  fista,       ///< lasso / elastic net by FISTA, step 1 / λ_max(G)
 };
 
 /// One row of the coder table.
@@ -74,7 +78,8 @@ struct CodingOptions {
   /// threshold: the threshold (scikit-learn's alpha, default 1 as there);
   /// the lasso methods: the ℓ1 weight. >= 0 and finite (--alpha).
   double alpha = 1.0;
-  /// threshold: codes >= 0 (scikit-learn's positive) (--positive).
+  /// Codes >= 0 (scikit-learn's positive, SPAMS's pos), for the coders whose
+  /// row lists "positive"; refused for the others (--positive).
   bool positive = false;
   /// omp: the most atoms per signal (L). 0: scikit-learn's sparse_encode
   /// default, max(1, ⌊dim/10⌋) capped at n_atoms, when max_error is 0, and
@@ -87,6 +92,16 @@ struct CodingOptions {
   /// first of the two rules stops (SPAMS's L and eps). >= 0 and finite
   /// (--max-error).
   double max_error = 0;
+  /// The lasso methods: the elastic net's ℓ2 weight λ₂ of ½λ₂‖r‖² (SPAMS's
+  /// lambda2); 0: plain lasso. >= 0 and finite (--l2).
+  double l2 = 0;
+  /// The iterative methods (lasso_cd, fista): the most passes over the atoms
+  /// or iterations per signal. >= 1 (--max-iter).
+  int max_iter = 1000;
+  /// The iterative methods: the stopping tolerance on the duality gap,
+  /// relative to ‖x‖² (the coder's row says how). >= 0 and finite
+  /// (--coder-tol).
+  double tol = 1e-4;
   /// Threads for the blocks of signals; 0: all cores (--threads).
   int threads = 0;
 };

@@ -1,5 +1,6 @@
 // The coder table and the one sparse_encode() entry that dispatches on it.
 #include <cmath>
+#include <string_view>
 
 #include "coders/coding.hpp"
 #include "core/check.hpp"
@@ -40,11 +41,25 @@ const std::vector<CoderRow>& coder_rows() {
   return rows;
 }
 
+/// The row of `kind`, or nullptr for a value no row has.
+const CoderRow* find_coder_row(CoderKind kind) {
+  for (const CoderRow& row : coder_rows()) {
+    if (row.traits.kind == kind) return &row;
+  }
+  return nullptr;
+}
+
 const CoderRow& coder_row(CoderKind kind) {
-  const auto& rows = coder_rows();
-  const auto index = static_cast<size_t>(kind);
-  DICTLEARN_ASSERT(index < rows.size() && rows[index].traits.kind == kind);
-  return rows[index];
+  const CoderRow* row = find_coder_row(kind);
+  DICTLEARN_ASSERT(row != nullptr);
+  return *row;
+}
+
+bool reads(const CoderTraits& traits, const char* field) {
+  for (const char* name : traits.parameters) {
+    if (std::string_view(name) == field) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -69,14 +84,22 @@ CoderKind parse_coder(const std::string& name, const std::string& parameter) {
 }
 
 void validate(const CodingOptions& options) {
-  DICTLEARN_CHECK(static_cast<size_t>(options.method) < coder_rows().size(),
-                  "--coder: unknown coder number {}", static_cast<int>(options.method));
+  const CoderRow* row = find_coder_row(options.method);
+  DICTLEARN_CHECK(row != nullptr, "--coder: unknown coder number {}",
+                  static_cast<int>(options.method));
+  DICTLEARN_CHECK(!options.positive || reads(row->traits, "positive"),
+                  "--positive: the {} coder has no positive form", row->traits.name);
   DICTLEARN_CHECK(options.alpha >= 0 && std::isfinite(options.alpha),
                   "--alpha: must be >= 0 and finite, got {}", options.alpha);
   DICTLEARN_CHECK(options.n_nonzero >= 0, "--n-nonzero: must be >= 1, or 0 for the default, got {}",
                   options.n_nonzero);
   DICTLEARN_CHECK(options.max_error >= 0 && std::isfinite(options.max_error),
                   "--max-error: must be >= 0 and finite (0: not used), got {}", options.max_error);
+  DICTLEARN_CHECK(options.l2 >= 0 && std::isfinite(options.l2),
+                  "--l2: must be >= 0 and finite, got {}", options.l2);
+  DICTLEARN_CHECK(options.max_iter >= 1, "--max-iter: must be >= 1, got {}", options.max_iter);
+  DICTLEARN_CHECK(options.tol >= 0 && std::isfinite(options.tol),
+                  "--coder-tol: must be >= 0 and finite, got {}", options.tol);
   DICTLEARN_CHECK(options.threads >= 0, "--threads: must be >= 0 (0: all cores), got {}",
                   options.threads);
 }
