@@ -127,6 +127,21 @@ TEST_F(CliCodersTest, CsvAtomsAreReadAsFloat64AndBlocksChangeNothing) {
   EXPECT_EQ(file_bytes(blocks), file_bytes(whole));
 }
 
+TEST_F(CliCodersTest, AFloat32AtomsFileCodesInFloat32WhateverTheExtensionsCase) {
+  const std::string atoms32 = dir_ / "ATOMS32.NPY", out = dir_ / "codes.npy",
+                    expected = dir_ / "expected.npy";
+  write_npy(atoms32, read_matrix<float>(atoms_));
+  const CodingOptions omp{.method = CoderKind::omp, .n_nonzero = 2};
+  ASSERT_EQ(
+      run_cli(dir_, "encode " + atoms32 + " " + data_ + " -o " + out + " --coder omp --n-nonzero 2")
+          .code,
+      0);
+  write_matrix(expected, sparse_encode(Dictionary<float>{.dictionary = read_matrix<float>(atoms32)},
+                                       read_matrix<float>(data_), omp));
+  EXPECT_EQ(file_bytes(out), file_bytes(expected));
+  EXPECT_EQ(npy_dtype(out), DType::float32);
+}
+
 /// The number after `label` in eval's output (NaN when absent).
 double reported(const std::string& out, const std::string& label) {
   const size_t at = out.find(label);
@@ -339,6 +354,13 @@ TEST_F(CliCodersTest, BadInputIsOneLineExitOneAndNothingWritten) {
     EXPECT_EQ(file_bytes(out), "before") << args;
   }
   for (const auto& name : dir_.listing()) EXPECT_EQ(name.find(".tmp"), std::string::npos) << name;
+  // The dictionary and the data are inputs: never the output.
+  const std::string atoms_bytes = file_bytes(atoms_);
+  expect_cli_error(run_cli(dir_, "encode " + base + " --coder omp -o " + atoms_),
+                   {"-o: ", "is also the input dictionary"});
+  expect_cli_error(run_cli(dir_, "encode " + base + " --coder omp -o " + data_),
+                   {"-o: ", "is also the input data"});
+  EXPECT_EQ(file_bytes(atoms_), atoms_bytes);
 }
 
 }  // namespace

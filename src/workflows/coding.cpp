@@ -29,6 +29,14 @@
 namespace dictlearn {
 namespace {
 
+/// The path's extension in lower case (".npy"), as the readers compare it.
+std::string lower_extension(const std::string& path) {
+  std::string extension = std::filesystem::path(path).extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return extension;
+}
+
 bool reads(CoderKind kind, std::string_view member) {
   const auto& names = coder_traits(kind).parameters;
   return std::any_of(names.begin(), names.end(), [&](const char* name) { return member == name; });
@@ -38,7 +46,7 @@ bool reads(CoderKind kind, std::string_view member) {
 /// which holds every number a float32 or float64 CSV was written from.
 DType dictionary_dtype(const std::string& path) {
   if (!is_atoms_file(path)) return model_dtype(path);
-  return std::filesystem::path(path).extension() == ".npy" ? npy_dtype(path) : DType::float64;
+  return lower_extension(path) == ".npy" ? npy_dtype(path) : DType::float64;
 }
 
 /// The dictionary of a model file (atoms and decoder bias), or the atoms of a
@@ -113,9 +121,7 @@ int64_t block_rows_for(int n_atoms, int dim, size_t value_size, int64_t requeste
 }  // namespace
 
 bool is_atoms_file(const std::string& path) {
-  std::string extension = std::filesystem::path(path).extension().string();
-  std::transform(extension.begin(), extension.end(), extension.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string extension = lower_extension(path);
   return extension == ".npy" || extension == ".csv";
 }
 
@@ -124,8 +130,9 @@ namespace detail {
 void run_encode(const std::string& dictionary, const std::string& data, const std::string& output,
                 const CodingOptions& coding, int64_t block_rows) {
   validate(coding);
-  detail::check_output_paths({{"-o", output, {".npy", ".csv", ".npz"}}},
-                             {{"model", dictionary}, {"data", data}});
+  detail::check_output_paths(
+      {{"-o", output, {".npy", ".csv", ".npz"}}},
+      {{is_atoms_file(dictionary) ? "dictionary" : "model", dictionary}, {"data", data}});
   const bool sparse = std::filesystem::path(output).extension() == ".npz";
   with_dictionary_and_data(
       dictionary, data, coding, [&]<typename T>(const Dictionary<T>& D, const Matrix<T>& X) {
