@@ -128,7 +128,9 @@ DemoSummary run_demo(const DemoJob& job, const FitCallbacks& callbacks = {});
 /// `dictlearn encode`: the codes of `data` under `model` to `output`: .npy
 /// or .csv dense, .npz sparse (CSR). In the model's dtype. Codes that are not
 /// finite are never written: Error naming the model file, the row and the
-/// likely cause (e.g. a temperature too small for the dtype).
+/// likely cause (e.g. a temperature too small for the dtype). A plain atoms
+/// file (is_atoms_file) has no encoder: Error saying to choose a coder
+/// (the CodingOptions form below).
 void run_encode(const std::string& model, const std::string& data, const std::string& output);
 
 /// Whether `path` names the atoms of a plain dictionary (a .npy or .csv file,
@@ -171,7 +173,7 @@ struct EvalSummary {
 /// Error naming the model file, the row and the likely cause when the codes or
 /// reconstructions are not finite (as run_encode and run_reconstruct do,
 /// writing nothing); an MSE beyond double's range (data near 1e160) is inf,
-/// the FVU finite.
+/// the FVU finite. A plain atoms file is refused as by run_encode.
 EvalSummary run_eval(const std::string& model, const std::string& data);
 
 /// `dictlearn eval --coder`: the metrics of the codes of `coding`'s coder
