@@ -73,19 +73,25 @@ void add_parameters(CLI::App* app, const std::vector<dl::Parameter<Options>>& ta
   }
 }
 
-/// Resolves the choice flags given (errors name the flag: exit 1) and notes
-/// which flags were given.
+/// Resolves the choice flags of `table` given to `command` (errors name the
+/// flag: exit 1) and adds the flags given to `given`.
 template <typename Options>
-void resolve(FitArgs& args, const std::vector<dl::Parameter<Options>>& table, Options& options) {
+void resolve(CLI::App* command, const std::vector<dl::Parameter<Options>>& table, Options& options,
+             std::map<std::string, std::string>& choices, std::set<std::string>& given) {
   for (const auto& row : table) {
-    if (row.positional || args.command->get_option_no_throw("--" + row.flag) == nullptr) continue;
-    if (args.command->count("--" + row.flag) == 0) continue;
-    args.job.given.insert(row.flag);
+    if (row.positional || command->get_option_no_throw("--" + row.flag) == nullptr) continue;
+    if (command->count("--" + row.flag) == 0) continue;
+    given.insert(row.flag);
     if (std::holds_alternative<dl::ChoiceField<Options>>(row.field) ||
         std::holds_alternative<uint64_t& (*)(Options&)>(row.field)) {
-      dl::set_parameter_value(row, options, args.choices[row.flag]);
+      dl::set_parameter_value(row, options, choices[row.flag]);
     }
   }
+}
+
+template <typename Options>
+void resolve(FitArgs& args, const std::vector<dl::Parameter<Options>>& table, Options& options) {
+  resolve(args.command, table, options, args.choices, args.job.given);
 }
 
 void resolve(FitArgs& args) {
@@ -193,10 +199,26 @@ void print_eval(const dl::EvalSummary& eval) {
   fmt::print("samples          {}\n", eval.samples);
   fmt::print("dim              {}\n", eval.dim);
   fmt::print("atoms            {}\n", eval.n_atoms);
-  fmt::print("encoder          {}\n", dl::encoder_name(eval.encoder));
+  if (eval.coding) {
+    fmt::print("coder            {}\n", dl::coder_flag_name(eval.coding->method));
+  } else {
+    fmt::print("encoder          {}\n", dl::encoder_name(eval.encoder));
+  }
   fmt::print("MSE              {:.8g}\n", metrics.mse);
   fmt::print("FVU              {:.6g}\n", metrics.fvu);
-  fmt::print("L0               {:.4g} of {} atoms per sample\n", metrics.l0, eval.n_atoms);
+  if (eval.coding) {
+    // The coders' report: what their objectives are made of, per sample.
+    fmt::print("residual         {:.8g} (mean |x - rD|^2 per sample), relative {:.6g}\n",
+               metrics.residual, metrics.relative_residual);
+    if (eval.objective) {
+      fmt::print("objective        {:.8g} (mean per sample of 1/2 |x - rD|^2 + alpha |r|_1{})\n",
+                 *eval.objective, eval.coding->l2 > 0 ? " + 1/2 l2 |r|^2" : "");
+    }
+    fmt::print("L0               {:.4g} of {} atoms per sample, max {}\n", metrics.l0, eval.n_atoms,
+               metrics.max_l0);
+  } else {
+    fmt::print("L0               {:.4g} of {} atoms per sample\n", metrics.l0, eval.n_atoms);
+  }
   fmt::print("dead atoms       {:.2f}% (never nonzero on this data)\n",
              100 * metrics.dead_fraction);
   fmt::print("atom usage       min {:.4g}, median {:.4g}, max {:.4g} (fraction of samples)\n",
@@ -266,6 +288,8 @@ struct Commands {
 
   CLI::App *encode = nullptr, *reconstruct = nullptr, *eval = nullptr;
   std::string model_path, data_path, output_path;
+  dl::CodingOptions coding;  // encode and eval: the coding table's flags
+  std::map<std::string, std::string> coding_choices;
 
   CLI::App* plot = nullptr;
   std::string plot_model, plot_log, plot_dir = "figures", plot_patch_shape;
@@ -298,8 +322,13 @@ void define_commands(CLI::App& app, Commands& c) {
   c.reconstruct = app.add_subcommand("reconstruct", "write the reconstructions of DATA");
   c.eval = app.add_subcommand(
       "eval", "print the reconstruction MSE, FVU and code statistics of MODEL on DATA");
-  for (CLI::App* sub : {c.encode, c.reconstruct, c.eval}) {
-    sub->add_option("model", c.model_path, "model file (.safetensors)")->required();
+  c.reconstruct->add_option("model", c.model_path, "model file (.safetensors)")->required();
+  c.reconstruct->add_option("data", c.data_path, "data file (.npy or .csv)")->required();
+  for (CLI::App* sub : {c.encode, c.eval}) {
+    sub->add_option("model", c.model_path,
+                    "model file (.safetensors), or a dictionary's atoms (.npy or .csv, n_atoms x "
+                    "dim; needs --coder)")
+        ->required();
     sub->add_option("data", c.data_path, "data file (.npy or .csv)")->required();
   }
   c.encode
@@ -308,6 +337,13 @@ void define_commands(CLI::App& app, Commands& c) {
       ->required();
   c.reconstruct->add_option("-o,--output", c.output_path, "output reconstructions (.npy or .csv)")
       ->required();
+  for (CLI::App* sub : {c.encode, c.eval}) {
+    add_parameters(sub, dl::coding_parameters(), c.coding, c.coding_choices);
+    // Left out, --coder is the model's own encoder and --n-nonzero the
+    // coder's default, not CodingOptions' threshold and 0 (which the CLI refuses).
+    for (const char* flag : {"--coder", "--n-nonzero"}) sub->get_option(flag)->default_str("");
+    sub->footer("\n" + dl::coders_help());
+  }
 
   c.plot = app.add_subcommand("plot", "render the figures from data, a model and a log");
   c.plot->add_option("data", c.data_path, "data file (.npy or .csv)")->required();
@@ -325,6 +361,17 @@ void define_commands(CLI::App& app, Commands& c) {
   add_fit_flags(c.demo, c.demo_args);
 }
 
+/// The coding flags of encode or eval: their values checked (validate) and
+/// the flags given checked against the coder (check_coding_flags), before
+/// any file is read. Whether --coder was given.
+bool resolve_coding(Commands& c, CLI::App* command) {
+  std::set<std::string> given;
+  resolve(command, dl::coding_parameters(), c.coding, c.coding_choices, given);
+  dl::validate(c.coding);
+  dl::check_coding_flags(c.coding, given);
+  return given.count("coder") > 0;
+}
+
 /// Runs the parsed command: one library call, then its printed summary.
 void run_command(Commands& c) {
   if (c.toy->parsed()) {
@@ -337,14 +384,21 @@ void run_command(Commands& c) {
     const dl::FitSummary trained = dl::run_fit(c.fit_args.job, reporter.callbacks());
     if (!c.fit_args.job.quiet) print_fit(trained);
   } else if (c.encode->parsed()) {
+    const bool coder = resolve_coding(c, c.encode);
     print_reading(c.data_path, dl::data_file_info(c.data_path));
-    dl::run_encode(c.model_path, c.data_path, c.output_path);
+    if (coder) {
+      dl::run_encode(c.model_path, c.data_path, c.output_path, c.coding);
+    } else {
+      dl::run_encode(c.model_path, c.data_path, c.output_path);
+    }
   } else if (c.reconstruct->parsed()) {
     print_reading(c.data_path, dl::data_file_info(c.data_path));
     dl::run_reconstruct(c.model_path, c.data_path, c.output_path);
   } else if (c.eval->parsed()) {
+    const bool coder = resolve_coding(c, c.eval);
     print_reading(c.data_path, dl::data_file_info(c.data_path));
-    print_eval(dl::run_eval(c.model_path, c.data_path));
+    print_eval(coder ? dl::run_eval(c.model_path, c.data_path, c.coding)
+                     : dl::run_eval(c.model_path, c.data_path));
   } else if (c.plot->parsed()) {
     const dl::PlotResult result =
         dl::run_plot(c.data_path, c.plot_model, c.plot_log, c.plot_dir, c.plot_patch_shape);

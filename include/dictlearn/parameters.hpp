@@ -13,10 +13,12 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "dictlearn/coders.hpp"
 #include "dictlearn/trainer.hpp"
 
 namespace dictlearn {
@@ -146,7 +148,42 @@ std::string resume_setting_key(const std::map<std::string, std::string>& metadat
 /// with --preset auto (the library's own default is seed).
 FitJob cli_fit_job();
 
-/// docs/OPTIONS.md: both tables of `dictlearn fit` as Markdown.
+/// docs/OPTIONS.md: both tables of `dictlearn fit` and the coding table of
+/// `dictlearn encode` / `eval` as Markdown.
 std::string options_markdown();
+
+/// The coding options (CodingOptions) as `dictlearn encode` and `eval` take
+/// them, in the order of `encode --help`: --coder, --n-nonzero, --max-error,
+/// --alpha, --l2, --positive, --max-iter, --coder-tol, --threads
+/// (src/core/coding_parameters.cpp). validate(const CodingOptions&) checks
+/// every row; a row's help ends with the coders that read it, from
+/// coder_traits(...).parameters, so a coder added to the table is listed
+/// with no change here. Recorded rows (all but --threads) write and read
+/// train.<flag> through record_parameters / read_parameters.
+const std::vector<Parameter<CodingOptions>>& coding_parameters();
+
+/// A coder's name on the command line: its coder_table() name with '_' as
+/// '-' ("lasso-cd" for lasso_cd). --coder accepts either spelling.
+std::string coder_flag_name(CoderKind kind);
+
+/// The coders that read a row of coding_parameters(): every coder for
+/// --coder and --threads, else those whose traits list the row's member.
+std::vector<CoderKind> coders_reading(const Parameter<CodingOptions>& parameter);
+
+/// The command line's checks of the coding flags given (`given`: flags
+/// without dashes, as the CLI saw them), after validate(options):
+///  - without "coder" in `given`, any other coding flag is refused
+///    ("--alpha: only with --coder; the model's own encoder does not read it");
+///  - a flag the chosen coder does not read is refused ("--n-nonzero: the
+///    lasso-cd coder does not read it") rather than ignored;
+///  - --n-nonzero below 1 is refused (the library's 0, "the default", is had
+///    by leaving the flag out).
+void check_coding_flags(const CodingOptions& options, const std::set<std::string>& given);
+
+/// `dictlearn encode --help`'s list of the coders, one line each, from coder_table().
+std::string coders_help();
+
+/// The section of docs/OPTIONS.md on the coding table.
+std::string coding_options_markdown();
 
 }  // namespace dictlearn

@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "dictlearn/coders.hpp"
 #include "dictlearn/io.hpp"
 #include "dictlearn/metrics.hpp"
 #include "dictlearn/plot.hpp"
@@ -126,8 +128,28 @@ DemoSummary run_demo(const DemoJob& job, const FitCallbacks& callbacks = {});
 /// `dictlearn encode`: the codes of `data` under `model` to `output`: .npy
 /// or .csv dense, .npz sparse (CSR). In the model's dtype. Codes that are not
 /// finite are never written: Error naming the model file, the row and the
-/// likely cause (e.g. a temperature too small for the dtype).
+/// likely cause (e.g. a temperature too small for the dtype). A plain atoms
+/// file (is_atoms_file) has no encoder: Error saying to choose a coder
+/// (the CodingOptions form below).
 void run_encode(const std::string& model, const std::string& data, const std::string& output);
+
+/// Whether `path` names the atoms of a plain dictionary (a .npy or .csv file,
+/// n_atoms x dim, one atom per row) rather than a model file: by extension,
+/// as the data files and outputs are told apart.
+bool is_atoms_file(const std::string& path);
+
+/// `dictlearn encode --coder`: the codes of `data` by the coder of `coding`
+/// (sparse_encode) to `output` (.npy or .csv dense, .npz sparse CSR, a block
+/// of rows at a time), over the dictionary in `dictionary`: a model file's
+/// atoms and decoder bias (the coder codes x − b_dec), or a plain atoms file
+/// (is_atoms_file; its dtype: a .npy's own, float64 for .csv). The data is
+/// read in that dtype. Checks, each an Error naming the file or flag before
+/// anything is written: the options (validate), the output path, an empty or
+/// non-finite dictionary or data (the position named), a zero atom ("atom 3
+/// is zero (norm 0)", counted from 0), n_nonzero above the atoms for a coder
+/// that reads it, and the data's columns against the atoms' dimension.
+void run_encode(const std::string& dictionary, const std::string& data, const std::string& output,
+                const CodingOptions& coding);
 
 /// `dictlearn reconstruct`: the reconstructions of `data` to `output` (.npy or .csv).
 void run_reconstruct(const std::string& model, const std::string& data, const std::string& output);
@@ -137,16 +159,29 @@ struct EvalSummary {
   int64_t samples = 0;
   int64_t dim = 0;
   int n_atoms = 0;
-  EncoderKind encoder = EncoderKind::softmax;
+  EncoderKind encoder = EncoderKind::softmax;  ///< the model's encoder (unused with a coder)
   Metrics metrics = {};
+  /// The coder and its settings when a coder made the codes (eval --coder);
+  /// none: the model's own encoder did.
+  std::optional<CodingOptions> coding = {};
+  /// With a coder that reads alpha: the lasso objective per sample,
+  /// lasso_objective(metrics, alpha, l2), l2 counted when the coder reads it.
+  std::optional<double> objective = {};
 };
 
 /// `dictlearn eval`: loss and code statistics of `model` on `data`. Throws
 /// Error naming the model file, the row and the likely cause when the codes or
 /// reconstructions are not finite (as run_encode and run_reconstruct do,
 /// writing nothing); an MSE beyond double's range (data near 1e160) is inf,
-/// the FVU finite.
+/// the FVU finite. A plain atoms file is refused as by run_encode.
 EvalSummary run_eval(const std::string& model, const std::string& data);
+
+/// `dictlearn eval --coder`: the metrics of the codes of `coding`'s coder
+/// (reconstructions R D + b_dec), with the residual, L0 (mean and max) and,
+/// for a coder that reads alpha, the lasso objective. The dictionary and the
+/// checks are run_encode's (above).
+EvalSummary run_eval(const std::string& dictionary, const std::string& data,
+                     const CodingOptions& coding);
 
 /// `dictlearn plot`: figures of `data` with an optional model ("" for none)
 /// and training log ("" for none) into `folder`. The atoms are also drawn as

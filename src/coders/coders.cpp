@@ -6,6 +6,7 @@
 #include "core/check.hpp"
 #include "core/choices.hpp"
 #include "core/finite.hpp"
+#include "dictlearn/parameters.hpp"
 
 namespace dictlearn {
 
@@ -89,19 +90,8 @@ void validate(const CodingOptions& options) {
                   static_cast<int>(options.method));
   DICTLEARN_CHECK(!options.positive || reads(row->traits, "positive"),
                   "--positive: the {} coder has no positive form", row->traits.name);
-  DICTLEARN_CHECK(options.alpha >= 0 && std::isfinite(options.alpha),
-                  "--alpha: must be >= 0 and finite, got {}", options.alpha);
-  DICTLEARN_CHECK(options.n_nonzero >= 0, "--n-nonzero: must be >= 1, or 0 for the default, got {}",
-                  options.n_nonzero);
-  DICTLEARN_CHECK(options.max_error >= 0 && std::isfinite(options.max_error),
-                  "--max-error: must be >= 0 and finite (0: not used), got {}", options.max_error);
-  DICTLEARN_CHECK(options.l2 >= 0 && std::isfinite(options.l2),
-                  "--l2: must be >= 0 and finite, got {}", options.l2);
-  DICTLEARN_CHECK(options.max_iter >= 1, "--max-iter: must be >= 1, got {}", options.max_iter);
-  DICTLEARN_CHECK(options.tol >= 0 && std::isfinite(options.tol),
-                  "--coder-tol: must be >= 0 and finite, got {}", options.tol);
-  DICTLEARN_CHECK(options.threads >= 0, "--threads: must be >= 0 (0: all cores), got {}",
-                  options.threads);
+  // The ranges, and their messages naming the flags, are the coding table's rows.
+  for (const auto& parameter : coding_parameters()) check_parameter(parameter, options);
 }
 
 namespace detail {

@@ -14,8 +14,12 @@ double fraction_unexplained(double squared_error, double spread) {
   return squared_error == 0 ? 0.0 : 1.0;
 }
 
+double lasso_objective(const Metrics& metrics, double alpha, double l2) {
+  return 0.5 * metrics.residual + alpha * metrics.l1 + 0.5 * l2 * metrics.l2;
+}
+
 template <typename T>
-MetricsAccumulator<T>::MetricsAccumulator(const Model<T>& model,
+MetricsAccumulator<T>::MetricsAccumulator(const Dictionary<T>& model,
                                           MatrixView<std::type_identity_t<T>> X)
     : n_atoms_(model.n_atoms()), dim_(X.cols()), usage_(model.n_atoms(), 0.0) {
   // The sums are taken on the data times a power of two that brings its
@@ -34,6 +38,7 @@ MetricsAccumulator<T>::MetricsAccumulator(const Model<T>& model,
     const T low = X.col(j).minCoeff();
     if (low == X.col(j).maxCoeff()) mean_[j] = static_cast<double>(low) * inverse_;
   }
+  if (model.has_decoder_bias()) bias_ = model.decoder_bias.template cast<double>() * inverse_;
 }
 
 template <typename T>
@@ -56,24 +61,32 @@ void MetricsAccumulator<T>::add(MatrixView<std::type_identity_t<T>> X,
       const double e = static_cast<double>(out_row[j]) * inverse_ - x;
       error_ += e * e;
       spread_ += (x - mean_[j]) * (x - mean_[j]);
+      const double coded = bias_.size() > 0 ? x - bias_[j] : x;
+      energy_ += coded * coded;
     }
   }
   const double threshold = CodeStats{}.threshold;
   for (Eigen::Index i = 0; i < codes.rows(); ++i) {
     const T* code_row = codes.data() + i * codes.outerStride();
     double row_max = 0;
+    int64_t row_nonzero = 0;
     for (Eigen::Index k = 0; k < codes.cols(); ++k) {
       if (code_row[k] != T(0)) {
         usage_[k] += 1;
         nonzero_ += 1;
+        ++row_nonzero;
       }
       // As code_stats() takes them.
       const double value = std::abs(static_cast<double>(code_row[k]));
       below_ += value < threshold;
       zero_ += value == 0;
       row_max = std::max(row_max, value);
+      l1_ += value;
+      // Codes scale with the data (for unit atoms): squared at its scale.
+      l2_ += (value * inverse_) * (value * inverse_);
     }
     max_sum_ += row_max;
+    max_l0_ = std::max(max_l0_, row_nonzero);
   }
   rows_ += X.rows();
 }
@@ -91,6 +104,11 @@ Metrics MetricsAccumulator<T>::result() const {
     usage /= n;
   }
   metrics.l0 = nonzero_ / n;
+  metrics.residual = error_ / n * unit_ * unit_;
+  metrics.relative_residual = fraction_unexplained(error_, energy_);
+  metrics.l1 = l1_ / n;
+  metrics.l2 = l2_ / n * unit_ * unit_;
+  metrics.max_l0 = max_l0_;
   metrics.dead_fraction = static_cast<double>(dead) / n_atoms_;
   if (rows_ > 0 && n_atoms_ > 0) {
     const double entries = n * static_cast<double>(n_atoms_);

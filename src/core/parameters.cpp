@@ -620,8 +620,9 @@ FitJob cli_fit_job() {
 
 std::string options_markdown() {
   std::string text =
-      "# Options of `dictlearn fit`\n\n"
-      "<!-- Generated from the parameter tables in src/core/parameters.cpp by dictlearn_docgen;\n"
+      "# Options of `dictlearn fit` and `dictlearn encode`\n\n"
+      "<!-- Generated from the parameter tables in src/core/parameters.cpp and\n"
+      "     src/core/coding_parameters.cpp by dictlearn_docgen;\n"
       "     regenerate with `cmake --build BUILD --target options_doc` (a test fails when stale). "
       "-->\n\n"
       "Every flag of `dictlearn fit` (and `dictlearn demo`, which takes the training\n"
@@ -651,34 +652,29 @@ std::string options_markdown() {
       "in the model's metadata like any other option (`train.preset` names the preset).\n"
       "`dictlearn::apply_preset` (include/dictlearn/presets.hpp) in the library.\n\n";
   text += presets_markdown();
+  text += coding_options_markdown();
   return text;
 }
 
-template const Parameter<FitOptions>* find_parameter(const std::vector<Parameter<FitOptions>>&,
-                                                     const std::string&);
-template const Parameter<FitJob>* find_parameter(const std::vector<Parameter<FitJob>>&,
-                                                 const std::string&);
-template std::vector<std::string> parameter_choices(const Parameter<FitOptions>&);
-template std::vector<std::string> parameter_choices(const Parameter<FitJob>&);
-template const char* parameter_type(const Parameter<FitOptions>&);
-template const char* parameter_type(const Parameter<FitJob>&);
-template std::string parameter_value(const Parameter<FitOptions>&, const FitOptions&);
-template std::string parameter_value(const Parameter<FitJob>&, const FitJob&);
-template void set_parameter_value(const Parameter<FitOptions>&, FitOptions&, const std::string&,
-                                  const std::string&);
-template void set_parameter_value(const Parameter<FitJob>&, FitJob&, const std::string&,
-                                  const std::string&);
-template void check_parameter(const Parameter<FitOptions>&, const FitOptions&);
-template void check_parameter(const Parameter<FitJob>&, const FitJob&);
-template void record_parameters(const std::vector<Parameter<FitOptions>>&, const FitOptions&,
-                                std::map<std::string, std::string>&);
-template void record_parameters(const std::vector<Parameter<FitJob>>&, const FitJob&,
-                                std::map<std::string, std::string>&);
-template void read_parameters(const std::vector<Parameter<FitOptions>>&,
-                              const std::map<std::string, std::string>&, FitOptions&,
-                              const std::string&);
-template void read_parameters(const std::vector<Parameter<FitJob>>&,
-                              const std::map<std::string, std::string>&, FitJob&,
-                              const std::string&);
+// Every options struct with a table: fit's two and the coding options
+// (src/core/coding_parameters.cpp).
+#define DICTLEARN_INSTANTIATE(O)                                                 \
+  template const Parameter<O>* find_parameter(const std::vector<Parameter<O>>&,  \
+                                              const std::string&);               \
+  template std::vector<std::string> parameter_choices(const Parameter<O>&);      \
+  template const char* parameter_type(const Parameter<O>&);                      \
+  template std::string parameter_value(const Parameter<O>&, const O&);           \
+  template void set_parameter_value(const Parameter<O>&, O&, const std::string&, \
+                                    const std::string&);                         \
+  template void check_parameter(const Parameter<O>&, const O&);                  \
+  template void record_parameters(const std::vector<Parameter<O>>&, const O&,    \
+                                  std::map<std::string, std::string>&);          \
+  template void read_parameters(const std::vector<Parameter<O>>&,                \
+                                const std::map<std::string, std::string>&, O&,   \
+                                const std::string&);
+DICTLEARN_INSTANTIATE(FitOptions)
+DICTLEARN_INSTANTIATE(FitJob)
+DICTLEARN_INSTANTIATE(CodingOptions)
+#undef DICTLEARN_INSTANTIATE
 
 }  // namespace dictlearn

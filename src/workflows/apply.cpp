@@ -24,6 +24,7 @@
 #include "dictlearn/io.hpp"
 #include "dictlearn/metrics.hpp"
 #include "dictlearn/model.hpp"
+#include "dictlearn/parameters.hpp"
 #include "dictlearn/sparse_codes.hpp"
 #include "dictlearn/workflows.hpp"
 #include "io/row_writer.hpp"
@@ -117,6 +118,18 @@ void check_codes_from(int64_t begin, int64_t block, const Model<T>& model, const
   }
 }
 
+/// encode and eval without --coder code with the model's own encoder: a plain
+/// atoms file has none.
+void refuse_atoms_without_coder(const std::string& path) {
+  std::string names;
+  for (const CoderTraits& traits : coder_table())
+    names += (names.empty() ? "" : ", ") + coder_flag_name(traits.kind);
+  DICTLEARN_CHECK(!is_atoms_file(path),
+                  "{}: a plain dictionary (atoms) has no encoder of its own; choose a coder with "
+                  "--coder ({})",
+                  path, names);
+}
+
 /// The rows of one block: whatever the data, a block's codes and
 /// reconstructions (and the CSR form of its codes) take about kWorkspaceBytes.
 int64_t rows_per_block(int n_atoms, int dim, size_t value_size, int64_t requested) {
@@ -143,6 +156,7 @@ int64_t apply_block_rows(int n_atoms, int dim, size_t value_size) {
 
 void run_encode(const std::string& model, const std::string& data, const std::string& output,
                 int64_t block_rows) {
+  refuse_atoms_without_coder(model);
   detail::check_output_paths({{"-o", output, {".npy", ".csv", ".npz"}}},
                              {{"model", model}, {"data", data}});
   const bool sparse = std::filesystem::path(output).extension() == ".npz";
@@ -184,6 +198,7 @@ void run_reconstruct(const std::string& model, const std::string& data, const st
 }
 
 EvalSummary run_eval(const std::string& model, const std::string& data, int64_t block_rows) {
+  refuse_atoms_without_coder(model);
   EvalSummary summary;
   with_model_and_data(model, data, [&]<typename T>(const Model<T>& m, const Matrix<T>& X) {
     const int64_t block = rows_per_block(m.n_atoms(), m.dim(), sizeof(T), block_rows);

@@ -30,5 +30,10 @@ void run_encode(const std::string& model, const std::string& data, const std::st
 void run_reconstruct(const std::string& model, const std::string& data, const std::string& output,
                      int64_t block_rows);
 EvalSummary run_eval(const std::string& model, const std::string& data, int64_t block_rows);
+/// The coders' forms (run_encode and run_eval with CodingOptions).
+void run_encode(const std::string& dictionary, const std::string& data, const std::string& output,
+                const CodingOptions& coding, int64_t block_rows);
+EvalSummary run_eval(const std::string& dictionary, const std::string& data,
+                     const CodingOptions& coding, int64_t block_rows);
 
 }  // namespace dictlearn::detail
