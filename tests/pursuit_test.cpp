@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -90,6 +91,12 @@ TYPED_TEST(PursuitTest, ArgmaxIsExactAndFindsEveryTie) {
         EXPECT_EQ(got.value, T(3)) << what << " gap " << gap;
         EXPECT_FALSE(got.unique) << what << " gap " << gap;
       }
+      // NaN (past overflow) never wins; none but NaN: -1.
+      std::vector<T> with_nan = alpha;
+      with_nan[n - 1] = std::numeric_limits<T>::quiet_NaN();
+      expect_same(kernels.abs_argmax(with_nan.data(), n), reference(with_nan), what + " nan");
+      const std::vector<T> nans(n, std::numeric_limits<T>::quiet_NaN());
+      EXPECT_EQ(kernels.abs_argmax(nans.data(), n).value, T(-1)) << what;
       // All zero: one value held by every atom.
       const std::vector<T> zeros(n, T(0));
       expect_same(kernels.abs_argmax(zeros.data(), n), reference(zeros), what + " zeros");

@@ -77,8 +77,10 @@ int64_t omp_signal(const T* G, int64_t n_atoms, const T* alpha0, T norm2, int64_
   T error = norm2;
   int64_t active = 0;
   while (true) {
-    // A residual orthogonal to every atom: stop (whichever atom wins).
-    if (best.value * best.value < eps) break;
+    // A residual orthogonal to every atom: stop (whichever atom wins). The
+    // pass ignores NaN (values past overflow) and reports -1 when no value
+    // was a number: stop then too.
+    if (!(best.value >= 0) || best.value * best.value < eps) break;
     // numpy's argmax over scikit-learn's swapped positions: the first
     // position of the largest |α| wins, so exact ties go as there.
     const int64_t atom =

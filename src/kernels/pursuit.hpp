@@ -11,11 +11,12 @@
 
 namespace dictlearn::detail {
 
-/// The largest |α| of a pass and the first atom that holds it.
+/// The largest |α| of a pass and the atom that holds it. NaN values never
+/// win; when no value is a number, value is -1.
 template <typename T>
 struct AbsArgmax {
   T value = 0;         ///< max |α_a|
-  int64_t index = 0;   ///< the lowest atom a with |α_a| = value
+  int64_t index = 0;   ///< the atom a with |α_a| = value, when unique
   bool unique = true;  ///< no other atom holds exactly `value` (else: a tie to break)
 };
 
