@@ -9,17 +9,30 @@ namespace dictlearn::detail {
 namespace {
 
 /// Vectors of atoms a step works on at once: independent chains of products
-/// and of argmax updates, so their latencies overlap.
-constexpr int kGroup = 4;
+/// and of argmax updates, so their latencies overlap. Two below AVX-512,
+/// whose 16 vector registers hold two groups' columns and trackers (v3: no
+/// slower than four, measured on C-omp).
+template <int Bytes>
+constexpr int kGroup = Bytes == 64 ? 4 : 2;
 
 // A lambda of a kernel is inlined into it, so it is compiled for the kernel's
 // instruction set (a lambda's own operator() would be built for the baseline).
 #define DICTLEARN_SIMD_LAMBDA __attribute__((always_inline))
 
+/// V at the alignment of its lanes: loads and stores through it are single
+/// unaligned vector moves (a memcpy of 32 bytes became two 16-byte halves
+/// through general registers in the v3 clone).
+template <typename T, int Bytes>
+struct UnalignedTraits {
+  typedef T Vector __attribute__((vector_size(Bytes), aligned(sizeof(T)), may_alias));
+};
+template <typename V>
+using Unaligned = typename UnalignedTraits<LaneType<V>, static_cast<int>(sizeof(V))>::Vector;
+
 template <typename V, typename T>
 DICTLEARN_SIMD_INLINE void load(V& v, const T* p, int count) {
   if (count == kLanes<V>) {
-    std::memcpy(&v, p, sizeof(v));
+    v = *reinterpret_cast<const Unaligned<V>*>(p);
   } else {
     v = V{};
     for (int l = 0; l < count; ++l) v[l] = p[l];
@@ -29,7 +42,7 @@ DICTLEARN_SIMD_INLINE void load(V& v, const T* p, int count) {
 template <typename V, typename T>
 DICTLEARN_SIMD_INLINE void store(T* p, const V& v, int count) {
   if (count == kLanes<V>) {
-    std::memcpy(p, &v, sizeof(v));
+    *reinterpret_cast<Unaligned<V>*>(p) = v;
   } else {
     for (int l = 0; l < count; ++l) p[l] = v[l];
   }
@@ -45,9 +58,9 @@ DICTLEARN_SIMD_INLINE V abs_lanes(const V& v) {
   return reinterpret_cast<V>(reinterpret_cast<Bits>(v) & magnitude);
 }
 
-/// Per lane: the largest |α| seen, the first atom holding it (as a value of
-/// T: exact below 2^24 atoms in float) and whether a later atom of the lane
-/// held it too (1) or not (0).
+/// Per lane: the largest |α| seen, the first group holding it (as a value of
+/// T: exact below 2^24 atoms in float; the atom once finished) and whether a
+/// later atom of the lane held it too (1) or not (0).
 template <typename V>
 struct Tracker {
   V max, index, tie;
@@ -126,33 +139,31 @@ DICTLEARN_SIMD_INLINE V abs_of(const V& alpha, int count) {
   return value;
 }
 
-/// The vectors of atoms a pass works on at once (U of them, or the tail's
+/// The vectors of atoms a pass works on at once (G of them, or the tail's
 /// whole vectors one by one, then its partial one) and the argmax trackers
-/// they feed: one per vector of a group, merged at the end.
+/// they feed, one per vector of a group. A tracker keeps the first atom of
+/// the group (`base`, the same in every lane and tracker, so one register);
+/// its lane and place in the group give the atom at the end.
 template <typename T, int Bytes, typename Group>
 DICTLEARN_SIMD_INLINE AbsArgmax<T> over_atoms(int64_t n, Group group) {
   using V = Simd<T, Bytes>;
   constexpr int L = kLanes<V>;
-  Tracker<V> t[kGroup];
-  V index[kGroup];
-  for (int u = 0; u < kGroup; ++u) {
-    start(t[u]);
-    index[u] = lane_indices<V>(u * L);
-  }
+  constexpr int G = kGroup<Bytes>;
+  Tracker<V> t[G];
+  for (int u = 0; u < G; ++u) start(t[u]);
+  V base{};
   int64_t c = 0;
-  for (; c + kGroup * L <= n; c += kGroup * L) {
-    group.template operator()<kGroup, true>(c, L, t, index);
-    for (int u = 0; u < kGroup; ++u) index[u] += T(kGroup * L);
+  for (; c + G * L <= n; c += G * L) {
+    group.template operator()<G, true>(c, L, t, base);
+    base += T(G * L);
   }
   for (; c + L <= n; c += L) {
-    V at = lane_indices<V>(c);
-    group.template operator()<1, true>(c, L, t, &at);
+    group.template operator()<1, true>(c, L, t, base);
+    base += T(L);
   }
-  if (c < n) {
-    V at = lane_indices<V>(c);
-    group.template operator()<1, false>(c, static_cast<int>(n - c), t, &at);
-  }
-  return finish(t, kGroup);
+  if (c < n) group.template operator()<1, false>(c, static_cast<int>(n - c), t, base);
+  for (int u = 0; u < G; ++u) t[u].index += lane_indices<V>(u * L);
+  return finish(t, G);
 }
 
 template <typename T, int Bytes>
@@ -160,11 +171,12 @@ DICTLEARN_SIMD_INLINE AbsArgmax<T> abs_argmax_at(const T* __restrict alpha, int6
   using V = Simd<T, Bytes>;
   constexpr int L = kLanes<V>;
   return over_atoms<T, Bytes>(n, [&]<int U, bool Full>(int64_t c, int count, Tracker<V>* t,
-                                                       const V* index) DICTLEARN_SIMD_LAMBDA {
+                                                       const V& base) DICTLEARN_SIMD_LAMBDA {
+#pragma GCC unroll 8
     for (int u = 0; u < U; ++u) {
       V a;
       load(a, alpha + c + u * L, Full ? L : count);
-      track(t[u], Full ? abs_lanes(a) : abs_of(a, count), index[u]);
+      track(t[u], Full ? abs_lanes(a) : abs_of(a, count), base);
     }
   });
 }
@@ -183,19 +195,22 @@ DICTLEARN_SIMD_INLINE AbsArgmax<T> omp_step_at(const OmpStep<T>& s) {
   const int64_t stride = s.stride, k = s.k;
   const T scale = s.scale, z = s.z;
   return over_atoms<T, Bytes>(s.n, [&]<int U, bool Full>(int64_t c, int count, Tracker<V>* t,
-                                                         const V* index) DICTLEARN_SIMD_LAMBDA {
+                                                         const V& base) DICTLEARN_SIMD_LAMBDA {
     const int lanes = Full ? L : count;
     V column[U];
+#pragma GCC unroll 8
     for (int u = 0; u < U; ++u) load(column[u], g + c + u * L, lanes);
     for (int64_t j = 0; j < k; ++j) {
       const T* aj = a + j * stride + c;
       const T wj = w[j];
+#pragma GCC unroll 8
       for (int u = 0; u < U; ++u) {
         V x;
         load(x, aj + u * L, lanes);
         column[u] -= wj * x;
       }
     }
+#pragma GCC unroll 8
     for (int u = 0; u < U; ++u) {
       column[u] *= scale;
       store(a_out + c + u * L, column[u], lanes);
@@ -203,7 +218,7 @@ DICTLEARN_SIMD_INLINE AbsArgmax<T> omp_step_at(const OmpStep<T>& s) {
       load(alpha, alpha_in + c + u * L, lanes);
       alpha -= z * column[u];
       store(alpha_out + c + u * L, alpha, lanes);
-      track(t[u], Full ? abs_lanes(alpha) : abs_of(alpha, count), index[u]);
+      track(t[u], Full ? abs_lanes(alpha) : abs_of(alpha, count), base);
     }
   });
 }
