@@ -125,6 +125,31 @@ TYPED_TEST(OmpTest, DegenerateSignalsAndDictionaries) {
   EXPECT_LT(testing::max_abs_difference(back, x), 1e-5);
 }
 
+TYPED_TEST(OmpTest, ExactTiesGoToScikitLearnsFirstSwappedPosition) {
+  using T = TypeParam;
+  // Atom `dup` duplicates atom 0 in a basis of 40; x = 3·e_first + e_0. The
+  // first step takes `first`, which swaps places with atom 0 in
+  // scikit-learn's positions; then atoms 0 and dup tie exactly, and the
+  // lower position wins: dup when dup < first, else atom 0 (values from
+  // orthogonal_mp_gram). The pairs put the tie in other lanes, the same lane
+  // of another vector, and 32 atoms apart, at every SIMD width.
+  struct Case {
+    int first, dup, chosen;
+  };
+  for (const Case c :
+       {Case{5, 3, 3}, Case{9, 8, 8}, Case{33, 32, 32}, Case{3, 5, 0}, Case{8, 9, 0}}) {
+    SCOPED_TRACE(c.first);
+    Matrix<T> D = Matrix<T>::Identity(40, 40);
+    D.row(c.dup) = D.row(0);
+    const Matrix<T> x = 3 * D.row(c.first) + D.row(0);
+    const Matrix<T> codes = encode_omp(Dictionary<T>{.dictionary = D}, x, {.n_nonzero = 3});
+    Matrix<T> want = Matrix<T>::Zero(1, 40);
+    want(0, c.first) = 3;
+    want(0, c.chosen) = 1;
+    EXPECT_EQ(codes, want);
+  }
+}
+
 TYPED_TEST(OmpTest, ADecoderBiasIsSubtractedFirst) {
   using T = TypeParam;
   Dictionary<T> dictionary{.dictionary = normal_matrix<T>(12, 6, 1)};

@@ -149,8 +149,9 @@ Matrix<T> encode_threshold(const Dictionary<T>& dictionary, MatrixView<std::type
 /// signal codes as zeros). Throws Error for n_nonzero > n_atoms. Cost: G =
 /// D Dᵀ once per call (dim·n_atoms² flops, n_atoms² memory, shared by the
 /// blocks), D Xᵀ per block as one product (2·N·dim·n_atoms), then per signal
-/// and step k about 2·n_atoms·k + k² flops; workspace per block n_atoms·256
-/// + L² values.
+/// and step k about 2·n_atoms·k flops (α changes by one new column of
+/// G_{:,S} L⁻ᵀ a step); workspace per thread n_atoms·256 + n_atoms·L + L²
+/// values. Memory: the codes, G and that workspace.
 template <typename T>
 Matrix<T> encode_omp(const Dictionary<T>& dictionary, MatrixView<std::type_identity_t<T>> X,
                      const CodingOptions& options);

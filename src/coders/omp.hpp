@@ -1,20 +1,28 @@
 // Internal: one signal's Batch-OMP, the step the omp coder runs per signal of
-// a block (kept apart so tests can drive it on a hand-made Gram matrix).
+// a block (kept apart so tests and the classical learners can drive it on a
+// Gram matrix of their own).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "kernels/pursuit.hpp"
+
 namespace dictlearn::detail {
 
-/// Scratch of one signal's pursuit, reused across the signals of a block.
+/// Scratch of one signal's pursuit, reused across the signals of a block,
+/// and the vector kernels it runs (the SIMD level in force when it is made).
 template <typename T>
 struct OmpWorkspace {
   std::vector<T> alpha;           ///< α = α⁰ − G_{:,S} γ, by atom
-  std::vector<int64_t> order;     ///< scikit-learn's swapped positions: position → atom
+  std::vector<T> columns;         ///< A = G_{:,S} L⁻ᵀ, one row of n_atoms per chosen atom
   std::vector<T> cholesky;        ///< L, row-major, max_atoms x max_atoms, lower
+  std::vector<T> projected;       ///< z = L⁻¹ α⁰_S, in selection order
   std::vector<T> gamma;           ///< the coefficients of the support, in selection order
-  std::vector<T> alpha0_support;  ///< α⁰ on the support, in selection order
+  std::vector<int64_t> atoms;     ///< the chosen atoms, in selection order
+  std::vector<int64_t> order;     ///< scikit-learn's swapped positions (ties only)
+  std::vector<int64_t> position;  ///< their inverse (ties only)
+  PursuitKernels<T> kernels = pursuit_kernels<T>(simd_level());
 };
 
 /// Batch-OMP of one signal on G (n_atoms x n_atoms, row-major, symmetric)
