@@ -80,18 +80,34 @@ class ActiveCholesky {
 
   /// Solves L Lᵀ x = b in place (b: size() values, in active order).
   void solve(T* b) const {
-    const int64_t k = size_;
-    const T* L = packed_.data();
-    for (int64_t i = 0; i < k; ++i) {
-      const T* row = L + i * (i + 1) / 2;
-      T sum = b[i];
-      for (int64_t j = 0; j < i; ++j) sum -= row[j] * b[j];
-      b[i] = sum / row[i];
-    }
-    for (int64_t i = k - 1; i >= 0; --i) {
-      T sum = b[i];
-      for (int64_t j = i + 1; j < k; ++j) sum -= L[j * (j + 1) / 2 + i] * b[j];
-      b[i] = sum / L[i * (i + 1) / 2 + i];
+    forward(b);
+    backward(b);
+  }
+
+  /// Solves L y = b in place (forward substitution).
+  void forward(T* b) const {
+    for (int64_t i = 0; i < size_; ++i) b[i] = forward_row(i, b, b[i]);
+  }
+
+  /// Row i of the forward substitution: (b_i − Σ_{j<i} L_ij y_j) / L_ii
+  /// from y_0 ... y_{i−1}, so that a caller keeping y = L⁻¹ s extends it by
+  /// one value when an atom is appended.
+  T forward_row(int64_t i, const T* y, T b_i) const {
+    const T* row = packed_.data() + i * (i + 1) / 2;
+    T sum = b_i;
+    for (int64_t j = 0; j < i; ++j) sum -= row[j] * y[j];
+    return sum / row[i];
+  }
+
+  /// Solves Lᵀ x = y in place (backward substitution), by rows of L: each
+  /// solved value updates the others with one contiguous, vectorizable
+  /// pass instead of a strided dot product.
+  void backward(T* b) const {
+    for (int64_t i = size_ - 1; i >= 0; --i) {
+      const T* row = packed_.data() + i * (i + 1) / 2;
+      const T value = b[i] / row[i];
+      b[i] = value;
+      for (int64_t j = 0; j < i; ++j) b[j] -= row[j] * value;
     }
   }
 

@@ -4,6 +4,7 @@
 // Gram matrix and read the order in which atoms entered).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -19,12 +20,15 @@ struct LarsWorkspace {
   std::vector<T> correlation;        ///< c = D x − G r, by atom (the inactive atoms' are kept)
   std::vector<T> gain;               ///< a = G_{:,A} u: c falls by t·a along the direction
   std::vector<T> direction;          ///< u (lasso) or w (lars), in active order
+  std::vector<T> forward;            ///< lasso_lars: L⁻¹ s_A, extended as atoms enter
   std::vector<T> coefficient;        ///< r on the active set, in active order
   std::vector<T> sign;               ///< s: the sign of each active atom's correlation
   std::vector<int64_t> active;       ///< the active atoms, in the order they entered
   std::vector<int64_t> order;        ///< lars: scikit-learn's swapped positions, position → atom
   std::vector<unsigned char> state;  ///< lasso_lars: inactive, active or dependent, by atom
-  ActiveCholesky<T> cholesky;        ///< of G_AA, rows in active order
+  std::vector<T> blocked;      ///< lasso_lars: 0 for the atoms that may enter, +∞ for the others
+  std::vector<T> event;        ///< lasso_lars: the step at which each atom would enter
+  ActiveCholesky<T> cholesky;  ///< of G_AA, rows in active order
 };
 
 /// Least-angle regression of one signal on G (n_atoms x n_atoms, row-major,
@@ -64,6 +68,30 @@ template <typename T>
 int64_t lasso_lars_signal(const T* G, int64_t n_atoms, const T* alpha0, T alpha, bool positive,
                           int64_t max_steps, int64_t max_active, T pivot_tol,
                           LarsWorkspace<T>& work, T* code);
+
+/// out = Σ_i weight_i G[rows_i, :] over `count` rows of G (n_atoms wide):
+/// G_{:,A} u by rows of the symmetric G, four rows a pass so that `out` is
+/// read and written once per four.
+template <typename T>
+inline void gather_rows(const T* G, int64_t n_atoms, const int64_t* rows, const T* weight,
+                        int64_t count, T* out) {
+  const int64_t K = n_atoms;
+  std::fill(out, out + K, T(0));
+  int64_t i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const T *g0 = G + rows[i] * K, *g1 = G + rows[i + 1] * K, *g2 = G + rows[i + 2] * K,
+            *g3 = G + rows[i + 3] * K;
+    const T w0 = weight[i], w1 = weight[i + 1], w2 = weight[i + 2], w3 = weight[i + 3];
+#pragma omp simd
+    for (int64_t j = 0; j < K; ++j) out[j] += w0 * g0[j] + w1 * g1[j] + w2 * g2[j] + w3 * g3[j];
+  }
+  for (; i < count; ++i) {
+    const T* g = G + rows[i] * K;
+    const T w = weight[i];
+#pragma omp simd
+    for (int64_t j = 0; j < K; ++j) out[j] += w * g[j];
+  }
+}
 
 /// G = D Dᵀ (n_atoms x n_atoms) for the rows of D (n_atoms x dim), exactly
 /// symmetric (the paths read rows where scikit-learn reads columns), plus

@@ -9,6 +9,7 @@
 #include "core/blocks.hpp"
 #include "core/contiguous.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/simd_dispatch.hpp"
 
 namespace dictlearn {
 
@@ -18,12 +19,12 @@ namespace {
 
 enum : unsigned char { kInactive = 0, kActive = 1, kDependent = 2 };
 
-}  // namespace
-
+// The path, inlined into one clone per instruction-set level below.
 template <typename T>
-int64_t lasso_lars_signal(const T* G, int64_t n_atoms, const T* alpha0, T alpha, bool positive,
-                          int64_t max_steps, int64_t max_active, T pivot_tol,
-                          LarsWorkspace<T>& work, T* code) {
+[[gnu::always_inline]] inline int64_t lasso_path(const T* G, int64_t n_atoms, const T* alpha0,
+                                                 T alpha, bool positive, int64_t max_steps,
+                                                 int64_t max_active, T pivot_tol,
+                                                 LarsWorkspace<T>& work, T* code) {
   const int64_t K = n_atoms;
   std::fill(code, code + K, T(0));
   // λ starts at the largest correlation: at or below α the codes are zero.
@@ -42,6 +43,8 @@ int64_t lasso_lars_signal(const T* G, int64_t n_atoms, const T* alpha0, T alpha,
   work.correlation.assign(alpha0, alpha0 + K);
   work.gain.resize(K);
   work.state.assign(K, kInactive);
+  work.blocked.assign(K, T(0));
+  work.event.resize(K);
   work.active.clear();
   work.sign.clear();
   work.coefficient.clear();
@@ -49,55 +52,58 @@ int64_t lasso_lars_signal(const T* G, int64_t n_atoms, const T* alpha0, T alpha,
   T* c = work.correlation.data();
   T* a = work.gain.data();
   unsigned char* state = work.state.data();
+  T* blocked = work.blocked.data();
+  T* event = work.event.data();
+  const T inf = std::numeric_limits<T>::infinity();
   // A first atom with c ≠ 0 has G_jj > 0: its pivot is accepted.
   work.cholesky.append(G + first * K, work.active.data(), first, pivot_tol);
   work.active.push_back(first);
   work.sign.push_back(alpha0[first] > 0 ? T(1) : T(-1));
+  work.forward.assign(1, work.cholesky.forward_row(0, nullptr, work.sign[0]));
   work.coefficient.push_back(T(0));
   state[first] = kActive;
+  blocked[first] = inf;
   int64_t steps = 0, just_dropped = -1;
   bool reached = false;
   while (true) {
     const int64_t k = static_cast<int64_t>(work.active.size());
     // u = G_AA⁻¹ s_A: along it r_A moves by t·u while every active |c| and λ
     // fall by t, and an inactive c_j by t·a_j.
-    work.direction.assign(work.sign.begin(), work.sign.end());
-    work.cholesky.solve(work.direction.data());
+    work.direction.assign(work.forward.begin(), work.forward.end());
+    work.cholesky.backward(work.direction.data());
     const T* u = work.direction.data();
-    std::fill(a, a + K, T(0));
-    for (int64_t i = 0; i < k; ++i) {
-      const T* g = G + work.active[i] * K;
-      const T weight = u[i];
-      for (int64_t j = 0; j < K; ++j) a[j] += weight * g[j];
-    }
+    gather_rows(G, K, work.active.data(), u, k, a);
     // The next kink: an inactive c_j reaching ±(C − t), an active
     // coefficient reaching 0, or λ reaching α. A numerator below zero is an
     // atom rounding put past λ: it enters at once. The atom dropped by the
     // previous step moves inward and is not a candidate (it would re-enter
-    // at t ≈ 0 by rounding).
+    // at t ≈ 0 by rounding). Branch-free over all atoms, so that it
+    // vectorizes: `blocked` is +∞ for the atoms that are not candidates.
+    if (just_dropped >= 0) blocked[just_dropped] = inf;
+    T first_event = inf;
+    const T no_down = positive ? inf : T(0);  // positive: no entry at c = −λ
+#pragma omp simd reduction(min : first_event)
+    for (int64_t j = 0; j < K; ++j) {
+      const T aj = a[j], cj = c[j];
+      const T up = 1 - aj, down = 1 + aj;
+      const T to_up = (C - cj) / up, to_down = (C + cj) / down;
+      const T t_up = up > 0 ? to_up : inf;
+      const T t_down = (down > 0 ? to_down : inf) + no_down;
+      const T nearest = t_up < t_down ? t_up : t_down;
+      const T t = (nearest > 0 ? nearest : T(0)) + blocked[j];
+      event[j] = t;
+      first_event = t < first_event ? t : first_event;
+    }
+    if (just_dropped >= 0) blocked[just_dropped] = 0;
     T step = C - alpha;
     int64_t entering = -1, leaving = -1;
     T entering_sign = 0;
-    for (int64_t j = 0; j < K; ++j) {
-      if (state[j] != kInactive || j == just_dropped) continue;
-      const T up = 1 - a[j];
-      if (up > 0) {
-        const T t = std::max<T>((C - c[j]) / up, 0);
-        if (t < step) {
-          step = t;
-          entering = j;
-          entering_sign = 1;
-        }
-      }
-      const T down = 1 + a[j];
-      if (!positive && down > 0) {
-        const T t = std::max<T>((C + c[j]) / down, 0);
-        if (t < step) {
-          step = t;
-          entering = j;
-          entering_sign = -1;
-        }
-      }
+    if (first_event < step) {
+      step = first_event;
+      entering = 0;
+      while (event[entering] != first_event) ++entering;
+      const T up = 1 - a[entering];
+      entering_sign = up > 0 && std::max<T>((C - c[entering]) / up, 0) == first_event ? 1 : -1;
     }
     T* beta = work.coefficient.data();
     const T* s = work.sign.data();
@@ -112,9 +118,8 @@ int64_t lasso_lars_signal(const T* G, int64_t n_atoms, const T* alpha0, T alpha,
     }
     if (leaving >= 0) entering = -1;
     for (int64_t i = 0; i < k; ++i) beta[i] += step * u[i];
-    for (int64_t j = 0; j < K; ++j) {
-      if (state[j] != kActive) c[j] -= step * a[j];
-    }
+    // (The active atoms' c is not read: it is s_i·λ.)
+    for (int64_t j = 0; j < K; ++j) c[j] -= step * a[j];
     C -= step;
     ++steps;
     just_dropped = -1;
@@ -129,22 +134,31 @@ int64_t lasso_lars_signal(const T* G, int64_t n_atoms, const T* alpha0, T alpha,
       work.active.erase(work.active.begin() + leaving);
       work.sign.erase(work.sign.begin() + leaving);
       work.coefficient.erase(work.coefficient.begin() + leaving);
+      work.forward.assign(work.sign.begin(), work.sign.end());
+      work.cholesky.forward(work.forward.data());
       state[atom] = kInactive;
+      blocked[atom] = 0;
       just_dropped = atom;
       // A smaller span: atoms passed over as dependent may now be free.
       for (int64_t j = 0; j < K; ++j) {
-        if (state[j] == kDependent) state[j] = kInactive;
+        if (state[j] == kDependent) {
+          state[j] = kInactive;
+          blocked[j] = 0;
+        }
       }
     } else if (k < max_active &&
                work.cholesky.append(G + entering * K, work.active.data(), entering, pivot_tol)) {
       work.active.push_back(entering);
       work.sign.push_back(entering_sign);
+      work.forward.push_back(work.cholesky.forward_row(k, work.forward.data(), entering_sign));
       work.coefficient.push_back(T(0));
       state[entering] = kActive;
+      blocked[entering] = inf;
     } else {
       // In the span of the active atoms: its c follows theirs (a duplicate
       // stays tied at λ) and it needs no coefficient.
       state[entering] = kDependent;
+      blocked[entering] = inf;
     }
     if (C - alpha <= stop_gap) {
       reached = true;
@@ -165,6 +179,43 @@ int64_t lasso_lars_signal(const T* G, int64_t n_atoms, const T* alpha0, T alpha,
     if (r[i] * work.sign[i] > 0) code[work.active[i]] = r[i];
   }
   return steps;
+}
+
+// The scans over the atoms are plain loops: the compiler vectorizes them at
+// each level's width (AVX-512, AVX2, SSE2), picked when the library loads.
+// They are elementwise, the sums of the solves stay scalar and products are
+// not contracted (-std=c++20), so every level gives the same bits.
+#ifdef DICTLEARN_SIMD_X86_LEVELS
+#define DICTLEARN_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define DICTLEARN_CLONES
+#endif
+
+DICTLEARN_CLONES int64_t lasso_path_clone(const float* G, int64_t n_atoms, const float* alpha0,
+                                          float alpha, bool positive, int64_t max_steps,
+                                          int64_t max_active, float pivot_tol,
+                                          LarsWorkspace<float>& work, float* code) {
+  return lasso_path(G, n_atoms, alpha0, alpha, positive, max_steps, max_active, pivot_tol, work,
+                    code);
+}
+DICTLEARN_CLONES int64_t lasso_path_clone(const double* G, int64_t n_atoms, const double* alpha0,
+                                          double alpha, bool positive, int64_t max_steps,
+                                          int64_t max_active, double pivot_tol,
+                                          LarsWorkspace<double>& work, double* code) {
+  return lasso_path(G, n_atoms, alpha0, alpha, positive, max_steps, max_active, pivot_tol, work,
+                    code);
+}
+#undef DICTLEARN_CLONES
+
+}  // namespace
+
+template <typename T>
+int64_t lasso_lars_signal(const T* G, int64_t n_atoms, const T* alpha0, T alpha, bool positive,
+                          int64_t max_steps, int64_t max_active, T pivot_tol,
+                          LarsWorkspace<T>& work, T* code) {
+  return lasso_path_clone(G, n_atoms, alpha0, alpha, positive, max_steps, max_active, pivot_tol,
+                          work, code);
 }
 
 template int64_t lasso_lars_signal<float>(const float*, int64_t, const float*, float, bool, int64_t,
