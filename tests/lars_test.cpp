@@ -232,6 +232,21 @@ TYPED_TEST(LarsTest, LassoLarsOnDuplicateAndCollinearAtoms) {
       EXPECT_FALSE(codes(i, 3) != 0 && codes(i, 7) != 0) << "signal " << i;
     }
   }
+  // lars passes over the dependent atoms: finite codes, never both of a
+  // pair, and with L = 32 the exact fit of 16 independent atoms.
+  for (const int L : {8, 32}) {
+    const Matrix<T> codes = encode_lars(dictionary, X.cast<T>(), {.n_nonzero = L});
+    ASSERT_TRUE(codes.allFinite());
+    for (Eigen::Index i = 0; i < X.rows(); ++i) {
+      EXPECT_FALSE(codes(i, 2) != 0 && codes(i, 5) != 0) << "signal " << i;
+      EXPECT_FALSE(codes(i, 10) != 0 && codes(i, 11) != 0) << "signal " << i;
+      EXPECT_LE((codes.row(i).array() != 0).count(), 16);
+    }
+    if (L == 32) {
+      const Matrix<double> residual = X - codes.template cast<double>() * D;
+      EXPECT_LT(testing::max_abs(residual), is_double<T>() ? 1e-9 : 1e-2);
+    }
+  }
 }
 
 // ---- degenerate cases ----------------------------------------------------

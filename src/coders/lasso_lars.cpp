@@ -183,8 +183,9 @@ template <typename T>
 
 // The scans over the atoms are plain loops: the compiler vectorizes them at
 // each level's width (AVX-512, AVX2, SSE2), picked when the library loads.
-// They are elementwise, the sums of the solves stay scalar and products are
-// not contracted (-std=c++20), so every level gives the same bits.
+// Levels may differ in the last bits (where a compiler contracts products
+// into FMAs), as the other kernels' do; at any one level the codes do not
+// depend on the thread count.
 #ifdef DICTLEARN_SIMD_X86_LEVELS
 #define DICTLEARN_CLONES \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
