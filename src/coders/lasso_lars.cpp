@@ -1,8 +1,11 @@
 // The lasso_lars coder: the lasso (or elastic net) by the LARS homotopy, the
 // path's kinks computed exactly, drops included.
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "coders/coding.hpp"
 #include "coders/lars.hpp"
@@ -80,9 +83,13 @@ template <typename T>
     // at t ≈ 0 by rounding). Branch-free over all atoms, so that it
     // vectorizes: `blocked` is +∞ for the atoms that are not candidates.
     if (just_dropped >= 0) blocked[just_dropped] = inf;
-    T first_event = inf;
+    // Every event is >= +0, and such floats order as their bit patterns:
+    // the least is an integer min, which both compilers vectorize (clang 14
+    // does not vectorize a floating-point one without -ffast-math).
+    using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+    Bits least = std::bit_cast<Bits>(inf);
     const T no_down = positive ? inf : T(0);  // positive: no entry at c = −λ
-#pragma omp simd reduction(min : first_event)
+#pragma omp simd reduction(min : least)
     for (int64_t j = 0; j < K; ++j) {
       const T aj = a[j], cj = c[j];
       const T up = 1 - aj, down = 1 + aj;
@@ -92,8 +99,10 @@ template <typename T>
       const T nearest = t_up < t_down ? t_up : t_down;
       const T t = (nearest > 0 ? nearest : T(0)) + blocked[j];
       event[j] = t;
-      first_event = t < first_event ? t : first_event;
+      const Bits bits = std::bit_cast<Bits>(t);
+      least = bits < least ? bits : least;
     }
+    const T first_event = std::bit_cast<T>(least);
     if (just_dropped >= 0) blocked[just_dropped] = 0;
     T step = C - alpha;
     int64_t entering = -1, leaving = -1;
