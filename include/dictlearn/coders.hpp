@@ -11,7 +11,8 @@
 //              (Batch-OMP; scikit-learn's orthogonal_mp_gram)
 //   lars       least-angle regression stopped after L steps (scikit-learn's
 //              lars_path(method='lar'))
-//   lasso_lars min_r ½‖x − rD‖² + α‖r‖₁ (+ ½λ₂‖r‖²) by the LARS homotopy
+//   lasso-lars min_r ½‖x − rD‖² + α‖r‖₁ (+ ½λ₂‖r‖²) by the LARS homotopy
+//              (scikit-learn's 'lasso_lars', SPAMS's lasso)
 //
 // A dictionary with a decoder bias b_dec codes X − 1 b_decᵀ in place of X, so
 // that R D + b_dec approximates X as a model's reconstruct() does; without one
@@ -174,12 +175,12 @@ Matrix<T> encode_omp(const Dictionary<T>& dictionary, MatrixView<std::type_ident
 /// can end with fewer than L atoms. It stops early with what it has when
 /// every |c| falls to rounding (C <= max(dim·ε_float32, 64 ε_T) times the
 /// first C: the residual is orthogonal to the atoms), and passes over an atom
-/// dependent on the active ones (a duplicate). With L >= dim, once dim atoms
-/// are active (they span the space) it ends at their least-squares fit, an
-/// exact fit with dim atoms (scikit-learn goes on adding dependent atoms
-/// there and ends away from the fit). It
-/// solves the plain problem: atoms of norm ≠ 1 are used as they are, a zero
-/// atom never enters. Cost: G once per call (dim·n_atoms² flops, n_atoms²
+/// dependent on the active ones (a duplicate; its new Cholesky pivot² below
+/// 100 ε_T ‖d‖²). With L >= dim, once dim atoms are active (they span the
+/// space) it ends at their least-squares fit, an exact fit with dim atoms
+/// (scikit-learn goes on adding dependent atoms there and ends away from the
+/// fit). It solves the plain problem: atoms of norm ≠ 1 are used as they are,
+/// a zero atom never enters. Cost: G once per call (dim·n_atoms² flops, n_atoms²
 /// memory), D Xᵀ per block (2·N·dim·n_atoms), then per signal and step k
 /// about 2·n_atoms·k + k² flops; workspace per block n_atoms·256 + L² values.
 template <typename T>
