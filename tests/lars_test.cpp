@@ -243,8 +243,9 @@ TYPED_TEST(LarsTest, LassoLarsOnDuplicateAndCollinearAtoms) {
       EXPECT_LE((codes.row(i).array() != 0).count(), 16);
     }
     if (L == 32) {
+      // (float: its rounding times the condition of 16 of these atoms.)
       const Matrix<double> residual = X - codes.template cast<double>() * D;
-      EXPECT_LT(testing::max_abs(residual), is_double<T>() ? 1e-9 : 1e-2);
+      EXPECT_LT(testing::max_abs(residual), is_double<T>() ? 1e-9 : 5e-2);
     }
   }
 }

@@ -3,15 +3,19 @@
 #include "coders/lars.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numeric>
+#include <type_traits>
 
 #include "coders/coding.hpp"
 #include "core/blocks.hpp"
 #include "core/check.hpp"
 #include "core/contiguous.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/simd_dispatch.hpp"
 
 namespace dictlearn {
 
@@ -29,18 +33,27 @@ Matrix<T> gram_matrix(const T* D, int64_t n_atoms, int64_t dim, T diagonal) {
   return G;
 }
 
+namespace {
+
+// The path, inlined into one clone per instruction-set level below.
 template <typename T>
-int64_t lars_signal(const T* G, int64_t n_atoms, const T* alpha0, int64_t max_steps,
-                    int64_t max_active, T stop_ratio, T pivot_tol, LarsWorkspace<T>& work,
-                    T* code) {
+[[gnu::always_inline]] inline int64_t lar_path(const T* G, int64_t n_atoms, const T* alpha0,
+                                               int64_t max_steps, int64_t max_active, T stop_ratio,
+                                               T pivot_tol, LarsWorkspace<T>& work, T* code) {
   const int64_t K = n_atoms;
   // scikit-learn's guards against division by zero (np.finfo(np.float32).tiny)
   // and the "no positive value" of its min_pos (the dtype's largest value).
   const T tiny = std::numeric_limits<float>::min();
   const T none = std::numeric_limits<T>::max();
+  const T inf = std::numeric_limits<T>::infinity();
+  // The scans run over all atoms, branch-free so that they vectorize:
+  // `blocked` is +∞ for the active atoms. Their values are >= +0, and such
+  // floats order as their bit patterns: the extremes are integer ones.
+  using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
   const int64_t capacity = std::min({max_steps, max_active, K});
   work.correlation.assign(alpha0, alpha0 + K);
   work.gain.resize(K);
+  work.blocked.assign(K, T(0));
   work.order.resize(K);
   std::iota(work.order.begin(), work.order.end(), int64_t(0));
   work.direction.resize(capacity);
@@ -54,6 +67,7 @@ int64_t lars_signal(const T* G, int64_t n_atoms, const T* alpha0, int64_t max_st
   T* w = work.direction.data();
   T* beta = work.coefficient.data();
   T* s = work.sign.data();
+  T* blocked = work.blocked.data();
   int64_t* order = work.order.data();
   T first = 0;
   for (int64_t j = 0; j < K; ++j) first = std::max(first, std::abs(c[j]));
@@ -61,14 +75,20 @@ int64_t lars_signal(const T* G, int64_t n_atoms, const T* alpha0, int64_t max_st
   int64_t n_active = 0, steps = 0;
   bool flipped = false;  // scikit-learn's `drop`: the next step adds no atom
   while (true) {
-    // numpy's argmax over the inactive positions: the first largest |c|.
+    // numpy's argmax over the inactive positions: the largest |c|, then the
+    // first position that has it.
+    Bits top = 0;
+#pragma omp simd reduction(max : top)
+    for (int64_t j = 0; j < K; ++j) {
+      const Bits bits = std::bit_cast<Bits>(blocked[j] == 0 ? std::abs(c[j]) : T(0));
+      top = bits > top ? bits : top;
+    }
+    const T C = std::bit_cast<T>(top);
     int64_t best = -1;
-    T C = 0;
     for (int64_t p = n_active; p < K; ++p) {
-      const T value = std::abs(c[order[p]]);
-      if (best < 0 || value > C) {
+      if (std::abs(c[order[p]]) == C) {
         best = p;
-        C = value;
+        break;
       }
     }
     if (best < 0 || C <= stop || steps >= max_steps) break;
@@ -82,6 +102,7 @@ int64_t lars_signal(const T* G, int64_t n_atoms, const T* alpha0, int64_t max_st
       s[n_active] = c[atom] > 0 ? T(1) : T(-1);
       std::swap(order[n_active], order[best]);
       work.active.push_back(atom);
+      blocked[atom] = inf;
       ++n_active;
       if (n_active == max_active && max_active < K) {
         // The active atoms span the space: LAR's next point is their
@@ -102,22 +123,20 @@ int64_t lars_signal(const T* G, int64_t n_atoms, const T* alpha0, int64_t max_st
     if (!(norm > 0)) break;  // G_AA too ill-conditioned to move on
     const T AA = 1 / std::sqrt(norm);
     for (int64_t i = 0; i < n_active; ++i) w[i] *= AA;
-    std::fill(a, a + K, T(0));
-    for (int64_t i = 0; i < n_active; ++i) {
-      const T* g = G + work.active[i] * K;
-      const T weight = w[i];
-      for (int64_t j = 0; j < K; ++j) a[j] += weight * g[j];
-    }
+    gather_rows(G, K, work.active.data(), w, n_active, a);
     // The step to the next entry: min over positive candidates, or to the
     // least-squares fit of the active set (C / A_A).
-    T gamma = C / AA;
-    for (int64_t p = n_active; p < K; ++p) {
-      const int64_t j = order[p];
-      const T t1 = (C - c[j]) / (AA - a[j] + tiny);
-      const T t2 = (C + c[j]) / (AA + a[j] + tiny);
-      if (t1 > 0 && t1 < gamma) gamma = t1;
-      if (t2 > 0 && t2 < gamma) gamma = t2;
+    Bits least = std::bit_cast<Bits>(T(C / AA));
+#pragma omp simd reduction(min : least)
+    for (int64_t j = 0; j < K; ++j) {
+      const T aj = a[j], cj = c[j];
+      const T t1 = (C - cj) / (AA - aj + tiny);
+      const T t2 = (C + cj) / (AA + aj + tiny);
+      const T v1 = t1 > 0 ? t1 : inf, v2 = t2 > 0 ? t2 : inf;
+      const Bits bits = std::bit_cast<Bits>((v1 < v2 ? v1 : v2) + blocked[j]);
+      least = bits < least ? bits : least;
     }
+    const T gamma = std::bit_cast<T>(least);
     // A coefficient crossing zero before then: LAR keeps it, scikit-learn
     // flips its sign in the next direction and adds no atom next.
     T crossing = none;
@@ -133,10 +152,41 @@ int64_t lars_signal(const T* G, int64_t n_atoms, const T* alpha0, int64_t max_st
     }
     ++steps;
     for (int64_t i = 0; i < n_active; ++i) beta[i] += gamma * w[i];
-    for (int64_t p = n_active; p < K; ++p) c[order[p]] -= gamma * a[order[p]];
+    // (The active atoms' c is not read again.)
+    for (int64_t j = 0; j < K; ++j) c[j] -= gamma * a[j];
   }
   for (int64_t i = 0; i < n_active; ++i) code[work.active[i]] = beta[i];
   return n_active;
+}
+
+#ifdef DICTLEARN_SIMD_X86_LEVELS
+#define DICTLEARN_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define DICTLEARN_CLONES
+#endif
+
+DICTLEARN_CLONES int64_t lar_path_clone(const float* G, int64_t n_atoms, const float* alpha0,
+                                        int64_t max_steps, int64_t max_active, float stop_ratio,
+                                        float pivot_tol, LarsWorkspace<float>& work, float* code) {
+  return lar_path(G, n_atoms, alpha0, max_steps, max_active, stop_ratio, pivot_tol, work, code);
+}
+DICTLEARN_CLONES int64_t lar_path_clone(const double* G, int64_t n_atoms, const double* alpha0,
+                                        int64_t max_steps, int64_t max_active, double stop_ratio,
+                                        double pivot_tol, LarsWorkspace<double>& work,
+                                        double* code) {
+  return lar_path(G, n_atoms, alpha0, max_steps, max_active, stop_ratio, pivot_tol, work, code);
+}
+#undef DICTLEARN_CLONES
+
+}  // namespace
+
+template <typename T>
+int64_t lars_signal(const T* G, int64_t n_atoms, const T* alpha0, int64_t max_steps,
+                    int64_t max_active, T stop_ratio, T pivot_tol, LarsWorkspace<T>& work,
+                    T* code) {
+  return lar_path_clone(G, n_atoms, alpha0, max_steps, max_active, stop_ratio, pivot_tol, work,
+                        code);
 }
 
 #define DICTLEARN_INSTANTIATE(T)                                                       \
