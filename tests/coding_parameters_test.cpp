@@ -130,7 +130,9 @@ TEST(CodingParameters, EachCodersParametersHaveExactlyOneRow) {
     }
   }
   EXPECT_EQ(reached, listed);
-  EXPECT_EQ(coders_reading(row("n-nonzero")), std::vector<CoderKind>{CoderKind::omp});
+  const std::vector<CoderKind> nonzero = coders_reading(row("n-nonzero"));
+  EXPECT_NE(std::find(nonzero.begin(), nonzero.end(), CoderKind::omp), nonzero.end());
+  EXPECT_EQ(std::find(nonzero.begin(), nonzero.end(), CoderKind::threshold), nonzero.end());
   const std::vector<CoderKind> alpha = coders_reading(row("alpha"));
   EXPECT_NE(std::find(alpha.begin(), alpha.end(), CoderKind::threshold), alpha.end());
 }

@@ -9,6 +9,10 @@
 //              `positive`: R = max(P − α, 0)
 //   omp        min_r ‖x − rD‖² s.t. ‖r‖₀ ≤ L and/or ‖x − rD‖² ≤ ε, greedily
 //              (Batch-OMP; scikit-learn's orthogonal_mp_gram)
+//   lars       least-angle regression stopped after L steps (scikit-learn's
+//              lars_path(method='lar'))
+//   lasso-lars min_r ½‖x − rD‖² + α‖r‖₁ (+ ½λ₂‖r‖²) by the LARS homotopy
+//              (scikit-learn's 'lasso_lars', SPAMS's lasso)
 //
 // A dictionary with a decoder bias b_dec codes X − 1 b_decᵀ in place of X, so
 // that R D + b_dec approximates X as a model's reconstruct() does; without one
@@ -81,7 +85,7 @@ struct CodingOptions {
   /// Codes >= 0 (scikit-learn's positive, SPAMS's pos), for the coders whose
   /// row lists "positive"; refused for the others (--positive).
   bool positive = false;
-  /// omp: the most atoms per signal (L). 0: scikit-learn's sparse_encode
+  /// omp, lars: the most atoms per signal (L). 0: scikit-learn's sparse_encode
   /// default, max(1, ⌊dim/10⌋) capped at n_atoms, when max_error is 0, and
   /// no cap but n_atoms when max_error is set (orthogonal_mp_gram ignores
   /// n_nonzero_coefs when tol is given). More than n_atoms is refused, as
@@ -96,7 +100,9 @@ struct CodingOptions {
   /// lambda2); 0: plain lasso. >= 0 and finite (--l2).
   double l2 = 0;
   /// The iterative methods (lasso_cd, fista): the most passes over the atoms
-  /// or iterations per signal. >= 1 (--max-iter).
+  /// or iterations per signal; lasso_lars: the most steps of its path (atoms
+  /// entering or leaving) per signal, scikit-learn's max_iter. >= 1
+  /// (--max-iter).
   int max_iter = 1000;
   /// The iterative methods: the stopping tolerance on the duality gap,
   /// relative to ‖x‖² (the coder's row says how). >= 0 and finite
@@ -155,5 +161,55 @@ Matrix<T> encode_threshold(const Dictionary<T>& dictionary, MatrixView<std::type
 template <typename T>
 Matrix<T> encode_omp(const Dictionary<T>& dictionary, MatrixView<std::type_identity_t<T>> X,
                      const CodingOptions& options);
+
+/// The LARS coder (options.method is not read; Efron, Hastie, Johnstone,
+/// Tibshirani 2004, "Least angle regression"): per signal x (x − b_dec with a
+/// decoder bias), least-angle regression on G = D Dᵀ and D x for L =
+/// options.n_nonzero steps (0: omp's default, max(1, ⌊dim/10⌋) capped at
+/// n_atoms; more than n_atoms is refused). Step by step as scikit-learn's
+/// lars_path(method='lar', max_iter=L) (= sparse_encode(algorithm='lars')),
+/// so atoms enter in its order with its coefficients: each step adds the
+/// atom of largest |c|, c = D x − G r, and moves r along the equiangular
+/// direction until the next atom's |c| ties the active ones'. Quirk kept
+/// from scikit-learn: when a coefficient crosses zero before that, its sign
+/// flips in the next direction and the next step adds no atom, so a signal
+/// can end with fewer than L atoms. It stops early with what it has when
+/// every |c| falls to rounding (C <= max(dim·ε_float32, 64 ε_T) times the
+/// first C: the residual is orthogonal to the atoms), and passes over an atom
+/// dependent on the active ones (a duplicate; its new Cholesky pivot² below
+/// 100 ε_T ‖d‖²). With L >= dim, once dim atoms are active (they span the
+/// space) it ends at their least-squares fit, an exact fit with dim atoms
+/// (scikit-learn goes on adding dependent atoms there and ends away from the
+/// fit). It solves the plain problem: atoms of norm ≠ 1 are used as they are,
+/// a zero atom never enters. Cost: G once per call (dim·n_atoms² flops, n_atoms²
+/// memory), D Xᵀ per block (2·N·dim·n_atoms), then per signal and step k
+/// about 2·n_atoms·k + k² flops; workspace per block n_atoms·256 + L² values.
+template <typename T>
+Matrix<T> encode_lars(const Dictionary<T>& dictionary, MatrixView<std::type_identity_t<T>> X,
+                      const CodingOptions& options);
+
+/// The LARS-lasso coder (options.method is not read; Efron et al. 2004,
+/// section 3.1; Osborne, Presnell, Turlach 2000's homotopy): per signal x
+/// (x − b_dec with a decoder bias), the lasso min_r ½‖x − rD‖² + α‖r‖₁ with
+/// α = options.alpha (scikit-learn's alpha in sparse_encode(algorithm=
+/// 'lasso_lars'), SPAMS's lambda1), or with options.l2 = λ₂ > 0 the elastic
+/// net + ½λ₂‖r‖² (SPAMS's lambda2; the lasso on G + λ₂I), with
+/// options.positive r >= 0. The path from λ = max|D x| down to α, exactly:
+/// every kink, an atom entering when its |c| (c = D x − G r) reaches λ and
+/// leaving when its coefficient reaches zero, then r from G_AA r_A =
+/// (D x)_A − α s_A on the final active set A. The result satisfies the KKT
+/// conditions |c_j| <= α off the support and c_j = α sign(r_j) on it
+/// (positive: c_j <= α, c_j = α) up to rounding; α >= max|D x| gives zeros.
+/// At most options.max_iter steps per signal (a signal stopped there keeps
+/// the path's point). Atoms dependent on the active ones (duplicates,
+/// collinear atoms) are passed over; atoms of norm ≠ 1 are used as they are
+/// (the plain objective above, not that of normalized atoms); a zero atom
+/// never enters. Cost: G once per call (dim·n_atoms² flops, n_atoms²
+/// memory), D Xᵀ per block (2·N·dim·n_atoms), per signal and step k about
+/// 2·n_atoms·k + k² flops (a drop adds O(k²)); workspace per block
+/// n_atoms·256 values + the active set's Cholesky factor.
+template <typename T>
+Matrix<T> encode_lasso_lars(const Dictionary<T>& dictionary, MatrixView<std::type_identity_t<T>> X,
+                            const CodingOptions& options);
 
 }  // namespace dictlearn

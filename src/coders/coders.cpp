@@ -38,6 +38,19 @@ const std::vector<CoderRow>& coder_rows() {
         {"n_nonzero", "max_error"}},
        &encode_omp<float>,
        &encode_omp<double>},
+      {{CoderKind::lars,
+        "lars",
+        "least-angle regression stopped after n_nonzero atoms (scikit-learn's 'lars')",
+        {"n_nonzero"}},
+       &encode_lars<float>,
+       &encode_lars<double>},
+      {{CoderKind::lasso_lars,
+        "lasso-lars",
+        "lasso (elastic net with l2) by the exact LARS homotopy down to alpha (scikit-learn's "
+        "'lasso_lars', SPAMS's lasso)",
+        {"alpha", "positive", "l2", "max_iter"}},
+       &encode_lasso_lars<float>,
+       &encode_lasso_lars<double>},
   };
   return rows;
 }
