@@ -227,12 +227,15 @@ Matrix<T> encode_lasso_cd(const Dictionary<T>& dictionary, MatrixView<std::type_
 /// G x_{k−1}; each signal's duality gap is checked at the start and after
 /// every iteration (O(n_atoms), beside the product's O(n_atoms²)), and a
 /// signal leaves the block once it is <= options.tol·‖x‖² (the rule of
-/// encode_lasso_cd()). After options.max_iter iterations the last iterate
-/// x_k is returned. Atoms of norm ≠ 1 and zero atoms as encode_lasso_cd()
-/// (a zero atom's code stays 0); the solution for duplicate atoms may split
-/// between them. Cost: G and D Xᵀ as encode_lasso_cd(), then per iteration
-/// and signal 2·n_atoms² flops (dense) or 2·n_atoms per nonzero; workspace
-/// per block 6·n_atoms·256 values.
+/// encode_lasso_cd()), confirmed with ‖x − rD‖² from the signal (O(dim) per
+/// nonzero, once: the Gram form cancels at float's resolution). FISTA is not
+/// monotone, so there is no rounding-floor stop: a tol below what T resolves
+/// (float: about 1e-9 relative) runs max_iter iterations, and after
+/// options.max_iter iterations the last iterate x_k is returned. A gap of
+/// ε·‖x‖² bounds the optimality (KKT) error by about sqrt(2ε)·‖x‖ only. Atoms of norm ≠ 1 and zero
+/// atoms as encode_lasso_cd() (a zero atom's code stays 0); the solution for duplicate atoms may
+/// split between them. Cost: G and D Xᵀ as encode_lasso_cd(), then per iteration and signal
+/// 2·n_atoms² flops (dense) or 2·n_atoms per nonzero; workspace per block 6·n_atoms·256 values.
 template <typename T>
 Matrix<T> encode_fista(const Dictionary<T>& dictionary, MatrixView<std::type_identity_t<T>> X,
                        const CodingOptions& options);

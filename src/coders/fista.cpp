@@ -170,11 +170,29 @@ Matrix<T> encode_fista(const Dictionary<T>& dictionary, MatrixView<std::type_ide
           block.signal[i] = i;
         }
         block.live = count;
+        std::vector<double> residual(d);
         auto retire_converged = [&] {
           for (int64_t i = block.live - 1; i >= 0; --i) {
-            const double gap = detail::lasso_gap(block.row(block.q, i), block.row(block.Gx, i),
-                                                 block.row(block.x, i), K, block.norm2[i], problem);
-            if (gap > options.tol * block.norm2[i]) continue;
+            const T* code = block.row(block.x, i);
+            const double target = options.tol * block.norm2[i];
+            if (detail::lasso_gap(block.row(block.q, i), block.row(block.Gx, i), code, K,
+                                  block.norm2[i], problem) > target) {
+              continue;
+            }
+            // Confirmed with ‖x − rD‖² from the signal (lasso_gap says why).
+            const T* signal = x + block.signal[i] * d;
+            for (int64_t j = 0; j < d; ++j) residual[j] = signal[j];
+            for (int64_t a = 0; a < K; ++a) {
+              if (code[a] == T(0)) continue;
+              const T* atom = D + a * d;
+              for (int64_t j = 0; j < d; ++j) residual[j] -= static_cast<double>(code[a]) * atom[j];
+            }
+            double residual2 = 0;
+            for (const double value : residual) residual2 += value * value;
+            if (detail::lasso_gap(block.row(block.q, i), block.row(block.Gx, i), code, K,
+                                  block.norm2[i], problem, residual2) > target) {
+              continue;
+            }
             std::copy_n(block.row(block.x, i), K, codes.data() + (begin + block.signal[i]) * K);
             block.swap_rows(i, --block.live);
           }

@@ -33,9 +33,13 @@ struct LassoProblem {
 /// and an upper bound on P(r) − min P. ‖x − rD‖² is ‖x‖² − 2qᵀr + rᵀGr.
 /// Summed in double whatever T, so that float codes can meet a tight
 /// tolerance. Cost: about 6·count flops.
+///
+/// `residual2`, when given (not NaN), is ‖x − rD‖² computed from the signal
+/// itself: the Gram form cancels to about eps_T·‖x‖², which for float is
+/// above a tight bound, and the direct form does not.
 template <typename T>
 double lasso_gap(const T* q, const T* Gr, const T* r, int64_t count, double norm2,
-                 const LassoProblem& problem) {
+                 const LassoProblem& problem, double residual2 = NAN) {
   double dual_norm = problem.positive ? -INFINITY : 0.0;
   double q_dot_r = 0, r_G_r = 0, l1 = 0, l2_norm = 0;
   for (int64_t i = 0; i < count; ++i) {
@@ -47,7 +51,7 @@ double lasso_gap(const T* q, const T* Gr, const T* r, int64_t count, double norm
     l1 += std::abs(ri);
     l2_norm += ri * ri;
   }
-  const double residual2 = norm2 - 2 * q_dot_r + r_G_r;
+  if (std::isnan(residual2)) residual2 = norm2 - 2 * q_dot_r + r_G_r;
   const double s = dual_norm > problem.alpha ? problem.alpha / dual_norm : 1.0;
   return 0.5 * residual2 * (1 + s * s) + problem.alpha * l1 - s * (norm2 - q_dot_r) +
          0.5 * problem.l2 * (1 + s * s) * l2_norm;
