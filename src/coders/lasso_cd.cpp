@@ -213,31 +213,37 @@ SignStep feature_sign_step(int64_t A, const LassoProblem& problem, LassoCdWorksp
     }
     const int64_t m = static_cast<int64_t>(support.size());
     if (m == 0) break;
+    // L Lᵀ = G_SS + λ₂I, row-major lower; the diagonal kept inverted, so
+    // that the solves multiply (a division or root costs a dozen products).
     L.assign(m * m, 0.0);
     z.resize(m);
+    std::vector<double>& inverse = work.inverse_diagonal;
+    inverse.resize(m);
     bool singular = false;
     for (int64_t a = 0; a < m && !singular; ++a) {
       const int64_t i = support[a];
       z[a] = static_cast<double>(q[i]) - problem.alpha * (r[i] > 0 ? 1.0 : -1.0);
-      for (int64_t b = 0; b <= a; ++b) {
-        double sum = static_cast<double>(G[i * A + support[b]]) + (a == b ? problem.l2 : 0.0);
-        for (int64_t k = 0; k < b; ++k) sum -= L[a * m + k] * L[b * m + k];
-        if (a == b) {
-          if (!(sum > 1e-10 * (static_cast<double>(G[i * A + i]) + problem.l2))) singular = true;
-          L[a * m + a] = std::sqrt(sum);
-        } else {
-          L[a * m + b] = sum / L[b * m + b];
-        }
+      const T* g = G + i * A;
+      double* La = L.data() + a * m;
+      for (int64_t b = 0; b < a; ++b) {
+        const double* Lb = L.data() + b * m;
+        double sum = g[support[b]];
+        for (int64_t k = 0; k < b; ++k) sum -= La[k] * Lb[k];
+        La[b] = sum * inverse[b];
       }
+      double pivot = static_cast<double>(g[i]) + problem.l2;
+      for (int64_t k = 0; k < a; ++k) pivot -= La[k] * La[k];
+      if (!(pivot > 1e-10 * (static_cast<double>(g[i]) + problem.l2))) singular = true;
+      inverse[a] = 1 / std::sqrt(pivot);
     }
     if (singular) break;
     for (int64_t a = 0; a < m; ++a) {
       for (int64_t k = 0; k < a; ++k) z[a] -= L[a * m + k] * z[k];
-      z[a] /= L[a * m + a];
+      z[a] *= inverse[a];
     }
     for (int64_t a = m - 1; a >= 0; --a) {
       for (int64_t k = a + 1; k < m; ++k) z[a] -= L[k * m + a] * z[k];
-      z[a] /= L[a * m + a];
+      z[a] *= inverse[a];
     }
     // The first sign change on the way from r to z, at r + t(z − r).
     double t = 1;
@@ -265,11 +271,14 @@ SignStep feature_sign_step(int64_t A, const LassoProblem& problem, LassoCdWorksp
     step = SignStep::moved;
   }
   if (step == SignStep::none) return step;
+  support.clear();
+  for (int64_t a = 0; a < A; ++a) {
+    if (r[a] != T(0)) support.push_back(a);
+  }
   for (int64_t i = 0; i < A; ++i) {
+    const T* g = G + i * A;
     double sum = 0;
-    for (int64_t a = 0; a < A; ++a) {
-      if (r[a] != T(0)) sum += static_cast<double>(G[i * A + a]) * r[a];
-    }
+    for (const int64_t a : support) sum += static_cast<double>(g[a]) * r[a];
     Gr[i] = static_cast<T>(sum);
   }
   if (working_objective(q, Gr, r, A, problem) <= before) return step;
