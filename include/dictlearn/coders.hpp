@@ -174,7 +174,7 @@ Matrix<T> encode_omp(const Dictionary<T>& dictionary, MatrixView<std::type_ident
 /// and the worst violators (as many as the support has, at least 4), O(|A|)
 /// per change; when a pass keeps every sign, one feature-sign step (Lee,
 /// Battle, Raina, Ng 2007) solves the working set's problem for that sign
-/// pattern by Cholesky, so the result is exact where plain CD would creep.
+/// pattern by LDLᵀ, so the result is exact where plain CD would creep.
 /// src/coders/lasso_cd.hpp gives the details.
 ///
 /// Stopping rule: the duality gap of lasso_gap (src/coders/lasso_gap.hpp;

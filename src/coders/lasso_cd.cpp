@@ -96,34 +96,45 @@ DICTLEARN_CD_CLONES double correlations(const double* q, const double* Gr, const
 }
 
 template <typename T>
-inline int64_t violators_body(const T* violation, int64_t K, T alpha, int64_t* out) {
-  // Violators are few: chunks of 32 whose largest value is <= α are skipped
-  // by one vector reduction.
+inline int64_t top_violators_body(const T* violation, int64_t K, T alpha, int64_t most,
+                                  int64_t* out) {
+  // A sorted list of at most `most` (small): by decreasing violation, ties to
+  // the lower index (atoms come in order, so a later equal one loses). Once
+  // it is full, chunks of 32 whose largest value is <= its last are skipped
+  // by one vector reduction: violators are many only in the first round.
   constexpr int64_t kChunk = 32;
   int64_t count = 0;
+  T bar = alpha;
   for (int64_t begin = 0; begin < K; begin += kChunk) {
     const int64_t end = std::min(K, begin + kChunk);
     T largest = 0;
 #pragma omp simd reduction(max : largest)
     for (int64_t i = begin; i < end; ++i) largest = std::max(largest, violation[i]);
-    if (!(largest > alpha)) continue;
+    if (!(largest > bar)) continue;
     for (int64_t i = begin; i < end; ++i) {
-      out[count] = i;
-      count += violation[i] > alpha;
+      const T value = violation[i];
+      if (!(value > bar)) continue;
+      int64_t position = count < most ? count++ : most - 1;
+      while (position > 0 && violation[out[position - 1]] < value) {
+        out[position] = out[position - 1];
+        --position;
+      }
+      out[position] = i;
+      if (count == most) bar = violation[out[most - 1]];
     }
   }
   return count;
 }
 
-/// The atoms whose violation exceeds α into `out` (room for K), in order;
+/// The (at most) `most` atoms whose violation exceeds α most, into `out`;
 /// returns their number.
-DICTLEARN_CD_CLONES int64_t violators(const float* violation, int64_t K, float alpha,
-                                      int64_t* out) {
-  return violators_body(violation, K, alpha, out);
+DICTLEARN_CD_CLONES int64_t top_violators(const float* violation, int64_t K, float alpha,
+                                          int64_t most, int64_t* out) {
+  return top_violators_body(violation, K, alpha, most, out);
 }
-DICTLEARN_CD_CLONES int64_t violators(const double* violation, int64_t K, double alpha,
-                                      int64_t* out) {
-  return violators_body(violation, K, alpha, out);
+DICTLEARN_CD_CLONES int64_t top_violators(const double* violation, int64_t K, double alpha,
+                                          int64_t most, int64_t* out) {
+  return top_violators_body(violation, K, alpha, most, out);
 }
 
 namespace {
@@ -184,12 +195,12 @@ enum class SignStep { none, solved, moved };
 
 /// One feature-sign search (Lee, Battle, Raina, Ng 2007) on the working set:
 /// the minimizer z of the problem on the codes' support S with their signs s
-/// fixed, (G_SS + λ₂I) z = q_S − α s, by Cholesky. If z keeps every sign it
+/// fixed, (G_SS + λ₂I) z = q_S − α s, by LDLᵀ. If z keeps every sign it
 /// is the optimum for that pattern (`solved`); otherwise the codes move
 /// toward z up to the first sign change, where that code becomes 0, and the
 /// search repeats on the smaller support (`moved`): along the way the
 /// objective equals the pattern's quadratic, so it only goes down. Nothing
-/// changes (`none`) when a Cholesky pivot falls below 1e-10 of its diagonal
+/// changes (`none`) when an LDLᵀ pivot falls below 1e-10 of its diagonal
 /// (dependent atoms: CD handles them) or the objective would not go down.
 /// CD converges linearly, slowly for correlated atoms; once its sign pattern
 /// has settled, this lands on the pattern's optimum in |S|³/3 flops a solve.
@@ -213,37 +224,41 @@ SignStep feature_sign_step(int64_t A, const LassoProblem& problem, LassoCdWorksp
     }
     const int64_t m = static_cast<int64_t>(support.size());
     if (m == 0) break;
-    // L Lᵀ = G_SS + λ₂I, row-major lower; the diagonal kept inverted, so
-    // that the solves multiply (a division or root costs a dozen products).
+    // L P Lᵀ = G_SS + λ₂I (LDLᵀ: L unit lower, row-major; P diagonal, kept
+    // inverted): one division per row and no root, which cost a dozen
+    // products each.
     L.assign(m * m, 0.0);
     z.resize(m);
-    std::vector<double>& inverse = work.inverse_diagonal;
+    std::vector<double>& inverse = work.inverse_pivots;
+    std::vector<double>& scaled = work.scaled_row;
     inverse.resize(m);
+    scaled.resize(m);
     bool singular = false;
     for (int64_t a = 0; a < m && !singular; ++a) {
       const int64_t i = support[a];
       z[a] = static_cast<double>(q[i]) - problem.alpha * (r[i] > 0 ? 1.0 : -1.0);
       const T* g = G + i * A;
       double* La = L.data() + a * m;
+      double pivot = static_cast<double>(g[i]) + problem.l2;
       for (int64_t b = 0; b < a; ++b) {
+        // scaled[b] = L_ab·P_b, then L_ab.
         const double* Lb = L.data() + b * m;
         double sum = g[support[b]];
-        for (int64_t k = 0; k < b; ++k) sum -= La[k] * Lb[k];
+        for (int64_t k = 0; k < b; ++k) sum -= scaled[k] * Lb[k];
+        scaled[b] = sum;
         La[b] = sum * inverse[b];
+        pivot -= sum * La[b];
       }
-      double pivot = static_cast<double>(g[i]) + problem.l2;
-      for (int64_t k = 0; k < a; ++k) pivot -= La[k] * La[k];
       if (!(pivot > 1e-10 * (static_cast<double>(g[i]) + problem.l2))) singular = true;
-      inverse[a] = 1 / std::sqrt(pivot);
+      inverse[a] = 1 / pivot;
     }
     if (singular) break;
     for (int64_t a = 0; a < m; ++a) {
       for (int64_t k = 0; k < a; ++k) z[a] -= L[a * m + k] * z[k];
-      z[a] *= inverse[a];
     }
     for (int64_t a = m - 1; a >= 0; --a) {
-      for (int64_t k = a + 1; k < m; ++k) z[a] -= L[k * m + a] * z[k];
       z[a] *= inverse[a];
+      for (int64_t k = a + 1; k < m; ++k) z[a] -= L[k * m + a] * z[k];
     }
     // The first sign change on the way from r to z, at r + t(z − r).
     double t = 1;
@@ -379,11 +394,9 @@ LassoCdResult lasso_cd_signal(const T* G, int64_t n_atoms, const T* q, double no
     // and at least kGrow, by decreasing violation, ties to the lower index.
     std::vector<int64_t>& grow = work.violators;
     grow.resize(K);
-    const int64_t found = violators(c, K, static_cast<T>(problem.alpha), grow.data());
     const int64_t add =
-        std::min<int64_t>(found, std::max<int64_t>(kGrow, static_cast<int64_t>(support.size())));
-    std::partial_sort(grow.begin(), grow.begin() + add, grow.begin() + found,
-                      [&](int64_t a, int64_t b) { return c[a] > c[b] || (c[a] == c[b] && a < b); });
+        top_violators(c, K, static_cast<T>(problem.alpha),
+                      std::max<int64_t>(kGrow, static_cast<int64_t>(support.size())), grow.data());
     std::vector<int64_t>& active = work.active;
     active.assign(support.begin(), support.end());
     active.insert(active.end(), grow.begin(), grow.begin() + add);

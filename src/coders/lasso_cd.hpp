@@ -25,7 +25,8 @@ struct LassoCdWorkspace {
   std::vector<signed char> signs, signs_before;  ///< sign patterns after and before a pass
   std::vector<int64_t> support;                  ///< working-set positions of the nonzero codes
   std::vector<double> cholesky;                  ///< of G + λ₂I on the support
-  std::vector<double> inverse_diagonal;          ///< 1 / its diagonal
+  std::vector<double> inverse_pivots;            ///< 1 / the diagonal of its LDLᵀ form
+  std::vector<double> scaled_row;                ///< a row of L times the pivots
   std::vector<double> solution;                  ///< the support's solve
   std::vector<T> saved_r, saved_Gr;              ///< the codes before a solve, to restore
 };
