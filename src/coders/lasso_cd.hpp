@@ -16,7 +16,7 @@ struct LassoCdWorkspace {
   std::vector<T> Gr;                  ///< G r over all atoms
   std::vector<T> violation;           ///< |q − G r − λ₂r| at atoms with r = 0, else 0
   std::vector<int64_t> code_support;  ///< the atoms with r ≠ 0
-  std::vector<int64_t> violators;     ///< atoms at 0 with |correlation| > α
+  std::vector<int64_t> violators;     ///< the atoms at 0 a round adds, worst first
   std::vector<int64_t> active;        ///< the working set, in atom order
   std::vector<T> G_active;            ///< G restricted to the working set, row-major
   std::vector<T> q_active;            ///< q on the working set
@@ -24,7 +24,7 @@ struct LassoCdWorkspace {
   std::vector<T> Gr_active;           ///< G r on the working set
   std::vector<signed char> signs, signs_before;  ///< sign patterns after and before a pass
   std::vector<int64_t> support;                  ///< working-set positions of the nonzero codes
-  std::vector<double> cholesky;                  ///< of G + λ₂I on the support
+  std::vector<double> cholesky;                  ///< L of G + λ₂I = L P Lᵀ on the support
   std::vector<double> inverse_pivots;            ///< 1 / the diagonal of its LDLᵀ form
   std::vector<double> scaled_row;                ///< a row of L times the pivots
   std::vector<double> solution;                  ///< the support's solve
