@@ -218,11 +218,12 @@ Matrix<T> encode_lasso_cd(const Dictionary<T>& dictionary, MatrixView<std::type_
 /// problems"): the problem of encode_lasso_cd(), by accelerated proximal
 /// gradient from r = 0: y = x_k + ((t_k − 1)/t_{k+1})(x_k − x_{k−1}), x_{k+1}
 /// = prox(y − ((G + λ₂I)y − D x)/L), the prox a soft threshold at α/L
-/// (max(· − α/L, 0) with options.positive). L bounds λ_max(G) + λ₂ from
-/// above: a deterministic power iteration raised by 2% and capped by
-/// Gershgorin's row-sum bound, once per call (src/coders/fista.hpp says
-/// how), so the step 1/L is never above 1/λ_max. The signals of a block
-/// iterate together, G x as one product over them (or a sum of G's rows per
+/// (max(· − α/L, 0) with options.positive), with the gradient scheme of
+/// adaptive restart (O'Donoghue & Candès 2015: a signal's t_k goes back to 1
+/// when (y − x_{k+1})·(x_{k+1} − x_k) > 0; twice as fast on face patches). L bounds λ_max(G) + λ₂
+/// from above: a deterministic power iteration raised by 2% and capped by Gershgorin's row-sum
+/// bound, once per call (src/coders/fista.hpp says how), so the step 1/L is never above 1/λ_max.
+/// The signals of a block iterate together, G x as one product over them (or a sum of G's rows per
 /// nonzero when at most one code in 8 is nonzero), G y from G x_k and
 /// G x_{k−1}; each signal's duality gap is checked at the start and after
 /// every iteration (O(n_atoms), beside the product's O(n_atoms²)), and a
