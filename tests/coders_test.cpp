@@ -178,10 +178,10 @@ TEST(CoderTableTest, OneRowPerKindAndNamesParseBack) {
     EXPECT_EQ(parse_coder(table[i].name), table[i].kind);
     EXPECT_STREQ(coder_name(table[i].kind), table[i].name);
   }
-  EXPECT_EQ(coder_choices(), "threshold, omp, lars or lasso-lars");
-  EXPECT_ERROR_CONTAINS(
-      parse_coder("omq"),
-      "--coder: unknown coder 'omq' (expected threshold, omp, lars or lasso-lars)");
+  EXPECT_EQ(coder_choices(), "threshold, omp, lars, lasso-lars, lasso-cd or fista");
+  EXPECT_ERROR_CONTAINS(parse_coder("omq"),
+                        "--coder: unknown coder 'omq' (expected threshold, omp, lars, lasso-lars, "
+                        "lasso-cd or fista)");
   EXPECT_EQ(coder_traits(CoderKind::threshold).parameters.size(), 2u);
 }
 

@@ -13,6 +13,9 @@
 //              lars_path(method='lar'))
 //   lasso-lars min_r ½‖x − rD‖² + α‖r‖₁ (+ ½λ₂‖r‖²) by the LARS homotopy
 //              (scikit-learn's 'lasso_lars', SPAMS's lasso)
+//   lasso-cd   min_r ½‖x − rD‖² + α‖r‖₁ + ½λ₂‖r‖² (r ≥ 0 with `positive`)
+//              by coordinate descent on G (scikit-learn's 'lasso_cd')
+//   fista      the same problem by FISTA (Beck & Teboulle 2009)
 //
 // A dictionary with a decoder bias b_dec codes X − 1 b_decᵀ in place of X, so
 // that R D + b_dec approximates X as a model's reconstruct() does; without one
@@ -211,5 +214,87 @@ Matrix<T> encode_lars(const Dictionary<T>& dictionary, MatrixView<std::type_iden
 template <typename T>
 Matrix<T> encode_lasso_lars(const Dictionary<T>& dictionary, MatrixView<std::type_identity_t<T>> X,
                             const CodingOptions& options);
+/// The coordinate descent lasso coder (options.method is not read): per
+/// signal x (x − b_dec with a decoder bias)
+///
+///   min_r P(r) = ½‖x − rD‖² + α‖r‖₁ + ½λ₂‖r‖²,   r ≥ 0 with options.positive
+///
+/// (options.alpha, options.l2; scikit-learn's sparse_encode(algorithm=
+/// 'lasso_cd') solves the same problem, λ₂ = 0), on the Gram form
+/// ½rᵀ(G + λ₂I)r − rᵀ(D x) + ½‖x‖² + α‖r‖₁. Working-set coordinate descent:
+/// each round computes every atom's correlation with the residual, c = D x −
+/// G r − λ₂r (G r from the nonzero codes alone, O(n_atoms) each), the duality
+/// gap and the atoms at 0 that violate the optimality conditions (|c_i| >
+/// α); cyclic passes with scikit-learn's coordinate update
+/// (enet_coordinate_descent_gram) then run on G restricted to the support
+/// and the worst violators (as many as the support has, at least 4), O(|A|)
+/// per change; when a pass keeps every sign, one feature-sign step (Lee,
+/// Battle, Raina, Ng 2007) solves the working set's problem for that sign
+/// pattern by LDLᵀ, so the result is exact where plain CD would creep.
+/// src/coders/lasso_cd.hpp gives the details.
+///
+/// Stopping rule: the duality gap of lasso_gap (src/coders/lasso_gap.hpp;
+/// scikit-learn's formula, an upper bound on P(r) − min P) is computed at
+/// the start and after every round, and the signal stops once it is <=
+/// options.tol·‖x‖² (scikit-learn's scaling, tol·‖y‖²; scikit-learn checks it
+/// only after passes whose largest update is <= tol·max|r|, this coder after
+/// every round, at O(n_atoms)); after options.max_iter working-set passes
+/// (returning the iterate then); or when a round leaves the objective where
+/// it was, which in exact arithmetic happens only at the optimum: the
+/// rounding floor of T, for a tol below what T resolves (float: about 1e-6
+/// relative).
+///
+/// Atoms need not have unit norm: the problem is solved as written, so an
+/// atom of norm s acts as a unit atom whose ℓ1 weight is α/s. A zero atom
+/// (G_ii = 0) gets code 0, as scikit-learn skips it. Duplicate atoms: the
+/// solution is not unique; the first of them in atom order takes it.
+/// Cost: G = D Dᵀ once per call (dim·n_atoms² flops, n_atoms² memory, shared
+/// by the blocks), D Xᵀ per block as one product (2·N·dim·n_atoms), then per
+/// signal and round O(n_atoms·(1 + nonzeros)) plus the working set's passes,
+/// O(|A|²) each, and feature-sign steps, O(|A|³); workspace per block
+/// n_atoms·256 values and O(n_atoms + |A|²) per signal.
+template <typename T>
+Matrix<T> encode_lasso_cd(const Dictionary<T>& dictionary, MatrixView<std::type_identity_t<T>> X,
+                          const CodingOptions& options);
+
+/// encode_lasso_cd() warm-started from `initial_codes` (N x n_atoms, finite;
+/// e.g. the codes of the previous dictionary in a classical learner's loop).
+/// With options.positive, negative entries start at 0. Codes that already
+/// meet the stopping rule come back unchanged after no pass, and codes near
+/// the solution take fewer passes than a start from 0 (the first working
+/// set is their support and its violators). Throws Error naming
+/// "initial codes" for another shape or a non-finite value.
+template <typename T>
+Matrix<T> encode_lasso_cd(const Dictionary<T>& dictionary, MatrixView<std::type_identity_t<T>> X,
+                          const CodingOptions& options,
+                          MatrixView<std::type_identity_t<T>> initial_codes);
+
+/// The FISTA lasso coder (options.method is not read; Beck & Teboulle 2009,
+/// "A fast iterative shrinkage-thresholding algorithm for linear inverse
+/// problems"): the problem of encode_lasso_cd(), by accelerated proximal
+/// gradient from r = 0: y = x_k + ((t_k − 1)/t_{k+1})(x_k − x_{k−1}), x_{k+1}
+/// = prox(y − ((G + λ₂I)y − D x)/L), the prox a soft threshold at α/L
+/// (max(· − α/L, 0) with options.positive), with the gradient scheme of
+/// adaptive restart (O'Donoghue & Candès 2015: a signal's t_k goes back to 1
+/// when (y − x_{k+1})·(x_{k+1} − x_k) > 0; twice as fast on face patches). L bounds λ_max(G) + λ₂
+/// from above: a deterministic power iteration raised by 2% and capped by Gershgorin's row-sum
+/// bound, once per call (src/coders/fista.hpp says how), so the step 1/L is never above 1/λ_max.
+/// The signals of a block iterate together, G x as one product over them (or a sum of G's rows per
+/// nonzero when at most one code in 8 is nonzero), G y from G x_k and
+/// G x_{k−1}; each signal's duality gap is checked at the start and after
+/// every iteration (O(n_atoms), beside the product's O(n_atoms²)), and a
+/// signal leaves the block once it is <= options.tol·‖x‖² (the rule of
+/// encode_lasso_cd()), confirmed with ‖x − rD‖² from the signal (O(dim) per
+/// nonzero, once: the Gram form cancels at float's resolution). FISTA is not
+/// monotone, so there is no rounding-floor stop: a tol below what T resolves
+/// (float: about 1e-9 relative) runs max_iter iterations, and after
+/// options.max_iter iterations the last iterate x_k is returned. A gap of
+/// ε·‖x‖² bounds the optimality (KKT) error by about sqrt(2ε)·‖x‖ only. Atoms of norm ≠ 1 and zero
+/// atoms as encode_lasso_cd() (a zero atom's code stays 0); the solution for duplicate atoms may
+/// split between them. Cost: G and D Xᵀ as encode_lasso_cd(), then per iteration and signal
+/// 2·n_atoms² flops (dense) or 2·n_atoms per nonzero; workspace per block 6·n_atoms·256 values.
+template <typename T>
+Matrix<T> encode_fista(const Dictionary<T>& dictionary, MatrixView<std::type_identity_t<T>> X,
+                       const CodingOptions& options);
 
 }  // namespace dictlearn

@@ -51,6 +51,21 @@ const std::vector<CoderRow>& coder_rows() {
         {"alpha", "positive", "l2", "max_iter"}},
        &encode_lasso_lars<float>,
        &encode_lasso_lars<double>},
+      {{CoderKind::lasso_cd,
+        "lasso-cd",
+        "lasso (elastic net with l2) by working-set coordinate descent on the Gram, stopped when "
+        "the "
+        "duality gap is <= tol·‖x‖² (scikit-learn's 'lasso_cd')",
+        {"alpha", "l2", "positive", "max_iter", "tol"}},
+       &encode_lasso_cd<float>,
+       &encode_lasso_cd<double>},
+      {{CoderKind::fista,
+        "fista",
+        "lasso (elastic net with l2) by FISTA, step 1/λ_max(G + l2·I), stopped when the "
+        "duality gap is <= tol·‖x‖²",
+        {"alpha", "l2", "positive", "max_iter", "tol"}},
+       &encode_fista<float>,
+       &encode_fista<double>},
   };
   return rows;
 }
