@@ -10,6 +10,7 @@
 #include <cmath>
 #include <string>
 
+#include "coders/coding.hpp"
 #include "coders/lasso_cd.hpp"
 #include "dictlearn/coders.hpp"
 #include "lasso_checks.hpp"
@@ -106,7 +107,7 @@ TYPED_TEST(FistaTest, TheStepBoundsTheLargestEigenvalueFromAbove) {
   close(1, 1) = T(3.015);
   for (const Matrix<T>& atoms : {normal_matrix<T>(40, 16, 1), normal_matrix<T>(8, 30, 2),
                                  lasso_fixture("D").cast<T>().eval(), equal, close}) {
-    const Matrix<T> G = detail::symmetric_gram(atoms);
+    const Matrix<T> G = detail::gram_matrix(atoms);
     const double exact = Eigen::SelfAdjointEigenSolver<Matrix<double>>(G.template cast<double>())
                              .eigenvalues()
                              .maxCoeff();
@@ -118,8 +119,8 @@ TYPED_TEST(FistaTest, TheStepBoundsTheLargestEigenvalueFromAbove) {
   }
   // Zero atoms: 0, and λ₂ without them.
   const Matrix<T> zeros = Matrix<T>::Zero(3, 5);
-  EXPECT_EQ(detail::fista_lipschitz(zeros, detail::symmetric_gram(zeros), 0.0), 0.0);
-  EXPECT_EQ(detail::fista_lipschitz(zeros, detail::symmetric_gram(zeros), 0.5), 0.5);
+  EXPECT_EQ(detail::fista_lipschitz(zeros, detail::gram_matrix(zeros), 0.0), 0.0);
+  EXPECT_EQ(detail::fista_lipschitz(zeros, detail::gram_matrix(zeros), 0.5), 0.5);
 }
 
 TYPED_TEST(FistaTest, OneIterationIsOneProximalStepFromZero) {
@@ -131,7 +132,7 @@ TYPED_TEST(FistaTest, OneIterationIsOneProximalStepFromZero) {
     const Matrix<T> codes =
         encode_fista(Dictionary<T>{.dictionary = D}, X,
                      {.alpha = alpha, .positive = positive, .l2 = l2, .max_iter = 1});
-    const double L = detail::fista_lipschitz(D, detail::symmetric_gram(D), l2);
+    const double L = detail::fista_lipschitz(D, detail::gram_matrix(D), l2);
     // x₁ = prox(0 − (0 − D x)/L) = soft(D x / L, α/L).
     const Matrix<double> z = (X * D.transpose()).template cast<double>() / L;
     for (Eigen::Index i = 0; i < z.rows(); ++i) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "coders/coding.hpp"
 #include "dictlearn/coders.hpp"
 #include "lasso_checks.hpp"
 #include "test_util.hpp"
@@ -111,7 +112,7 @@ TYPED_TEST(LassoCdTest, WarmStartsFromTheSolutionOrNearItTakeFewerPasses) {
   const Matrix<double> Dd = lasso_fixture("D"), Xd = lasso_fixture("X");
   const Dictionary<T> dictionary{.dictionary = Dd.cast<T>()};
   const Matrix<T> X = Xd.cast<T>();
-  const Matrix<T> G = detail::symmetric_gram(dictionary.dictionary);
+  const Matrix<T> G = detail::gram_matrix(dictionary.dictionary);
   const Matrix<T> Q = X * dictionary.dictionary.transpose();
   const detail::LassoProblem problem{.alpha = 0.2};
   const double tol = std::is_same_v<T, double> ? 1e-10 : 1e-6;  // reached well within max_iter
@@ -180,7 +181,7 @@ TYPED_TEST(LassoCdTest, WarmStartsAreCheckedAndProjectedForPositiveCodes) {
 TYPED_TEST(LassoCdTest, ZeroSignalsAndLargeAlphaTakeNoPass) {
   using T = TypeParam;
   const Matrix<T> D = lasso_fixture("D").cast<T>();
-  const Matrix<T> G = detail::symmetric_gram(D);
+  const Matrix<T> G = detail::gram_matrix(D);
   const Matrix<T> X = lasso_fixture("X").cast<T>();
   const Matrix<T> Q = X * D.transpose();
   detail::LassoCdWorkspace<T> work;

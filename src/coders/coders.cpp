@@ -7,6 +7,7 @@
 #include "core/choices.hpp"
 #include "core/finite.hpp"
 #include "dictlearn/parameters.hpp"
+#include "kernels/gemm.hpp"
 
 namespace dictlearn {
 
@@ -152,7 +153,20 @@ const T* centered_rows(const Dictionary<T>& dictionary, const T* x, int64_t coun
   return centered.data();
 }
 
+template <typename T>
+Matrix<T> gram_matrix(const Matrix<T>& atoms, T diagonal) {
+  const int64_t K = atoms.rows(), d = atoms.cols();
+  Matrix<T> G(K, K);
+  gemm(false, true, K, K, d, atoms.data(), d, atoms.data(), d, T(0), G.data(), K);
+  for (int64_t i = 0; i < K; ++i) {
+    for (int64_t j = 0; j < i; ++j) G(i, j) = G(j, i);
+    G(i, i) += diagonal;
+  }
+  return G;
+}
+
 #define DICTLEARN_INSTANTIATE(T)                                                                  \
+  template Matrix<T> gram_matrix<T>(const Matrix<T>&, T);                                         \
   template void check_coding_input<T>(const Dictionary<T>&, MatrixView<T>, const CodingOptions&); \
   template const T* centered_rows<T>(const Dictionary<T>&, const T*, int64_t, std::vector<T>&);
 DICTLEARN_INSTANTIATE(float)

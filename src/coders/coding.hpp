@@ -21,6 +21,13 @@ void check_coding_input(const Dictionary<T>& dictionary, MatrixView<T> X,
 
 /// Rows x − b_dec of `count` signals at x (dim columns, contiguous) into
 /// `centered`, returning the rows to code: x itself without a decoder bias.
+/// G = D Dᵀ (n_atoms x n_atoms) of the atoms (rows of D) as one product,
+/// made exactly symmetric (the coders read its rows where scikit-learn reads
+/// columns), plus `diagonal` on the diagonal (the elastic net's λ₂). Computed
+/// once per coding call and shared read-only by the blocks.
+template <typename T>
+Matrix<T> gram_matrix(const Matrix<T>& atoms, T diagonal = T(0));
+
 template <typename T>
 const T* centered_rows(const Dictionary<T>& dictionary, const T* x, int64_t count,
                        std::vector<T>& centered);

@@ -136,7 +136,7 @@ Matrix<T> encode_fista(const Dictionary<T>& dictionary, MatrixView<std::type_ide
   if (X.rows() == 0) return codes;
   const detail::ContiguousRows<T> rows(X);
   const T* D = dictionary.dictionary.data();
-  const Matrix<T> G = detail::symmetric_gram(dictionary.dictionary);
+  const Matrix<T> G = detail::gram_matrix(dictionary.dictionary);
   const double lipschitz = detail::fista_lipschitz(dictionary.dictionary, G, options.l2);
   // Only zero atoms and no λ₂: every code is 0, the unique minimizer's value
   // (the loss does not depend on it and the penalties are smallest there).

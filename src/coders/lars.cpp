@@ -21,18 +21,6 @@ namespace dictlearn {
 
 namespace detail {
 
-template <typename T>
-Matrix<T> gram_matrix(const T* D, int64_t n_atoms, int64_t dim, T diagonal) {
-  const int64_t K = n_atoms;
-  Matrix<T> G(K, K);
-  detail::gemm(false, true, K, K, dim, D, dim, D, dim, T(0), G.data(), K);
-  for (int64_t i = 0; i < K; ++i) {
-    for (int64_t j = 0; j < i; ++j) G(i, j) = G(j, i);
-    G(i, i) += diagonal;
-  }
-  return G;
-}
-
 namespace {
 
 // The path, inlined into one clone per instruction-set level below.
@@ -190,7 +178,6 @@ int64_t lars_signal(const T* G, int64_t n_atoms, const T* alpha0, int64_t max_st
 }
 
 #define DICTLEARN_INSTANTIATE(T)                                                       \
-  template Matrix<T> gram_matrix<T>(const T*, int64_t, int64_t, T);                    \
   template int64_t lars_signal<T>(const T*, int64_t, const T*, int64_t, int64_t, T, T, \
                                   LarsWorkspace<T>&, T*);
 DICTLEARN_INSTANTIATE(float)
@@ -215,7 +202,7 @@ Matrix<T> encode_lars(const Dictionary<T>& dictionary, MatrixView<std::type_iden
   Matrix<T> codes(X.rows(), K);
   if (X.rows() == 0) return codes;
   const T* D = dictionary.dictionary.data();
-  const Matrix<T> G = detail::gram_matrix(D, K, d, T(0));
+  const Matrix<T> G = detail::gram_matrix(dictionary.dictionary);
   // scikit-learn stops at C / dim <= float32's epsilon, C the largest
   // correlation; here relative to the first C, so that the scale of the data
   // does not decide, and never below the type's rounding of c.

@@ -93,10 +93,4 @@ inline void gather_rows(const T* G, int64_t n_atoms, const int64_t* rows, const 
   }
 }
 
-/// G = D Dᵀ (n_atoms x n_atoms) for the rows of D (n_atoms x dim), exactly
-/// symmetric (the paths read rows where scikit-learn reads columns), plus
-/// `diagonal` on the diagonal (the elastic net's λ₂).
-template <typename T>
-Matrix<T> gram_matrix(const T* D, int64_t n_atoms, int64_t dim, T diagonal);
-
 }  // namespace dictlearn::detail

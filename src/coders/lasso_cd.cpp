@@ -436,25 +436,12 @@ LassoCdResult lasso_cd_signal(const T* G, int64_t n_atoms, const T* q, double no
   return result;
 }
 
-template <typename T>
-Matrix<T> symmetric_gram(const Matrix<T>& atoms) {
-  const int64_t K = atoms.rows(), d = atoms.cols();
-  Matrix<T> G(K, K);
-  detail::gemm(false, true, K, K, d, atoms.data(), d, atoms.data(), d, T(0), G.data(), K);
-  for (int64_t i = 0; i < K; ++i) {
-    for (int64_t j = 0; j < i; ++j) G(i, j) = G(j, i);
-  }
-  return G;
-}
-
 template LassoCdResult lasso_cd_signal<float>(const float*, int64_t, const float*, double,
                                               const LassoProblem&, int, double,
                                               LassoCdWorkspace<float>&, float*);
 template LassoCdResult lasso_cd_signal<double>(const double*, int64_t, const double*, double,
                                                const LassoProblem&, int, double,
                                                LassoCdWorkspace<double>&, double*);
-template Matrix<float> symmetric_gram<float>(const Matrix<float>&);
-template Matrix<double> symmetric_gram<double>(const Matrix<double>&);
 
 namespace {
 
@@ -485,7 +472,7 @@ Matrix<T> encode_lasso_cd_from(const Dictionary<T>& dictionary, MatrixView<T> X,
   if (X.rows() == 0) return codes;
   const ContiguousRows<T> rows(X);
   const T* D = dictionary.dictionary.data();
-  const Matrix<T> G = symmetric_gram(dictionary.dictionary);
+  const Matrix<T> G = gram_matrix(dictionary.dictionary);
   const LassoProblem problem{
       .alpha = options.alpha, .l2 = options.l2, .positive = options.positive};
   const double work = static_cast<double>(X.rows()) * static_cast<double>(K) *

@@ -61,9 +61,4 @@ LassoCdResult lasso_cd_signal(const T* G, int64_t n_atoms, const T* q, double no
                               const LassoProblem& problem, int max_iter, double tol,
                               LassoCdWorkspace<T>& work, T* code);
 
-/// G = D Dᵀ (n_atoms x n_atoms) as one product, made exactly symmetric
-/// (the coders read its rows as columns).
-template <typename T>
-Matrix<T> symmetric_gram(const Matrix<T>& atoms);
-
 }  // namespace dictlearn::detail

@@ -246,7 +246,7 @@ Matrix<T> encode_lasso_lars(const Dictionary<T>& dictionary, MatrixView<std::typ
   if (X.rows() == 0) return codes;
   const T* D = dictionary.dictionary.data();
   // The elastic net is the lasso on G + λ₂I with the same D x.
-  const Matrix<T> G = detail::gram_matrix(D, K, d, static_cast<T>(options.l2));
+  const Matrix<T> G = detail::gram_matrix(dictionary.dictionary, static_cast<T>(options.l2));
   // Without λ₂ at most dim atoms are independent; with it, all of them.
   const int64_t max_active = options.l2 > 0 ? K : std::min(K, d);
   const T alpha = static_cast<T>(options.alpha);

@@ -159,13 +159,7 @@ Matrix<T> encode_omp(const Dictionary<T>& dictionary, MatrixView<std::type_ident
   Matrix<T> codes(X.rows(), K);
   if (X.rows() == 0) return codes;
   const T* D = dictionary.dictionary.data();
-  // G = D Dᵀ once per call, made exactly symmetric (the pursuit reads its
-  // rows where scikit-learn reads columns).
-  Matrix<T> G(K, K);
-  detail::gemm(false, true, K, K, d, D, d, D, d, T(0), G.data(), K);
-  for (int64_t i = 0; i < K; ++i) {
-    for (int64_t j = 0; j < i; ++j) G(i, j) = G(j, i);
-  }
+  const Matrix<T> G = detail::gram_matrix(dictionary.dictionary);
   const T max_error = static_cast<T>(options.max_error);
   const double work = static_cast<double>(X.rows()) * static_cast<double>(K) *
                       (2.0 * static_cast<double>(d) + 2.0 * static_cast<double>(max_atoms));
