@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -86,7 +87,23 @@ const Case kCases[] = {
     {"--coder omp --n-nonzero 3", {.method = CoderKind::omp, .n_nonzero = 3}},
     {"--coder omp --max-error 4", {.method = CoderKind::omp, .max_error = 4}},
     {"--coder omp", {.method = CoderKind::omp}},
+    {"--coder lars --n-nonzero 4", {.method = CoderKind::lars, .n_nonzero = 4}},
+    {"--coder lasso-lars --alpha 0.3", {.method = CoderKind::lasso_lars, .alpha = 0.3}},
+    {"--coder lasso_lars --alpha 0.3 --positive --l2 0.1",
+     {.method = CoderKind::lasso_lars, .alpha = 0.3, .positive = true, .l2 = 0.1}},
+    {"--coder lasso-cd --alpha 0.3 --coder-tol 1e-8 --max-iter 50",
+     {.method = CoderKind::lasso_cd, .alpha = 0.3, .max_iter = 50, .tol = 1e-8}},
+    {"--coder fista --alpha 0.3 --l2 0.2 --positive",
+     {.method = CoderKind::fista, .alpha = 0.3, .positive = true, .l2 = 0.2}},
 };
+
+TEST(CliCodersCases, EveryCoderOfTheTableIsCovered) {
+  for (const CoderTraits& traits : coder_table()) {
+    SCOPED_TRACE(traits.name);
+    EXPECT_TRUE(std::any_of(std::begin(kCases), std::end(kCases),
+                            [&](const Case& c) { return c.options.method == traits.kind; }));
+  }
+}
 
 TEST_F(CliCodersTest, CodesAreTheLibrarysBitForBitInEveryFormat) {
   for (const std::string& source : {atoms_, model_}) {
@@ -182,7 +199,11 @@ Expected expected_report(const Dictionary<T>& dictionary, const Matrix<T>& X,
   e.mse = squared / (n * static_cast<double>(X.cols()));
   e.relative = squared / energy;
   e.l0 = nonzero / n;
-  e.objective = 0.5 * e.residual + options.alpha * l1 / n;
+  double l2 = 0;
+  for (Eigen::Index i = 0; i < codes.size(); ++i) {
+    l2 += static_cast<double>(codes.data()[i]) * static_cast<double>(codes.data()[i]);
+  }
+  e.objective = 0.5 * e.residual + options.alpha * l1 / n + 0.5 * options.l2 * l2 / n;
   return e;
 }
 
@@ -202,6 +223,12 @@ TEST_F(CliCodersTest, EvalReportsTheNumbersOfTheLibrarysCodes) {
       {model_, "--coder omp --n-nonzero 3", {.method = CoderKind::omp, .n_nonzero = 3}},
       {atoms_, "--coder threshold --alpha 0.5", {.method = CoderKind::threshold, .alpha = 0.5}},
       {model_, "--coder threshold --alpha 0.5", {.method = CoderKind::threshold, .alpha = 0.5}},
+      {atoms_, "--coder lars --n-nonzero 2", {.method = CoderKind::lars, .n_nonzero = 2}},
+      {atoms_,
+       "--coder lasso-lars --alpha 0.3 --l2 0.1",
+       {.method = CoderKind::lasso_lars, .alpha = 0.3, .l2 = 0.1}},
+      {model_, "--coder lasso-cd --alpha 0.3", {.method = CoderKind::lasso_cd, .alpha = 0.3}},
+      {atoms_, "--coder fista --alpha 0.3", {.method = CoderKind::fista, .alpha = 0.3}},
   };
   for (const EvalCase& c : cases) {
     SCOPED_TRACE(c.source + " " + c.flags);
@@ -230,12 +257,14 @@ TEST_F(CliCodersTest, EvalReportsTheNumbersOfTheLibrarysCodes) {
     expect_relative_near(reported(result.out, "relative"), e.relative, 1e-5, "relative");
     expect_relative_near(reported(result.out, "L0"), e.l0, 1e-3, "L0");
     EXPECT_EQ(reported(result.out, "per sample, max"), static_cast<double>(e.max_l0));
-    if (c.options.method == CoderKind::threshold) {
+    const auto& reads = coder_traits(c.options.method).parameters;
+    if (std::any_of(reads.begin(), reads.end(),
+                    [](const char* name) { return std::string(name) == "alpha"; })) {
       ASSERT_TRUE(summary.objective.has_value());
       expect_relative_near(*summary.objective, e.objective, tolerance, "objective");
       expect_relative_near(reported(result.out, "objective"), e.objective, printed, "objective");
     } else {
-      EXPECT_FALSE(summary.objective.has_value());  // omp reads no alpha: no lasso objective
+      EXPECT_FALSE(summary.objective.has_value());  // no alpha read: no lasso objective
       EXPECT_EQ(result.out.find("objective"), std::string::npos);
     }
   }

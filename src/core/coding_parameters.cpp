@@ -134,7 +134,8 @@ std::vector<CodingRow> make_rows() {
       {{.flag = "max-iter",
         .python = "max_iter",
         .field = DICTLEARN_FIELD(O, max_iter),
-        .help = "the most iterations (passes over the atoms) per signal",
+        .help = "the most iterations per signal: lasso-lars's path steps, lasso-cd's passes, "
+                "fista's proximal steps",
         .range = at_least(1),
         .recorded = true},
        "max_iter"},
