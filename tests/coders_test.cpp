@@ -8,6 +8,7 @@
 #include <limits>
 #include <random>
 
+#include "coders/coding.hpp"
 #include "coders/threshold.hpp"
 #include "dictlearn/model.hpp"
 #include "test_util.hpp"
@@ -166,6 +167,36 @@ TYPED_TEST(CodersTest, BadInputIsRefusedNamingWhatIsWrong) {
                         "--max-iter: must be >= 1, got 0");
   EXPECT_ERROR_CONTAINS(sparse_encode(dictionary, X, {.tol = -1}),
                         "--coder-tol: must be >= 0 and finite, got -1");
+}
+
+TYPED_TEST(CodersTest, CsrCodesAreTheDenseCodesOfEveryCoder) {
+  using T = TypeParam;
+  Matrix<T> atoms = normal_matrix<T>(12, 6, 21);
+  atoms.rowwise().normalize();
+  const Dictionary<T> dictionary{.dictionary = atoms};
+  const Matrix<T> X = normal_matrix<T>(700, 6, 22);
+  for (const CoderTraits& traits : coder_table()) {
+    SCOPED_TRACE(traits.name);
+    const CodingOptions options{.method = traits.kind, .alpha = 0.3, .n_nonzero = 2};
+    const SparseCodes<T> want = to_sparse(sparse_encode(dictionary, X, options));
+    ASSERT_GT(want.nnz(), 0);
+    for (const int64_t chunk : {int64_t{256}, int64_t{512}}) {
+      SCOPED_TRACE(chunk);
+      const SparseCodes<T> got = detail::sparse_encode_csr<T>(dictionary, X, options, chunk);
+      EXPECT_EQ(got.rows, want.rows);
+      EXPECT_EQ(got.cols, want.cols);
+      EXPECT_EQ(got.indptr, want.indptr);
+      EXPECT_EQ(got.indices, want.indices);
+      EXPECT_EQ(got.values, want.values);
+    }
+    EXPECT_EQ(sparse_encode_csr(dictionary, X, options).values, want.values);
+  }
+  const SparseCodes<T> none = sparse_encode_csr(dictionary, Matrix<T>(0, 6), {});
+  EXPECT_EQ(none.rows, 0);
+  EXPECT_EQ(none.cols, 12);
+  EXPECT_EQ(none.indptr, std::vector<int64_t>{0});
+  EXPECT_ERROR_CONTAINS(sparse_encode_csr(dictionary, Matrix<T>(0, 5), {}),
+                        "data: has 5 columns but the dictionary's atoms have dimension 6");
 }
 
 TEST(CoderTableTest, OneRowPerKindAndNamesParseBack) {

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "dictlearn/dictionary.hpp"
+#include "dictlearn/sparse_codes.hpp"
 #include "dictlearn/types.hpp"
 
 namespace dictlearn {
@@ -126,6 +127,16 @@ void validate(const CodingOptions& options);
 template <typename T>
 Matrix<T> sparse_encode(const Dictionary<T>& dictionary, MatrixView<std::type_identity_t<T>> X,
                         const CodingOptions& options);
+
+/// The codes of sparse_encode() in CSR form (sparse_codes.hpp), the same
+/// values, built without the dense N x n_atoms matrix: the signals are coded
+/// a chunk of rows at a time (whole coding blocks, about 64 MiB of dense
+/// codes each) and each chunk's nonzeros appended. Memory: the CSR codes, G
+/// and one chunk. Errors as sparse_encode().
+template <typename T>
+SparseCodes<T> sparse_encode_csr(const Dictionary<T>& dictionary,
+                                 MatrixView<std::type_identity_t<T>> X,
+                                 const CodingOptions& options);
 
 /// The coders' form of the one encode entry: the same as sparse_encode().
 /// A Model passes as its Dictionary here; encode(model, X, threads) in

@@ -1,4 +1,5 @@
 // The coder table and the one sparse_encode() entry that dispatches on it.
+#include <algorithm>
 #include <cmath>
 #include <string_view>
 
@@ -186,6 +187,63 @@ Matrix<T> sparse_encode(const Dictionary<T>& dictionary, MatrixView<std::type_id
     return row.encode_double(dictionary, X, options);
   }
 }
+
+namespace detail {
+
+template <typename T>
+SparseCodes<T> sparse_encode_csr(const Dictionary<T>& dictionary, MatrixView<T> X,
+                                 const CodingOptions& options, int64_t chunk_rows) {
+  DICTLEARN_ASSERT(chunk_rows > 0 && chunk_rows % kCodingBlock == 0);
+  SparseCodes<T> codes;
+  codes.rows = X.rows();
+  codes.cols = dictionary.n_atoms();
+  codes.indptr.reserve(X.rows() + 1);
+  codes.indptr.push_back(0);
+  // The first chunk checks everything (options, dictionary, shapes), so an
+  // empty X is checked as sparse_encode() checks it.
+  int64_t begin = 0;
+  do {
+    const int64_t count = std::min<int64_t>(chunk_rows, X.rows() - begin);
+    const Matrix<T> dense = sparse_encode(dictionary, X.middleRows(begin, count), options);
+    for (int64_t i = 0; i < count; ++i) {
+      for (int64_t j = 0; j < dense.cols(); ++j) {
+        const T value = dense(i, j);
+        if (value != T(0)) {
+          codes.indices.push_back(j);
+          codes.values.push_back(value);
+        }
+      }
+      codes.indptr.push_back(static_cast<int64_t>(codes.values.size()));
+    }
+    begin += count;
+  } while (begin < X.rows());
+  return codes;
+}
+
+template SparseCodes<float> sparse_encode_csr<float>(const Dictionary<float>&, MatrixView<float>,
+                                                     const CodingOptions&, int64_t);
+template SparseCodes<double> sparse_encode_csr<double>(const Dictionary<double>&,
+                                                       MatrixView<double>, const CodingOptions&,
+                                                       int64_t);
+
+}  // namespace detail
+
+template <typename T>
+SparseCodes<T> sparse_encode_csr(const Dictionary<T>& dictionary,
+                                 MatrixView<std::type_identity_t<T>> X,
+                                 const CodingOptions& options) {
+  // Whole coding blocks of about 64 MiB of dense codes.
+  const int64_t atoms = std::max(dictionary.n_atoms(), 1);
+  const int64_t bytes = int64_t{64} << 20;
+  const int64_t blocks = std::max<int64_t>(
+      1, bytes / (atoms * static_cast<int64_t>(sizeof(T)) * detail::kCodingBlock));
+  return detail::sparse_encode_csr<T>(dictionary, X, options, blocks * detail::kCodingBlock);
+}
+
+template SparseCodes<float> sparse_encode_csr<float>(const Dictionary<float>&, MatrixView<float>,
+                                                     const CodingOptions&);
+template SparseCodes<double> sparse_encode_csr<double>(const Dictionary<double>&,
+                                                       MatrixView<double>, const CodingOptions&);
 
 template Matrix<float> sparse_encode<float>(const Dictionary<float>&, MatrixView<float>,
                                             const CodingOptions&);

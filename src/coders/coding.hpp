@@ -28,6 +28,15 @@ void check_coding_input(const Dictionary<T>& dictionary, MatrixView<T> X,
 template <typename T>
 Matrix<T> gram_matrix(const Matrix<T>& atoms, T diagonal = T(0));
 
+/// sparse_encode_csr() with chunks of `chunk_rows` signals, a multiple of
+/// kCodingBlock (tests use small chunks to cross their boundaries): whole
+/// blocks, since fista's rounding depends on a signal's block mates (its
+/// product path follows the block's density), so other chunks could change
+/// its codes in the last bits.
+template <typename T>
+SparseCodes<T> sparse_encode_csr(const Dictionary<T>& dictionary, MatrixView<T> X,
+                                 const CodingOptions& options, int64_t chunk_rows);
+
 template <typename T>
 const T* centered_rows(const Dictionary<T>& dictionary, const T* x, int64_t count,
                        std::vector<T>& centered);
