@@ -20,6 +20,8 @@
 namespace dictlearn {
 namespace {
 
+using testing::expect_optimal;
+using testing::kkt_tolerance;
 using testing::kkt_violation;
 using testing::lasso_fixture;
 using testing::lasso_objectives;
@@ -32,11 +34,6 @@ using Types = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(LassoCdTest, Types);
 
 /// The KKT tolerance: 1e-6 in double, 1e-4·(1 + max|x|) in float.
-template <typename T>
-double kkt_tolerance(const Matrix<double>& X) {
-  return std::is_same_v<T, double> ? 1e-6 : 1e-4 * (1 + testing::max_abs(X));
-}
-
 /// Options that drive the solver to the rounding floor of T.
 template <typename T>
 CodingOptions tight(double alpha, double l2 = 0, bool positive = false) {
@@ -46,28 +43,6 @@ CodingOptions tight(double alpha, double l2 = 0, bool positive = false) {
           .l2 = l2,
           .max_iter = 100000,
           .tol = std::is_same_v<T, double> ? 1e-12 : 1e-9};
-}
-
-/// Codes of `options` on the fixture: KKT within the tolerance and,
-/// per signal, an objective no worse than the reference codes' (+1e-9
-/// relative in double, 1e-5 in float, whose objective rounds at 1e-7).
-template <typename T>
-void expect_optimal(const CodingOptions& options, const Matrix<double>& reference) {
-  const Matrix<double> D = lasso_fixture("D"), X = lasso_fixture("X");
-  const Matrix<T> codes =
-      sparse_encode(Dictionary<T>{.dictionary = D.cast<T>()}, X.cast<T>().eval(), options);
-  const Matrix<double> R = codes.template cast<double>();
-  EXPECT_LE(kkt_violation(D, X, R, options.alpha, options.l2, options.positive),
-            kkt_tolerance<T>(X));
-  const Eigen::VectorXd ours = lasso_objectives(D, X, R, options.alpha, options.l2);
-  const Eigen::VectorXd theirs = lasso_objectives(D, X, reference, options.alpha, options.l2);
-  const double relative = std::is_same_v<T, double> ? 1e-9 : 1e-5;
-  for (Eigen::Index i = 0; i < X.rows(); ++i) {
-    EXPECT_LE(ours(i), theirs(i) * (1 + relative)) << "signal " << i;
-  }
-  if (options.positive) {
-    EXPECT_GE(R.minCoeff(), 0.0);
-  }
 }
 
 TYPED_TEST(LassoCdTest, MeetsKktAndScikitLearnsObjectiveForEachAlpha) {

@@ -8,10 +8,13 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "coders/lasso_gap.hpp"
+#include "dictlearn/coders.hpp"
 #include "dictlearn/io.hpp"
 #include "dictlearn/types.hpp"
+#include "test_util.hpp"
 
 namespace dictlearn::testing {
 
@@ -70,6 +73,34 @@ inline Eigen::VectorXd relative_gaps(const Matrix<double>& D, const Matrix<doubl
     out(i) = norm2 > 0 ? gap / norm2 : gap;
   }
   return out;
+}
+
+/// The KKT tolerance: 1e-6 in double, 1e-4·(1 + max|x|) in float.
+template <typename T>
+double kkt_tolerance(const Matrix<double>& X) {
+  return std::is_same_v<T, double> ? 1e-6 : 1e-4 * (1 + max_abs(X));
+}
+
+/// Codes of `options` on the fixture: KKT within the tolerance and,
+/// per signal, an objective no worse than the reference codes' (+1e-9
+/// relative in double, 1e-5 in float, whose objective rounds at 1e-7).
+template <typename T>
+void expect_optimal(const CodingOptions& options, const Matrix<double>& reference) {
+  const Matrix<double> D = lasso_fixture("D"), X = lasso_fixture("X");
+  const Matrix<T> codes =
+      sparse_encode(Dictionary<T>{.dictionary = D.cast<T>()}, X.cast<T>().eval(), options);
+  const Matrix<double> R = codes.template cast<double>();
+  EXPECT_LE(kkt_violation(D, X, R, options.alpha, options.l2, options.positive),
+            kkt_tolerance<T>(X));
+  const Eigen::VectorXd ours = lasso_objectives(D, X, R, options.alpha, options.l2);
+  const Eigen::VectorXd theirs = lasso_objectives(D, X, reference, options.alpha, options.l2);
+  const double relative = std::is_same_v<T, double> ? 1e-9 : 1e-5;
+  for (Eigen::Index i = 0; i < X.rows(); ++i) {
+    EXPECT_LE(ours(i), theirs(i) * (1 + relative)) << "signal " << i;
+  }
+  if (options.positive) {
+    EXPECT_GE(R.minCoeff(), 0.0);
+  }
 }
 
 }  // namespace dictlearn::testing
