@@ -154,6 +154,16 @@ const T* centered_rows(const Dictionary<T>& dictionary, const T* x, int64_t coun
   return centered.data();
 }
 
+int64_t nonzero_limit(const CodingOptions& options, int64_t n_atoms, int64_t dim,
+                      bool no_default_cap) {
+  DICTLEARN_CHECK(options.n_nonzero <= n_atoms,
+                  "--n-nonzero: must be at most the dictionary's {} atoms, got {}", n_atoms,
+                  options.n_nonzero);
+  if (options.n_nonzero > 0) return options.n_nonzero;
+  if (no_default_cap) return n_atoms;
+  return std::min<int64_t>(std::max<int64_t>(dim / 10, 1), n_atoms);
+}
+
 template <typename T>
 Matrix<T> gram_matrix(const Matrix<T>& atoms, T diagonal) {
   const int64_t K = atoms.rows(), d = atoms.cols();

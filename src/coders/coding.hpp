@@ -37,6 +37,13 @@ template <typename T>
 SparseCodes<T> sparse_encode_csr(const Dictionary<T>& dictionary, MatrixView<T> X,
                                  const CodingOptions& options, int64_t chunk_rows);
 
+/// The most atoms per signal of the L0 coders (omp, lars): options.n_nonzero,
+/// refused above n_atoms as scikit-learn does, or for 0 sparse_encode's
+/// default min(max(⌊dim/10⌋, 1), n_atoms), or n_atoms when `no_default_cap`
+/// (omp with max_error alone).
+int64_t nonzero_limit(const CodingOptions& options, int64_t n_atoms, int64_t dim,
+                      bool no_default_cap);
+
 template <typename T>
 const T* centered_rows(const Dictionary<T>& dictionary, const T* x, int64_t count,
                        std::vector<T>& centered);

@@ -191,13 +191,7 @@ Matrix<T> encode_lars(const Dictionary<T>& dictionary, MatrixView<std::type_iden
                       const CodingOptions& options) {
   detail::check_coding_input<T>(dictionary, X, options);
   const int64_t K = dictionary.n_atoms(), d = dictionary.dim();
-  DICTLEARN_CHECK(options.n_nonzero <= K,
-                  "--n-nonzero: must be at most the dictionary's {} atoms, got {}", K,
-                  options.n_nonzero);
-  // sparse_encode's default, as omp's: min(max(dim/10, 1), n_atoms).
-  const int64_t max_steps = options.n_nonzero > 0
-                                ? options.n_nonzero
-                                : std::min<int64_t>(std::max<int64_t>(d / 10, 1), K);
+  const int64_t max_steps = detail::nonzero_limit(options, K, d, false);
   const detail::ContiguousRows<T> rows(X);
   Matrix<T> codes(X.rows(), K);
   if (X.rows() == 0) return codes;

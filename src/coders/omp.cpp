@@ -146,15 +146,9 @@ Matrix<T> encode_omp(const Dictionary<T>& dictionary, MatrixView<std::type_ident
                      const CodingOptions& options) {
   detail::check_coding_input<T>(dictionary, X, options);
   const int64_t K = dictionary.n_atoms(), d = dictionary.dim();
-  DICTLEARN_CHECK(options.n_nonzero <= K,
-                  "--n-nonzero: must be at most the dictionary's {} atoms, got {}", K,
-                  options.n_nonzero);
   const bool use_error = options.max_error > 0;
-  // sparse_encode's default min(max(dim/10, 1), n_atoms); with tol alone
-  // orthogonal_mp_gram runs up to n_atoms.
-  const int64_t max_atoms =
-      options.n_nonzero > 0 ? options.n_nonzero
-                            : (use_error ? K : std::min<int64_t>(std::max<int64_t>(d / 10, 1), K));
+  // With tol alone orthogonal_mp_gram runs up to n_atoms.
+  const int64_t max_atoms = detail::nonzero_limit(options, K, d, use_error);
   const detail::ContiguousRows<T> rows(X);
   Matrix<T> codes(X.rows(), K);
   if (X.rows() == 0) return codes;
