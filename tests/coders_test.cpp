@@ -11,6 +11,7 @@
 #include "coders/coding.hpp"
 #include "coders/threshold.hpp"
 #include "dictlearn/model.hpp"
+#include "lasso_checks.hpp"
 #include "test_util.hpp"
 
 namespace dictlearn {
@@ -92,6 +93,36 @@ TYPED_TEST(CodersTest, ThresholdMatchesTheFormulaOnRandomData) {
             tolerance);
   EXPECT_EQ(testing::max_abs(encode_threshold(dictionary, X, {.alpha = 2 * testing::max_abs(P)})),
             0.0);
+}
+
+TYPED_TEST(CodersTest, ThresholdMatchesScikitLearnsFixture) {
+  // sparse_encode(algorithm='threshold', alpha=0.5[, positive=True]) by
+  // Debian's scikit-learn 1.2 (tests/fixtures/make_lasso_fixture.py).
+  using T = TypeParam;
+  const Matrix<double> D = testing::lasso_fixture("D"), X = testing::lasso_fixture("X");
+  const Matrix<double> P = X * D.transpose();
+  const double relative = std::is_same_v<T, double> ? 1e-12 : 1e-5;
+  for (const bool positive : {false, true}) {
+    SCOPED_TRACE(positive);
+    const Matrix<double> want =
+        testing::lasso_fixture(positive ? "codes_threshold_pos" : "codes_threshold");
+    const Matrix<T> got =
+        sparse_encode(Dictionary<T>{.dictionary = D.cast<T>()}, X.cast<T>().eval(),
+                      {.method = CoderKind::threshold, .alpha = 0.5, .positive = positive});
+    ASSERT_EQ(got.rows(), want.rows());
+    ASSERT_EQ(got.cols(), want.cols());
+    int64_t nonzero = 0;
+    for (Eigen::Index i = 0; i < want.size(); ++i) {
+      const double a = static_cast<double>(got.data()[i]), b = want.data()[i];
+      nonzero += b != 0;
+      // The zero pattern is scikit-learn's except where |p| ties α to rounding.
+      if (std::abs(std::abs(P.data()[i]) - 0.5) > relative) {
+        EXPECT_EQ(a == 0, b == 0) << "entry " << i;
+      }
+      EXPECT_LE(std::abs(a - b), relative * std::max(1.0, std::abs(P.data()[i]))) << "entry " << i;
+    }
+    EXPECT_GT(nonzero, 100);  // a real comparison, not one of zeros
+  }
 }
 
 TYPED_TEST(CodersTest, ResultsDoNotDependOnTheThreadCount) {
