@@ -434,10 +434,16 @@ void run_command(Commands& c) {
       fmt::print(stderr, "dictlearn: {}\n", dl::printable_text(result.message));
   } else if (c.patches->parsed()) {
     dl::PatchesJob job = c.patches_job;
-    const dl::PatchShape shape =
-        c.patches_size.find_first_of("xX") != std::string::npos
-            ? dl::parse_patch_shape(c.patches_size, 0, "--size")
-            : dl::parse_patch_shape(c.patches_size + "x" + c.patches_size, 0, "--size");
+    dl::PatchShape shape;
+    try {  // S alone is S x S
+      const bool square = c.patches_size.find_first_of("xX") == std::string::npos;
+      shape = dl::parse_patch_shape(square ? c.patches_size + "x" + c.patches_size : c.patches_size,
+                                    0, "--size");
+    } catch (const dl::Error&) {
+      throw dl::Error(
+          fmt::format("--size: must be S or HxW, positive whole numbers (e.g. 8 or 8x6), got '{}'",
+                      c.patches_size));
+    }
     job.options.height = shape.height;
     job.options.width = shape.width;
     if (c.patches->count("--max-patches") > 0 && job.options.max_patches < 1) {

@@ -128,7 +128,7 @@ TEST_F(CliPatchesTest, BadInputIsOneLineAndWritesNothing) {
   write_bytes(deep, "P5 1 1 99999\nab");
   expect_refused(deep, {"deep.pgm", "above 65535"});
   expect_refused(png_ + " --size 5", {"ramp.png", "--size", "4 x 5 image"});
-  expect_refused(png_ + " --size 0", {"--size"});
+  expect_refused(png_ + " --size 0", {"--size", "got '0'"});
   expect_refused(png_ + " --size 2x", {"--size"});
   expect_refused(png_ + " --stride 0", {"ramp.png", "--stride"});
   expect_refused(png_ + " --size 2 --max-patches 0", {"--max-patches"});
