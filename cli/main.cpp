@@ -294,6 +294,10 @@ struct Commands {
   CLI::App* plot = nullptr;
   std::string plot_model, plot_log, plot_dir = "figures", plot_patch_shape;
 
+  CLI::App* patches = nullptr;
+  dl::PatchesJob patches_job;
+  std::string patches_size = "8";
+
   CLI::App* demo = nullptr;
   std::string demo_dir = "dictlearn-demo";
   FitArgs demo_args;
@@ -355,6 +359,29 @@ void define_commands(CLI::App& app, Commands& c) {
                      "the samples are HEIGHTxWIDTH image patches (e.g. 8x8): draws the atoms as "
                      "images (default: the model's recorded shape)");
 
+  c.patches = app.add_subcommand("patches", "cut a PNG or PGM image into patches (.npy or .csv)");
+  c.patches->add_option("image", c.patches_job.image, "PNG or PGM image (colour: BT.601 luma)")
+      ->required();
+  c.patches
+      ->add_option("-o,--output", c.patches_job.output,
+                   "patches file (.npy or .csv), one patch a row; its geometry goes to "
+                   "OUTPUT.json, which fit reads")
+      ->required();
+  c.patches->add_option("--size", c.patches_size, "patch size: S (S x S) or HxW")
+      ->capture_default_str();
+  c.patches->add_option("--stride", c.patches_job.options.stride, "step between patches")
+      ->capture_default_str();
+  c.patches->add_option("--max-patches", c.patches_job.options.max_patches,
+                        "a random subset of this many patches (without replacement, raster "
+                        "order); default: all");
+  c.patches->add_option("--seed", c.patches_job.options.seed, "the subset's seed")
+      ->capture_default_str();
+  c.patches->add_flag("--remove-mean", c.patches_job.options.remove_mean,
+                      "subtract each patch's mean");
+  c.patches->add_flag("--normalize", c.patches_job.options.normalize,
+                      "scale each patch to unit norm (after --remove-mean); flat ones stay");
+  c.patches->add_option("--dtype", c.patches_job.dtype, "float32 or float64 (.npy)")
+      ->capture_default_str();
   c.demo = app.add_subcommand(
       "demo", "the seed's experiment: toy data, 2 softmax atoms, Adam, figures and a summary");
   c.demo->add_option("-o,--output", c.demo_dir, "output folder")->capture_default_str();
@@ -405,6 +432,36 @@ void run_command(Commands& c) {
     for (const auto& file : result.written) fmt::print("wrote {}\n", dl::printable_text(file));
     if (!result.gnuplot_found)
       fmt::print(stderr, "dictlearn: {}\n", dl::printable_text(result.message));
+  } else if (c.patches->parsed()) {
+    dl::PatchesJob job = c.patches_job;
+    dl::PatchShape shape;
+    try {  // S alone is S x S
+      const bool square = c.patches_size.find_first_of("xX") == std::string::npos;
+      shape = dl::parse_patch_shape(square ? c.patches_size + "x" + c.patches_size : c.patches_size,
+                                    0, "--size");
+    } catch (const dl::Error&) {
+      throw dl::Error(
+          fmt::format("--size: must be S or HxW, positive whole numbers (e.g. 8 or 8x6), got '{}'",
+                      c.patches_size));
+    }
+    job.options.height = shape.height;
+    job.options.width = shape.width;
+    if (c.patches->count("--max-patches") > 0 && job.options.max_patches < 1) {
+      throw dl::Error(
+          fmt::format("--max-patches: must be at least 1, got {}", job.options.max_patches));
+    }
+    const dl::PatchesSummary summary = dl::run_patches(job);
+    fmt::print("read {}: {} x {} pixels{}\n", dl::printable_text(job.image), summary.image_height,
+               summary.image_width, summary.was_color ? " (colour, converted to gray)" : "");
+    if (summary.zero_norm > 0) {
+      fmt::print(stderr,
+                 "dictlearn: note: --normalize: {} of {} patches have norm < 1e-12 and were "
+                 "kept unscaled\n",
+                 summary.zero_norm, summary.rows);
+    }
+    fmt::print("wrote {}: {} patches x {} values ({} available)\nwrote {}\n",
+               dl::printable_text(job.output), summary.rows, summary.cols, summary.available,
+               dl::printable_text(summary.sidecar));
   } else if (c.demo->parsed()) {
     resolve(c.demo_args);
     note_threads_cap(c.demo_args);

@@ -13,6 +13,7 @@ import os
 import struct
 import warnings
 import zipfile
+import zlib
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
@@ -80,6 +81,18 @@ def csr(indptr, indices, values, shape, index="q", value="d", shape_text=None):
         ("values.npy", npy(descr[value], "(%d,)" % len(values), floats(value, values))),
         ("shape.npy", npy("<i8", shape_text or "(2,)", floats("q", shape))),
     ]
+
+
+def png(width, height, depth, color_type, rows, interlace=0):
+    """A PNG: IHDR, one IDAT of the rows (filter byte 0 each), IEND."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data +
+                struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    raw = b"".join(b"\0" + row for row in rows)
+    return (b"\x89PNG\r\n\x1a\n" +
+            chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, color_type, 0, 0,
+                                       interlace)) +
+            chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 def write(target, name, content):
@@ -184,6 +197,21 @@ def main():
     corrupt[len(corrupt) // 3] ^= 0xFF  # inside an entry's bytes: a CRC-32 mismatch
     write("fuzz_npz", "bad_crc.npz", bytes(corrupt))
     write("fuzz_npz", "single_npy.npz", npy("<f4", "(3, 2)", floats("f", six)))
+
+    ramp = [bytes(10 * r + c for c in range(5)) for r in range(4)]
+    write("fuzz_image", "gray8.png", png(5, 4, 8, 0, ramp))
+    write("fuzz_image", "gray16.png", png(2, 2, 16, 0, [b"\xff\xff\x00\x01"] * 2))
+    write("fuzz_image", "gray1.png", png(9, 2, 1, 0, [b"\xa5\x80"] * 2))
+    write("fuzz_image", "rgb.png", png(2, 1, 8, 2, [b"\xff\x00\x00\x00\xff\x00"]))
+    write("fuzz_image", "rgba16.png", png(1, 1, 16, 6, [b"\x12\x34" * 4]))
+    write("fuzz_image", "gray_alpha.png", png(2, 1, 8, 4, [b"\x10\xff\x20\x00"]))
+    write("fuzz_image", "interlaced.png", png(5, 4, 8, 0, ramp, interlace=1))
+    write("fuzz_image", "truncated.png", png(5, 4, 8, 0, ramp)[:-20])
+    write("fuzz_image", "huge_claim.png", png(1 << 19, 1 << 19, 16, 0, []))
+    write("fuzz_image", "p5.pgm", b"P5\n# comment\n5 4\n255\n" + b"".join(ramp))
+    write("fuzz_image", "p5_16.pgm", b"P5 2 1 1000\n\x03\xe8\x01\xf4")
+    write("fuzz_image", "p2.pgm", b"P2 3 2 15\n0 1 2\n13 14 15\n")
+    write("fuzz_image", "p5_truncated.pgm", b"P5 100 100 255\nabc")
 
     # Structured mode ('~'): the bytes drive fuzz_model.cpp's generator.
     write("fuzz_model", "structured_a", b"~" + bytes(range(64)))

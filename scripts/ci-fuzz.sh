@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 targets=(fuzz_npy fuzz_npz fuzz_csv fuzz_safetensors fuzz_model fuzz_training_log
-  fuzz_checkpoint)
+  fuzz_checkpoint fuzz_image)
 scripts/install-deps.sh fuzz
 # -O0 with line tables only: the build is most of this script's time (-O0
 # halves it; the readers then run at about half speed, plenty for a smoke

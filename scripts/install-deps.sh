@@ -8,7 +8,7 @@
 #   fuzz adds clang 14 with libFuzzer and the sanitizer runtimes, and its OpenMP
 #   (scripts/ci-fuzz.sh and scripts/ci-sanitize.sh).
 set -euo pipefail
-packages=(g++ cmake make pkg-config libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev gnuplot-nox)
+packages=(g++ cmake make pkg-config libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev libpng-dev gnuplot-nox)
 if [ "${1:-build}" = test ]; then
   packages+=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy python3-torch
              libopenblas0-pthread)

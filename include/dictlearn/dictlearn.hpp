@@ -15,6 +15,7 @@
 #include "dictlearn/metrics.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/parameters.hpp"
+#include "dictlearn/patches.hpp"
 #include "dictlearn/plot.hpp"
 #include "dictlearn/presets.hpp"
 #include "dictlearn/reduction.hpp"

@@ -13,6 +13,7 @@
 #include "dictlearn/coders.hpp"
 #include "dictlearn/io.hpp"
 #include "dictlearn/metrics.hpp"
+#include "dictlearn/patches.hpp"
 #include "dictlearn/plot.hpp"
 #include "dictlearn/trainer.hpp"
 #include "dictlearn/training_log.hpp"
@@ -191,5 +192,37 @@ EvalSummary run_eval(const std::string& dictionary, const std::string& data,
 /// file and key) and value, before anything is written.
 PlotResult run_plot(const std::string& data, const std::string& model, const std::string& log,
                     const std::string& folder, const std::string& patch_shape = {});
+
+/// `dictlearn patches`: what to cut from which image, and where to write it.
+struct PatchesJob {
+  std::string image = {};   ///< PNG or PGM (read_image)
+  std::string output = {};  ///< .npy or .csv; its geometry goes to OUTPUT + ".json"
+  PatchOptions options = {};
+  std::string dtype = "float32";  ///< "float32" or "float64" (.npy's values; CSV is text)
+};
+
+/// What `run_patches` wrote.
+struct PatchesSummary {
+  int64_t image_height = 0, image_width = 0;
+  bool was_color = false;
+  int64_t rows = 0, cols = 0, available = 0;
+  int64_t zero_norm = 0;  ///< with normalize: flat patches left unscaled
+  std::string sidecar;    ///< the geometry file written next to the output
+};
+
+/// The name of the geometry file next to a patches file: PATH + ".json",
+/// {"patch_shape": "HxW", ...}; `fit` reads its patch_shape when given no
+/// --patch-shape and records it as train.patch-shape, so `plot` draws the
+/// atom grid.
+std::string patches_sidecar(const std::string& patches_path);
+
+/// Reads the patch shape ("HxW") from the sidecar of `data`; "" when there is
+/// none. Throws Error naming the sidecar when it exists but is unreadable,
+/// malformed, or its shape does not fit `dim` values per sample.
+std::string read_patches_sidecar(const std::string& data, int64_t dim);
+
+/// Reads the image, cuts the patches and writes them, then their sidecar,
+/// each through the atomic writer; on an error neither is left behind.
+PatchesSummary run_patches(const PatchesJob& job);
 
 }  // namespace dictlearn

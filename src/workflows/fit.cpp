@@ -192,6 +192,8 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
     given.insert({"atoms", "k", "init-dict", "tied", "decoder-bias"});
     if (rescale) scale_model(initial, 1 / scale);
   }
+  // Patches written by `dictlearn patches` carry their geometry next to them.
+  if (patch_shape.empty()) patch_shape = read_patches_sidecar(job.data, X.cols());
   // The preset fills what the run does not set (with --init, by the model's encoder).
   const Preset preset = choose_preset(job.preset, options.encoder.kind);
   const std::vector<std::string> applied =
