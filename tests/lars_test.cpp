@@ -27,9 +27,7 @@ class LarsTest : public ::testing::Test {};
 using Types = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(LarsTest, Types);
 
-Matrix<double> fixture(const std::string& name) {
-  return read_npy<double>(std::string(DICTLEARN_FIXTURES) + "/lars/" + name + ".npy");
-}
+Matrix<double> fixture(const std::string& name) { return testing::fixture_matrix("lars", name); }
 
 template <typename T>
 bool is_double() {

@@ -33,7 +33,6 @@ class LassoCdTest : public ::testing::Test {};
 using Types = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(LassoCdTest, Types);
 
-/// The KKT tolerance: 1e-6 in double, 1e-4·(1 + max|x|) in float.
 /// Options that drive the solver to the rounding floor of T.
 template <typename T>
 CodingOptions tight(double alpha, double l2 = 0, bool positive = false) {

@@ -19,7 +19,7 @@
 namespace dictlearn::testing {
 
 inline Matrix<double> lasso_fixture(const std::string& name) {
-  return read_npy<double>(std::string(DICTLEARN_FIXTURES) + "/lasso/" + name + ".npy");
+  return fixture_matrix("lasso", name);
 }
 
 /// ½‖x − rD‖² + α‖r‖₁ + ½λ₂‖r‖² of each row (x, r).

@@ -22,9 +22,7 @@ class OmpTest : public ::testing::Test {};
 using Types = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(OmpTest, Types);
 
-Matrix<double> fixture(const std::string& name) {
-  return read_npy<double>(std::string(DICTLEARN_FIXTURES) + "/omp/" + name + ".npy");
-}
+Matrix<double> fixture(const std::string& name) { return testing::fixture_matrix("omp", name); }
 
 /// Codes within `tolerance` of scikit-learn's and with the same support.
 template <typename T>

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "dictlearn/error.hpp"
+#include "dictlearn/io.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/types.hpp"
 
@@ -80,6 +81,12 @@ class TempDir {
 /// Whether the suite runs in CI (the environment variable CI is "true"): there
 /// scripts/install-deps.sh test has installed every outside tool the tests use,
 /// so a test that would skip for a missing one fails instead (DICTLEARN_SKIP).
+/// tests/fixtures/FOLDER/NAME.npy as float64 (the scikit-learn reference
+/// arrays the coder tests compare against).
+inline Matrix<double> fixture_matrix(const std::string& folder, const std::string& name) {
+  return read_npy<double>(std::string(DICTLEARN_FIXTURES) + "/" + folder + "/" + name + ".npy");
+}
+
 inline bool in_ci() {
   const char* ci = std::getenv("CI");
   return ci != nullptr && std::string(ci) == "true";
