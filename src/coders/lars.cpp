@@ -147,25 +147,19 @@ template <typename T>
   return n_active;
 }
 
-#ifdef DICTLEARN_SIMD_X86_LEVELS
-#define DICTLEARN_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define DICTLEARN_CLONES
-#endif
-
-DICTLEARN_CLONES int64_t lar_path_clone(const float* G, int64_t n_atoms, const float* alpha0,
-                                        int64_t max_steps, int64_t max_active, float stop_ratio,
-                                        float pivot_tol, LarsWorkspace<float>& work, float* code) {
+DICTLEARN_LEVEL_CLONES int64_t lar_path_clone(const float* G, int64_t n_atoms, const float* alpha0,
+                                              int64_t max_steps, int64_t max_active,
+                                              float stop_ratio, float pivot_tol,
+                                              LarsWorkspace<float>& work, float* code) {
   return lar_path(G, n_atoms, alpha0, max_steps, max_active, stop_ratio, pivot_tol, work, code);
 }
-DICTLEARN_CLONES int64_t lar_path_clone(const double* G, int64_t n_atoms, const double* alpha0,
-                                        int64_t max_steps, int64_t max_active, double stop_ratio,
-                                        double pivot_tol, LarsWorkspace<double>& work,
-                                        double* code) {
+DICTLEARN_LEVEL_CLONES int64_t lar_path_clone(const double* G, int64_t n_atoms,
+                                              const double* alpha0, int64_t max_steps,
+                                              int64_t max_active, double stop_ratio,
+                                              double pivot_tol, LarsWorkspace<double>& work,
+                                              double* code) {
   return lar_path(G, n_atoms, alpha0, max_steps, max_active, stop_ratio, pivot_tol, work, code);
 }
-#undef DICTLEARN_CLONES
 
 }  // namespace
 

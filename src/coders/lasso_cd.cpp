@@ -9,6 +9,7 @@
 #include "core/check.hpp"
 #include "core/contiguous.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/simd_dispatch.hpp"
 
 namespace dictlearn {
 
@@ -39,12 +40,6 @@ inline void axpy(int64_t count, T a, const T* x, T* y) {
 
 // The loops over every atom, once per round: one clone per x86-64 level,
 // picked by the CPU when the library loads (as src/kernels/row_kernels.cpp).
-#if defined(__x86_64__) && defined(__GNUC__)
-#define DICTLEARN_CD_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define DICTLEARN_CD_CLONES
-#endif
 
 template <typename T>
 inline void gram_times_codes_body(const T* G, int64_t K, const int64_t* support, int64_t count,
@@ -59,12 +54,12 @@ inline void gram_times_codes_body(const T* G, int64_t K, const int64_t* support,
 }
 
 /// Gr = G r for r nonzero on `support` alone (rows of the symmetric G).
-DICTLEARN_CD_CLONES void gram_times_codes(const float* G, int64_t K, const int64_t* support,
-                                          int64_t count, const float* r, float* Gr) {
+DICTLEARN_LEVEL_CLONES void gram_times_codes(const float* G, int64_t K, const int64_t* support,
+                                             int64_t count, const float* r, float* Gr) {
   gram_times_codes_body(G, K, support, count, r, Gr);
 }
-DICTLEARN_CD_CLONES void gram_times_codes(const double* G, int64_t K, const int64_t* support,
-                                          int64_t count, const double* r, double* Gr) {
+DICTLEARN_LEVEL_CLONES void gram_times_codes(const double* G, int64_t K, const int64_t* support,
+                                             int64_t count, const double* r, double* Gr) {
   gram_times_codes_body(G, K, support, count, r, Gr);
 }
 
@@ -96,12 +91,12 @@ inline T correlations_body(const T* q, const T* Gr, const T* r, int64_t K, T l2,
 /// dual norm of lasso_gap(), max |c_i| (max c_i with positive), and writes
 /// each atom's violation of the optimality conditions at r_i = 0, |c_i|
 /// (c_i with positive), 0 where r_i ≠ 0.
-DICTLEARN_CD_CLONES float correlations(const float* q, const float* Gr, const float* r, int64_t K,
-                                       float l2, bool positive, float* violation) {
+DICTLEARN_LEVEL_CLONES float correlations(const float* q, const float* Gr, const float* r,
+                                          int64_t K, float l2, bool positive, float* violation) {
   return correlations_body(q, Gr, r, K, l2, positive, violation);
 }
-DICTLEARN_CD_CLONES double correlations(const double* q, const double* Gr, const double* r,
-                                        int64_t K, double l2, bool positive, double* violation) {
+DICTLEARN_LEVEL_CLONES double correlations(const double* q, const double* Gr, const double* r,
+                                           int64_t K, double l2, bool positive, double* violation) {
   return correlations_body(q, Gr, r, K, l2, positive, violation);
 }
 
@@ -138,12 +133,12 @@ inline int64_t top_violators_body(const T* violation, int64_t K, T alpha, int64_
 
 /// The (at most) `most` atoms whose violation exceeds α most, into `out`;
 /// returns their number.
-DICTLEARN_CD_CLONES int64_t top_violators(const float* violation, int64_t K, float alpha,
-                                          int64_t most, int64_t* out) {
+DICTLEARN_LEVEL_CLONES int64_t top_violators(const float* violation, int64_t K, float alpha,
+                                             int64_t most, int64_t* out) {
   return top_violators_body(violation, K, alpha, most, out);
 }
-DICTLEARN_CD_CLONES int64_t top_violators(const double* violation, int64_t K, double alpha,
-                                          int64_t most, int64_t* out) {
+DICTLEARN_LEVEL_CLONES int64_t top_violators(const double* violation, int64_t K, double alpha,
+                                             int64_t most, int64_t* out) {
   return top_violators_body(violation, K, alpha, most, out);
 }
 

@@ -195,28 +195,22 @@ template <typename T>
 // Levels may differ in the last bits (where a compiler contracts products
 // into FMAs), as the other kernels' do; at any one level the codes do not
 // depend on the thread count.
-#ifdef DICTLEARN_SIMD_X86_LEVELS
-#define DICTLEARN_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define DICTLEARN_CLONES
-#endif
-
-DICTLEARN_CLONES int64_t lasso_path_clone(const float* G, int64_t n_atoms, const float* alpha0,
-                                          float alpha, bool positive, int64_t max_steps,
-                                          int64_t max_active, float pivot_tol,
-                                          LarsWorkspace<float>& work, float* code) {
+DICTLEARN_LEVEL_CLONES int64_t lasso_path_clone(const float* G, int64_t n_atoms,
+                                                const float* alpha0, float alpha, bool positive,
+                                                int64_t max_steps, int64_t max_active,
+                                                float pivot_tol, LarsWorkspace<float>& work,
+                                                float* code) {
   return lasso_path(G, n_atoms, alpha0, alpha, positive, max_steps, max_active, pivot_tol, work,
                     code);
 }
-DICTLEARN_CLONES int64_t lasso_path_clone(const double* G, int64_t n_atoms, const double* alpha0,
-                                          double alpha, bool positive, int64_t max_steps,
-                                          int64_t max_active, double pivot_tol,
-                                          LarsWorkspace<double>& work, double* code) {
+DICTLEARN_LEVEL_CLONES int64_t lasso_path_clone(const double* G, int64_t n_atoms,
+                                                const double* alpha0, double alpha, bool positive,
+                                                int64_t max_steps, int64_t max_active,
+                                                double pivot_tol, LarsWorkspace<double>& work,
+                                                double* code) {
   return lasso_path(G, n_atoms, alpha0, alpha, positive, max_steps, max_active, pivot_tol, work,
                     code);
 }
-#undef DICTLEARN_CLONES
 
 }  // namespace
 

@@ -390,38 +390,38 @@ void softmax_backward_simd(const double* r, double* g, int64_t rows, int cols, d
 
 // The plain loops below leave the width to the compiler: one clone a level,
 // picked by the CPU when the library loads (not by DICTLEARN_SIMD).
-#define DICTLEARN_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
-DICTLEARN_CLONES double square_and_scale(float* e, int64_t rows, int cols, float scale) {
+DICTLEARN_LEVEL_CLONES double square_and_scale(float* e, int64_t rows, int cols, float scale) {
   return square_and_scale_rows(e, rows, cols, scale);
 }
-DICTLEARN_CLONES double square_and_scale(double* e, int64_t rows, int cols, double scale) {
+DICTLEARN_LEVEL_CLONES double square_and_scale(double* e, int64_t rows, int cols, double scale) {
   return square_and_scale_rows(e, rows, cols, scale);
 }
-DICTLEARN_CLONES void add_column_sums(const float* m, int64_t rows, int cols, double* sums) {
+DICTLEARN_LEVEL_CLONES void add_column_sums(const float* m, int64_t rows, int cols, double* sums) {
   column_sums(m, rows, cols, sums);
 }
-DICTLEARN_CLONES void add_column_sums(const double* m, int64_t rows, int cols, double* sums) {
+DICTLEARN_LEVEL_CLONES void add_column_sums(const double* m, int64_t rows, int cols, double* sums) {
   column_sums(m, rows, cols, sums);
 }
-DICTLEARN_CLONES void count_column_nonzeros(const float* m, int64_t rows, int cols,
-                                            double* counts) {
+DICTLEARN_LEVEL_CLONES void count_column_nonzeros(const float* m, int64_t rows, int cols,
+                                                  double* counts) {
   column_nonzeros(m, rows, cols, counts);
 }
-DICTLEARN_CLONES void count_column_nonzeros(const double* m, int64_t rows, int cols,
-                                            double* counts) {
+DICTLEARN_LEVEL_CLONES void count_column_nonzeros(const double* m, int64_t rows, int cols,
+                                                  double* counts) {
   column_nonzeros(m, rows, cols, counts);
 }
 
-DICTLEARN_CLONES float dot_product(const float* a, const float* b, int n) { return dot(a, b, n); }
-DICTLEARN_CLONES double dot_product(const double* a, const double* b, int n) {
+DICTLEARN_LEVEL_CLONES float dot_product(const float* a, const float* b, int n) {
   return dot(a, b, n);
 }
-DICTLEARN_CLONES void add_scaled(float alpha, const float* x, float* y, int n) {
+DICTLEARN_LEVEL_CLONES double dot_product(const double* a, const double* b, int n) {
+  return dot(a, b, n);
+}
+DICTLEARN_LEVEL_CLONES void add_scaled(float alpha, const float* x, float* y, int n) {
   axpy(alpha, x, y, n);
 }
-DICTLEARN_CLONES void add_scaled(double alpha, const double* x, double* y, int n) {
+DICTLEARN_LEVEL_CLONES void add_scaled(double alpha, const double* x, double* y, int n) {
   axpy(alpha, x, y, n);
 }
 

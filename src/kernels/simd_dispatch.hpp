@@ -37,6 +37,13 @@
 /// functions built for different targets changes the ABI (clang: an error).
 #define DICTLEARN_TARGET_V4 __attribute__((target("arch=x86-64-v4")))
 #define DICTLEARN_TARGET_V3 __attribute__((target("arch=x86-64-v3")))
+/// Compiles a plain loop once per level (AVX-512, AVX2, the baseline), the
+/// compiler choosing the width; the CPU picks the clone when the library
+/// loads, not DICTLEARN_SIMD.
+#define DICTLEARN_LEVEL_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define DICTLEARN_LEVEL_CLONES
 #endif
 
 namespace dictlearn::detail {

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <type_traits>
 
+#include "kernels/simd_dispatch.hpp"
+
 namespace dictlearn {
 
 AdamStepFactors adam_step_factors(const AdamOptions& options, int64_t step) {
@@ -39,16 +41,14 @@ inline __attribute__((always_inline)) void update(const AdamOptions& options,
   }
 }
 
-#define DICTLEARN_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-
-DICTLEARN_CLONES void update_float(const AdamOptions& options, const AdamStepFactors& factors,
-                                   float* param, const float* grad, float* m, float* v, int64_t n) {
+DICTLEARN_LEVEL_CLONES void update_float(const AdamOptions& options, const AdamStepFactors& factors,
+                                         float* param, const float* grad, float* m, float* v,
+                                         int64_t n) {
   update(options, factors, param, grad, m, v, n);
 }
-DICTLEARN_CLONES void update_double(const AdamOptions& options, const AdamStepFactors& factors,
-                                    double* param, const double* grad, double* m, double* v,
-                                    int64_t n) {
+DICTLEARN_LEVEL_CLONES void update_double(const AdamOptions& options,
+                                          const AdamStepFactors& factors, double* param,
+                                          const double* grad, double* m, double* v, int64_t n) {
   update(options, factors, param, grad, m, v, n);
 }
 
