@@ -53,9 +53,6 @@ void with_model_and_data(const std::string& model_path, const std::string& data_
   }
 }
 
-const char* dtype_name(const Matrix<float>&) { return "float32"; }
-const char* dtype_name(const Matrix<double>&) { return "float64"; }
-
 /// Why the codes or reconstructions of X under `model` hold a NaN or an
 /// infinity (the first is at `row`): the phrase after "; " in the error.
 template <typename T>
@@ -63,7 +60,7 @@ std::string non_finite_cause(const Model<T>& model, const Matrix<T>& X, int64_t 
                              const std::string& model_path, bool codes) {
   const Matrix<T> z = pre_activations(model, X.row(row));
   const double largest = z.cwiseAbs().template cast<double>().maxCoeff();
-  const char* dtype = dtype_name(X);
+  const char* dtype = detail::dtype_name(X);
   const double most = std::numeric_limits<T>::max();
   if (!(largest <= most)) {
     return fmt::format(

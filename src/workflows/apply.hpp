@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "dictlearn/types.hpp"
 #include "dictlearn/workflows.hpp"
 
 namespace dictlearn::detail {
@@ -35,5 +36,10 @@ void run_encode(const std::string& dictionary, const std::string& data, const st
                 const CodingOptions& coding, int64_t block_rows);
 EvalSummary run_eval(const std::string& dictionary, const std::string& data,
                      const CodingOptions& coding, int64_t block_rows);
+
+/// "float32" or "float64": the dtype of a block, as the errors of encode,
+/// reconstruct and eval name it.
+inline const char* dtype_name(const Matrix<float>&) { return "float32"; }
+inline const char* dtype_name(const Matrix<double>&) { return "float64"; }
 
 }  // namespace dictlearn::detail

@@ -93,9 +93,6 @@ void with_dictionary_and_data(const std::string& dictionary_path, const std::str
   }
 }
 
-const char* dtype_name(const Matrix<float>&) { return "float32"; }
-const char* dtype_name(const Matrix<double>&) { return "float64"; }
-
 /// Throws Error naming the dictionary file, the data, the row and the column
 /// (1-based, as apply.cpp's messages) of the first non-finite entry of
 /// `values` (the `what` of the data's rows from `first_row` on).
@@ -111,7 +108,7 @@ void check_finite_block(const Matrix<T>& values, int64_t first_row, const char* 
       "atoms are too large for {}",
       dictionary_path, what, data_path, coder_flag_name(coding.method),
       first_row + bad / values.cols() + 1, unit, bad % values.cols() + 1,
-      std::isnan(value) ? "nan" : fmt::format("{}", value), dtype_name(values));
+      std::isnan(value) ? "nan" : fmt::format("{}", value), detail::dtype_name(values));
 }
 
 int64_t block_rows_for(int n_atoms, int dim, size_t value_size, int64_t requested) {
