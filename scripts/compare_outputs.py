@@ -155,6 +155,9 @@ def main():
     parser.add_argument("--added", action="append", default=[],
                         help="a metadata key the new binary adds to models or checkpoints on purpose "
                              "(they then must be equal in tensors and every other key)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the work folder (about 3 GB) when every output matches; it is always kept "
+                             "when something differs")
     parser.add_argument("--dropped", action="append", default=[],
                         help="a metadata key (or prefix*) left out of the comparison of resumed models on purpose")
     args = parser.parse_args()
@@ -265,6 +268,9 @@ def main():
     if changed_models:
         print("%d model files differ only by the keys named on purpose (--added/--dropped)" % len(changed_models))
     print("all outputs match")
+    if not args.keep:
+        # The runs leave about 3 GB; a gate run per change filled the disk once.
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
