@@ -29,19 +29,27 @@ Matrix<double> data(int n, int dim, uint64_t seed = 11) {
 /// learner with state (the atom, a step count), settings and statistics.
 class MeanLearner final : public Learner<double> {
  public:
-  MeanLearner(int dim, double rate, int64_t batch_size)
-      : model_(init_model<double>(1, dim, 0)), rate_(rate), batch_size_(batch_size) {
+  MeanLearner(int dim, double rate, int64_t batch_size, bool shuffle = true, int64_t max_steps = 0)
+      : model_(init_model<double>(1, dim, 0)),
+        rate_(rate),
+        batch_size_(batch_size),
+        shuffle_(shuffle),
+        max_steps_(max_steps) {
     model_.dictionary.setZero();
   }
   const Model<double>& model() const override { return model_; }
   EpochLoopOptions loop_options() const override {
-    return {.batch_size = batch_size_, .patience = 2, .tol = 0.5};
+    return {.batch_size = batch_size_, .patience = 2, .tol = 0.5, .shuffle = shuffle_};
   }
+  bool finished() const override { return max_steps_ > 0 && steps_ >= max_steps_; }
+  /// The first row of every batch stepped on, in order.
+  const std::vector<int64_t>& first_rows() const { return first_rows_; }
   void begin_fit(const DataSource<double>& data, int64_t) override {
     ASSERT_EQ(data.dim(), model_.dim());
   }
   BatchStats step(const Batch<double>& batch) override {
     BatchStats stats;
+    first_rows_.push_back(batch.index ? batch.index[0] : -1);
     Vector<double> mean = Vector<double>::Zero(batch.dim);
     for (int64_t i = 0; i < batch.rows; ++i) {
       const int64_t row = batch.index ? batch.index[i] : i;
@@ -77,7 +85,10 @@ class MeanLearner final : public Learner<double> {
   Model<double> model_;
   double rate_;
   int64_t batch_size_;
+  bool shuffle_;
+  int64_t max_steps_;
   int64_t steps_ = 0;
+  std::vector<int64_t> first_rows_;
 };
 
 TEST(LearnerTest, AnotherLearnerRunsAndResumesThroughTheSharedLoopAndCheckpoint) {
@@ -126,6 +137,44 @@ TEST(LearnerTest, EarlyStoppingIsTheLoops) {
   loop.run<double>(learner, MatrixSource<double>(X), 100, {});
   EXPECT_TRUE(loop.stopped_early());
   EXPECT_LT(loop.losses().size(), 10u);
+}
+
+TEST(LearnerTest, BatchesInTheDataOrderWithoutShuffle) {
+  const Matrix<double> X = data(25, 2);
+  MeanLearner learner(2, 0.5, 10, /*shuffle=*/false);
+  EpochLoop loop;
+  loop.run<double>(learner, MatrixSource<double>(X), 2, {});
+  EXPECT_EQ(learner.first_rows(), (std::vector<int64_t>{0, 10, 20, 0, 10, 20}));
+  MeanLearner shuffled(2, 0.5, 10);
+  EpochLoop shuffled_loop;
+  shuffled_loop.run<double>(shuffled, MatrixSource<double>(X), 2, {});
+  EXPECT_NE(shuffled.first_rows(), learner.first_rows());
+}
+
+TEST(LearnerTest, ALearnerEndsTheRunWithinAnEpoch) {
+  // 4 steps of 10 rows: the second epoch ends after its first batch, and its
+  // statistics are those of that batch's 10 samples.
+  const Matrix<double> X = data(25, 2);
+  MeanLearner learner(2, 0.5, 10, false, 4);
+  EpochLoop loop;
+  std::vector<EpochStats> epochs;
+  loop.run<double>(learner, MatrixSource<double>(X), 5,
+                   [&](const EpochStats& stats, const Model<double>&) { epochs.push_back(stats); });
+  EXPECT_EQ(learner.steps(), 4);
+  ASSERT_EQ(epochs.size(), 2u);
+  EXPECT_TRUE(loop.stopped_early());
+  MeanLearner one_step(2, 0.5, 10, false, 4);
+  EpochLoop one_loop;
+  one_loop.run<double>(one_step, MatrixSource<double>(X), 1, {});
+  const Matrix<double> first = X.topRows(10);
+  // The 4th step's batch is rows 0..9 again, seen by the atom after 3 steps.
+  const double expected =
+      (first.rowwise() - one_step.model().dictionary.row(0)).squaredNorm() / (10.0 * 2);
+  EXPECT_DOUBLE_EQ(epochs[1].loss, expected);
+  // Resumed (or run again) after it finished, it does nothing.
+  loop.run<double>(learner, MatrixSource<double>(X), 3, {});
+  EXPECT_EQ(learner.steps(), 4);
+  EXPECT_TRUE(loop.stopped_early());
 }
 
 /// Counts the reductions and checks their shapes.

@@ -60,9 +60,10 @@ struct EpochStats {
   double fvu = 0;   ///< fraction of variance unexplained: Σ‖x − x̂‖² / Σ‖x − x̄‖²
                     ///< (fraction_unexplained(), metrics.hpp: 0 or 1 without variance)
   double l0 = 0;    ///< mean number of nonzero codes per sample
-  double dead_fraction = 0;  ///< atoms not fired for dead_after samples, as a fraction
-  double lr = 0;             ///< learning rate of the epoch's last step
-  double seconds = 0;        ///< wall time since fit() started
+  double dead_fraction = 0;    ///< atoms not fired for dead_after samples, as a fraction
+  double lr = 0;               ///< learning rate of the epoch's last step
+  int64_t atoms_replaced = 0;  ///< atoms the learner replaced in this epoch (unused ones)
+  double seconds = 0;          ///< wall time since fit() started
 };
 
 /// One batch as the loop hands it to Learner::step(): rows index[0..rows)
@@ -106,6 +107,9 @@ struct EpochLoopOptions {
   int patience = 0;        ///< stop after this many epochs without improvement; 0: never
   double tol = 1e-4;       ///< improvement means loss < best · (1 − tol)
   int threads = 0;         ///< for the loop's own passes over the data (0: all cores)
+  /// A new order of the samples every epoch; false: batches in the data's
+  /// order, every epoch the same (the shuffle's generator is then not drawn from).
+  bool shuffle = true;
 };
 
 /// Where an epoch stands, for a progress display (EpochLoop::set_batch_progress).
@@ -148,6 +152,11 @@ class Learner {
   virtual EpochStats end_epoch(const EpochTotals& totals) = 0;
   /// After the last epoch of a run (or when one throws): frees workspaces.
   virtual void end_fit() {}
+  /// Asked after every step: true ends the run there (a budget of steps or
+  /// seconds spent, a convergence test met). The epoch under way then ends
+  /// with the batches done so far (its statistics over those samples), and
+  /// stopped_early() is true.
+  virtual bool finished() const { return false; }
 
   /// The settings a resumed run must share with the run that wrote the
   /// checkpoint (compared by load_checkpoint, naming every one that differs).

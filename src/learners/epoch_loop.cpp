@@ -195,17 +195,22 @@ void EpochLoop::run(Learner<T>& learner, const DataSource<T>& data, int epochs,
   const auto start = std::chrono::steady_clock::now();
   losses_.reserve(losses_.size() + epochs);
   for (int epoch = 0; epoch < epochs; ++epoch) {
+    if (learner.finished()) {  // a resumed run that had ended: nothing more to do
+      stopped_early_ = true;
+      break;
+    }
     EpochTotals totals{.samples = n, .dim = d, .spread = spread};
     const int epoch_number = static_cast<int>(losses_.size()) + 1;
     if (!full_batch) {
       std::iota(permutation_.begin(), permutation_.end(), int64_t{0});
-      for (int64_t i = n - 1; i > 0; --i) {
+      for (int64_t i = n - 1; options.shuffle && i > 0; --i) {
         std::swap(permutation_[i], permutation_[detail::below(shuffle_, i + 1)]);
       }
     }
     auto last_report = std::chrono::steady_clock::now();
     bool reported = false;  // a batch of this epoch was: its end is reported too
-    for (int64_t b = 0; b < batches_per_epoch; ++b) {
+    bool finished = false;  // the learner ended the run after a step
+    for (int64_t b = 0; b < batches_per_epoch && !finished; ++b) {
       const int64_t begin = b * batch, rows = std::min(batch, n - begin);
       Batch<T> step{.data = in_place,
                     .index = full_batch ? nullptr : permutation_.data() + begin,
@@ -221,11 +226,17 @@ void EpochLoop::run(Learner<T>& learner, const DataSource<T>& data, int epochs,
       totals.objective_sum += result.objective * static_cast<double>(rows);
       totals.squared_error += result.squared_error;
       totals.nonzero += result.nonzero;
+      finished = learner.finished();
+      // An epoch cut short is summarized over the samples it stepped on.
+      if (finished) {
+        totals.samples = begin + rows;
+        totals.spread = spread * static_cast<double>(totals.samples) / static_cast<double>(n);
+      }
       // The progress display reads the clock once per batch, after the step:
       // nothing it does reaches the learner.
       if (batch_progress_) {
         const auto now = std::chrono::steady_clock::now();
-        const bool last = b + 1 == batches_per_epoch;
+        const bool last = b + 1 == batches_per_epoch || finished;
         if ((last && reported) ||
             std::chrono::duration<double>(now - last_report).count() >= progress_interval_) {
           last_report = now;
@@ -244,7 +255,7 @@ void EpochLoop::run(Learner<T>& learner, const DataSource<T>& data, int epochs,
     EpochStats stats = learner.end_epoch(totals);
     stats.epoch = epoch_number;
     losses_.push_back(stats.loss);
-    bool stop = false;
+    bool stop = finished;
     if (losses_.size() == 1 || stats.loss < best_loss_ * (1 - options.tol)) {
       best_loss_ = stats.loss;
       epochs_without_improvement_ = 0;
