@@ -26,8 +26,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "dictlearn/coders.hpp"
+#include "dictlearn/learner.hpp"
+#include "dictlearn/model.hpp"
 
 namespace dictlearn {
 
@@ -76,7 +79,7 @@ struct LearningOptions {
   /// The coding step: coder and its settings (--coder, --alpha, --n-nonzero,
   /// --max-error, --l2, --positive, --max-iter, --coder-tol; coding_parameters()).
   CodingOptions coding = {.method = CoderKind::lasso_lars, .alpha = 1.0};
-  int epochs = 1;  ///< online: passes over the data; the batch methods: iterations (--epochs)
+  int epochs = 10;  ///< online: passes over the data; the batch methods: iterations (--epochs)
   int64_t batch_size = 256;  ///< online: signals per step (--batch-size)
   int64_t max_steps = 0;     ///< online: stop after this many steps in all; 0: no limit
   double max_seconds = 0;    ///< stop after this much wall time (SPAMS's negative iter); 0: none
@@ -106,6 +109,31 @@ struct LearningOptions {
 /// Checks the options; errors name the flag ("--alpha: ...", "--method ksvd:
 /// omp needs --n-nonzero or --max-error").
 void validate(const LearningOptions& options);
+
+/// The settings a resumed run must share with its checkpoint (Learner::settings()):
+/// the rows of learning_parameters() and coding_parameters() marked
+/// resume_must_match, as "train.<flag>" keys without the prefix.
+Settings learning_settings(const LearningOptions& options);
+
+/// What the online learner reports after every step (set_step_observer).
+struct StepStats {
+  int64_t step = 0;            ///< steps done so far, this one included
+  double batch_cost = 0;       ///< the batch's objective with its codes, before the update
+  double smoothed_cost = 0;    ///< scikit-learn's exponentially weighted average of it
+  double nonzero = 0;          ///< mean nonzero codes per signal of the batch
+  int64_t atoms_replaced = 0;  ///< unused atoms replaced in this step
+  double seconds = 0;          ///< wall time since fit() or the first partial_fit()
+};
+
+/// One call: learns a dictionary from X (N x dim) with options.method,
+/// starting from `atoms` (n_atoms x dim) or, when null, from
+/// initial_atoms(X, options.n_atoms, options.init, options.seed). Returns a
+/// model with the atoms and no encoder, its metadata naming the method, the
+/// coder and their settings (so encode() of the workflows codes with them);
+/// `losses` (if not null) receives each epoch's objective.
+template <typename T>
+Model<T> learn_dictionary(MatrixView<std::type_identity_t<T>> X, const LearningOptions& options,
+                          const Matrix<T>* atoms = nullptr, std::vector<double>* losses = nullptr);
 
 /// The first dictionary (n_atoms x dim) from X by `init` and `seed`; throws
 /// Error naming --atoms when X has fewer distinct rows than atoms to draw.
