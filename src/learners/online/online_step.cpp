@@ -227,93 +227,165 @@ void SufficientStatistics<T>::reset(Forgetting forgetting, const Matrix<T>& atom
 
 namespace {
 
-/// x ← β x over several arrays of the same size, one pass.
-template <typename T>
-void scale_all(T beta, std::initializer_list<Matrix<T>*> arrays) {
-  for (Matrix<T>* array : arrays) {
-    T* x = array->data();
-    const int64_t n = array->size();
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) x[i] *= beta;
-  }
-}
+/// Atoms per product of the dictionary pass: each product reads D once for
+/// this many atoms.
+constexpr int64_t kAtomBlock = 16;
 
-/// out = a + b (+ c), elementwise.
+/// The atoms [begin, begin + count) of the pass, given S = B − A D for them
+/// computed with their old values (`old`, count x d) and the atoms before
+/// `begin` already updated: one by one, each step corrected by the changes of
+/// the block's atoms before it (Gauss-Seidel, as scikit-learn and SPAMS do,
+/// in exact arithmetic the same), then clipped and projected. Inlined into
+/// one clone per level below.
 template <typename T>
-void sum_into(Matrix<T>& out, const Matrix<T>* a, const Matrix<T>& b, const Matrix<T>& c) {
-  T* o = out.data();
-  const T *x = b.data(), *y = c.data();
-  const int64_t n = out.size();
-  if (a != nullptr) {
-    const T* w = a->data();
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) o[i] = w[i] + x[i] + y[i];
-  } else {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) o[i] = x[i] + y[i];
-  }
-}
-
-/// The block coordinate descent pass, inlined into one clone per level below.
-template <typename T>
-[[gnu::always_inline]] inline int64_t atom_pass(T* D, int64_t K, int64_t d, const T* A, const T* B,
-                                                bool positive, bool unit_norm,
-                                                const Resample& resample, T* step) {
+[[gnu::always_inline]] inline int64_t finish_block(T* D, const T* old, T* S, const T* A, int64_t K,
+                                                   int64_t d, int64_t begin, int64_t count,
+                                                   bool positive, bool unit_norm,
+                                                   const Resample& resample) {
   int64_t replaced = 0;
-  for (int64_t k = 0; k < K; ++k) {
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t k = begin + i;
     T* atom = D + k * d;
-    const T akk = A[k * K + k];
+    T* step = S + i * d;
+    const T* a = A + k * K + begin;
+    const T akk = a[i];
     if (akk > T(1e-6)) {
-      // (B_k − A_k D) / A_kk with the atoms before k already updated
-      // (Gauss-Seidel, as scikit-learn and SPAMS do); four atoms a pass so
-      // that `step` is read and written once per four.
-      const T* a = A + k * K;
-      std::copy(B + k * d, B + (k + 1) * d, step);
-      int64_t i = 0;
-      for (; i + 4 <= K; i += 4) {
-        const T *d0 = D + i * d, *d1 = d0 + d, *d2 = d1 + d, *d3 = d2 + d;
-        const T w0 = a[i], w1 = a[i + 1], w2 = a[i + 2], w3 = a[i + 3];
+      for (int64_t j = 0; j < i; ++j) {
+        const T w = a[j];
+        const T* now = D + (begin + j) * d;
+        const T* before = old + j * d;
 #pragma omp simd
-        for (int64_t j = 0; j < d; ++j)
-          step[j] -= w0 * d0[j] + w1 * d1[j] + w2 * d2[j] + w3 * d3[j];
-      }
-      for (; i < K; ++i) {
-        const T* di = D + i * d;
-        const T w = a[i];
-#pragma omp simd
-        for (int64_t j = 0; j < d; ++j) step[j] -= w * di[j];
+        for (int64_t c = 0; c < d; ++c) step[c] -= w * (now[c] - before[c]);
       }
       const T inverse = T(1) / akk;
 #pragma omp simd
-      for (int64_t j = 0; j < d; ++j) atom[j] += step[j] * inverse;
+      for (int64_t c = 0; c < d; ++c) atom[c] += step[c] * inverse;
     } else if (resample) {
       resample(k, atom);
       ++replaced;
     }
-    T norm2 = 0;
     if (positive) {
-      for (int64_t j = 0; j < d; ++j) atom[j] = atom[j] > T(0) ? atom[j] : T(0);
+      for (int64_t c = 0; c < d; ++c) atom[c] = atom[c] > T(0) ? atom[c] : T(0);
     }
+    T norm2 = 0;
 #pragma omp simd reduction(+ : norm2)
-    for (int64_t j = 0; j < d; ++j) norm2 += atom[j] * atom[j];
+    for (int64_t c = 0; c < d; ++c) norm2 += atom[c] * atom[c];
     const T norm = std::sqrt(norm2);
     if (unit_norm ? norm > T(0) : norm > T(1)) {
       const T inverse = T(1) / norm;
-      for (int64_t j = 0; j < d; ++j) atom[j] *= inverse;
+      for (int64_t c = 0; c < d; ++c) atom[c] *= inverse;
     }
   }
   return replaced;
 }
 
-DICTLEARN_LEVEL_CLONES int64_t atom_pass_clone(float* D, int64_t K, int64_t d, const float* A,
-                                               const float* B, bool positive, bool unit_norm,
-                                               const Resample& resample, float* step) {
-  return atom_pass(D, K, d, A, B, positive, unit_norm, resample, step);
+DICTLEARN_LEVEL_CLONES int64_t finish_block_clone(float* D, const float* old, float* S,
+                                                  const float* A, int64_t K, int64_t d,
+                                                  int64_t begin, int64_t count, bool positive,
+                                                  bool unit_norm, const Resample& resample) {
+  return finish_block(D, old, S, A, K, d, begin, count, positive, unit_norm, resample);
 }
-DICTLEARN_LEVEL_CLONES int64_t atom_pass_clone(double* D, int64_t K, int64_t d, const double* A,
-                                               const double* B, bool positive, bool unit_norm,
-                                               const Resample& resample, double* step) {
-  return atom_pass(D, K, d, A, B, positive, unit_norm, resample, step);
+DICTLEARN_LEVEL_CLONES int64_t finish_block_clone(double* D, const double* old, double* S,
+                                                  const double* A, int64_t K, int64_t d,
+                                                  int64_t begin, int64_t count, bool positive,
+                                                  bool unit_norm, const Resample& resample) {
+  return finish_block(D, old, S, A, K, d, begin, count, positive, unit_norm, resample);
+}
+
+}  // namespace
+
+namespace {
+
+/// What the rows of one statistics update read and write (SufficientStatistics::add).
+template <typename T>
+struct RowUpdate {
+  int64_t K, d;
+  T beta, inverse_rows;
+  T *a, *b;                    ///< the rows the batch is added to (A or A_current, B ...)
+  T *a_previous, *b_previous;  ///< SPAMS: faded too; null otherwise
+  T *a_initial, *b_initial;    ///< SPAMS while t·b < 10,000: faded and summed; else null
+  T *a_sum, *b_sum;            ///< SPAMS: A and B, the sum of the parts; null otherwise
+  const T* codes;              ///< the batch's dense codes, rows x K
+  const int64_t* support;      ///< sparse: each signal's nonzero atoms (K apart)
+  const int64_t* count;        ///< sparse: their count
+  const int64_t* atom_start;   ///< sparse: atom k's signals at atom_signals[start[k], start[k+1])
+  const int64_t* atom_signals;
+  const T* X;                  ///< the batch's signals
+  const T *batch_a, *batch_b;  ///< dense: Σ r rᵀ and Σ rᵀx
+};
+
+template <typename T>
+[[gnu::always_inline]] inline void scale(T* x, int64_t n, T beta) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) x[i] *= beta;
+}
+
+template <typename T>
+[[gnu::always_inline]] inline void sum_row(T* out, const T* first, const T* previous,
+                                           const T* current, int64_t n) {
+  if (first != nullptr) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) out[j] = first[j] + previous[j] + current[j];
+  } else {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) out[j] = previous[j] + current[j];
+  }
+}
+
+/// Rows [begin, begin + count) of the update: fade, add the batch, sum the
+/// parts. Inlined into one clone per level below.
+template <typename T>
+[[gnu::always_inline]] inline void update_rows(const RowUpdate<T>& u, int64_t begin,
+                                               int64_t count) {
+  const int64_t K = u.K, d = u.d;
+  for (int64_t r = begin; r < begin + count; ++r) {
+    T* a = u.a + r * K;
+    T* b = u.b + r * d;
+    scale(a, K, u.beta);
+    scale(b, d, u.beta);
+    if (u.a_previous != nullptr) {
+      scale(u.a_previous + r * K, K, u.beta);
+      scale(u.b_previous + r * d, d, u.beta);
+    }
+    if (u.a_initial != nullptr) {
+      scale(u.a_initial + r * K, K, u.beta);
+      scale(u.b_initial + r * d, d, u.beta);
+    }
+    if (u.atom_start != nullptr) {
+      for (int64_t e = u.atom_start[r]; e < u.atom_start[r + 1]; ++e) {
+        const int64_t i = u.atom_signals[e];
+        const T* code = u.codes + i * K;
+        const int64_t* support = u.support + i * K;
+        const T v = u.inverse_rows * code[r];
+        for (int64_t q = 0; q < u.count[i]; ++q) a[support[q]] += v * code[support[q]];
+        const T* x = u.X + i * d;
+#pragma omp simd
+        for (int64_t j = 0; j < d; ++j) b[j] += v * x[j];
+      }
+    } else {
+      const T* batch_a = u.batch_a + r * K;
+      const T* batch_b = u.batch_b + r * d;
+#pragma omp simd
+      for (int64_t j = 0; j < K; ++j) a[j] += u.inverse_rows * batch_a[j];
+#pragma omp simd
+      for (int64_t j = 0; j < d; ++j) b[j] += u.inverse_rows * batch_b[j];
+    }
+    if (u.a_sum != nullptr) {
+      sum_row(u.a_sum + r * K, u.a_initial ? u.a_initial + r * K : nullptr, u.a_previous + r * K, a,
+              K);
+      sum_row(u.b_sum + r * d, u.b_initial ? u.b_initial + r * d : nullptr, u.b_previous + r * d, b,
+              d);
+    }
+  }
+}
+
+DICTLEARN_LEVEL_CLONES void update_rows_clone(const RowUpdate<float>& u, int64_t begin,
+                                              int64_t count) {
+  update_rows(u, begin, count);
+}
+DICTLEARN_LEVEL_CLONES void update_rows_clone(const RowUpdate<double>& u, int64_t begin,
+                                              int64_t count) {
+  update_rows(u, begin, count);
 }
 
 }  // namespace
@@ -342,18 +414,6 @@ void SufficientStatistics<T>::add(Forgetting forgetting, const CodedBatch<T>& co
       spams && static_cast<double>(step) * static_cast<double>(batch_size) < 10000.0;
   const T beta = static_cast<T>(spams ? spams_forgetting(step, batch_size, window_rows)
                                       : sklearn_forgetting(step, rows));
-  Matrix<T>& target_A = spams ? A_current : A;
-  Matrix<T>& target_B = spams ? B_current : B;
-  if (spams) {
-    if (initial) {
-      scale_all<T>(beta,
-                   {&A_current, &B_current, &A_previous, &B_previous, &A_initial, &B_initial});
-    } else {
-      scale_all<T>(beta, {&A_current, &B_current, &A_previous, &B_previous});
-    }
-  } else {
-    scale_all<T>(beta, {&A, &B});
-  }
   // The batch's r rᵀ / b and rᵀx / b: from the nonzero codes when they are
   // sparse (s² + s·dim a signal), else as products.
   double sparse_work = 0;
@@ -363,21 +423,21 @@ void SufficientStatistics<T>::add(Forgetting forgetting, const CodedBatch<T>& co
   }
   const double dense_work =
       static_cast<double>(rows) * static_cast<double>(K) * static_cast<double>(K + d);
-  const T scale = T(1) / static_cast<T>(rows);
-  if (8 * sparse_work < dense_work) {
+  const bool sparse = 8 * sparse_work < dense_work;
+  if (sparse) {
+    // The codes by atom: each atom's signals in batch order, so that every
+    // row of A and B is summed on its own, in signal order.
+    atom_start.assign(K + 1, 0);
     for (int64_t i = 0; i < rows; ++i) {
       const int64_t* support = coded.support.data() + i * K;
-      const int64_t count = coded.count[i];
-      const T* code = coded.codes.data() + i * K;
-      const T* x = X + i * d;
-      for (int64_t p = 0; p < count; ++p) {
-        const T v = scale * code[support[p]];
-        T* a = target_A.data() + support[p] * K;
-        for (int64_t q = 0; q < count; ++q) a[support[q]] += v * code[support[q]];
-        T* b = target_B.data() + support[p] * d;
-#pragma omp simd
-        for (int64_t j = 0; j < d; ++j) b[j] += v * x[j];
-      }
+      for (int64_t p = 0; p < coded.count[i]; ++p) ++atom_start[support[p] + 1];
+    }
+    for (int64_t k = 0; k < K; ++k) atom_start[k + 1] += atom_start[k];
+    atom_signals.resize(atom_start[K]);
+    atom_next.assign(atom_start.begin(), atom_start.end() - 1);
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t* support = coded.support.data() + i * K;
+      for (int64_t p = 0; p < coded.count[i]; ++p) atom_signals[atom_next[support[p]]++] = i;
     }
   } else {
     batch_A.resize(K, K);
@@ -386,21 +446,53 @@ void SufficientStatistics<T>::add(Forgetting forgetting, const CodedBatch<T>& co
                      batch_A.data(), K, threads, kProductBlock);
     parallel_gemm<T>(true, false, K, d, rows, coded.codes.data(), K, X, d, T(0), batch_B.data(), d,
                      threads, kProductBlock);
-    target_A += scale * batch_A;
-    target_B += scale * batch_B;
   }
-  if (spams) {
-    sum_into(A, initial ? &A_initial : nullptr, A_previous, A_current);
-    sum_into(B, initial ? &B_initial : nullptr, B_previous, B_current);
-  }
+  Matrix<T>& target_A = spams ? A_current : A;
+  Matrix<T>& target_B = spams ? B_current : B;
+  const RowUpdate<T> update{.K = K,
+                            .d = d,
+                            .beta = beta,
+                            .inverse_rows = T(1) / static_cast<T>(rows),
+                            .a = target_A.data(),
+                            .b = target_B.data(),
+                            .a_previous = spams ? A_previous.data() : nullptr,
+                            .b_previous = spams ? B_previous.data() : nullptr,
+                            .a_initial = initial ? A_initial.data() : nullptr,
+                            .b_initial = initial ? B_initial.data() : nullptr,
+                            .a_sum = spams ? A.data() : nullptr,
+                            .b_sum = spams ? B.data() : nullptr,
+                            .codes = coded.codes.data(),
+                            .support = coded.support.data(),
+                            .count = coded.count.data(),
+                            .atom_start = sparse ? atom_start.data() : nullptr,
+                            .atom_signals = sparse ? atom_signals.data() : nullptr,
+                            .X = X,
+                            .batch_a = sparse ? nullptr : batch_A.data(),
+                            .batch_b = sparse ? nullptr : batch_B.data()};
+  // Row by row (an atom's row of A and of B): each row is one block's, so
+  // the thread count decides nothing.
+  const double work = static_cast<double>(K) * static_cast<double>(K + d) * 8.0 + 2 * sparse_work;
+  for_row_blocks(K, kAtomBlock, threads, work,
+                 [&](int64_t begin, int64_t count) { update_rows_clone(update, begin, count); });
 }
 
 template <typename T>
 int64_t update_atoms(Matrix<T>& D, const Matrix<T>& A, const Matrix<T>& B, bool positive,
                      bool unit_norm, const Resample& resample) {
-  std::vector<T> step(static_cast<size_t>(D.cols()));
-  return atom_pass_clone(D.data(), D.rows(), D.cols(), A.data(), B.data(), positive, unit_norm,
-                         resample, step.data());
+  const int64_t K = D.rows(), d = D.cols();
+  std::vector<T> S(static_cast<size_t>(kAtomBlock * d)), old(S.size());
+  int64_t replaced = 0;
+  for (int64_t begin = 0; begin < K; begin += kAtomBlock) {
+    const int64_t count = std::min(kAtomBlock, K - begin);
+    // S = B − A D for the block as one product: D is read once per block, not once per atom.
+    gemm(false, false, count, d, K, A.data() + begin * K, K, D.data(), d, T(0), S.data(), d);
+    const T* b = B.data() + begin * d;
+    for (int64_t i = 0; i < count * d; ++i) S[i] = b[i] - S[i];
+    std::copy(D.data() + begin * d, D.data() + (begin + count) * d, old.data());
+    replaced += finish_block_clone(D.data(), old.data(), S.data(), A.data(), K, d, begin, count,
+                                   positive, unit_norm, resample);
+  }
+  return replaced;
 }
 
 template <typename T>

@@ -81,8 +81,10 @@ struct SufficientStatistics {
   Matrix<T> A_previous, B_previous;  ///< SPAMS: the previous epoch's ("odd")
   Matrix<T> A_initial, B_initial;    ///< SPAMS: t0·I and t0·D0, scaled by every β
   bool odd_window = false;           ///< SPAMS: the parity of the current epoch's window
-  // Workspace: the batch's Σ r rᵀ and Σ rᵀ x.
+  // Workspace: the batch's Σ r rᵀ and Σ rᵀ x (dense codes), or its codes by
+  // atom (atom k's signals at atom_signals[atom_start[k], atom_start[k + 1])).
   Matrix<T> batch_A, batch_B;
+  std::vector<int64_t> atom_start, atom_next, atom_signals;
 
   /// Zero statistics (sklearn) or t0's start from the atoms D0 (spams).
   void reset(Forgetting forgetting, const Matrix<T>& atoms);
