@@ -89,7 +89,15 @@ struct OnlineState {
     const bool check_change = in_fit && options.dict_tol > 0;
     if (check_change) previous = model.dictionary;
     Resample resample;
-    if (options.resample_unused) {
+    // Under SPAMS's schedule A starts at t0·I and its first β is 1 − b, so
+    // while t0's start is in A (t·b < 10,000) an atom's A_kk says little
+    // about its use: SPAMS replaces unused atoms only after that, and so
+    // does this learner (else nearly every atom of the first batch would be
+    // drawn again).
+    const bool warming =
+        options.forgetting == Forgetting::spams &&
+        static_cast<double>(steps) * static_cast<double>(nominal_batch()) < 10000.0;
+    if (options.resample_unused && !warming) {
       resample = [&](int64_t, void* atom) { draw_atom(engine, X, rows, d, static_cast<T*>(atom)); };
     }
     const int64_t replaced = update_atoms(model.dictionary, stats.A, stats.B, options.positive_dict,
