@@ -248,7 +248,7 @@ TEST(OnlineTest, ConvergenceTestsStopTheRun) {
 template <typename T>
 void expect_resumes_bit_for_bit(Forgetting forgetting) {
   const Matrix<T> atoms = unit_rows(gaussian<T>(16, 8, 19));
-  const Matrix<T> X = mixtures(atoms, 230, 3, 0.05, 20);
+  const Matrix<T> X = mixtures(atoms, 2300, 3, 0.05, 20);
   // An atom no signal uses (the data has no last coordinate): resampled, so
   // the generator's state is part of what resumes.
   Matrix<T> D0 = unit_rows(gaussian<T>(14, 8, 21));
@@ -257,7 +257,8 @@ void expect_resumes_bit_for_bit(Forgetting forgetting) {
   D0.col(7).setZero();
   D0.row(3).setZero();
   D0(3, 7) = 1;
-  LearningOptions options = lasso_options(0.1, 40);
+  // 23 steps an epoch: SPAMS's schedule resamples from step 100 (t·b >= 10,000) on.
+  LearningOptions options = lasso_options(0.1, 100);
   options.forgetting = forgetting;
   options.max_no_improvement = 1000;  // its state is saved too
   options.epochs = 5;
@@ -394,6 +395,13 @@ TEST(OnlineTest, AnUnusedAtomIsResampledAndCounted) {
   // It is a signal of the batch now (plus 1% noise), in the data's span.
   EXPECT_LT(std::abs(learner.model().dictionary(2, 4)), 0.05);
   EXPECT_GT(learner.model().dictionary.row(2).head(4).norm(), 0.5);
+  // Under SPAMS's schedule not while t0's start is in A (t·b < 10,000).
+  options.forgetting = Forgetting::spams;
+  OnlineDictionaryLearner<double> warming(D0, options);
+  warming.fit(
+      X, [&](const EpochStats& stats, const Model<double>&) { replaced = stats.atoms_replaced; });
+  EXPECT_EQ(replaced, 0);
+  options.forgetting = Forgetting::sklearn;
   options.resample_unused = false;
   OnlineDictionaryLearner<double> kept(D0, options);
   kept.fit(X,
