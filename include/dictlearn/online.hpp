@@ -17,7 +17,7 @@
 //      D: for k = 1..n_atoms, d_k ← d_k + (B_k − A_k D) / A_kk, then d_k ←
 //      max(d_k, 0) with positive_dict, then d_k ← d_k / max(‖d_k‖, 1) (or
 //      d_k / ‖d_k‖ with unit_norm). Each atom's update minimizes the surrogate
-//      ½Tr(D ᵀD A) − Tr(DᵀB) over d_k within the ball, so a pass never
+//      ½Tr(DᵀAD) − Tr(DᵀB) over d_k within the ball, so a pass never
 //      increases it. An atom with A_kk <= 1e-6 (unused so far) is, with
 //      resample_unused, replaced by a random signal of the batch plus N(0,
 //      (0.01·std)²) noise per value (std of that signal, 1 when 0) before its
