@@ -113,7 +113,9 @@ TEST(OnlineTest, EachDictionaryPassLowersTheSurrogate) {
       EXPECT_LE(after, before + 1e-12 * std::abs(before)) << "pass " << pass;
       before = after;
       for (Eigen::Index k = 0; k < D.rows(); ++k) EXPECT_LE(D.row(k).norm(), 1 + 1e-12);
-      if (positive) EXPECT_GE(D.minCoeff(), 0.0);
+      if (positive) {
+        EXPECT_GE(D.minCoeff(), 0.0);
+      }
     }
     EXPECT_LT(before, start - 1e-3 * std::abs(start));  // it does descend
   }
