@@ -278,6 +278,16 @@ void expect_resumes_bit_for_bit(Forgetting forgetting) {
   OnlineDictionaryLearner<T> second(unit_rows(gaussian<T>(14, 8, 99)), options);
   second.load_checkpoint(dir / "online.ckpt", data);
   EXPECT_EQ(second.steps(), first.steps());
+  // Every field of the state came back (the resampling generator's too,
+  // which draws only now and then).
+  TensorFile saved, restored;
+  first.save_state(saved);
+  second.save_state(restored);
+  EXPECT_EQ(saved.metadata, restored.metadata);
+  ASSERT_EQ(saved.tensors.size(), restored.tensors.size());
+  for (const auto& [name, tensor] : saved.tensors) {
+    EXPECT_EQ(tensor.values, restored.tensors.at(name).values) << name;
+  }
   second.set_epochs(3);
   second.fit(data);
   EXPECT_EQ(second.steps(), whole.steps());
