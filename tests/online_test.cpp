@@ -361,6 +361,32 @@ TEST(OnlineTest, SpamsWindowMovesWithTheEpochs) {
   }
 }
 
+TEST(OnlineTest, StatisticsFromSparseAndDenseCodes) {
+  // Sparse codes (lasso) are summed from their nonzeros, dense ones
+  // (threshold at 0) as products: both give β A + RᵀR / b and β B + RᵀX / b.
+  const Matrix<double> D = unit_rows(gaussian<double>(20, 12, 40));
+  const Matrix<double> X = mixtures(D, 50, 3, 0.05, 41);
+  for (const CodingOptions& coding :
+       {CodingOptions{.method = CoderKind::lasso_lars, .alpha = 0.3},
+        CodingOptions{.method = CoderKind::threshold, .alpha = 0.0}}) {
+    detail::BatchCoder<double> coder(coding, 20, 12);
+    detail::CodedBatch<double> coded;
+    coder.code(Dictionary<double>{.dictionary = D}, X.data(), 50, 2, coded);
+    detail::SufficientStatistics<double> stats;
+    stats.reset(Forgetting::sklearn, D);
+    stats.A = gaussian<double>(20, 20, 42);
+    stats.B = gaussian<double>(20, 12, 43);
+    const Matrix<double> A0 = stats.A, B0 = stats.B;
+    stats.add(Forgetting::sklearn, coded, X.data(), 7, 350, 50, 1000, 2);
+    const double beta = detail::sklearn_forgetting(7, 50);
+    const Matrix<double>& R = coded.codes;
+    EXPECT_LT((stats.A - (beta * A0 + R.transpose() * R / 50.0)).cwiseAbs().maxCoeff(), 1e-13)
+        << coder_name(coding.method);
+    EXPECT_LT((stats.B - (beta * B0 + R.transpose() * X / 50.0)).cwiseAbs().maxCoeff(), 1e-13)
+        << coder_name(coding.method);
+  }
+}
+
 TEST(OnlineTest, ConstraintsHold) {
   const Matrix<double> atoms = unit_rows(gaussian<double>(10, 8, 24)).cwiseAbs();
   const Matrix<double> X = mixtures(atoms, 200, 3, 0.05, 25);
