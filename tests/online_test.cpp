@@ -167,6 +167,24 @@ TEST(OnlineTest, PartialFitOverTheBatchesEqualsFitWithoutShuffle) {
   EXPECT_EQ(stream.model().dictionary, whole.model().dictionary);
 }
 
+TEST(OnlineTest, GatheredBatchesGiveTheSameDictionary) {
+  // Rows that are not contiguous (a block of a wider matrix): the loop
+  // gathers each batch into a buffer; the learner computes the same.
+  const Matrix<double> atoms = unit_rows(gaussian<double>(12, 8, 44));
+  const Matrix<double> X = mixtures(atoms, 150, 2, 0.05, 45);
+  Matrix<double> wide = Matrix<double>::Zero(150, 11);
+  wide.leftCols(8) = X;
+  const MatrixSource<double> strided(wide.leftCols(8));
+  ASSERT_EQ(strided.contiguous(), nullptr);
+  LearningOptions options = lasso_options(0.1, 32);
+  options.epochs = 2;
+  const Matrix<double> D0 = unit_rows(gaussian<double>(10, 8, 46));
+  OnlineDictionaryLearner<double> in_place(D0, options), gathered(D0, options);
+  in_place.fit(X);
+  gathered.fit(strided);
+  EXPECT_EQ(gathered.model().dictionary, in_place.model().dictionary);
+}
+
 template <typename T>
 void expect_thread_count_independent() {
   const Matrix<T> atoms = unit_rows(gaussian<T>(64, 32, 11));
