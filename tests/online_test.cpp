@@ -226,6 +226,13 @@ TEST(OnlineTest, MaxStepsStopsWithinAnEpoch) {
   EXPECT_TRUE(learner.stopped_early());
   ASSERT_EQ(epochs.size(), 2u);
   EXPECT_EQ(learner.losses().size(), 2u);
+  // A time budget spent after the first step (a step takes more than 1 ns).
+  options.max_steps = 0;
+  options.max_seconds = 1e-9;
+  OnlineDictionaryLearner<double> timed(unit_rows(gaussian<double>(8, 6, 15)), options);
+  timed.fit(X);
+  EXPECT_EQ(timed.steps(), 1);
+  EXPECT_TRUE(timed.stopped_early());
 }
 
 TEST(OnlineTest, ConvergenceTestsStopTheRun) {
