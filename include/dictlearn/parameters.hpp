@@ -228,6 +228,15 @@ void set_fit_method(FitJob& job, const std::string& method, LearningOptions lear
 /// The section of docs/OPTIONS.md on the learning table.
 std::string learning_options_markdown();
 
+/// The coder a model without an encoder (a classical learner's) records in
+/// its metadata: train.coder and the coder's settings (record_parameters of
+/// coding_parameters(); --threads is not recorded and stays 0). Throws Error
+/// naming `where` (the file) when train.coder is absent ("no encoder and no
+/// recorded coder") or a recorded value is not valid ("<where>: metadata:
+/// --alpha: must be ...").
+CodingOptions recorded_coding(const std::map<std::string, std::string>& metadata,
+                              const std::string& where);
+
 /// `dictlearn encode --help`'s list of the coders, one line each, from coder_table().
 std::string coders_help();
 

@@ -228,6 +228,22 @@ void check_coding_flags(const CodingOptions& options, const std::set<std::string
                   "--n-nonzero: must be >= 1, got {}", options.n_nonzero);
 }
 
+CodingOptions recorded_coding(const std::map<std::string, std::string>& metadata,
+                              const std::string& where) {
+  DICTLEARN_CHECK(metadata.count("train.coder") > 0,
+                  "{}: the model has no encoder and no recorded coder (metadata 'train.coder'); "
+                  "code with --coder",
+                  where);
+  CodingOptions coding;
+  read_parameters(coding_parameters(), metadata, coding, where + ": metadata");
+  try {
+    validate(coding);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: metadata: {}", where, e.what()));
+  }
+  return coding;
+}
+
 std::string coders_help() {
   std::string text = "Coders (--coder; each flag above ends with the coders that read it):\n";
   size_t width = 0;
