@@ -48,13 +48,20 @@ const char* learning_method_name(LearningMethod method);
 /// How the online learner weighs its past statistics A and B (β per step t,
 /// counted from 0, for batches of b samples; A ← β A + rᵀr / b, the same for B).
 enum class Forgetting {
-  /// SPAMS's trainDL default (Mairal et al. 2010, §3.4, its automatic
-  /// weighting): β = (m + 1 − b) / (m + 1) with m = min(2N, t·b) for t < b,
-  /// else min(2N, b² + t − b); statistics of samples seen two passes ago are
-  /// dropped; A and B start at t0·I and t0·D0 (t0 = 1e-5).
+  /// SPAMS's trainDL default (Mairal et al. 2010, §3.4; its automatic
+  /// weighting, dicts.h train()): β = (m + 1 − b) / (m + 1) with m =
+  /// min(2N, t·b) for t < b, else min(2N, b² + t − b), b the nominal batch
+  /// size and N the data's rows (β = 1 − b at t = 0, as there). A and B are
+  /// the sum of three parts, each faded by β every step: t0's start t0·I and
+  /// t0·D0 (t0 = 1e-5), kept only while t·b < 10,000; the previous epoch's
+  /// statistics; this epoch's, to which the batch is added. When the samples
+  /// stepped on after a batch reach the next multiple of N, this epoch's
+  /// become the previous ones and the previous ones are dropped (a window of
+  /// two epochs). partial_fit() before any fit has no N: no cap, no window.
   spams,
   /// scikit-learn's MiniBatchDictionaryLearning: θ = (t + 1)·b for t < b − 1,
-  /// else b² + t + 1 − b; β = (θ + 1 − b) / (θ + 1); A and B start at 0.
+  /// else b² + t + 1 − b; β = (θ + 1 − b) / (θ + 1), b the batch's rows (the
+  /// last batch of an epoch may be short); A and B start at 0.
   sklearn,
 };
 
@@ -94,7 +101,8 @@ struct LearningOptions {
   bool positive_dict = false;  ///< atoms >= 0 (--positive-dict)
   bool unit_norm = false;      ///< ‖d‖ = 1 for every atom, not only ≤ 1 (--unit-norm)
   /// online and alternating: an atom with A_kk <= 1e-6 (unused) becomes a
-  /// random sample of the batch plus 1% noise, as scikit-learn does; false:
+  /// random sample of the batch plus 1% noise, as scikit-learn does (online
+  /// with SPAMS's schedule: once t·b >= 10,000, when SPAMS cleans); false:
   /// it is left as it is (--no-resample-unused)
   bool resample_unused = true;
   AtomInit init = AtomInit::samples;  ///< the first dictionary, when none is given (--init-atoms)

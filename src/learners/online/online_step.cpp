@@ -1,0 +1,527 @@
+// The parts of an online dictionary learning step (online_step.hpp).
+#include "learners/online/online_step.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <initializer_list>
+#include <limits>
+
+#include "coders/coding.hpp"
+#include "coders/lasso_gap.hpp"
+#include "coders/threshold.hpp"
+#include "core/blocks.hpp"
+#include "core/check.hpp"
+#include "core/parallel.hpp"
+#include "core/threads.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/simd_dispatch.hpp"
+#include "learners/random.hpp"
+
+namespace dictlearn::detail {
+
+namespace {
+
+/// Rows per block of the step's products: small, so that a batch of 256
+/// signals spreads over the threads; fixed, so that the sums do not depend on
+/// their number.
+constexpr int64_t kProductBlock = 32;
+
+bool is_lasso(CoderKind kind) {
+  return kind == CoderKind::lasso_lars || kind == CoderKind::lasso_cd || kind == CoderKind::fista;
+}
+
+}  // namespace
+
+template <typename T>
+BatchCoder<T>::BatchCoder(const CodingOptions& options, int64_t n_atoms, int64_t dim)
+    : options_(options), n_atoms_(n_atoms), dim_(dim) {
+  validate(options_);
+  if (options_.method == CoderKind::omp) {
+    limit_ = nonzero_limit(options_, n_atoms, dim, options_.max_error > 0);
+  } else if (options_.method == CoderKind::lars) {
+    limit_ = nonzero_limit(options_, n_atoms, dim, false);
+  }
+}
+
+template <typename T>
+void BatchCoder<T>::code_signal(const T* D, const T* x, int64_t i, Workspace& work,
+                                CodedBatch<T>& out) const {
+  const int64_t K = n_atoms_, d = dim_;
+  T* code = out.codes.data() + i * K;
+  const T* a0 = alpha0_.data() + i * K;
+  const T* G = gram_.data();
+  const T eps = std::numeric_limits<T>::epsilon();
+  switch (options_.method) {
+    case CoderKind::lasso_lars: {
+      const int64_t max_active = options_.l2 > 0 ? K : std::min(K, d);
+      lasso_lars_signal(G, K, a0, static_cast<T>(options_.alpha), options_.positive,
+                        static_cast<int64_t>(options_.max_iter), max_active, 100 * eps, work.lars,
+                        code);
+      break;
+    }
+    case CoderKind::lars: {
+      // encode_lars()'s stopping ratio, so that the codes are the coder's.
+      const T stop_ratio =
+          std::max<T>(static_cast<T>(d) * std::numeric_limits<float>::epsilon(), 64 * eps);
+      lars_signal(G, K, a0, limit_, d, stop_ratio, 100 * eps, work.lars, code);
+      break;
+    }
+    case CoderKind::omp: {
+      T norm2 = 0;
+      for (int64_t j = 0; j < d; ++j) norm2 += x[j] * x[j];
+      omp_signal(G, K, a0, norm2, limit_, options_.max_error > 0,
+                 static_cast<T>(options_.max_error), work.omp, code);
+      break;
+    }
+    case CoderKind::lasso_cd: {
+      double norm2 = 0;
+      for (int64_t j = 0; j < d; ++j) norm2 += static_cast<double>(x[j]) * x[j];
+      std::fill(code, code + K, T(0));
+      const LassoProblem problem{
+          .alpha = options_.alpha, .l2 = options_.l2, .positive = options_.positive};
+      lasso_cd_signal(G, K, a0, norm2, problem, options_.max_iter, options_.tol, work.cd, code);
+      break;
+    }
+    case CoderKind::threshold:
+      std::copy(a0, a0 + K, code);
+      soft_threshold(code, K, static_cast<T>(options_.alpha), options_.positive);
+      break;
+    case CoderKind::fista:
+      break;  // coded before, as a batch
+  }
+  // The support, the penalties and the residual from the signal itself (the
+  // Gram form cancels at T's resolution).
+  int64_t* support = out.support.data() + i * K;
+  int64_t count = 0;
+  double l1 = 0, l2 = 0;
+  for (int64_t j = 0; j < K; ++j) {
+    if (code[j] != T(0)) {
+      support[count++] = j;
+      l1 += std::abs(static_cast<double>(code[j]));
+      l2 += static_cast<double>(code[j]) * code[j];
+    }
+  }
+  work.residual.assign(x, x + d);
+  T* r = work.residual.data();
+  for (int64_t s = 0; s < count; ++s) {
+    const T c = code[support[s]];
+    const T* atom = D + support[s] * d;
+#pragma omp simd
+    for (int64_t j = 0; j < d; ++j) r[j] -= c * atom[j];
+  }
+  double squared = 0;
+  for (int64_t j = 0; j < d; ++j) squared += static_cast<double>(r[j]) * r[j];
+  out.count[i] = count;
+  out.l1[i] = l1;
+  out.l2[i] = l2;
+  out.squared_error[i] = squared;
+}
+
+template <typename T>
+void BatchCoder<T>::code(const Dictionary<T>& dictionary, const T* X, int64_t rows, int threads,
+                         CodedBatch<T>& out) {
+  const int64_t K = n_atoms_, d = dim_;
+  const Matrix<T>& atoms = dictionary.dictionary;
+  DICTLEARN_ASSERT(atoms.rows() == K && atoms.cols() == d);
+  out.rows = rows;
+  if (out.codes.rows() != rows) out.codes.resize(rows, K);
+  out.support.resize(static_cast<size_t>(rows * K));
+  out.count.resize(rows);
+  out.squared_error.resize(rows);
+  out.l1.resize(rows);
+  out.l2.resize(rows);
+  const T* D = atoms.data();
+  if (options_.method == CoderKind::fista) {
+    CodingOptions options = options_;
+    options.threads = threads;
+    out.codes = encode_fista<T>(dictionary, Eigen::Map<const Matrix<T>>(X, rows, d), options);
+  } else {
+    gram_.resize(K, K);
+    // The upper triangle by blocks of rows (the half of G), then its mirror:
+    // exactly symmetric, as the coders read rows of G where the math has columns.
+    T* G = gram_.data();
+    for_row_blocks(K, kProductBlock, threads,
+                   static_cast<double>(K) * static_cast<double>(K) * static_cast<double>(d),
+                   [&](int64_t begin, int64_t count) {
+                     gemm(false, true, count, K - begin, d, D + begin * d, d, D + begin * d, d,
+                          T(0), G + begin * K + begin, K);
+                   });
+    for (int64_t i = 0; i < K; ++i) {
+      for (int64_t j = 0; j < i; ++j) gram_(i, j) = gram_(j, i);
+    }
+    if (options_.method == CoderKind::lasso_lars && options_.l2 > 0) {
+      gram_.diagonal().array() += static_cast<T>(options_.l2);
+    }
+    alpha0_.resize(rows, K);
+    parallel_gemm<T>(false, true, rows, K, d, X, d, D, d, T(0), alpha0_.data(), K, threads,
+                     kProductBlock);
+  }
+  const double work =
+      static_cast<double>(rows) * static_cast<double>(K) * (2.0 * static_cast<double>(d) + 64.0);
+  const int used =
+      static_cast<int>(std::min<int64_t>(rows, threads_for(resolve_threads(threads), work)));
+  if (static_cast<int>(workspaces_.size()) < std::max(used, 1))
+    workspaces_.resize(std::max(used, 1));
+  if (used <= 1) {
+    for (int64_t i = 0; i < rows; ++i) code_signal(D, X + i * d, i, workspaces_[0], out);
+    return;
+  }
+  ParallelErrors errors;
+#pragma omp parallel num_threads(used)
+  {
+    Workspace& work_of_thread = workspaces_[omp_thread()];
+    // Each signal is coded alone, so the schedule decides nothing but speed.
+#pragma omp for schedule(dynamic, 2)
+    for (int64_t i = 0; i < rows; ++i) {
+      errors.run([&] { code_signal(D, X + i * d, i, work_of_thread, out); });
+    }
+  }
+  errors.rethrow();
+}
+
+template <typename T>
+double BatchCoder<T>::batch_cost(const CodedBatch<T>& coded) const {
+  double squared = 0, l1 = 0, l2 = 0;
+  for (int64_t i = 0; i < coded.rows; ++i) {
+    squared += coded.squared_error[i];
+    l1 += coded.l1[i];
+    l2 += coded.l2[i];
+  }
+  double cost = 0.5 * squared;
+  if (is_lasso(options_.method)) cost += options_.alpha * l1 + 0.5 * options_.l2 * l2;
+  return coded.rows > 0 ? cost / static_cast<double>(coded.rows) : 0.0;
+}
+
+double sklearn_forgetting(int64_t step, int64_t rows) {
+  const double b = static_cast<double>(rows);
+  const double theta = step < rows - 1 ? static_cast<double>(step + 1) * b
+                                       : b * b + static_cast<double>(step) + 1 - b;
+  return (theta + 1 - b) / (theta + 1);
+}
+
+double spams_forgetting(int64_t step, int64_t batch_size, int64_t window_rows) {
+  const double b = static_cast<double>(batch_size);
+  double seen =
+      step < batch_size ? static_cast<double>(step) * b : b * b + static_cast<double>(step) - b;
+  if (window_rows > 0) seen = std::min(seen, 2.0 * static_cast<double>(window_rows));
+  // At step 0 this is 1 − b: it scales only t0's start (the window is empty),
+  // SPAMS's arithmetic.
+  return (seen + 1 - b) / (seen + 1);
+}
+
+template <typename T>
+void SufficientStatistics<T>::reset(Forgetting forgetting, const Matrix<T>& atoms) {
+  const int64_t K = atoms.rows(), d = atoms.cols();
+  A = Matrix<T>::Zero(K, K);
+  B = Matrix<T>::Zero(K, d);
+  odd_window = false;
+  if (forgetting == Forgetting::spams) {
+    A_current = A_previous = Matrix<T>::Zero(K, K);
+    B_current = B_previous = Matrix<T>::Zero(K, d);
+    A_initial = Matrix<T>::Identity(K, K) * static_cast<T>(kSpamsT0);
+    B_initial = atoms * static_cast<T>(kSpamsT0);
+  } else {
+    A_current = A_previous = A_initial = B_current = B_previous = B_initial = Matrix<T>();
+  }
+}
+
+namespace {
+
+/// Atoms per product of the dictionary pass: each product reads D once for
+/// this many atoms.
+constexpr int64_t kAtomBlock = 16;
+
+/// The atoms [begin, begin + count) of the pass, given S = B − A D for them
+/// computed with their old values (`old`, count x d) and the atoms before
+/// `begin` already updated: one by one, each step corrected by the changes of
+/// the block's atoms before it (Gauss-Seidel, as scikit-learn and SPAMS do,
+/// in exact arithmetic the same), then clipped and projected. Inlined into
+/// one clone per level below.
+template <typename T>
+[[gnu::always_inline]] inline int64_t finish_block(T* D, const T* old, T* S, const T* A, int64_t K,
+                                                   int64_t d, int64_t begin, int64_t count,
+                                                   bool positive, bool unit_norm,
+                                                   const Resample& resample) {
+  int64_t replaced = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t k = begin + i;
+    T* atom = D + k * d;
+    T* step = S + i * d;
+    const T* a = A + k * K + begin;
+    const T akk = a[i];
+    if (akk > T(1e-6)) {
+      for (int64_t j = 0; j < i; ++j) {
+        const T w = a[j];
+        const T* now = D + (begin + j) * d;
+        const T* before = old + j * d;
+#pragma omp simd
+        for (int64_t c = 0; c < d; ++c) step[c] -= w * (now[c] - before[c]);
+      }
+      const T inverse = T(1) / akk;
+#pragma omp simd
+      for (int64_t c = 0; c < d; ++c) atom[c] += step[c] * inverse;
+    } else if (resample) {
+      resample(k, atom);
+      ++replaced;
+    }
+    if (positive) {
+      for (int64_t c = 0; c < d; ++c) atom[c] = atom[c] > T(0) ? atom[c] : T(0);
+    }
+    T norm2 = 0;
+#pragma omp simd reduction(+ : norm2)
+    for (int64_t c = 0; c < d; ++c) norm2 += atom[c] * atom[c];
+    const T norm = std::sqrt(norm2);
+    if (unit_norm ? norm > T(0) : norm > T(1)) {
+      const T inverse = T(1) / norm;
+      for (int64_t c = 0; c < d; ++c) atom[c] *= inverse;
+    }
+  }
+  return replaced;
+}
+
+DICTLEARN_LEVEL_CLONES int64_t finish_block_clone(float* D, const float* old, float* S,
+                                                  const float* A, int64_t K, int64_t d,
+                                                  int64_t begin, int64_t count, bool positive,
+                                                  bool unit_norm, const Resample& resample) {
+  return finish_block(D, old, S, A, K, d, begin, count, positive, unit_norm, resample);
+}
+DICTLEARN_LEVEL_CLONES int64_t finish_block_clone(double* D, const double* old, double* S,
+                                                  const double* A, int64_t K, int64_t d,
+                                                  int64_t begin, int64_t count, bool positive,
+                                                  bool unit_norm, const Resample& resample) {
+  return finish_block(D, old, S, A, K, d, begin, count, positive, unit_norm, resample);
+}
+
+}  // namespace
+
+namespace {
+
+/// What the rows of one statistics update read and write (SufficientStatistics::add).
+template <typename T>
+struct RowUpdate {
+  int64_t K, d;
+  T beta, inverse_rows;
+  T *a, *b;                    ///< the rows the batch is added to (A or A_current, B ...)
+  T *a_previous, *b_previous;  ///< SPAMS: faded too; null otherwise
+  T *a_initial, *b_initial;    ///< SPAMS while t·b < 10,000: faded and summed; else null
+  T *a_sum, *b_sum;            ///< SPAMS: A and B, the sum of the parts; null otherwise
+  const T* codes;              ///< the batch's dense codes, rows x K
+  const int64_t* support;      ///< sparse: each signal's nonzero atoms (K apart)
+  const int64_t* count;        ///< sparse: their count
+  const int64_t* atom_start;   ///< sparse: atom k's signals at atom_signals[start[k], start[k+1])
+  const int64_t* atom_signals;
+  const T* X;                  ///< the batch's signals
+  const T *batch_a, *batch_b;  ///< dense: Σ r rᵀ and Σ rᵀx
+};
+
+template <typename T>
+[[gnu::always_inline]] inline void scale(T* x, int64_t n, T beta) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) x[i] *= beta;
+}
+
+template <typename T>
+[[gnu::always_inline]] inline void sum_row(T* out, const T* first, const T* previous,
+                                           const T* current, int64_t n) {
+  if (first != nullptr) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) out[j] = first[j] + previous[j] + current[j];
+  } else {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) out[j] = previous[j] + current[j];
+  }
+}
+
+/// Rows [begin, begin + count) of the update: fade, add the batch, sum the
+/// parts. Inlined into one clone per level below.
+template <typename T>
+[[gnu::always_inline]] inline void update_rows(const RowUpdate<T>& u, int64_t begin,
+                                               int64_t count) {
+  const int64_t K = u.K, d = u.d;
+  for (int64_t r = begin; r < begin + count; ++r) {
+    T* a = u.a + r * K;
+    T* b = u.b + r * d;
+    scale(a, K, u.beta);
+    scale(b, d, u.beta);
+    if (u.a_previous != nullptr) {
+      scale(u.a_previous + r * K, K, u.beta);
+      scale(u.b_previous + r * d, d, u.beta);
+    }
+    if (u.a_initial != nullptr) {
+      scale(u.a_initial + r * K, K, u.beta);
+      scale(u.b_initial + r * d, d, u.beta);
+    }
+    if (u.atom_start != nullptr) {
+      for (int64_t e = u.atom_start[r]; e < u.atom_start[r + 1]; ++e) {
+        const int64_t i = u.atom_signals[e];
+        const T* code = u.codes + i * K;
+        const int64_t* support = u.support + i * K;
+        const T v = u.inverse_rows * code[r];
+        for (int64_t q = 0; q < u.count[i]; ++q) a[support[q]] += v * code[support[q]];
+        const T* x = u.X + i * d;
+#pragma omp simd
+        for (int64_t j = 0; j < d; ++j) b[j] += v * x[j];
+      }
+    } else {
+      const T* batch_a = u.batch_a + r * K;
+      const T* batch_b = u.batch_b + r * d;
+#pragma omp simd
+      for (int64_t j = 0; j < K; ++j) a[j] += u.inverse_rows * batch_a[j];
+#pragma omp simd
+      for (int64_t j = 0; j < d; ++j) b[j] += u.inverse_rows * batch_b[j];
+    }
+    if (u.a_sum != nullptr) {
+      sum_row(u.a_sum + r * K, u.a_initial ? u.a_initial + r * K : nullptr, u.a_previous + r * K, a,
+              K);
+      sum_row(u.b_sum + r * d, u.b_initial ? u.b_initial + r * d : nullptr, u.b_previous + r * d, b,
+              d);
+    }
+  }
+}
+
+DICTLEARN_LEVEL_CLONES void update_rows_clone(const RowUpdate<float>& u, int64_t begin,
+                                              int64_t count) {
+  update_rows(u, begin, count);
+}
+DICTLEARN_LEVEL_CLONES void update_rows_clone(const RowUpdate<double>& u, int64_t begin,
+                                              int64_t count) {
+  update_rows(u, begin, count);
+}
+
+}  // namespace
+
+template <typename T>
+void SufficientStatistics<T>::add(Forgetting forgetting, const CodedBatch<T>& coded, const T* X,
+                                  int64_t step, int64_t samples, int64_t batch_size,
+                                  int64_t window_rows, int threads) {
+  const int64_t K = A.rows(), d = B.cols(), rows = coded.rows;
+  const bool spams = forgetting == Forgetting::spams;
+  // SPAMS: when the samples stepped on after this batch reach the next
+  // epoch of the data, the window moves: this epoch's statistics become the
+  // previous ones, and the previous epoch's are dropped.
+  if (spams && window_rows > 0) {
+    const int64_t epoch = (samples + rows) / window_rows;
+    if ((epoch % 2 == 1) != odd_window) {
+      A_previous.swap(A_current);
+      B_previous.swap(B_current);
+      A_current.setZero();
+      B_current.setZero();
+      odd_window = !odd_window;
+    }
+  }
+  // t0's start fades with the others while t·b < 10,000, then leaves A and B.
+  const bool initial =
+      spams && static_cast<double>(step) * static_cast<double>(batch_size) < 10000.0;
+  const T beta = static_cast<T>(spams ? spams_forgetting(step, batch_size, window_rows)
+                                      : sklearn_forgetting(step, rows));
+  // The batch's r rᵀ / b and rᵀx / b: from the nonzero codes when they are
+  // sparse (s² + s·dim a signal), else as products.
+  double sparse_work = 0;
+  for (int64_t i = 0; i < rows; ++i) {
+    const double s = static_cast<double>(coded.count[i]);
+    sparse_work += s * s + s * static_cast<double>(d);
+  }
+  const double dense_work =
+      static_cast<double>(rows) * static_cast<double>(K) * static_cast<double>(K + d);
+  const bool sparse = 8 * sparse_work < dense_work;
+  if (sparse) {
+    // The codes by atom: each atom's signals in batch order, so that every
+    // row of A and B is summed on its own, in signal order.
+    atom_start.assign(K + 1, 0);
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t* support = coded.support.data() + i * K;
+      for (int64_t p = 0; p < coded.count[i]; ++p) ++atom_start[support[p] + 1];
+    }
+    for (int64_t k = 0; k < K; ++k) atom_start[k + 1] += atom_start[k];
+    atom_signals.resize(atom_start[K]);
+    atom_next.assign(atom_start.begin(), atom_start.end() - 1);
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t* support = coded.support.data() + i * K;
+      for (int64_t p = 0; p < coded.count[i]; ++p) atom_signals[atom_next[support[p]]++] = i;
+    }
+  } else {
+    batch_A.resize(K, K);
+    batch_B.resize(K, d);
+    parallel_gemm<T>(true, false, K, K, rows, coded.codes.data(), K, coded.codes.data(), K, T(0),
+                     batch_A.data(), K, threads, kProductBlock);
+    parallel_gemm<T>(true, false, K, d, rows, coded.codes.data(), K, X, d, T(0), batch_B.data(), d,
+                     threads, kProductBlock);
+  }
+  Matrix<T>& target_A = spams ? A_current : A;
+  Matrix<T>& target_B = spams ? B_current : B;
+  const RowUpdate<T> update{.K = K,
+                            .d = d,
+                            .beta = beta,
+                            .inverse_rows = T(1) / static_cast<T>(rows),
+                            .a = target_A.data(),
+                            .b = target_B.data(),
+                            .a_previous = spams ? A_previous.data() : nullptr,
+                            .b_previous = spams ? B_previous.data() : nullptr,
+                            .a_initial = initial ? A_initial.data() : nullptr,
+                            .b_initial = initial ? B_initial.data() : nullptr,
+                            .a_sum = spams ? A.data() : nullptr,
+                            .b_sum = spams ? B.data() : nullptr,
+                            .codes = coded.codes.data(),
+                            .support = coded.support.data(),
+                            .count = coded.count.data(),
+                            .atom_start = sparse ? atom_start.data() : nullptr,
+                            .atom_signals = sparse ? atom_signals.data() : nullptr,
+                            .X = X,
+                            .batch_a = sparse ? nullptr : batch_A.data(),
+                            .batch_b = sparse ? nullptr : batch_B.data()};
+  // Row by row (an atom's row of A and of B): each row is one block's, so
+  // the thread count decides nothing.
+  const double work = static_cast<double>(K) * static_cast<double>(K + d) * 8.0 + 2 * sparse_work;
+  for_row_blocks(K, kAtomBlock, threads, work,
+                 [&](int64_t begin, int64_t count) { update_rows_clone(update, begin, count); });
+}
+
+template <typename T>
+int64_t update_atoms(Matrix<T>& D, const Matrix<T>& A, const Matrix<T>& B, bool positive,
+                     bool unit_norm, const Resample& resample) {
+  const int64_t K = D.rows(), d = D.cols();
+  std::vector<T> S(static_cast<size_t>(kAtomBlock * d)), old(S.size());
+  int64_t replaced = 0;
+  for (int64_t begin = 0; begin < K; begin += kAtomBlock) {
+    const int64_t count = std::min(kAtomBlock, K - begin);
+    // S = B − A D for the block as one product: D is read once per block, not once per atom.
+    gemm(false, false, count, d, K, A.data() + begin * K, K, D.data(), d, T(0), S.data(), d);
+    const T* b = B.data() + begin * d;
+    for (int64_t i = 0; i < count * d; ++i) S[i] = b[i] - S[i];
+    std::copy(D.data() + begin * d, D.data() + (begin + count) * d, old.data());
+    replaced += finish_block_clone(D.data(), old.data(), S.data(), A.data(), K, d, begin, count,
+                                   positive, unit_norm, resample);
+  }
+  return replaced;
+}
+
+template <typename T>
+void draw_atom(std::mt19937_64& engine, const T* X, int64_t rows, int64_t dim, T* atom) {
+  const T* x = X + static_cast<int64_t>(below(engine, static_cast<uint64_t>(rows))) * dim;
+  double mean = 0;
+  for (int64_t j = 0; j < dim; ++j) mean += x[j];
+  mean /= static_cast<double>(dim);
+  double spread = 0;
+  for (int64_t j = 0; j < dim; ++j) spread += (x[j] - mean) * (x[j] - mean);
+  const double deviation = std::sqrt(spread / static_cast<double>(dim));
+  const double level = 0.01 * (deviation > 0 ? deviation : 1.0);
+  for (int64_t j = 0; j < dim; ++j) {
+    // Box-Muller, one normal a draw pair: the stream is the same on every platform.
+    const double u1 = 1.0 - static_cast<double>(engine() >> 11) * 0x1.0p-53;
+    const double u2 = static_cast<double>(engine() >> 11) * 0x1.0p-53;
+    const double normal = std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+    atom[j] = static_cast<T>(x[j] + level * normal);
+  }
+}
+
+#define DICTLEARN_INSTANTIATE(T)                                                               \
+  template class BatchCoder<T>;                                                                \
+  template struct SufficientStatistics<T>;                                                     \
+  template int64_t update_atoms<T>(Matrix<T>&, const Matrix<T>&, const Matrix<T>&, bool, bool, \
+                                   const Resample&);                                           \
+  template void draw_atom<T>(std::mt19937_64&, const T*, int64_t, int64_t, T*);
+DICTLEARN_INSTANTIATE(float)
+DICTLEARN_INSTANTIATE(double)
+#undef DICTLEARN_INSTANTIATE
+
+}  // namespace dictlearn::detail

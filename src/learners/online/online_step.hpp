@@ -1,0 +1,127 @@
+// Internal: the three parts of one online dictionary learning step
+// (include/dictlearn/online.hpp): the batch's codes on all threads, the
+// sufficient statistics under a forgetting schedule, and one pass of block
+// coordinate descent over the atoms. Kept apart from the Learner so that
+// tests can drive each on matrices of their own.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "coders/lars.hpp"
+#include "coders/lasso_cd.hpp"
+#include "coders/omp.hpp"
+#include "dictlearn/coders.hpp"
+#include "dictlearn/learning.hpp"
+
+namespace dictlearn::detail {
+
+/// A batch's codes and what the step needs of them, per signal in batch order.
+template <typename T>
+struct CodedBatch {
+  Matrix<T> codes;                    ///< rows x n_atoms, dense
+  std::vector<int64_t> support;       ///< signal i's nonzero atoms at [i·n_atoms, + count[i])
+  std::vector<int64_t> count;         ///< nonzero codes per signal
+  std::vector<double> squared_error;  ///< ‖x − rD‖² per signal, from the signal itself
+  std::vector<double> l1;             ///< ‖r‖₁ per signal
+  std::vector<double> l2;             ///< ‖r‖² per signal
+  int64_t rows = 0;
+};
+
+/// Codes batches by one coder, all signals of a batch on all threads: G = D
+/// Dᵀ and X Dᵀ once a batch as products over fixed blocks, then each signal
+/// alone by the coder's per-signal step (lasso_lars, lars, omp, lasso_cd,
+/// threshold), so codes do not depend on the thread count nor on a signal's
+/// batch mates; fista codes the batch through encode_fista() (its rounding
+/// follows its block of signals). The same codes as sparse_encode() up to the
+/// last bits of the products. Workspaces are kept from batch to batch.
+template <typename T>
+class BatchCoder {
+ public:
+  /// Checks `options` for a dictionary of n_atoms x dim (Error naming the flag).
+  BatchCoder(const CodingOptions& options, int64_t n_atoms, int64_t dim);
+  /// Codes `rows` signals at X (rows x dim, contiguous) over `dictionary`'s
+  /// atoms into `out`, on up to `threads` threads.
+  void code(const Dictionary<T>& dictionary, const T* X, int64_t rows, int threads,
+            CodedBatch<T>& out);
+  /// The batch's objective from its per-signal parts: (½Σ‖x − rD‖² + αΣ‖r‖₁
+  /// + ½λ₂Σ‖r‖²) / rows for the lasso coders, ½Σ‖x − rD‖² / rows for omp,
+  /// lars and threshold.
+  double batch_cost(const CodedBatch<T>& coded) const;
+  const CodingOptions& options() const { return options_; }
+
+ private:
+  struct Workspace {
+    LarsWorkspace<T> lars;
+    OmpWorkspace<T> omp;
+    LassoCdWorkspace<T> cd;
+    std::vector<T> residual;
+  };
+  void code_signal(const T* D, const T* x, int64_t i, Workspace& work, CodedBatch<T>& out) const;
+
+  CodingOptions options_;
+  int64_t n_atoms_, dim_;
+  int64_t limit_ = 0;  ///< omp, lars: the most atoms per signal
+  Matrix<T> gram_;     ///< G = D Dᵀ (+ λ₂I for lasso_lars)
+  Matrix<T> alpha0_;   ///< X Dᵀ of the batch
+  std::vector<Workspace> workspaces_;
+};
+
+/// The sufficient statistics and the forgetting schedule (learning.hpp's
+/// Forgetting). `A` and `B` are what the dictionary update reads; with
+/// SPAMS's schedule they are the sum of three parts kept apart: t0's start
+/// (A_initial = t0·I, B_initial = t0·D0, kept while t·b < 10,000) and the
+/// two-epoch window (the current epoch's statistics and the previous one's).
+template <typename T>
+struct SufficientStatistics {
+  Matrix<T> A, B;                    ///< n_atoms x n_atoms, n_atoms x dim (B_k = Σ r_k x / b)
+  Matrix<T> A_current, B_current;    ///< SPAMS: this epoch's (its "even" arrays)
+  Matrix<T> A_previous, B_previous;  ///< SPAMS: the previous epoch's ("odd")
+  Matrix<T> A_initial, B_initial;    ///< SPAMS: t0·I and t0·D0, scaled by every β
+  bool odd_window = false;           ///< SPAMS: the parity of the current epoch's window
+  // Workspace: the batch's Σ r rᵀ and Σ rᵀ x (dense codes), or its codes by
+  // atom (atom k's signals at atom_signals[atom_start[k], atom_start[k + 1])).
+  Matrix<T> batch_A, batch_B;
+  std::vector<int64_t> atom_start, atom_next, atom_signals;
+
+  /// Zero statistics (sklearn) or t0's start from the atoms D0 (spams).
+  void reset(Forgetting forgetting, const Matrix<T>& atoms);
+  /// Adds a batch: its codes and signals X (coded.rows x dim). `step` counts
+  /// the steps before this one, `samples` the samples stepped on before it,
+  /// `batch_size` is the nominal b (SPAMS's) and `window_rows` N (0: a stream,
+  /// no cap and no window).
+  void add(Forgetting forgetting, const CodedBatch<T>& coded, const T* X, int64_t step,
+           int64_t samples, int64_t batch_size, int64_t window_rows, int threads);
+};
+
+/// SPAMS's t0.
+constexpr double kSpamsT0 = 1e-5;
+
+/// β of scikit-learn's schedule at step `step` (from 0) for a batch of `rows`.
+double sklearn_forgetting(int64_t step, int64_t rows);
+/// β of SPAMS's schedule at step `step` (from 0), nominal batch size b and N
+/// samples (0: no cap).
+double spams_forgetting(int64_t step, int64_t batch_size, int64_t window_rows);
+
+/// Draws a replacement for an unused atom into `atom` (dim values).
+using Resample = std::function<void(int64_t atom_index, void* atom)>;
+
+/// One pass of block coordinate descent over the atoms (rows of D, n_atoms x
+/// dim) on A and B (online.hpp's step 3), in atom order. An atom with A_kk <=
+/// 1e-6 is drawn again by `resample` when given (else left where it is);
+/// every atom is then clipped at 0 (positive) and projected onto the unit
+/// ball (or sphere: unit_norm; a zero atom stays zero). Returns the atoms
+/// resampled.
+template <typename T>
+int64_t update_atoms(Matrix<T>& D, const Matrix<T>& A, const Matrix<T>& B, bool positive,
+                     bool unit_norm, const Resample& resample);
+
+/// scikit-learn's resampling draw: a random row of X (rows x dim) plus
+/// N(0, (0.01·std)²) noise per value (std of the row, 1 when it is 0), from
+/// `engine` (an index by multiply-shift, normals by Box-Muller in double).
+template <typename T>
+void draw_atom(std::mt19937_64& engine, const T* X, int64_t rows, int64_t dim, T* atom);
+
+}  // namespace dictlearn::detail

@@ -1,0 +1,553 @@
+// Online dictionary learning (include/dictlearn/online.hpp): scikit-learn's
+// MiniBatchDictionaryLearning to 1e-6 on a fixture, the dictionary step's
+// descent, the stops, streams, thread-count independence, resuming bit for
+// bit, the constraints, resampling, a planted dictionary and bad input.
+#include "dictlearn/online.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "dictlearn/coders.hpp"
+#include "learners/online/online_step.hpp"
+#include "test_util.hpp"
+
+namespace dictlearn {
+namespace {
+
+using testing::TempDir;
+
+template <typename T>
+Matrix<T> gaussian(int64_t rows, int64_t cols, uint64_t seed) {
+  std::mt19937_64 engine(seed);
+  std::normal_distribution<double> normal;
+  Matrix<T> X(rows, cols);
+  for (Eigen::Index i = 0; i < X.size(); ++i) X.data()[i] = static_cast<T>(normal(engine));
+  return X;
+}
+
+template <typename T>
+Matrix<T> unit_rows(Matrix<T> X) {
+  for (Eigen::Index i = 0; i < X.rows(); ++i) X.row(i).normalize();
+  return X;
+}
+
+/// Signals that are sparse mixtures of `atoms` plus a little noise.
+template <typename T>
+Matrix<T> mixtures(const Matrix<T>& atoms, int64_t rows, int sparsity, double noise,
+                   uint64_t seed) {
+  std::mt19937_64 engine(seed);
+  std::normal_distribution<double> normal;
+  Matrix<T> X = Matrix<T>::Zero(rows, atoms.cols());
+  std::vector<int64_t> order(atoms.rows());
+  for (int64_t i = 0; i < rows; ++i) {
+    std::iota(order.begin(), order.end(), int64_t{0});
+    for (int s = 0; s < sparsity; ++s) {
+      std::swap(order[s], order[s + engine() % (order.size() - s)]);
+      X.row(i) += static_cast<T>(normal(engine)) * atoms.row(order[s]);
+    }
+    for (Eigen::Index j = 0; j < X.cols(); ++j) X(i, j) += static_cast<T>(noise * normal(engine));
+  }
+  return X;
+}
+
+LearningOptions lasso_options(double alpha, int64_t batch_size) {
+  LearningOptions options;
+  options.coding = {.method = CoderKind::lasso_lars, .alpha = alpha};
+  options.batch_size = batch_size;
+  return options;
+}
+
+TEST(OnlineTest, EqualsScikitLearnsMiniBatchDictionaryLearning) {
+  // tests/fixtures/make_online_fixture.py: 20 steps of 300 x 12 signals in
+  // batches of 32 (the tenth of each pass has 12), 8 atoms, no atom resampled.
+  const Matrix<double> X = testing::fixture_matrix("online", "X");
+  const Matrix<double> D0 = testing::fixture_matrix("online", "D0");
+  const Matrix<double> expected = testing::fixture_matrix("online", "D20");
+  const Matrix<double> costs = testing::fixture_matrix("online", "costs");
+  LearningOptions options = lasso_options(0.2, 32);
+  options.forgetting = Forgetting::sklearn;
+  options.shuffle = false;
+  options.epochs = 2;
+  OnlineDictionaryLearner<double> learner(D0, options);
+  std::vector<double> batch_costs;
+  learner.set_step_observer(
+      [&](const StepStats& stats) { batch_costs.push_back(stats.batch_cost); });
+  learner.fit(X);
+  ASSERT_EQ(learner.steps(), 20);
+  EXPECT_LT((learner.model().dictionary - expected).cwiseAbs().maxCoeff(), 1e-6);
+  ASSERT_EQ(static_cast<Eigen::Index>(batch_costs.size()), costs.size());
+  for (size_t i = 0; i < batch_costs.size(); ++i) {
+    EXPECT_NEAR(batch_costs[i], costs.data()[i], 1e-9 * costs.data()[i]) << "step " << i + 1;
+  }
+  // With SPAMS's schedule the same run ends elsewhere: the schedule is in force.
+  options.forgetting = Forgetting::spams;
+  OnlineDictionaryLearner<double> spams(D0, options);
+  spams.fit(X);
+  EXPECT_GT((spams.model().dictionary - expected).cwiseAbs().maxCoeff(), 1e-4);
+}
+
+/// ½Tr(D A Dᵀ) − Tr(D Bᵀ): the surrogate ½‖X − R D‖² + const for A = RᵀR, B = RᵀX (rows of D
+/// are atoms).
+double surrogate(const Matrix<double>& D, const Matrix<double>& A, const Matrix<double>& B) {
+  return 0.5 * (D.transpose() * A * D).trace() - (D.transpose() * B).trace();
+}
+
+TEST(OnlineTest, EachDictionaryPassLowersTheSurrogate) {
+  const Matrix<double> atoms = unit_rows(gaussian<double>(24, 10, 3));
+  const Matrix<double> X = mixtures(atoms, 400, 3, 0.05, 4);
+  for (bool positive : {false, true}) {
+    Matrix<double> D = unit_rows(gaussian<double>(24, 10, 5));
+    if (positive) D = D.cwiseAbs();
+    const Matrix<double> R = sparse_encode<double>(
+        Dictionary<double>{.dictionary = D}, X,
+        {.method = CoderKind::lasso_lars, .alpha = 0.1, .positive = positive});
+    const Matrix<double> A = R.transpose() * R / 400.0, B = R.transpose() * X / 400.0;
+    double before = surrogate(D, A, B);
+    const double start = before;
+    for (int pass = 0; pass < 6; ++pass) {
+      detail::update_atoms(D, A, B, positive, /*unit_norm=*/false, {});
+      const double after = surrogate(D, A, B);
+      EXPECT_LE(after, before + 1e-12 * std::abs(before)) << "pass " << pass;
+      before = after;
+      for (Eigen::Index k = 0; k < D.rows(); ++k) EXPECT_LE(D.row(k).norm(), 1 + 1e-12);
+      if (positive) {
+        EXPECT_GE(D.minCoeff(), 0.0);
+      }
+    }
+    EXPECT_LT(before, start - 1e-3 * std::abs(start));  // it does descend
+  }
+}
+
+TEST(OnlineTest, CodesAreTheCodersOwn) {
+  const Matrix<double> D = unit_rows(gaussian<double>(40, 16, 6));
+  const Matrix<double> X = mixtures(D, 300, 4, 0.1, 7);
+  const std::vector<CodingOptions> coders = {
+      {.method = CoderKind::lasso_lars, .alpha = 0.2},
+      {.method = CoderKind::lasso_lars, .alpha = 0.2, .positive = true, .l2 = 0.1},
+      {.method = CoderKind::lars, .n_nonzero = 5},
+      {.method = CoderKind::omp, .n_nonzero = 4},
+      {.method = CoderKind::omp, .max_error = 0.5},
+      {.method = CoderKind::lasso_cd, .alpha = 0.2, .tol = 1e-10},
+      {.method = CoderKind::threshold, .alpha = 0.3},
+      {.method = CoderKind::fista, .alpha = 0.2, .tol = 1e-10}};
+  const Dictionary<double> dictionary{.dictionary = D};
+  for (const CodingOptions& coding : coders) {
+    detail::BatchCoder<double> coder(coding, 40, 16);
+    detail::CodedBatch<double> coded;
+    coder.code(dictionary, X.data(), X.rows(), 2, coded);
+    const Matrix<double> expected = sparse_encode<double>(dictionary, X, coding);
+    EXPECT_LT((coded.codes - expected).cwiseAbs().maxCoeff(), 1e-9) << coder_name(coding.method);
+    for (int64_t i = 0; i < X.rows(); ++i) {
+      const double error = (X.row(i) - coded.codes.row(i) * D).squaredNorm();
+      EXPECT_NEAR(coded.squared_error[i], error, 1e-12 * (1 + error));
+    }
+  }
+}
+
+TEST(OnlineTest, PartialFitOverTheBatchesEqualsFitWithoutShuffle) {
+  const Matrix<double> atoms = unit_rows(gaussian<double>(12, 8, 8));
+  const Matrix<double> X = mixtures(atoms, 150, 2, 0.05, 9);
+  LearningOptions options = lasso_options(0.1, 32);
+  options.forgetting = Forgetting::sklearn;
+  options.shuffle = false;
+  options.epochs = 3;
+  const Matrix<double> D0 = unit_rows(gaussian<double>(10, 8, 10));
+  OnlineDictionaryLearner<double> whole(D0, options);
+  whole.fit(X);
+  OnlineDictionaryLearner<double> stream(D0, options);
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    for (int64_t begin = 0; begin < X.rows(); begin += 32) {
+      stream.partial_fit(X.middleRows(begin, std::min<int64_t>(32, X.rows() - begin)));
+    }
+  }
+  EXPECT_EQ(stream.steps(), whole.steps());
+  EXPECT_EQ(stream.model().dictionary, whole.model().dictionary);
+}
+
+TEST(OnlineTest, GatheredBatchesGiveTheSameDictionary) {
+  // Rows that are not contiguous (a block of a wider matrix): the loop
+  // gathers each batch into a buffer; the learner computes the same.
+  const Matrix<double> atoms = unit_rows(gaussian<double>(12, 8, 44));
+  const Matrix<double> X = mixtures(atoms, 150, 2, 0.05, 45);
+  Matrix<double> wide = Matrix<double>::Zero(150, 11);
+  wide.leftCols(8) = X;
+  const MatrixSource<double> strided(wide.leftCols(8));
+  ASSERT_EQ(strided.contiguous(), nullptr);
+  LearningOptions options = lasso_options(0.1, 32);
+  options.epochs = 2;
+  const Matrix<double> D0 = unit_rows(gaussian<double>(10, 8, 46));
+  OnlineDictionaryLearner<double> in_place(D0, options), gathered(D0, options);
+  in_place.fit(X);
+  gathered.fit(strided);
+  EXPECT_EQ(gathered.model().dictionary, in_place.model().dictionary);
+}
+
+template <typename T>
+void expect_thread_count_independent() {
+  const Matrix<T> atoms = unit_rows(gaussian<T>(64, 32, 11));
+  const Matrix<T> X = mixtures(atoms, 600, 4, 0.05, 12);
+  const Matrix<T> D0 = unit_rows(gaussian<T>(64, 32, 13));
+  for (CoderKind coder : {CoderKind::lasso_lars, CoderKind::omp, CoderKind::lasso_cd}) {
+    LearningOptions options = lasso_options(0.1, 256);
+    options.coding.method = coder;
+    if (coder == CoderKind::omp) options.coding = {.method = CoderKind::omp, .n_nonzero = 4};
+    options.epochs = 2;
+    Matrix<T> first;
+    for (int threads : {1, 2}) {
+      options.threads = threads;
+      OnlineDictionaryLearner<T> learner(D0, options);
+      learner.fit(X);
+      if (threads == 1) {
+        first = learner.model().dictionary;
+      } else {
+        EXPECT_EQ(learner.model().dictionary, first) << coder_name(coder) << ", " << threads;
+      }
+    }
+  }
+}
+
+TEST(OnlineTest, ResultsDoNotDependOnTheThreadCount) {
+  expect_thread_count_independent<float>();
+  expect_thread_count_independent<double>();
+}
+
+TEST(OnlineTest, MaxStepsStopsWithinAnEpoch) {
+  const Matrix<double> X = gaussian<double>(100, 6, 14);
+  LearningOptions options = lasso_options(0.3, 10);
+  options.max_steps = 15;
+  options.epochs = 5;
+  OnlineDictionaryLearner<double> learner(unit_rows(gaussian<double>(8, 6, 15)), options);
+  std::vector<EpochStats> epochs;
+  learner.fit(X, [&](const EpochStats& stats, const Model<double>&) { epochs.push_back(stats); });
+  EXPECT_EQ(learner.steps(), 15);
+  EXPECT_TRUE(learner.stopped_early());
+  ASSERT_EQ(epochs.size(), 2u);
+  EXPECT_EQ(learner.losses().size(), 2u);
+}
+
+TEST(OnlineTest, ConvergenceTestsStopTheRun) {
+  const Matrix<double> atoms = unit_rows(gaussian<double>(8, 6, 16));
+  const Matrix<double> X = mixtures(atoms, 100, 2, 0.01, 17);
+  const Matrix<double> D0 = unit_rows(gaussian<double>(8, 6, 18));
+  // A dictionary that moves less than 10 (every one) stops at the first step
+  // after the warm-up of min(100, N/b) = 10 steps.
+  LearningOptions options = lasso_options(0.05, 10);
+  options.epochs = 50;
+  options.dict_tol = 10;
+  OnlineDictionaryLearner<double> moved(D0, options);
+  moved.fit(X);
+  EXPECT_EQ(moved.steps(), 11);
+  EXPECT_TRUE(moved.stopped_early());
+  EXPECT_TRUE(moved.finished());
+  // No improvement of the smoothed cost for 3 steps: some step before 500.
+  options.dict_tol = 0;
+  options.max_no_improvement = 3;
+  OnlineDictionaryLearner<double> flat(D0, options);
+  std::vector<StepStats> steps;
+  flat.set_step_observer([&](const StepStats& stats) { steps.push_back(stats); });
+  flat.fit(X);
+  EXPECT_TRUE(flat.stopped_early());
+  EXPECT_GT(flat.steps(), 13);
+  EXPECT_LT(flat.steps(), 500);
+  // The last three smoothed costs were none below the smallest before them.
+  ASSERT_GE(steps.size(), 14u);
+  double best = INFINITY;
+  for (size_t i = 10; i + 3 < steps.size(); ++i) best = std::min(best, steps[i].smoothed_cost);
+  for (size_t i = steps.size() - 3; i < steps.size(); ++i) EXPECT_GE(steps[i].smoothed_cost, best);
+  // Neither test: all 50 epochs.
+  options.max_no_improvement = 0;
+  OnlineDictionaryLearner<double> all(D0, options);
+  all.fit(X);
+  EXPECT_EQ(all.steps(), 500);
+  EXPECT_FALSE(all.stopped_early());
+}
+
+template <typename T>
+void expect_resumes_bit_for_bit(Forgetting forgetting) {
+  const Matrix<T> atoms = unit_rows(gaussian<T>(16, 8, 19));
+  const Matrix<T> X = mixtures(atoms, 2300, 3, 0.05, 20);
+  // An atom no signal uses (the data has no last coordinate): resampled, so
+  // the generator's state is part of what resumes.
+  Matrix<T> D0 = unit_rows(gaussian<T>(14, 8, 21));
+  Matrix<T> data = X;
+  data.col(7).setZero();
+  D0.col(7).setZero();
+  D0.row(3).setZero();
+  D0(3, 7) = 1;
+  // 23 steps an epoch: SPAMS's schedule resamples from step 100 (t·b >= 10,000) on.
+  LearningOptions options = lasso_options(0.1, 100);
+  options.forgetting = forgetting;
+  options.max_no_improvement = 1000;  // its state is saved too
+  options.epochs = 5;
+  OnlineDictionaryLearner<T> whole(D0, options);
+  int64_t replaced = 0;
+  whole.fit(data,
+            [&](const EpochStats& stats, const Model<T>&) { replaced += stats.atoms_replaced; });
+  EXPECT_GE(replaced, 1);
+
+  TempDir dir;
+  options.epochs = 2;
+  OnlineDictionaryLearner<T> first(D0, options);
+  first.fit(data);
+  first.save_checkpoint(dir / "online.ckpt", data);
+  OnlineDictionaryLearner<T> second(unit_rows(gaussian<T>(14, 8, 99)), options);
+  second.load_checkpoint(dir / "online.ckpt", data);
+  EXPECT_EQ(second.steps(), first.steps());
+  // Every field of the state came back (the resampling generator's too,
+  // which draws only now and then).
+  TensorFile saved, restored;
+  first.save_state(saved);
+  second.save_state(restored);
+  EXPECT_EQ(saved.metadata, restored.metadata);
+  ASSERT_EQ(saved.tensors.size(), restored.tensors.size());
+  for (const auto& [name, tensor] : saved.tensors) {
+    EXPECT_EQ(tensor.values, restored.tensors.at(name).values) << name;
+  }
+  second.set_epochs(3);
+  second.fit(data);
+  EXPECT_EQ(second.steps(), whole.steps());
+  EXPECT_EQ(second.model().dictionary, whole.model().dictionary);
+  EXPECT_EQ(second.losses(), whole.losses());
+  // The atoms are the checkpoint's tensor "dictionary", as in a model file.
+  const Tensor atoms_saved = read_safetensors(dir / "online.ckpt").tensors.at("dictionary");
+  ASSERT_EQ(atoms_saved.values.size(), static_cast<size_t>(first.model().dictionary.size()));
+  for (size_t i = 0; i < atoms_saved.values.size(); ++i) {
+    EXPECT_EQ(static_cast<T>(atoms_saved.values[i]), first.model().dictionary.data()[i]);
+  }
+  // Other settings are refused, naming them.
+  LearningOptions other = options;
+  other.coding.alpha = 0.2;
+  OnlineDictionaryLearner<T> refused(D0, other);
+  EXPECT_ERROR_CONTAINS(refused.load_checkpoint(dir / "online.ckpt", data), "alpha");
+}
+
+TEST(OnlineTest, ResumesBitForBit) {
+  expect_resumes_bit_for_bit<double>(Forgetting::spams);
+  expect_resumes_bit_for_bit<double>(Forgetting::sklearn);
+  expect_resumes_bit_for_bit<float>(Forgetting::spams);
+}
+
+TEST(OnlineTest, SpamsWindowMovesWithTheEpochs) {
+  // β as SPAMS computes it: (m + 1 − b) / (m + 1), m = min(2N, t·b) for t < b, else
+  // min(2N, b² + t − b).
+  EXPECT_DOUBLE_EQ(detail::spams_forgetting(0, 10, 1000), -9.0);
+  EXPECT_DOUBLE_EQ(detail::spams_forgetting(3, 10, 1000), 21.0 / 31.0);
+  EXPECT_DOUBLE_EQ(detail::spams_forgetting(50, 10, 1000), 131.0 / 141.0);
+  EXPECT_DOUBLE_EQ(detail::spams_forgetting(50, 10, 60), 111.0 / 121.0);
+  EXPECT_DOUBLE_EQ(detail::sklearn_forgetting(2, 10), 21.0 / 31.0);
+  EXPECT_DOUBLE_EQ(detail::sklearn_forgetting(20, 10), 102.0 / 112.0);
+  // SPAMS's loop (dicts.h, train()) written out literally for N = 25 and b =
+  // 10: Aeven, Aodd, Aorig, the parity of ((i + 1)·b) / N; the learner's
+  // statistics must equal its A after every step.
+  const int64_t N = 25, b = 10, K = 6;
+  const Matrix<double> atoms = unit_rows(gaussian<double>(K, 5, 22));
+  const Matrix<double> D = unit_rows(gaussian<double>(K, 5, 23));
+  detail::SufficientStatistics<double> stats;
+  stats.reset(Forgetting::spams, D);
+  detail::BatchCoder<double> coder({.method = CoderKind::lasso_lars, .alpha = 0.05}, K, 5);
+  detail::CodedBatch<double> coded;
+  Matrix<double> Aorig = 1e-5 * Matrix<double>::Identity(K, K);
+  Matrix<double> Aodd = Matrix<double>::Zero(K, K), Aeven = Aodd;
+  bool even = true;
+  for (int64_t i = 0; i < 9; ++i) {
+    const Matrix<double> X = mixtures(atoms, b, 2, 0.01, 30 + i);
+    coder.code(Dictionary<double>{.dictionary = D}, X.data(), b, 1, coded);
+    stats.add(Forgetting::spams, coded, X.data(), i, i * b, b, N, 1);
+    const int64_t epoch = ((i + 1) * b) / N;
+    if ((even && epoch % 2 == 1) || (!even && epoch % 2 == 0)) {
+      Aodd = Aeven;
+      Aeven.setZero();
+      even = !even;
+    }
+    const double seen = std::min<double>(2 * N, i < b ? i * b : b * b + i - b);
+    const double scal = (seen + 1 - b) / (seen + 1);
+    Aeven *= scal;
+    Aodd *= scal;
+    Matrix<double> A = Matrix<double>::Zero(K, K);
+    if (i * b < 10000) {
+      Aorig *= scal;
+      A = Aorig;
+    }
+    Aeven += coded.codes.transpose() * coded.codes / static_cast<double>(b);
+    A += Aodd + Aeven;
+    EXPECT_LT((stats.A - A).cwiseAbs().maxCoeff(), 1e-14 * (1 + A.cwiseAbs().maxCoeff()))
+        << "step " << i;
+    EXPECT_EQ(stats.odd_window, !even) << "step " << i;
+  }
+}
+
+TEST(OnlineTest, StatisticsFromSparseAndDenseCodes) {
+  // Sparse codes (lasso) are summed from their nonzeros, dense ones
+  // (threshold at 0) as products: both give β A + RᵀR / b and β B + RᵀX / b.
+  const Matrix<double> D = unit_rows(gaussian<double>(20, 12, 40));
+  const Matrix<double> X = mixtures(D, 50, 3, 0.05, 41);
+  for (const CodingOptions& coding :
+       {CodingOptions{.method = CoderKind::lasso_lars, .alpha = 0.3},
+        CodingOptions{.method = CoderKind::threshold, .alpha = 0.0}}) {
+    detail::BatchCoder<double> coder(coding, 20, 12);
+    detail::CodedBatch<double> coded;
+    coder.code(Dictionary<double>{.dictionary = D}, X.data(), 50, 2, coded);
+    detail::SufficientStatistics<double> stats;
+    stats.reset(Forgetting::sklearn, D);
+    stats.A = gaussian<double>(20, 20, 42);
+    stats.B = gaussian<double>(20, 12, 43);
+    const Matrix<double> A0 = stats.A, B0 = stats.B;
+    stats.add(Forgetting::sklearn, coded, X.data(), 7, 350, 50, 1000, 2);
+    const double beta = detail::sklearn_forgetting(7, 50);
+    const Matrix<double>& R = coded.codes;
+    EXPECT_LT((stats.A - (beta * A0 + R.transpose() * R / 50.0)).cwiseAbs().maxCoeff(), 1e-13)
+        << coder_name(coding.method);
+    EXPECT_LT((stats.B - (beta * B0 + R.transpose() * X / 50.0)).cwiseAbs().maxCoeff(), 1e-13)
+        << coder_name(coding.method);
+  }
+}
+
+TEST(OnlineTest, ConstraintsHold) {
+  const Matrix<double> atoms = unit_rows(gaussian<double>(10, 8, 24)).cwiseAbs();
+  const Matrix<double> X = mixtures(atoms, 200, 3, 0.05, 25);
+  LearningOptions options = lasso_options(0.1, 20);
+  options.positive_dict = true;
+  options.epochs = 3;
+  OnlineDictionaryLearner<double> positive(unit_rows(gaussian<double>(10, 8, 26)), options);
+  positive.fit(X);
+  EXPECT_GE(positive.model().dictionary.minCoeff(), 0.0);
+  options.positive_dict = false;
+  options.unit_norm = true;
+  Matrix<double> D0 = 0.3 * unit_rows(gaussian<double>(10, 8, 27));
+  OnlineDictionaryLearner<double> sphere(D0, options);
+  sphere.fit(X);
+  for (Eigen::Index k = 0; k < 10; ++k) {
+    EXPECT_NEAR(sphere.model().dictionary.row(k).norm(), 1.0, 1e-12) << k;
+  }
+  options.unit_norm = false;
+  OnlineDictionaryLearner<double> ball(D0 * 5.0, options);
+  ball.fit(X);
+  for (Eigen::Index k = 0; k < 10; ++k) EXPECT_LE(ball.model().dictionary.row(k).norm(), 1 + 1e-12);
+}
+
+TEST(OnlineTest, AnUnusedAtomIsResampledAndCounted) {
+  const Matrix<double> atoms = unit_rows(gaussian<double>(6, 5, 28));
+  Matrix<double> X = mixtures(atoms, 120, 2, 0.05, 29);
+  X.col(4).setZero();  // nothing in the last coordinate
+  Matrix<double> D0 = unit_rows(gaussian<double>(6, 5, 30));
+  D0.col(4).setZero();
+  D0.row(2).setZero();
+  D0(2, 4) = 1;  // orthogonal to every signal: never coded
+  LearningOptions options = lasso_options(0.05, 40);
+  options.forgetting = Forgetting::sklearn;
+  options.epochs = 1;
+  OnlineDictionaryLearner<double> learner(D0, options);
+  std::vector<StepStats> steps;
+  learner.set_step_observer([&](const StepStats& stats) { steps.push_back(stats); });
+  int64_t replaced = 0;
+  learner.fit(
+      X, [&](const EpochStats& stats, const Model<double>&) { replaced = stats.atoms_replaced; });
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_EQ(steps[0].atoms_replaced, 1);
+  EXPECT_GE(replaced, 1);
+  // It is a signal of the batch now (plus 1% noise), in the data's span.
+  EXPECT_LT(std::abs(learner.model().dictionary(2, 4)), 0.05);
+  EXPECT_GT(learner.model().dictionary.row(2).head(4).norm(), 0.5);
+  // Under SPAMS's schedule not while t0's start is in A (t·b < 10,000).
+  options.forgetting = Forgetting::spams;
+  OnlineDictionaryLearner<double> warming(D0, options);
+  warming.fit(
+      X, [&](const EpochStats& stats, const Model<double>&) { replaced = stats.atoms_replaced; });
+  EXPECT_EQ(replaced, 0);
+  options.forgetting = Forgetting::sklearn;
+  options.resample_unused = false;
+  OnlineDictionaryLearner<double> kept(D0, options);
+  kept.fit(X,
+           [&](const EpochStats& stats, const Model<double>&) { replaced = stats.atoms_replaced; });
+  EXPECT_EQ(replaced, 0);
+  EXPECT_EQ(kept.model().dictionary.row(2), D0.row(2));
+}
+
+TEST(OnlineTest, RecoversAPlantedDictionary) {
+  // Aharon et al.'s synthetic experiment: 50 unit atoms of dimension 20,
+  // 1,500 signals of 3 atoms each at 20 dB SNR; an atom counts as recovered
+  // when a learnt one has |cos| >= 0.99 with it.
+  double recovered = 0;
+  const int seeds = 5;
+  for (int seed = 0; seed < seeds; ++seed) {
+    const Matrix<double> atoms = unit_rows(gaussian<double>(50, 20, 100 + seed));
+    Matrix<double> X = mixtures(atoms, 1500, 3, 0.0, 200 + seed);
+    const double signal = X.squaredNorm() / static_cast<double>(X.size());
+    X += std::sqrt(signal / 100.0) * gaussian<double>(1500, 20, 300 + seed);
+    Matrix<double> D0(50, 20);
+    for (int k = 0; k < 50; ++k) D0.row(k) = X.row(k * 30).normalized();
+    LearningOptions options;
+    options.coding = {.method = CoderKind::omp, .n_nonzero = 3};
+    options.batch_size = 32;
+    options.epochs = 40;  // 1,880 steps; 0.96 of the atoms (0.94 after 25 epochs)
+    options.seed = static_cast<uint64_t>(seed);
+    // OMP picks atoms by correlation, which favours the longer ones: in the
+    // ball (not on the sphere) 0.69 of the atoms are found.
+    options.unit_norm = true;
+    OnlineDictionaryLearner<double> learner(D0, options);
+    learner.fit(X);
+    const Matrix<double> cosines = (atoms * learner.model().dictionary.transpose()).cwiseAbs();
+    int found = 0;
+    for (int k = 0; k < 50; ++k) found += cosines.row(k).maxCoeff() >= 0.99 ? 1 : 0;
+    recovered += found / 50.0;
+  }
+  EXPECT_GE(recovered / seeds, 0.9);
+}
+
+TEST(OnlineTest, BadInputIsNamed) {
+  const Matrix<double> D0 = unit_rows(gaussian<double>(4, 3, 31));
+  const Matrix<double> X = gaussian<double>(20, 3, 32);
+  LearningOptions options = lasso_options(0.1, 8);
+  OnlineDictionaryLearner<double> learner(D0, options);
+  EXPECT_ERROR_CONTAINS(learner.fit(gaussian<double>(20, 5, 33)),
+                        "data: has 5 columns, the dictionary's atoms have 3");
+  Matrix<double> bad = X;
+  bad(6, 1) = NAN;
+  EXPECT_ERROR_CONTAINS(learner.fit(bad), "data: holds non-finite values (row 7, column 2");
+  EXPECT_ERROR_CONTAINS(learner.partial_fit(bad),
+                        "batch: holds non-finite values (row 7, column 2");
+  EXPECT_ERROR_CONTAINS(learner.partial_fit(gaussian<double>(4, 2, 34)), "batch: has 2 columns");
+  EXPECT_ERROR_CONTAINS(learner.partial_fit(X.topRows(0)), "batch: has no rows");
+  EXPECT_EQ(learner.steps(), 0);
+  EXPECT_EQ(learner.model().dictionary, D0);
+
+  LearningOptions wrong = options;
+  wrong.method = LearningMethod::ksvd;
+  EXPECT_ERROR_CONTAINS(OnlineDictionaryLearner<double>(D0, wrong), "--method");
+  wrong = options;
+  wrong.batch_size = 0;
+  EXPECT_ERROR_CONTAINS(OnlineDictionaryLearner<double>(D0, wrong), "--batch-size");
+  wrong = options;
+  wrong.coding.alpha = -1;
+  EXPECT_ERROR_CONTAINS(OnlineDictionaryLearner<double>(D0, wrong), "--alpha");
+  wrong = options;
+  wrong.coding = {.method = CoderKind::omp, .n_nonzero = 5};
+  EXPECT_ERROR_CONTAINS(OnlineDictionaryLearner<double>(D0, wrong), "--n-nonzero");
+  wrong = options;
+  wrong.dict_tol = -1;
+  EXPECT_ERROR_CONTAINS(OnlineDictionaryLearner<double>(D0, wrong), "--dict-tol");
+  wrong = options;
+  wrong.max_seconds = NAN;
+  EXPECT_ERROR_CONTAINS(OnlineDictionaryLearner<double>(D0, wrong), "--max-seconds");
+  wrong = options;
+  wrong.n_atoms = 7;
+  EXPECT_ERROR_CONTAINS(OnlineDictionaryLearner<double>(D0, wrong), "--atoms");
+  EXPECT_ERROR_CONTAINS(OnlineDictionaryLearner<double>(Matrix<double>(0, 3), options), "--init");
+  Matrix<double> infinite = D0;
+  infinite(1, 2) = INFINITY;
+  EXPECT_ERROR_CONTAINS(OnlineDictionaryLearner<double>(infinite, options),
+                        "--init: the initial dictionary holds non-finite values (atom 2, value 3");
+  // A checkpoint on other data is refused.
+  TempDir dir;
+  OnlineDictionaryLearner<double> saved(D0, options);
+  saved.fit(X);
+  saved.save_checkpoint(dir / "a.ckpt", X);
+  EXPECT_ERROR_CONTAINS(saved.load_checkpoint(dir / "a.ckpt", gaussian<double>(20, 3, 35)),
+                        "other data of the same shape");
+}
+
+}  // namespace
+}  // namespace dictlearn
