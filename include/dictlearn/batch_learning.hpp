@@ -161,8 +161,8 @@ class BatchDictionaryLearner final : public Learner<T> {
   EpochLoop loop_;
   int epochs_to_run_ = 0;
   int64_t iterations_ = 0;
-  std::mt19937_64 random_;  // the alternating method's resampling
-  Matrix<T> previous_codes_;  // keep_better_codes: the codes the last stage left
+  std::mt19937_64 random_;      // the alternating method's resampling
+  Matrix<T> previous_codes_;    // keep_better_codes: the codes the last stage left
   int64_t atoms_replaced_ = 0;  // in the epoch under way
   double seconds_before_ = 0;   // fit() time of earlier calls and checkpoints
   std::chrono::steady_clock::time_point fit_start_{};

@@ -1,14 +1,13 @@
 // BatchDictionaryLearner (batch_learning.hpp): one iteration per epoch --
 // the codes of all signals, their objective, then the method's dictionary
 // stage (ksvd.cpp, mod.cpp, alternating.cpp) -- and its checkpoint state.
-#include "dictlearn/batch_learning.hpp"
-
 #include <cmath>
 #include <sstream>
 
 #include "core/check.hpp"
 #include "core/data_shape.hpp"
 #include "core/finite.hpp"
+#include "dictlearn/batch_learning.hpp"
 #include "dictlearn/coders.hpp"
 #include "learners/batch/alternating.hpp"
 #include "learners/batch/codes.hpp"
@@ -193,6 +192,9 @@ BatchStats BatchDictionaryLearner<T>::step(const Batch<T>& batch) {
   switch (options_.method) {
     case LearningMethod::ksvd:
       replaced = detail::ksvd_stage<T>(X, atoms, R, E, options_.approximate);
+      // The clearing drops codes, so it is off where the objective must not rise.
+      if (options_.resample_unused && !options_.keep_better_codes)
+        replaced += detail::ksvd_clear<T>(X, atoms, R, E);
       break;
     case LearningMethod::mod:
       replaced = detail::mod_stage<T>(X, atoms, R, E, threads);
@@ -294,8 +296,8 @@ void BatchDictionaryLearner<T>::load_state(const TensorFile& file, const std::st
       DICTLEARN_CHECK(shape.size() == 2 && shape[0] >= 0 && shape[1] == K,
                       "{}: checkpoint tensor 'batch.codes' is not N x {} codes", path, K);
       codes.resize(shape[0], K);
-      detail::fill(codes, detail::require(file, "batch.codes", static_cast<size_t>(codes.size()),
-                                          path));
+      detail::fill(codes,
+                   detail::require(file, "batch.codes", static_cast<size_t>(codes.size()), path));
       DICTLEARN_CHECK(detail::all_finite(codes.data(), codes.size()),
                       "{}: checkpoint tensor 'batch.codes' holds non-finite values", path);
     }
@@ -308,8 +310,7 @@ void BatchDictionaryLearner<T>::load_state(const TensorFile& file, const std::st
 }
 
 template <typename T>
-void BatchDictionaryLearner<T>::save_checkpoint(const std::string& path,
-                                                const DataSource<T>& data,
+void BatchDictionaryLearner<T>::save_checkpoint(const std::string& path, const DataSource<T>& data,
                                                 const TensorFile& extra) const {
   dictlearn::save_checkpoint(path, *this, loop_, data, extra);
 }

@@ -161,15 +161,14 @@ void unit_row(MatrixView<T> X, int64_t i, T* atom) {
     atom[j] = static_cast<T>(static_cast<double>(X(i, j)) / norm);
 }
 
-#define DICTLEARN_INSTANTIATE(T)                                                                \
-  template void residual<T>(MatrixView<T>, const Matrix<T>&, const Matrix<T>&, Matrix<T>&,     \
-                            int);                                                               \
-  template void signal_objectives<T>(const Matrix<T>&, const Matrix<T>&, const CodeObjective&, \
-                                     std::vector<double>&, int);                                \
-  template Supports atom_supports<T>(const Matrix<T>&);                                         \
-  template void code_statistics<T>(MatrixView<T>, const Matrix<T>&, Matrix<double>&,            \
-                                   Matrix<double>&, int);                                       \
-  template std::vector<int64_t> worst_signals<T>(MatrixView<T>, const Matrix<T>&, int64_t);     \
+#define DICTLEARN_INSTANTIATE(T)                                                                 \
+  template void residual<T>(MatrixView<T>, const Matrix<T>&, const Matrix<T>&, Matrix<T>&, int); \
+  template void signal_objectives<T>(const Matrix<T>&, const Matrix<T>&, const CodeObjective&,   \
+                                     std::vector<double>&, int);                                 \
+  template Supports atom_supports<T>(const Matrix<T>&);                                          \
+  template void code_statistics<T>(MatrixView<T>, const Matrix<T>&, Matrix<double>&,             \
+                                   Matrix<double>&, int);                                        \
+  template std::vector<int64_t> worst_signals<T>(MatrixView<T>, const Matrix<T>&, int64_t);      \
   template void unit_row<T>(MatrixView<T>, int64_t, T*);
 DICTLEARN_INSTANTIATE(float)
 DICTLEARN_INSTANTIATE(double)

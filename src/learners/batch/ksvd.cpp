@@ -120,6 +120,37 @@ int64_t ksvd_stage(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, Matrix<T>& E, bo
   return replaced;
 }
 
+template <typename T>
+int64_t ksvd_clear(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, const Matrix<T>& E) {
+  const int64_t n_atoms = D.rows();
+  const Supports supports = atom_supports(R);
+  std::vector<int64_t> worst;  // filled at the first replacement
+  size_t next = 0;
+  int64_t replaced = 0;
+  for (int64_t k = 0; k < n_atoms; ++k) {
+    bool clear = supports.size(k) <= kClearUses;
+    const Eigen::RowVectorXd atom = D.row(k).template cast<double>();
+    const double norm = atom.norm();
+    for (int64_t j = 0; j < n_atoms && !clear; ++j) {
+      if (j == k) continue;
+      const Eigen::RowVectorXd other = D.row(j).template cast<double>();
+      const double scale = norm * other.norm();
+      clear = scale > 0 && std::abs(atom.dot(other)) > kClearCoherence * scale;
+    }
+    if (!clear) continue;
+    if (worst.empty()) worst = worst_signals<T>(X, E, n_atoms);
+    if (next >= worst.size()) break;  // no imperfectly represented signal left
+    unit_row<T>(X, worst[next++], D.data() + k * D.cols());
+    R.col(k).setZero();
+    ++replaced;
+  }
+  return replaced;
+}
+
+template int64_t ksvd_clear<float>(MatrixView<float>, Matrix<float>&, Matrix<float>&,
+                                   const Matrix<float>&);
+template int64_t ksvd_clear<double>(MatrixView<double>, Matrix<double>&, Matrix<double>&,
+                                    const Matrix<double>&);
 template int64_t ksvd_stage<float>(MatrixView<float>, Matrix<float>&, Matrix<float>&,
                                    Matrix<float>&, bool);
 template int64_t ksvd_stage<double>(MatrixView<double>, Matrix<double>&, Matrix<double>&,

@@ -17,4 +17,17 @@ namespace dictlearn::detail {
 template <typename T>
 int64_t ksvd_stage(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, Matrix<T>& E, bool approximate);
 
+/// ksvdbox's clearing (Rubinstein's K-SVD toolbox, cleardict), after a
+/// sweep: in atom order, an atom used by at most kClearUses signals, or with
+/// |cos| > kClearCoherence to another atom as they stand, becomes the signal
+/// worst represented by the sweep's R and D (largest ‖E_i‖², E = X − R D on
+/// entry; each signal at most once), at unit norm, and its codes in R are
+/// zeroed. It escapes the local minima of duplicate and rarely used atoms,
+/// at the price of the objective (those atoms' codes are dropped). Returns
+/// the number of atoms replaced.
+constexpr int64_t kClearUses = 4;
+constexpr double kClearCoherence = 0.99;
+template <typename T>
+int64_t ksvd_clear(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, const Matrix<T>& E);
+
 }  // namespace dictlearn::detail

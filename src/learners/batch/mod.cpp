@@ -33,8 +33,8 @@ int64_t mod_stage(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, const Matrix<T>& 
     const Eigen::SelfAdjointEigenSolver<MatrixD> solver(A_used);
     const MatrixD V = solver.eigenvectors();  // column-major into row-major: gemm reads rows
     const Eigen::VectorXd& lambda = solver.eigenvalues();
-    const double cutoff =
-        std::max(lambda(m - 1), 0.0) * static_cast<double>(m) * std::numeric_limits<double>::epsilon();
+    const double cutoff = std::max(lambda(m - 1), 0.0) * static_cast<double>(m) *
+                          std::numeric_limits<double>::epsilon();
     MatrixD C(m, d), solution(m, d);
     gemm(true, false, m, d, m, V.data(), m, B_used.data(), d, 0.0, C.data(), d);
     for (int64_t a = 0; a < m; ++a) C.row(a) *= lambda(a) > cutoff ? 1.0 / lambda(a) : 0.0;
