@@ -381,7 +381,7 @@ TYPED_TEST(BatchLearningTest, ResumesBitForBit) {
 
 TYPED_TEST(BatchLearningTest, ResultsDoNotDependOnTheThreadCount) {
   using T = TypeParam;
-  const auto planted = planted_dictionary<T>(60, 24, 3000, 4, 20, 6);
+  const auto planted = planted_dictionary<T>(60, 24, 12000, 4, 20, 6);
   const Matrix<T>& X = planted.signals;
   const Matrix<T> D0 = initial_atoms<T>(X, 60, AtomInit::samples, 1);
   for (LearningMethod method :
@@ -391,7 +391,7 @@ TYPED_TEST(BatchLearningTest, ResultsDoNotDependOnTheThreadCount) {
                             .epochs = 3,
                             .keep_better_codes = method == LearningMethod::ksvd};
     if (method == LearningMethod::alternating)
-      options.coding = {.method = CoderKind::lasso_cd, .alpha = 0.05};
+      options.coding = {.method = CoderKind::lasso_lars, .alpha = 0.1};
     options.threads = 1;
     BatchDictionaryLearner<T> one(D0, options);
     one.fit(X);
