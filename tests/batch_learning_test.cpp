@@ -64,7 +64,8 @@ TYPED_TEST(BatchLearningTest, KsvdStageNeverRaisesTheObjective) {
       detail::residual<T>(X, R, D, E, 1);
       const double before = total_objective(X, R, D);
       const Matrix<T> old_codes = R;
-      detail::ksvd_stage<T>(X, D, R, E, approximate);
+      std::vector<char> taken, replaced;
+      detail::ksvd_stage<T>(X, D, R, E, approximate, taken, replaced);
       const double after = total_objective(X, R, D);
       EXPECT_LE(after, before * (1 + 10 * Tolerances<T>::relative))
           << "approximate " << approximate << ", iteration " << iteration;
@@ -93,7 +94,10 @@ TYPED_TEST(BatchLearningTest, KsvdStageReplacesAnUnusedAtomByTheWorstSignal) {
   Eigen::Index worst = 0;
   E.template cast<double>().rowwise().squaredNorm().maxCoeff(&worst);
   const double before = total_objective(X, R, D);
-  EXPECT_EQ(detail::ksvd_stage<T>(X, D, R, E, false), 1);
+  std::vector<char> taken, replaced;
+  EXPECT_EQ(detail::ksvd_stage<T>(X, D, R, E, false, taken, replaced), 1);
+  EXPECT_EQ(replaced, (std::vector<char>{1, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(taken[worst], 1);
   EXPECT_TRUE(D.row(0).isApprox(X.row(worst).normalized(), 10 * Tolerances<T>::relative));
   EXPECT_TRUE((R.col(0).array() == T(0)).all());
   EXPECT_LE(total_objective(X, R, D), before * (1 + 10 * Tolerances<T>::relative));

@@ -13,7 +13,7 @@
 //                1e-6 (unused) becomes a random signal plus Gaussian noise of
 //                1% of its standard deviation (1% if that is 0) and its codes
 //                are zeroed, as scikit-learn does (resample_unused; else it
-//                stays). Cost: the coding, plus N·L² + 2·N·L·dim for A and B
+//                stays). Cost: the coding, plus 2·N·L·(L + dim) for A and B
 //                (L nonzeros per code) and 2·n_atoms²·dim for the pass.
 //   mod          D = (RᵀR)⁻¹ RᵀX (Engan, Aase, Husøy 1999, "Method of optimal
 //                directions"), the least-squares dictionary for the codes.
@@ -45,10 +45,18 @@
 //                sweep (the largest current ‖x − rD‖², each signal at most once
 //                per iteration, ties to the lowest row), scaled to unit norm
 //                (ksvdbox's rule, over all signals rather than a random 5,000);
-//                its codes stay 0, so the objective does not change. Cost: the
-//                coding, then per iteration N·L·dim·(2 + dim) flops exact (the
-//                Gram of each E_k on its smaller side) plus n_atoms times a
-//                symmetric eigenproblem of size <= dim; 6·N·L·dim approximate.
+//                its codes stay 0, so the objective does not change. Then,
+//                with resample_unused and without keep_better_codes,
+//                ksvdbox's clearing: an atom used by at most 4 signals or
+//                with |cos| > 0.99 to another atom becomes the next
+//                worst-represented signal and its codes are dropped (it
+//                escapes duplicate atoms; the objective may rise, so it is
+//                off where it must not). Cost: the coding, then per iteration
+//                about 2·N·L·dim·min(dim, |S|) + 8·N·L·dim flops exact (the
+//                Gram of each E_k on its smaller side, L nonzeros per code)
+//                plus n_atoms symmetric eigenproblems of size <= dim
+//                (≈ 9·dim³ each); 8·N·L·dim approximate; the clearing
+//                n_atoms²·dim + N·dim.
 //
 // The objective (EpochStats.loss) is that of the coder, as a mean over the
 // signals: ½‖x − rD‖² + α‖r‖₁ (+ ½λ₂‖r‖²) for lasso-lars, lasso-cd and fista,

@@ -190,12 +190,14 @@ BatchStats BatchDictionaryLearner<T>::step(const Batch<T>& batch) {
   Matrix<T> atoms = model_.dictionary;
   int64_t replaced = 0;
   switch (options_.method) {
-    case LearningMethod::ksvd:
-      replaced = detail::ksvd_stage<T>(X, atoms, R, E, options_.approximate);
+    case LearningMethod::ksvd: {
+      std::vector<char> taken, replaced_atoms;
+      replaced = detail::ksvd_stage<T>(X, atoms, R, E, options_.approximate, taken, replaced_atoms);
       // The clearing drops codes, so it is off where the objective must not rise.
       if (options_.resample_unused && !options_.keep_better_codes)
-        replaced += detail::ksvd_clear<T>(X, atoms, R, E);
+        replaced += detail::ksvd_clear<T>(X, atoms, R, E, taken, replaced_atoms);
       break;
+    }
     case LearningMethod::mod:
       replaced = detail::mod_stage<T>(X, atoms, R, E, threads);
       break;

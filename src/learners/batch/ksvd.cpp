@@ -2,6 +2,7 @@
 #include "learners/batch/ksvd.hpp"
 
 #include <Eigen/Eigenvalues>
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -60,11 +61,13 @@ bool replace_unused(MatrixView<T> X, Matrix<T>& D, const Matrix<T>& E, int64_t k
 }  // namespace
 
 template <typename T>
-int64_t ksvd_stage(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, Matrix<T>& E, bool approximate) {
+int64_t ksvd_stage(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, Matrix<T>& E, bool approximate,
+                   std::vector<char>& taken, std::vector<char>& replaced_atoms) {
   single_threaded_eigen();
   const int64_t n_atoms = D.rows(), d = D.cols();
   const Supports supports = atom_supports(R);
-  std::vector<char> taken(X.rows(), 0);
+  taken.resize(X.rows(), 0);
+  replaced_atoms.assign(n_atoms, 0);
   int64_t replaced = 0;
   MatrixD F;
   VectorD g, atom(d), v(d);
@@ -72,7 +75,8 @@ int64_t ksvd_stage(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, Matrix<T>& E, bo
     const int64_t m = supports.size(k);
     const int64_t* rows = supports.rows.data() + supports.offsets[k];
     if (m == 0) {
-      replaced += replace_unused<T>(X, D, E, k, taken);
+      replaced_atoms[k] = replace_unused<T>(X, D, E, k, taken);
+      replaced += replaced_atoms[k];
       continue;
     }
     atom = D.row(k).template cast<double>().transpose();
@@ -121,13 +125,15 @@ int64_t ksvd_stage(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, Matrix<T>& E, bo
 }
 
 template <typename T>
-int64_t ksvd_clear(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, const Matrix<T>& E) {
+int64_t ksvd_clear(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, const Matrix<T>& E,
+                   std::vector<char>& taken, const std::vector<char>& replaced_atoms) {
   const int64_t n_atoms = D.rows();
   const Supports supports = atom_supports(R);
-  std::vector<int64_t> worst;  // filled at the first replacement
+  std::vector<std::pair<double, int64_t>> worst;  // (−‖E_i‖², i), sorted at the first use
   size_t next = 0;
   int64_t replaced = 0;
   for (int64_t k = 0; k < n_atoms; ++k) {
+    if (replaced_atoms[k]) continue;
     bool clear = supports.size(k) <= kClearUses;
     const Eigen::RowVectorXd atom = D.row(k).template cast<double>();
     const double norm = atom.norm();
@@ -138,22 +144,31 @@ int64_t ksvd_clear(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, const Matrix<T>&
       clear = scale > 0 && std::abs(atom.dot(other)) > kClearCoherence * scale;
     }
     if (!clear) continue;
-    if (worst.empty()) worst = worst_signals<T>(X, E, n_atoms);
+    if (next == 0 && worst.empty()) {
+      for (int64_t i = 0; i < E.rows(); ++i) {
+        const double error = E.row(i).template cast<double>().squaredNorm();
+        if (!taken[i] && error > 0 && X.row(i).template cast<double>().squaredNorm() > 0)
+          worst.emplace_back(-error, i);
+      }
+      std::sort(worst.begin(), worst.end());
+    }
     if (next >= worst.size()) break;  // no imperfectly represented signal left
-    unit_row<T>(X, worst[next++], D.data() + k * D.cols());
+    const int64_t i = worst[next++].second;
+    taken[i] = 1;
+    unit_row<T>(X, i, D.data() + k * D.cols());
     R.col(k).setZero();
     ++replaced;
   }
   return replaced;
 }
 
-template int64_t ksvd_clear<float>(MatrixView<float>, Matrix<float>&, Matrix<float>&,
-                                   const Matrix<float>&);
-template int64_t ksvd_clear<double>(MatrixView<double>, Matrix<double>&, Matrix<double>&,
-                                    const Matrix<double>&);
-template int64_t ksvd_stage<float>(MatrixView<float>, Matrix<float>&, Matrix<float>&,
-                                   Matrix<float>&, bool);
-template int64_t ksvd_stage<double>(MatrixView<double>, Matrix<double>&, Matrix<double>&,
-                                    Matrix<double>&, bool);
+#define DICTLEARN_INSTANTIATE(T)                                                          \
+  template int64_t ksvd_clear<T>(MatrixView<T>, Matrix<T>&, Matrix<T>&, const Matrix<T>&, \
+                                 std::vector<char>&, const std::vector<char>&);           \
+  template int64_t ksvd_stage<T>(MatrixView<T>, Matrix<T>&, Matrix<T>&, Matrix<T>&, bool, \
+                                 std::vector<char>&, std::vector<char>&);
+DICTLEARN_INSTANTIATE(float)
+DICTLEARN_INSTANTIATE(double)
+#undef DICTLEARN_INSTANTIATE
 
 }  // namespace dictlearn::detail
