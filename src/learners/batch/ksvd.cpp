@@ -37,18 +37,28 @@ VectorD first_right_singular_vector(const MatrixD& F) {
   return norm > 0 ? VectorD(v / norm) : VectorD::Zero(d);
 }
 
-/// Replaces unused atom k by the signal worst represented now (largest
-/// ‖E_i‖², not taken before in this sweep, nonzero), scaled to unit norm.
+/// ‖E_i‖² per signal, or −1 for a zero signal (never an atom).
 template <typename T>
-bool replace_unused(MatrixView<T> X, Matrix<T>& D, const Matrix<T>& E, int64_t k,
+void squared_errors(MatrixView<T> X, const Matrix<T>& E, std::vector<double>& errors) {
+  errors.resize(E.rows());
+  for (int64_t i = 0; i < E.rows(); ++i) {
+    errors[i] = X.row(i).template cast<double>().squaredNorm() > 0
+                    ? E.row(i).template cast<double>().squaredNorm()
+                    : -1.0;
+  }
+}
+
+/// Replaces unused atom k by the signal worst represented now (largest
+/// ‖E_i‖² in `errors`, kept current by the sweep; positive; not taken
+/// before), scaled to unit norm.
+template <typename T>
+bool replace_unused(MatrixView<T> X, Matrix<T>& D, const std::vector<double>& errors, int64_t k,
                     std::vector<char>& taken) {
   int64_t best = -1;
   double worst = 0;
-  for (int64_t i = 0; i < E.rows(); ++i) {
-    if (taken[i]) continue;
-    const double error = E.row(i).template cast<double>().squaredNorm();
-    if (error > worst && X.row(i).template cast<double>().squaredNorm() > 0) {
-      worst = error;
+  for (int64_t i = 0; i < static_cast<int64_t>(errors.size()); ++i) {
+    if (!taken[i] && errors[i] > worst) {
+      worst = errors[i];
       best = i;
     }
   }
@@ -71,11 +81,15 @@ int64_t ksvd_stage(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, Matrix<T>& E, bo
   int64_t replaced = 0;
   MatrixD F;
   VectorD g, atom(d), v(d);
+  // The signals' current ‖E_i‖², made at the first unused atom and kept
+  // current after each atom's update (O(|S|·dim), as the update itself).
+  std::vector<double> errors;
   for (int64_t k = 0; k < n_atoms; ++k) {
     const int64_t m = supports.size(k);
     const int64_t* rows = supports.rows.data() + supports.offsets[k];
     if (m == 0) {
-      replaced_atoms[k] = replace_unused<T>(X, D, E, k, taken);
+      if (errors.empty()) squared_errors<T>(X, E, errors);
+      replaced_atoms[k] = replace_unused<T>(X, D, errors, k, taken);
       replaced += replaced_atoms[k];
       continue;
     }
@@ -118,6 +132,8 @@ int64_t ksvd_stage(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, Matrix<T>& E, bo
         E.row(i) = (e + old * atom - code * v).transpose().template cast<T>();
       }
       R(i, k) = static_cast<T>(code);
+      if (!errors.empty() && errors[i] >= 0)
+        errors[i] = E.row(i).template cast<double>().squaredNorm();
     }
     D.row(k) = v.transpose().template cast<T>();
   }
