@@ -429,6 +429,37 @@ TYPED_TEST(BatchLearningTest, ReportsTheObjectiveOfTheCodesBeforeTheStage) {
   }
 }
 
+/// The rows of a matrix, served only by gather() (as shards on disk would be).
+template <typename T>
+class GatherOnlySource final : public DataSource<T> {
+ public:
+  explicit GatherOnlySource(const Matrix<T>& data) : data_(data) {}
+  int64_t rows() const override { return data_.rows(); }
+  int64_t dim() const override { return data_.cols(); }
+  void gather(const int64_t* index, int64_t count, T* out) const override {
+    for (int64_t i = 0; i < count; ++i)
+      std::copy(data_.row(index[i]).data(), data_.row(index[i]).data() + data_.cols(),
+                out + i * data_.cols());
+  }
+
+ private:
+  const Matrix<T>& data_;
+};
+
+TYPED_TEST(BatchLearningTest, ASourceNotInMemoryLearnsTheSame) {
+  using T = TypeParam;
+  const auto planted = planted_dictionary<T>(12, 8, 300, 2, 20, 3);
+  const Matrix<T> D0 = initial_atoms<T>(planted.signals, 12, AtomInit::samples, 1);
+  LearningOptions options = ksvd_options(3);
+  options.keep_better_codes = true;
+  BatchDictionaryLearner<T> in_memory(D0, options);
+  in_memory.fit(planted.signals);
+  BatchDictionaryLearner<T> gathered(D0, options);
+  gathered.fit(GatherOnlySource<T>(planted.signals));
+  EXPECT_EQ(gathered.model().dictionary, in_memory.model().dictionary);
+  EXPECT_EQ(gathered.losses(), in_memory.losses());
+}
+
 TEST(BatchLearningTest, KsvdIsTheBatchLearnerUnderItsName) {
   const auto planted = planted_dictionary<double>(12, 8, 200, 2, 20, 3);
   const Matrix<double> D0 = initial_atoms<double>(planted.signals, 12, AtomInit::samples, 1);

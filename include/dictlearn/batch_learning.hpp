@@ -69,6 +69,10 @@
 // (as the last dictionary stage left it) keeps the previous one, so that
 // f(R_t, D_t) <= f(R_{t−1}, D_t) <= f(R_{t−1}, D_{t−1}) for the L0 coders.
 //
+// Memory besides X: the dense codes R (N x n_atoms) and the residual (N x
+// dim); with keep_better_codes the previous codes are kept between
+// iterations and, within one, their residual too (twice both).
+//
 // The atoms must come from outside (initial_atoms() of learning.hpp, a file).
 // Results do not depend on the thread count: the coders work in fixed blocks,
 // the sums over signals run in fixed chunks added in order, and the atom
