@@ -27,9 +27,10 @@
 //                solution of least norm when their codes are linearly
 //                dependent. Then every atom of nonzero norm is scaled to unit
 //                norm and its codes by the inverse factor (R D is unchanged, so
-//                the squared error is still the least-squares one). Cost: the
-//                coding, A and B as above, 9·n_atoms³ for the
-//                eigendecomposition and 2·n_atoms²·dim for the solve.
+//                the squared error is still the least-squares one). Then the
+//                clearing of K-SVD below. Cost: the coding, A and B as above,
+//                9·n_atoms³ for the eigendecomposition and 4·n_atoms²·dim for
+//                the solve.
 //   ksvd         K-SVD (Aharon, Elad, Bruckstein 2006): for each atom k in
 //                turn, S the signals whose code uses it, the residual without
 //                it E_k = X_S − R_S D + r_k d_kᵀ, its first singular pair:
@@ -47,11 +48,12 @@
 //                (ksvdbox's rule, over all signals rather than a random 5,000);
 //                its codes stay 0, so the objective does not change. Then,
 //                with resample_unused and without keep_better_codes,
-//                ksvdbox's clearing: an atom used by at most 4 signals or
-//                with |cos| > 0.99 to another atom becomes the next
-//                worst-represented signal and its codes are dropped (it
-//                escapes duplicate atoms; the objective may rise, so it is
-//                off where it must not). Cost: the coding, then per iteration
+//                ksvdbox's clearing: in atom order, an atom not replaced
+//                yet that is used by at most 4 signals or has |cos| > 0.99
+//                to another atom becomes the next worst-represented signal
+//                (by the residual after the stage) and its codes are dropped
+//                (it escapes duplicate atoms; the objective may rise, so it
+//                is off where it must not). Cost: the coding, then per iteration
 //                about 2·N·L·dim·min(dim, |S|) + 8·N·L·dim flops exact (the
 //                Gram of each E_k on its smaller side, L nonzeros per code)
 //                plus n_atoms symmetric eigenproblems of size <= dim

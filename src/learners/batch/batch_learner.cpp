@@ -10,6 +10,7 @@
 #include "dictlearn/batch_learning.hpp"
 #include "dictlearn/coders.hpp"
 #include "learners/batch/alternating.hpp"
+#include "learners/batch/clearing.hpp"
 #include "learners/batch/codes.hpp"
 #include "learners/batch/ksvd.hpp"
 #include "learners/batch/mod.hpp"
@@ -189,17 +190,19 @@ BatchStats BatchDictionaryLearner<T>::step(const Batch<T>& batch) {
 
   Matrix<T> atoms = model_.dictionary;
   int64_t replaced = 0;
+  std::vector<char> taken, replaced_atoms;  // signals made atoms, atoms replaced
+  // K-SVD and MOD clear duplicate and rarely used atoms as ksvdbox does; it
+  // drops codes, so it is off where the objective must not rise.
+  const bool clearing = options_.method != LearningMethod::alternating &&
+                        options_.resample_unused && !options_.keep_better_codes;
   switch (options_.method) {
-    case LearningMethod::ksvd: {
-      std::vector<char> taken, replaced_atoms;
+    case LearningMethod::ksvd:
       replaced = detail::ksvd_stage<T>(X, atoms, R, E, options_.approximate, taken, replaced_atoms);
-      // The clearing drops codes, so it is off where the objective must not rise.
-      if (options_.resample_unused && !options_.keep_better_codes)
-        replaced += detail::ksvd_clear<T>(X, atoms, R, E, taken, replaced_atoms);
       break;
-    }
     case LearningMethod::mod:
-      replaced = detail::mod_stage<T>(X, atoms, R, E, threads);
+      replaced = detail::mod_stage<T>(X, atoms, R, E, threads, taken, replaced_atoms);
+      // The residual of the new atoms, for the clearing's worst signals.
+      if (clearing) detail::residual<T>(X, R, atoms, E, threads);
       break;
     case LearningMethod::alternating:
       replaced = detail::bcd_stage<T>(X, atoms, R,
@@ -211,6 +214,7 @@ BatchStats BatchDictionaryLearner<T>::step(const Batch<T>& batch) {
     case LearningMethod::online:
       break;
   }
+  if (clearing) replaced += detail::clear_atoms<T>(X, atoms, R, E, taken, replaced_atoms);
   DICTLEARN_CHECK(detail::all_finite(atoms.data(), atoms.size()),
                   "training: the {} update made non-finite atoms at epoch {}",
                   method_name(options_.method), batch.epoch);

@@ -2,7 +2,6 @@
 #include "learners/batch/ksvd.hpp"
 
 #include <Eigen/Eigenvalues>
-#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -140,47 +139,7 @@ int64_t ksvd_stage(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, Matrix<T>& E, bo
   return replaced;
 }
 
-template <typename T>
-int64_t ksvd_clear(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, const Matrix<T>& E,
-                   std::vector<char>& taken, const std::vector<char>& replaced_atoms) {
-  const int64_t n_atoms = D.rows();
-  const Supports supports = atom_supports(R);
-  std::vector<std::pair<double, int64_t>> worst;  // (−‖E_i‖², i), sorted at the first use
-  size_t next = 0;
-  int64_t replaced = 0;
-  for (int64_t k = 0; k < n_atoms; ++k) {
-    if (replaced_atoms[k]) continue;
-    bool clear = supports.size(k) <= kClearUses;
-    const Eigen::RowVectorXd atom = D.row(k).template cast<double>();
-    const double norm = atom.norm();
-    for (int64_t j = 0; j < n_atoms && !clear; ++j) {
-      if (j == k) continue;
-      const Eigen::RowVectorXd other = D.row(j).template cast<double>();
-      const double scale = norm * other.norm();
-      clear = scale > 0 && std::abs(atom.dot(other)) > kClearCoherence * scale;
-    }
-    if (!clear) continue;
-    if (next == 0 && worst.empty()) {
-      for (int64_t i = 0; i < E.rows(); ++i) {
-        const double error = E.row(i).template cast<double>().squaredNorm();
-        if (!taken[i] && error > 0 && X.row(i).template cast<double>().squaredNorm() > 0)
-          worst.emplace_back(-error, i);
-      }
-      std::sort(worst.begin(), worst.end());
-    }
-    if (next >= worst.size()) break;  // no imperfectly represented signal left
-    const int64_t i = worst[next++].second;
-    taken[i] = 1;
-    unit_row<T>(X, i, D.data() + k * D.cols());
-    R.col(k).setZero();
-    ++replaced;
-  }
-  return replaced;
-}
-
 #define DICTLEARN_INSTANTIATE(T)                                                          \
-  template int64_t ksvd_clear<T>(MatrixView<T>, Matrix<T>&, Matrix<T>&, const Matrix<T>&, \
-                                 std::vector<char>&, const std::vector<char>&);           \
   template int64_t ksvd_stage<T>(MatrixView<T>, Matrix<T>&, Matrix<T>&, Matrix<T>&, bool, \
                                  std::vector<char>&, std::vector<char>&);
 DICTLEARN_INSTANTIATE(float)

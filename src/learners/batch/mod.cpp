@@ -12,7 +12,8 @@
 namespace dictlearn::detail {
 
 template <typename T>
-int64_t mod_stage(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, const Matrix<T>& E, int threads) {
+int64_t mod_stage(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, const Matrix<T>& E, int threads,
+                  std::vector<char>& taken, std::vector<char>& replaced) {
   using MatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   single_threaded_eigen();
   const int64_t n_atoms = D.rows(), d = D.cols();
@@ -48,13 +49,21 @@ int64_t mod_stage(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, const Matrix<T>& 
     }
   }
   const std::vector<int64_t> worst = worst_signals<T>(X, E, static_cast<int64_t>(unused.size()));
-  for (size_t u = 0; u < worst.size(); ++u) unit_row<T>(X, worst[u], D.data() + unused[u] * d);
+  taken.assign(X.rows(), 0);
+  replaced.assign(n_atoms, 0);
+  for (size_t u = 0; u < worst.size(); ++u) {
+    unit_row<T>(X, worst[u], D.data() + unused[u] * d);
+    taken[worst[u]] = 1;
+    replaced[unused[u]] = 1;
+  }
   return static_cast<int64_t>(worst.size());
 }
 
 template int64_t mod_stage<float>(MatrixView<float>, Matrix<float>&, Matrix<float>&,
-                                  const Matrix<float>&, int);
+                                  const Matrix<float>&, int, std::vector<char>&,
+                                  std::vector<char>&);
 template int64_t mod_stage<double>(MatrixView<double>, Matrix<double>&, Matrix<double>&,
-                                   const Matrix<double>&, int);
+                                   const Matrix<double>&, int, std::vector<char>&,
+                                   std::vector<char>&);
 
 }  // namespace dictlearn::detail

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "dictlearn/types.hpp"
 
@@ -16,8 +17,10 @@ namespace dictlearn::detail {
 /// unit norm (an atom stays as it is when no nonzero, imperfectly represented
 /// signal is left). Then every atom of nonzero norm is scaled to unit norm
 /// and its column of R by its old norm, so R D is the least-squares
-/// product. Returns the number of atoms replaced.
+/// product. Returns the number of atoms replaced; `taken` (N entries) marks
+/// the signals made atoms, `replaced` (n_atoms entries) the atoms replaced.
 template <typename T>
-int64_t mod_stage(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, const Matrix<T>& E, int threads);
+int64_t mod_stage(MatrixView<T> X, Matrix<T>& D, Matrix<T>& R, const Matrix<T>& E, int threads,
+                  std::vector<char>& taken, std::vector<char>& replaced);
 
 }  // namespace dictlearn::detail
