@@ -14,7 +14,7 @@ namespace {
 
 TEST(MethodsTest, EveryEncoderAndCoderHasItsRowAndTheLearnerToo) {
   const auto& rows = methods();
-  ASSERT_EQ(rows.size(), encoder_table().size() + coder_table().size() + 1);
+  ASSERT_EQ(rows.size(), encoder_table().size() + coder_table().size() + 5);
   for (const EncoderTraits& encoder : encoder_table()) {
     const MethodInfo* row = find_method(encoder.name);
     ASSERT_NE(row, nullptr) << encoder.name;
@@ -32,6 +32,15 @@ TEST(MethodsTest, EveryEncoderAndCoderHasItsRowAndTheLearnerToo) {
   ASSERT_NE(gradient, nullptr);
   EXPECT_EQ(gradient->family, MethodFamily::learner);
   EXPECT_EQ(gradient->options, "FitOptions");
+  // The classical learners, in LearningMethod's order after the gradient learner.
+  const std::vector<std::string> classical = {"online", "alternating", "mod", "ksvd"};
+  for (size_t i = 0; i < classical.size(); ++i) {
+    const MethodInfo& learner = rows[rows.size() - classical.size() + i];
+    EXPECT_EQ(learner.name, classical[i]);
+    EXPECT_EQ(learner.family, MethodFamily::learner);
+    EXPECT_EQ(learner.options, "LearningOptions");
+    EXPECT_EQ(find_method(classical[i]), &learner);
+  }
   EXPECT_EQ(find_method("no-such-method"), nullptr);
   EXPECT_STREQ(family_name(MethodFamily::coder), "coder");
 }

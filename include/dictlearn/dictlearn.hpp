@@ -3,6 +3,7 @@
 
 #include "dictlearn/adam.hpp"
 #include "dictlearn/atomic_file.hpp"
+#include "dictlearn/batch_learning.hpp"
 #include "dictlearn/coders.hpp"
 #include "dictlearn/data_source.hpp"
 #include "dictlearn/dictionary.hpp"

@@ -4,7 +4,8 @@
 //            (encoders.hpp; rows from encoder_table())
 //   coder    solves for the codes from a Dictionary alone
 //            (coders.hpp; rows from coder_table())
-//   learner  trains a model from data (the gradient trainer, trainer.hpp)
+//   learner  trains a model from data (the gradient trainer, trainer.hpp; the
+//            classical learners online, alternating, mod, ksvd, learning.hpp)
 //
 // The encoder and coder rows are made from their families' tables, so a
 // method's name and help are spelled once. Names are unique across families.
@@ -31,10 +32,11 @@ struct MethodInfo {
   MethodFamily family;       ///< which kind of method
   std::string_view help;     ///< one line
   std::string_view options;  ///< the options struct it reads: "EncoderOptions",
-                             ///< "CodingOptions" or "FitOptions"
+                             ///< "CodingOptions", "FitOptions" or "LearningOptions"
   /// The fields of `options` this method reads beyond those every method of
   /// its family reads (encoders: kind; coders: method, threads), by member
-  /// name; a learner reads all of FitOptions, whose own table lists them.
+  /// name; a learner reads its options struct, whose own table lists them
+  /// (learning_parameters() says which rows each classical learner reads).
   std::vector<std::string_view> parameters;
 };
 

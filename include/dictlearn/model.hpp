@@ -28,13 +28,22 @@ namespace dictlearn {
 /// seed module's state_dict keys: `dictionary`, `attributor.0.weight`,
 /// `attributor.0.bias` (plus `decoder_bias` when the model has one; such a
 /// file no longer loads into the seed's class with strict=True).
+///
+/// A model learned by a classical learner (learning.hpp: online, K-SVD, ...)
+/// has no encoder: W and b are empty, the file holds `dictionary` only (its
+/// metadata `encoder` reads "none"), and its codes come from the coder its
+/// metadata records (`train.coder` and the coder's settings:
+/// recorded_coding(), parameters.hpp), which `dictlearn encode`, `eval`,
+/// `reconstruct` and `plot` use.
 template <typename T>
 struct Model : Dictionary<T> {
-  Matrix<T> encoder_weight;  ///< W, n_atoms x dim (attributor.0.weight)
-  Vector<T> encoder_bias;    ///< b, n_atoms (attributor.0.bias)
-  EncoderOptions encoder;    ///< the encoder and its settings
+  Matrix<T> encoder_weight;  ///< W, n_atoms x dim (attributor.0.weight); empty: no encoder
+  Vector<T> encoder_bias;    ///< b, n_atoms (attributor.0.bias); empty: no encoder
+  EncoderOptions encoder;    ///< the encoder and its settings (unused without an encoder)
   /// Free-form training settings stored in the file's __metadata__.
   std::map<std::string, std::string> metadata;
+  /// Whether the model has an encoder (W or b): false for a classical learner's.
+  bool has_encoder() const { return encoder_weight.size() > 0 || encoder_bias.size() > 0; }
 };
 
 /// The seed module's initialization from `seed`: D ~ U[0, 1) (torch.rand),
@@ -44,7 +53,8 @@ template <typename T>
 Model<T> init_model(int n_atoms, int dim, uint64_t seed);
 
 /// Checks that the model's arrays agree in shape and are finite, and its
-/// encoder settings (k, temperature, threshold) are valid; `what` names the
+/// encoder settings (k, temperature, threshold) are valid (a model without
+/// an encoder: its dictionary only); `what` names the
 /// source (a file) in the error, with the metadata key for a setting
 /// ("m.safetensors: metadata 'k': ...").
 template <typename T>
@@ -61,6 +71,10 @@ void check_data_matches(const Model<T>& model, MatrixView<std::type_identity_t<T
 // in place (a view whose rows are not contiguous is copied once). T comes
 // from the model (the view's parameter is not deduced), so a Matrix<T> or an
 // Eigen expression of T converts to the view.
+
+// encode, reconstruct, pre_activations and reconstruction_loss need the
+// model's encoder: on a model without one (has_encoder() false) they throw
+// Error saying to code with its coder, encode(model, X, recorded_coding(model.metadata)).
 
 /// Codes R (N x n_atoms) for samples X (N x dim).
 template <typename T>
@@ -99,14 +113,18 @@ template <typename T>
 void scale_model(Model<T>& model, double factor);
 
 /// Saves a model as safetensors (tensors in T's dtype, encoder kind, shapes
-/// and `model.metadata` in __metadata__), atomically.
+/// and `model.metadata` in __metadata__), atomically. A model without an
+/// encoder is saved as `dictionary` (and `decoder_bias`) with metadata
+/// `encoder` "none"; its metadata must record a valid coder (train.coder,
+/// recorded_coding()), else Error naming the file.
 template <typename T>
 void save_model(const std::string& path, const Model<T>& model);
 
 /// Loads a model saved by save_model (or by the seed's PyTorch module through
 /// safetensors), converting to T. Throws Error naming the file for a file that
 /// is not safetensors, a missing tensor (named), shapes that disagree, or an
-/// unknown encoder.
+/// unknown encoder; a file with metadata `encoder` "none" loads without an
+/// encoder when it holds no encoder tensor and records a valid coder.
 template <typename T>
 Model<T> load_model(const std::string& path);
 

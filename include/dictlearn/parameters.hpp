@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "dictlearn/coders.hpp"
+#include "dictlearn/learning.hpp"
 #include "dictlearn/trainer.hpp"
 
 namespace dictlearn {
@@ -68,6 +69,11 @@ struct Parameter {
   bool resume_must_match = false;  ///< a resumed checkpoint must have been made with the same value
   bool positional = false;         ///< a positional argument of the command, not a flag
   bool required = false;           ///< the command needs it
+  /// A bool whose flag sets its member false (--no-shuffle for
+  /// LearningOptions::shuffle): the row's value (metadata, docs, set and
+  /// read as text) is the flag's sense, the member's negation; the Python
+  /// keyword names the member, with the member's value.
+  bool negated = false;
 };
 
 /// The options of a training run (FitOptions), in the order of `fit --help`.
@@ -179,6 +185,57 @@ std::vector<CoderKind> coders_reading(const Parameter<CodingOptions>& parameter)
 ///  - --n-nonzero below 1 is refused (the library's 0, "the default", is had
 ///    by leaving the flag out).
 void check_coding_flags(const CodingOptions& options, const std::set<std::string>& given);
+
+/// The classical learners' own options (LearningOptions) as `dictlearn fit`
+/// takes them with --method online|alternating|mod|ksvd, in the order of
+/// `fit --help` (src/core/learning_parameters.cpp): --method, --max-steps,
+/// --max-seconds, --forgetting, --no-shuffle, --dict-tol, --max-no-improvement,
+/// --positive-dict, --unit-norm, --no-resample-unused, --init-atoms,
+/// --approximate, --keep-better-codes. The coding step's flags are
+/// coding_parameters()' (LearningOptions::coding), and the flags fit shares
+/// with the gradient learner (--atoms, --epochs, --batch-size, --seed,
+/// --threads) are fit_parameters()'. --method also lists `gradient`, fit's
+/// default, which is no LearningOptions value (the gradient learner is
+/// Trainer, with FitOptions): setting it through the row throws. A row's help
+/// ends with the methods that read it.
+const std::vector<Parameter<LearningOptions>>& learning_parameters();
+
+/// The learners that read a row of learning_parameters() (every one for
+/// --method, --max-seconds, --init-atoms, --positive-dict, --unit-norm).
+std::vector<LearningMethod> methods_reading(const Parameter<LearningOptions>& parameter);
+
+/// The coder of the coding step when --coder is not given: omp for ksvd and
+/// mod (the methods' papers code with OMP), lasso-lars otherwise (LearningOptions').
+CoderKind default_coder(LearningMethod method);
+
+/// fit's --method (`method`: "gradient" or a LearningMethod's name; errors
+/// name --method) applied to `job`: "gradient" leaves job.learning empty and
+/// refuses the classical learners' flags given; a classical method sets
+/// job.learning to `learning` with that method, default_coder() unless
+/// "coder" is in job.given, and the flags fit shares with the gradient
+/// learner (--atoms, --epochs, --batch-size, --seed, --threads) from
+/// job.options where given (the others keep LearningOptions' defaults:
+/// --epochs 10, not the gradient's 10000). Then the flags given (job.given,
+/// without dashes) are checked against the method and the coder, after
+/// validate(*job.learning):
+///  - a gradient learner's flag: "--lr: --method online does not read it";
+///  - a learning flag the method does not read: "--forgetting: --method ksvd does not read it";
+///  - a coding flag the coder does not read: "--alpha: the omp coder does not read it";
+///  - a classical flag with gradient: "--alpha: --method gradient does not read it";
+///  - --n-nonzero below 1 (leave it out for the coder's default).
+void set_fit_method(FitJob& job, const std::string& method, LearningOptions learning);
+
+/// The section of docs/OPTIONS.md on the learning table.
+std::string learning_options_markdown();
+
+/// The coder a model without an encoder (a classical learner's) records in
+/// its metadata: train.coder and the coder's settings (record_parameters of
+/// coding_parameters(); --threads is not recorded and stays 0). Throws Error
+/// naming `where` (the file) when train.coder is absent ("no encoder and no
+/// recorded coder") or a recorded value is not valid ("<where>: metadata:
+/// --alpha: must be ...").
+CodingOptions recorded_coding(const std::map<std::string, std::string>& metadata,
+                              const std::string& where);
 
 /// `dictlearn encode --help`'s list of the coders, one line each, from coder_table().
 std::string coders_help();

@@ -12,6 +12,7 @@
 
 #include "dictlearn/coders.hpp"
 #include "dictlearn/io.hpp"
+#include "dictlearn/learning.hpp"
 #include "dictlearn/metrics.hpp"
 #include "dictlearn/patches.hpp"
 #include "dictlearn/plot.hpp"
@@ -44,6 +45,10 @@ struct FitJob {
   /// options not in `given` (dictlearn/presets.hpp). The library's default is
   /// "seed", so options set in code are trained as set; the CLI passes "auto".
   std::string preset = "seed";
+  /// A classical learner (--method online|alternating|mod|ksvd) and all its
+  /// settings, used as they are (set_fit_method, parameters.hpp, fills them
+  /// from the CLI's flags); empty: the gradient learner with `options`.
+  std::optional<LearningOptions> learning = {};
 };
 
 /// Checks the job's options and its own fields; errors name the flag.

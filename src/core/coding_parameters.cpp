@@ -92,7 +92,8 @@ std::vector<CodingRow> make_rows() {
                            coder_flag_names()},
         .help = "code with this coder instead of the model's own encoder (needed for a plain "
                 "atoms file); the list is below",
-        .recorded = true},
+        .recorded = true,
+        .resume_must_match = true},
        ""},
       {{.flag = "n-nonzero",
         .python = "n_nonzero_coefs",
@@ -100,21 +101,24 @@ std::vector<CodingRow> make_rows() {
         .help = "the most nonzero codes per signal, L (default: max(1, dim/10) capped at the "
                 "atoms, or no cap but the atoms with --max-error)",
         .range = {.checked = true, .min = 0, .wording = ">= 1, or 0 for the default"},
-        .recorded = true},
+        .recorded = true,
+        .resume_must_match = true},
        "n_nonzero"},
       {{.flag = "max-error",
         .python = "max_error",
         .field = DICTLEARN_FIELD(O, max_error),
         .help = "stop once the squared residual |x - rD|^2 is at most this, epsilon (0: not used)",
         .range = non_negative_finite(" (0: not used)"),
-        .recorded = true},
+        .recorded = true,
+        .resume_must_match = true},
        "max_error"},
       {{.flag = "alpha",
         .python = "alpha",
         .field = DICTLEARN_FIELD(O, alpha),
         .help = "the l1 weight of the lasso 1/2 |x - rD|^2 + alpha |r|_1, or the threshold",
         .range = non_negative_finite(),
-        .recorded = true},
+        .recorded = true,
+        .resume_must_match = true},
        "alpha"},
       {{.flag = "l2",
         .python = "l2",
@@ -123,13 +127,15 @@ std::vector<CodingRow> make_rows() {
             "the elastic net's l2 weight lambda2: adds 1/2 lambda2 |r|^2 to the lasso (0: plain "
             "lasso)",
         .range = non_negative_finite(),
-        .recorded = true},
+        .recorded = true,
+        .resume_must_match = true},
        "l2"},
       {{.flag = "positive",
         .python = "positive",
         .field = DICTLEARN_FIELD(O, positive),
         .help = "codes >= 0",
-        .recorded = true},
+        .recorded = true,
+        .resume_must_match = true},
        "positive"},
       {{.flag = "max-iter",
         .python = "max_iter",
@@ -137,14 +143,16 @@ std::vector<CodingRow> make_rows() {
         .help = "the most iterations per signal: lasso-lars's path steps, lasso-cd's passes, "
                 "fista's proximal steps",
         .range = at_least(1),
-        .recorded = true},
+        .recorded = true,
+        .resume_must_match = true},
        "max_iter"},
       {{.flag = "coder-tol",
         .python = "coder_tol",
         .field = DICTLEARN_FIELD(O, tol),
         .help = "the iterative coders' stopping tolerance on the duality gap, relative to |x|^2",
         .range = non_negative_finite(),
-        .recorded = true},
+        .recorded = true,
+        .resume_must_match = true},
        "tol"},
       {{.flag = "threads",
         .python = "n_jobs",
@@ -218,6 +226,22 @@ void check_coding_flags(const CodingOptions& options, const std::set<std::string
   }
   DICTLEARN_CHECK(given.count("n-nonzero") == 0 || options.n_nonzero >= 1,
                   "--n-nonzero: must be >= 1, got {}", options.n_nonzero);
+}
+
+CodingOptions recorded_coding(const std::map<std::string, std::string>& metadata,
+                              const std::string& where) {
+  DICTLEARN_CHECK(metadata.count("train.coder") > 0,
+                  "{}: the model has no encoder and no recorded coder (metadata 'train.coder'); "
+                  "code with --coder",
+                  where);
+  CodingOptions coding;
+  read_parameters(coding_parameters(), metadata, coding, where + ": metadata");
+  try {
+    validate(coding);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: metadata: {}", where, e.what()));
+  }
+  return coding;
 }
 
 std::string coders_help() {

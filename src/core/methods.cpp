@@ -3,6 +3,7 @@
 
 #include "dictlearn/coders.hpp"
 #include "dictlearn/encoders.hpp"
+#include "dictlearn/learning.hpp"
 
 namespace dictlearn {
 
@@ -32,6 +33,25 @@ const std::vector<MethodInfo>& methods() {
                     "(the seed's training; Trainer)",
                     "FitOptions",
                     {}});
+    // The classical learners (learning.hpp): each reads all of
+    // LearningOptions that learning_parameters() marks for it, and a coder's
+    // settings (LearningOptions::coding).
+    const std::pair<LearningMethod, const char*> classical[] = {
+        {LearningMethod::online,
+         "online dictionary learning (Mairal et al. 2010): per mini-batch, codes by a coder, "
+         "then the atoms by block coordinate descent on the running statistics"},
+        {LearningMethod::alternating,
+         "codes of all the data by a coder, then the atoms by block coordinate descent "
+         "(scikit-learn's DictionaryLearning)"},
+        {LearningMethod::mod,
+         "method of optimal directions (Engan et al. 1999): codes, then the least-squares atoms"},
+        {LearningMethod::ksvd,
+         "K-SVD (Aharon et al. 2006): codes, then each atom and its codes by an SVD of its "
+         "residual (or one power step: --approximate)"},
+    };
+    for (const auto& [method, help] : classical)
+      rows.push_back(
+          {learning_method_name(method), MethodFamily::learner, help, "LearningOptions", {}});
     return rows;
   }();
   return registry;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "core/blocks.hpp"
@@ -43,6 +44,7 @@ Model<T> init_model(int n_atoms, int dim, uint64_t seed) {
 template <typename T>
 void validate_model(const Model<T>& model, const std::string& what) {
   validate_dictionary(model, what);
+  if (!model.has_encoder()) return;  // a classical learner's: codes come from a coder
   DICTLEARN_CHECK(model.encoder_weight.rows() == model.dictionary.rows() &&
                       model.encoder_weight.cols() == model.dictionary.cols(),
                   "{}: attributor.0.weight is {} x {} but dictionary is {} x {}", what,
@@ -75,6 +77,17 @@ void detail::check_data_shape(int dim, int64_t rows, int64_t cols, const std::st
 }
 
 namespace {
+
+/// The encoder's passes need W and b: a classical learner's model codes with a coder.
+template <typename T>
+void require_encoder(const Model<T>& model) {
+  const auto method = model.metadata.find("train.method");
+  DICTLEARN_CHECK(model.has_encoder(),
+                  "the model has no encoder (its atoms were learned by {}): code with its coder, "
+                  "encode(model, X, recorded_coding(model.metadata)), as `dictlearn encode` does",
+                  method == model.metadata.end() ? std::string("a classical learner")
+                                                 : "--method " + method->second);
+}
 
 /// Rows per block of the inference passes: fixed, so results do not depend
 /// on the thread count.
@@ -112,6 +125,7 @@ void pre_activation_rows(const Model<T>& model, const T* X, int64_t begin, int64
 template <typename T>
 Matrix<T> pre_activations(const Model<T>& model, MatrixView<std::type_identity_t<T>> X,
                           int threads) {
+  require_encoder(model);
   check_data_matches(model, X, "data");
   const detail::ContiguousRows<T> rows(X);
   Matrix<T> z(X.rows(), model.n_atoms());
@@ -126,6 +140,7 @@ Matrix<T> pre_activations(const Model<T>& model, MatrixView<std::type_identity_t
 
 template <typename T>
 Matrix<T> encode(const Model<T>& model, MatrixView<std::type_identity_t<T>> X, int threads) {
+  require_encoder(model);
   check_data_matches(model, X, "data");
   const detail::ContiguousRows<T> rows(X);
   const int K = model.n_atoms();
@@ -144,6 +159,7 @@ Matrix<T> encode(const Model<T>& model, MatrixView<std::type_identity_t<T>> X, i
 
 template <typename T>
 Matrix<T> reconstruct(const Model<T>& model, MatrixView<std::type_identity_t<T>> X, int threads) {
+  require_encoder(model);
   const Matrix<T> codes = encode(model, X, threads);
   const int K = model.n_atoms(), d = model.dim();
   Matrix<T> out(X.rows(), d);
@@ -164,6 +180,7 @@ Matrix<T> reconstruct(const Model<T>& model, MatrixView<std::type_identity_t<T>>
 template <typename T>
 double reconstruction_loss(const Model<T>& model, MatrixView<std::type_identity_t<T>> X,
                            int threads) {
+  require_encoder(model);
   // Copied once here if strided; reconstruct() then reads the contiguous rows in place.
   const detail::ContiguousRows<T> rows(X);
   const Matrix<T> out = reconstruct(model, rows.matrix(), threads);

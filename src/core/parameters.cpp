@@ -396,7 +396,7 @@ std::string parameter_value(const Parameter<Options>& parameter, const Options& 
         if constexpr (std::is_same_v<Field, ChoiceField<Options>>) {
           return field.get(options);
         } else if constexpr (std::is_same_v<Field, bool& (*)(Options&)>) {
-          return field(o) ? "true" : "false";
+          return field(o) != parameter.negated ? "true" : "false";
         } else if constexpr (std::is_same_v<Field, std::string& (*)(Options&)>) {
           return field(o);
         } else {
@@ -424,7 +424,7 @@ void set_parameter_value(const Parameter<Options>& parameter, Options& options,
         } else if constexpr (std::is_same_v<Field, bool& (*)(Options&)>) {
           DICTLEARN_CHECK(text == "true" || text == "false", "{}--{}: '{}' is not true or false",
                           prefix, parameter.flag, text);
-          field(options) = text == "true";
+          field(options) = (text == "true") != parameter.negated;
         } else {
           using Value = std::remove_reference_t<decltype(field(options))>;
           size_t used = 0;
@@ -612,6 +612,25 @@ std::string markdown_table(const std::vector<Parameter<Options>>& table, const O
 
 }  // namespace
 
+std::string learning_options_markdown() {
+  std::string text =
+      "\n## Classical learners: `--method online|alternating|mod|ksvd`\n\n"
+      "`dictlearn::LearningOptions` in the library (include/dictlearn/learning.hpp).\n"
+      "`fit`'s `--method` defaults to `gradient`, the gradient learner of the tables above\n"
+      "(no `LearningOptions` value: the library's `LearningOptions{}` is `online`). With a\n"
+      "classical method `fit` reads these rows, the coding options below for its coding\n"
+      "step (`--coder` defaults to `omp` for ksvd and mod, which then need `--n-nonzero`\n"
+      "or `--max-error`, and to `lasso-lars` otherwise), and of the training options above\n"
+      "only `--atoms` (needed unless `--init` gives the atoms), `--epochs` (passes for\n"
+      "online, iterations for the others; default 10), `--batch-size` (online; default\n"
+      "256), `--seed` and `--threads`; any other flag of the gradient learner is refused,\n"
+      "and so is a flag the method or the coder does not read (the brackets list the\n"
+      "methods that read a row). *Resume* here includes the coding options but `--threads`,\n"
+      "`--batch-size` and `--seed`.\n\n";
+  text += markdown_table(learning_parameters(), LearningOptions{});
+  return text;
+}
+
 FitJob cli_fit_job() {
   FitJob job;
   job.preset = "auto";
@@ -621,8 +640,9 @@ FitJob cli_fit_job() {
 std::string options_markdown() {
   std::string text =
       "# Options of `dictlearn fit` and `dictlearn encode`\n\n"
-      "<!-- Generated from the parameter tables in src/core/parameters.cpp and\n"
-      "     src/core/coding_parameters.cpp by dictlearn_docgen;\n"
+      "<!-- Generated from the parameter tables in src/core/parameters.cpp,\n"
+      "     src/core/learning_parameters.cpp and src/core/coding_parameters.cpp by\n"
+      "     dictlearn_docgen;\n"
       "     regenerate with `cmake --build BUILD --target options_doc` (a test fails when stale). "
       "-->\n\n"
       "Every flag of `dictlearn fit` (and `dictlearn demo`, which takes the training\n"
@@ -652,6 +672,7 @@ std::string options_markdown() {
       "in the model's metadata like any other option (`train.preset` names the preset).\n"
       "`dictlearn::apply_preset` (include/dictlearn/presets.hpp) in the library.\n\n";
   text += presets_markdown();
+  text += learning_options_markdown();
   text += coding_options_markdown();
   return text;
 }
@@ -675,6 +696,7 @@ std::string options_markdown() {
 DICTLEARN_INSTANTIATE(FitOptions)
 DICTLEARN_INSTANTIATE(FitJob)
 DICTLEARN_INSTANTIATE(CodingOptions)
+DICTLEARN_INSTANTIATE(LearningOptions)
 #undef DICTLEARN_INSTANTIATE
 
 }  // namespace dictlearn

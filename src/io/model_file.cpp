@@ -5,6 +5,7 @@
 
 #include "core/check.hpp"
 #include "dictlearn/model.hpp"
+#include "dictlearn/parameters.hpp"
 #include "dictlearn/safetensors.hpp"
 #include "io/safetensors_write.hpp"
 
@@ -15,6 +16,8 @@ constexpr const char* kDictionary = "dictionary";
 constexpr const char* kWeight = "attributor.0.weight";
 constexpr const char* kBias = "attributor.0.bias";
 constexpr const char* kDecoderBias = "decoder_bias";
+/// The metadata `encoder` of a model without one (a classical learner's).
+constexpr const char* kNoEncoder = "none";
 
 double metadata_number(const std::map<std::string, std::string>& metadata, const std::string& key,
                        double fallback, const std::string& path) {
@@ -53,9 +56,14 @@ void save_model(const std::string& path, const Model<T>& model) {
   const uint64_t kd = static_cast<uint64_t>(atoms * dim);
   std::map<std::string, detail::TensorSource> tensors;
   tensors[kDictionary] = {dtype, {atoms, dim}, kd, model.dictionary.data(), nullptr};
-  tensors[kWeight] = {dtype, {atoms, dim}, kd, model.encoder_weight.data(), nullptr};
-  tensors[kBias] = {
-      dtype, {atoms}, static_cast<uint64_t>(atoms), model.encoder_bias.data(), nullptr};
+  if (model.has_encoder()) {
+    tensors[kWeight] = {dtype, {atoms, dim}, kd, model.encoder_weight.data(), nullptr};
+    tensors[kBias] = {
+        dtype, {atoms}, static_cast<uint64_t>(atoms), model.encoder_bias.data(), nullptr};
+  } else {
+    // Its codes come from the coder it records: a file that names none could not be used.
+    recorded_coding(model.metadata, path);
+  }
   if (model.decoder_bias.size() > 0) {
     tensors[kDecoderBias] = {
         dtype, {dim}, static_cast<uint64_t>(dim), model.decoder_bias.data(), nullptr};
@@ -66,10 +74,15 @@ void save_model(const std::string& path, const Model<T>& model) {
   std::map<std::string, std::string> metadata = model.metadata;
   metadata["format"] = "dictlearn.model"s;
   metadata["format_version"] = "1"s;
-  metadata["encoder"] = encoder_name(model.encoder.kind);
-  metadata["temperature"] = fmt::format("{}", model.encoder.temperature);
-  metadata["k"] = std::to_string(model.encoder.k);
-  metadata["threshold"] = fmt::format("{}", model.encoder.threshold);
+  if (model.has_encoder()) {
+    metadata["encoder"] = encoder_name(model.encoder.kind);
+    metadata["temperature"] = fmt::format("{}", model.encoder.temperature);
+    metadata["k"] = std::to_string(model.encoder.k);
+    metadata["threshold"] = fmt::format("{}", model.encoder.threshold);
+  } else {
+    metadata["encoder"] = kNoEncoder;
+    for (const char* key : {"temperature", "k", "threshold"}) metadata.erase(key);
+  }
   metadata["n_atoms"] = std::to_string(atoms);
   metadata["dim"] = std::to_string(dim);
   metadata["dtype"] = sizeof(T) == 4 ? "float32"s : "float64"s;
@@ -80,13 +93,38 @@ template <typename T>
 Model<T> load_model(const std::string& path) {
   const TensorFile file = read_safetensors(path);
   const Tensor& dictionary = find_tensor(file, kDictionary, path, 2);
-  const Tensor& weight = find_tensor(file, kWeight, path, 2);
-  const Tensor& bias = find_tensor(file, kBias, path, 1);
+  auto encoder = file.metadata.find("encoder");
+  const bool coded = encoder != file.metadata.end() && encoder->second == kNoEncoder;
+  if (coded) {
+    for (const char* name : {kWeight, kBias}) {
+      DICTLEARN_CHECK(file.tensors.count(name) == 0,
+                      "{}: metadata 'encoder' is {} (a model without an encoder) but the file "
+                      "holds tensor '{}'",
+                      path, kNoEncoder, name);
+    }
+    recorded_coding(file.metadata, path);
+  }
   Model<T> model;
   model.dictionary.resize(dictionary.shape[0], dictionary.shape[1]);
   for (Eigen::Index i = 0; i < model.dictionary.size(); ++i) {
     model.dictionary.data()[i] = static_cast<T>(dictionary.values[i]);
   }
+  auto read_decoder_bias = [&] {
+    if (file.tensors.count(kDecoderBias) == 0) return;
+    const Tensor& tensor = find_tensor(file, kDecoderBias, path, 1);
+    model.decoder_bias.resize(tensor.shape[0]);
+    for (Eigen::Index i = 0; i < model.decoder_bias.size(); ++i) {
+      model.decoder_bias[i] = static_cast<T>(tensor.values[i]);
+    }
+  };
+  model.metadata = file.metadata;
+  if (coded) {
+    read_decoder_bias();
+    validate_model(model, path);
+    return model;
+  }
+  const Tensor& weight = find_tensor(file, kWeight, path, 2);
+  const Tensor& bias = find_tensor(file, kBias, path, 1);
   model.encoder_weight.resize(weight.shape[0], weight.shape[1]);
   for (Eigen::Index i = 0; i < model.encoder_weight.size(); ++i) {
     model.encoder_weight.data()[i] = static_cast<T>(weight.values[i]);
@@ -95,17 +133,8 @@ Model<T> load_model(const std::string& path) {
   for (Eigen::Index i = 0; i < model.encoder_bias.size(); ++i) {
     model.encoder_bias[i] = static_cast<T>(bias.values[i]);
   }
-  auto decoder_bias = file.tensors.find(kDecoderBias);
-  if (decoder_bias != file.tensors.end()) {
-    const Tensor& tensor = find_tensor(file, kDecoderBias, path, 1);
-    model.decoder_bias.resize(tensor.shape[0]);
-    for (Eigen::Index i = 0; i < model.decoder_bias.size(); ++i) {
-      model.decoder_bias[i] = static_cast<T>(tensor.values[i]);
-    }
-  }
-  model.metadata = file.metadata;
+  read_decoder_bias();
   // A state_dict saved from the seed's PyTorch module carries no metadata: softmax.
-  auto encoder = file.metadata.find("encoder");
   if (encoder != file.metadata.end()) {
     model.encoder.kind = parse_encoder(encoder->second, path + ": metadata 'encoder'");
   }

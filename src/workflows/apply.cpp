@@ -33,6 +33,9 @@
 namespace dictlearn {
 namespace {
 
+/// Rows coded at a time for plot's usage of a model without an encoder.
+constexpr int64_t kCodingRows = 4096;
+
 /// Where fit records --patch-shape (its row in fit_job_parameters()).
 constexpr const char* kPatchShapeKey = "train.patch-shape";
 
@@ -156,6 +159,11 @@ void run_encode(const std::string& model, const std::string& data, const std::st
   refuse_atoms_without_coder(model);
   detail::check_output_paths({{"-o", output, {".npy", ".csv", ".npz"}}},
                              {{"model", model}, {"data", data}});
+  // A classical learner's model codes with the coder it was learned with.
+  if (const auto coding = model_coding(model)) {
+    run_encode(model, data, output, *coding, block_rows);
+    return;
+  }
   const bool sparse = std::filesystem::path(output).extension() == ".npz";
   with_model_and_data(model, data, [&]<typename T>(const Model<T>& m, const Matrix<T>& X) {
     const int64_t block = rows_per_block(m.n_atoms(), m.dim(), sizeof(T), block_rows);
@@ -175,6 +183,10 @@ void run_reconstruct(const std::string& model, const std::string& data, const st
                      int64_t block_rows) {
   detail::check_output_paths({{"-o", output, {".npy", ".csv"}}},
                              {{"model", model}, {"data", data}});
+  if (const auto coding = model_coding(model)) {
+    run_reconstruct(model, data, output, *coding, block_rows);
+    return;
+  }
   with_model_and_data(model, data, [&]<typename T>(const Model<T>& m, const Matrix<T>& X) {
     const int64_t block = rows_per_block(m.n_atoms(), m.dim(), sizeof(T), block_rows);
     RowWriter<T> writer(output, RowFormat::dense, X.rows(), m.dim());
@@ -196,6 +208,7 @@ void run_reconstruct(const std::string& model, const std::string& data, const st
 
 EvalSummary run_eval(const std::string& model, const std::string& data, int64_t block_rows) {
   refuse_atoms_without_coder(model);
+  if (const auto coding = model_coding(model)) return run_eval(model, data, *coding, block_rows);
   EvalSummary summary;
   with_model_and_data(model, data, [&]<typename T>(const Model<T>& m, const Matrix<T>& X) {
     const int64_t block = rows_per_block(m.n_atoms(), m.dim(), sizeof(T), block_rows);
@@ -265,8 +278,27 @@ PlotResult run_plot(const std::string& data_path, const std::string& model_path,
                                 fmt::format("{}: {}", model_path, kPatchShapeKey));
     }
     input.patch_shape = shape;
-    input.usage = evaluate(*model, data).usage;
-    input.title = fmt::format("{}, {} atoms", encoder_name(model->encoder.kind), model->n_atoms());
+    if (model->has_encoder()) {
+      input.usage = evaluate(*model, data).usage;
+      input.title =
+          fmt::format("{}, {} atoms", encoder_name(model->encoder.kind), model->n_atoms());
+    } else {
+      // A classical learner's model: the usage of the codes of its recorded coder.
+      const CodingOptions coding = recorded_coding(model->metadata, model_path);
+      MetricsAccumulator<double> sums(*model, data);
+      for (int64_t begin = 0; begin < data.rows(); begin += kCodingRows) {
+        const auto rows = data.middleRows(begin, std::min(kCodingRows, data.rows() - begin));
+        const Matrix<double> codes = sparse_encode(*model, rows, coding);
+        Matrix<double> out = codes * model->dictionary;
+        if (model->has_decoder_bias()) out.rowwise() += model->decoder_bias.transpose();
+        sums.add(rows, codes, out);
+      }
+      input.usage = sums.result().usage;
+      const auto method = model->metadata.find("train.method");
+      input.title = fmt::format("{}{} coder, {} atoms",
+                                method == model->metadata.end() ? "" : method->second + ", ",
+                                coder_flag_name(coding.method), model->n_atoms());
+    }
   }
   return render_figures(input, folder);
 }

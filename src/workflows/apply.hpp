@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "dictlearn/types.hpp"
@@ -36,6 +37,13 @@ void run_encode(const std::string& dictionary, const std::string& data, const st
                 const CodingOptions& coding, int64_t block_rows);
 EvalSummary run_eval(const std::string& dictionary, const std::string& data,
                      const CodingOptions& coding, int64_t block_rows);
+/// reconstruct with a coder: the codes of sparse_encode, times the atoms
+/// (plus the decoder bias), a block of rows at a time (src/workflows/coding.cpp).
+void run_reconstruct(const std::string& dictionary, const std::string& data,
+                     const std::string& output, const CodingOptions& coding, int64_t block_rows);
+/// The coder a model file without an encoder records (recorded_coding), or
+/// nothing for a model with one (src/workflows/coding.cpp).
+std::optional<CodingOptions> model_coding(const std::string& model);
 
 /// "float32" or "float64": the dtype of a block, as the errors of encode,
 /// reconstruct and eval name it.

@@ -21,6 +21,7 @@
 #include "dictlearn/metrics.hpp"
 #include "dictlearn/model.hpp"
 #include "dictlearn/parameters.hpp"
+#include "dictlearn/safetensors.hpp"
 #include "dictlearn/workflows.hpp"
 #include "io/row_writer.hpp"
 #include "workflows/apply.hpp"
@@ -144,6 +145,38 @@ void run_encode(const std::string& dictionary, const std::string& data, const st
         }
         writer.commit();
       });
+}
+
+void run_reconstruct(const std::string& dictionary, const std::string& data,
+                     const std::string& output, const CodingOptions& coding, int64_t block_rows) {
+  validate(coding);
+  detail::check_output_paths(
+      {{"-o", output, {".npy", ".csv"}}},
+      {{is_atoms_file(dictionary) ? "dictionary" : "model", dictionary}, {"data", data}});
+  with_dictionary_and_data(
+      dictionary, data, coding, [&]<typename T>(const Dictionary<T>& D, const Matrix<T>& X) {
+        const int64_t block = block_rows_for(D.n_atoms(), D.dim(), sizeof(T), block_rows);
+        RowWriter<T> writer(output, RowFormat::dense, X.rows(), D.dim());
+        for (int64_t begin = 0; begin < X.rows(); begin += block) {
+          const auto rows = X.middleRows(begin, std::min(block, X.rows() - begin));
+          const Matrix<T> codes = sparse_encode(D, rows, coding);
+          check_finite_block(codes, begin, "codes", "atom", coding, dictionary, data);
+          Matrix<T> out(rows.rows(), rows.cols());
+          out.noalias() = codes * D.dictionary;
+          if (D.has_decoder_bias()) out.rowwise() += D.decoder_bias.transpose();
+          check_finite_block(out, begin, "reconstructions", "column", coding, dictionary, data);
+          writer.append(out);
+        }
+        writer.commit();
+      });
+}
+
+std::optional<CodingOptions> model_coding(const std::string& model) {
+  if (is_atoms_file(model)) return std::nullopt;
+  const TensorFile file = read_safetensors(model);
+  const auto encoder = file.metadata.find("encoder");
+  if (encoder == file.metadata.end() || encoder->second != "none") return std::nullopt;
+  return recorded_coding(file.metadata, model);
 }
 
 EvalSummary run_eval(const std::string& dictionary, const std::string& data,

@@ -167,6 +167,14 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
     // load_checkpoint compares them with the checkpoint's before training.
   } else if (!job.init.empty()) {
     initial = load_model<T>(job.init);
+    if (!initial.has_encoder()) {
+      const auto method = initial.metadata.find("train.method");
+      DICTLEARN_FAIL(
+          "--init: {} has no encoder (learned by --method {}); the gradient learner needs one: "
+          "continue with --method {} or start anew",
+          job.init, method == initial.metadata.end() ? "?" : method->second,
+          method == initial.metadata.end() ? "online" : method->second);
+    }
     check_data_matches(initial, X, job.data);
     // The patch geometry describes the atoms, which this run keeps training.
     if (const auto shape = initial.metadata.find("train.patch-shape");

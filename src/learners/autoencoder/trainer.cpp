@@ -131,6 +131,9 @@ Trainer<T>::Trainer(Model<T> model, FitOptions options)
   s.reducer = &local_reducer();
   validate(s.options);
   validate_model(s.model, "initial model");
+  DICTLEARN_CHECK(s.model.has_encoder(),
+                  "initial model: has no encoder (a classical learner's); the gradient learner "
+                  "trains the encoder with the atoms and needs one to start from");
   zero_like(s.gradients, s.model);
   zero_like(s.first_moment, s.model);
   zero_like(s.second_moment, s.model);
