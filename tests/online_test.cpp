@@ -226,6 +226,14 @@ TEST(OnlineTest, MaxStepsStopsWithinAnEpoch) {
   EXPECT_TRUE(learner.stopped_early());
   ASSERT_EQ(epochs.size(), 2u);
   EXPECT_EQ(learner.losses().size(), 2u);
+  // A time budget counts from fit()'s start and is checked before every step
+  // (as SPAMS checks its negative iter): 1 ns is spent before the first one.
+  options.max_steps = 0;
+  options.max_seconds = 1e-9;
+  OnlineDictionaryLearner<double> timed(unit_rows(gaussian<double>(8, 6, 15)), options);
+  timed.fit(X);
+  EXPECT_EQ(timed.steps(), 0);
+  EXPECT_TRUE(timed.stopped_early());
 }
 
 TEST(OnlineTest, ConvergenceTestsStopTheRun) {

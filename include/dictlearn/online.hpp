@@ -21,7 +21,9 @@
 //      increases it. An atom with A_kk <= 1e-6 (unused so far) is, with
 //      resample_unused, replaced by a random signal of the batch plus N(0,
 //      (0.01·std)²) noise per value (std of that signal, 1 when 0) before its
-//      projection, scikit-learn's rule (SPAMS leaves it).
+//      projection, scikit-learn's rule; under SPAMS's schedule only once
+//      t·b >= 10,000 (before that A_kk is mostly t0's start, whose first β is
+//      1 − b: SPAMS too cleans only after that).
 //
 // Cost per step (b signals, K atoms, dim values, s nonzero codes per signal):
 // G = D Dᵀ (2·K²·dim flops) and X Dᵀ (2·b·K·dim) as products over fixed

@@ -152,61 +152,13 @@ struct OnlineState {
 
 namespace {
 
-const char* method_name(LearningMethod method) {
-  switch (method) {
-    case LearningMethod::online:
-      return "online";
-    case LearningMethod::alternating:
-      return "alternating";
-    case LearningMethod::mod:
-      return "mod";
-    case LearningMethod::ksvd:
-      return "ksvd";
-  }
-  return "?";
-}
-
-std::string flag_name(std::string name) {
-  std::replace(name.begin(), name.end(), '_', '-');
-  return name;
-}
-
-std::string yes_no(bool value) { return value ? "true" : "false"; }
-
-/// The settings a resumed run must share: the method, the coder and the
-/// settings it reads, and what shapes the statistics (until
-/// learning_settings() of the parameter table takes over).
-Settings online_settings(const LearningOptions& options) {
-  const CodingOptions& coding = options.coding;
-  Settings settings{{"method", method_name(options.method)},
-                    {"coder", flag_name(coder_name(coding.method))}};
-  for (const char* member : coder_traits(coding.method).parameters) {
-    const std::string name = member;
-    if (name == "alpha") settings.emplace_back("alpha", fmt::format("{}", coding.alpha));
-    if (name == "positive") settings.emplace_back("positive", yes_no(coding.positive));
-    if (name == "n_nonzero")
-      settings.emplace_back("n-nonzero", fmt::format("{}", coding.n_nonzero));
-    if (name == "max_error")
-      settings.emplace_back("max-error", fmt::format("{}", coding.max_error));
-    if (name == "l2") settings.emplace_back("l2", fmt::format("{}", coding.l2));
-    if (name == "max_iter") settings.emplace_back("max-iter", fmt::format("{}", coding.max_iter));
-    if (name == "tol") settings.emplace_back("coder-tol", fmt::format("{}", coding.tol));
-  }
-  settings.emplace_back("batch-size", fmt::format("{}", options.batch_size));
-  settings.emplace_back("forgetting",
-                        options.forgetting == Forgetting::spams ? "spams" : "sklearn");
-  settings.emplace_back("shuffle", yes_no(options.shuffle));
-  settings.emplace_back("positive-dict", yes_no(options.positive_dict));
-  settings.emplace_back("unit-norm", yes_no(options.unit_norm));
-  settings.emplace_back("resample-unused", yes_no(options.resample_unused));
-  settings.emplace_back("seed", fmt::format("{}", options.seed));
-  return settings;
-}
-
 void check_options(const LearningOptions& options) {
   DICTLEARN_CHECK(options.method == LearningMethod::online,
                   "--method: OnlineDictionaryLearner learns by the online method, not {}",
-                  method_name(options.method));
+                  learning_method_name(options.method));
+  // The table's checks (ranges, settings the online method or the coder
+  // would not read), then what this learner relies on.
+  validate(options);
   DICTLEARN_CHECK(options.batch_size >= 1, "--batch-size: must be >= 1, got {}",
                   options.batch_size);
   DICTLEARN_CHECK(options.epochs >= 0, "--epochs: must be >= 0, got {}", options.epochs);
@@ -421,7 +373,7 @@ bool OnlineDictionaryLearner<T>::finished() const {
 
 template <typename T>
 Settings OnlineDictionaryLearner<T>::settings() const {
-  return detail::online_settings(state_->options);
+  return learning_settings(state_->options);
 }
 
 template <typename T>

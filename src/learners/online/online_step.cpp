@@ -156,8 +156,11 @@ void BatchCoder<T>::code(const Dictionary<T>& dictionary, const T* X, int64_t ro
     parallel_gemm<T>(false, true, rows, K, d, X, d, D, d, T(0), alpha0_.data(), K, threads,
                      kProductBlock);
   }
-  const double work =
-      static_cast<double>(rows) * static_cast<double>(K) * (2.0 * static_cast<double>(d) + 64.0);
+  // The per-signal work alone (X Dᵀ is done): a path's steps cost O(K) each
+  // and grow with the support, up to min(K, d) atoms (the L0 coders: L).
+  const double support = static_cast<double>(limit_ > 0 ? limit_ : std::min(K, d));
+  const double per_atom = options_.method == CoderKind::threshold ? 2.0 : 16.0 + 8.0 * support;
+  const double work = static_cast<double>(rows) * static_cast<double>(K) * per_atom;
   const int used =
       static_cast<int>(std::min<int64_t>(rows, threads_for(resolve_threads(threads), work)));
   if (static_cast<int>(workspaces_.size()) < std::max(used, 1))
