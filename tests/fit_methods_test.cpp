@@ -221,6 +221,28 @@ TEST_F(FitMethods, BadInputsAreOneLineNamingTheFlagWithNothingLeftBehind) {
       {"values of magnitude", "--method online learns on the data as it is"}, out);
 }
 
+TEST_F(FitMethods, NegatedFlagsDtypeAndPatchShapeReachTheRunAndItsRecord) {
+  const std::string common = " --method online --atoms 10 --alpha 0.1 --epochs 2 -q";
+  ASSERT_EQ(fit("-o " + (dir / "a.safetensors") + common).code, 0);
+  const auto result = fit("-o " + (dir / "b.safetensors") + common +
+                          " --no-shuffle --no-resample-unused --dtype float64 --patch-shape 2x4");
+  ASSERT_EQ(result.code, 0) << result.err;
+  const TensorFile a = read_safetensors(dir / "a.safetensors");
+  const TensorFile b = read_safetensors(dir / "b.safetensors");
+  EXPECT_EQ(a.metadata.count("train.no-shuffle"), 0u);
+  EXPECT_EQ(b.metadata.at("train.no-shuffle"), "true");
+  EXPECT_EQ(b.metadata.at("train.no-resample-unused"), "true");
+  EXPECT_EQ(b.metadata.at("train.dtype"), "float64");
+  EXPECT_EQ(b.metadata.at("train.patch-shape"), "2x4");
+  EXPECT_EQ(b.tensors.at("dictionary").dtype, DType::float64);
+  // Batches in file order learn other atoms than shuffled ones.
+  EXPECT_NE(a.tensors.at("dictionary").values, b.tensors.at("dictionary").values);
+  // The same run twice writes the same file.
+  ASSERT_EQ(fit("-o " + (dir / "c.safetensors") + common + " --no-shuffle --seed 5").code, 0);
+  ASSERT_EQ(fit("-o " + (dir / "d.safetensors") + common + " --no-shuffle --seed 5").code, 0);
+  EXPECT_EQ(file_bytes(dir / "c.safetensors"), file_bytes(dir / "d.safetensors"));
+}
+
 TEST_F(FitMethods, GradientIsTheDefaultMethodAndUnchanged) {
   ASSERT_EQ(fit("-o " + (dir / "a.safetensors") + " --atoms 3 --epochs 3 -q").code, 0);
   ASSERT_EQ(
