@@ -33,6 +33,7 @@ struct FitArgs {
   dl::FitJob job;
   std::map<std::string, std::string> choices;  // flag -> text, for choice rows
   CLI::App* command = nullptr;
+  dl::LearningOptions learning;  // fit's --method and the classical learners' flags
 };
 
 std::string flag_names(const std::string& flag, const std::string& short_flag) {
@@ -59,6 +60,11 @@ void add_parameters(CLI::App* app, const std::vector<dl::Parameter<Options>>& ta
                         std::is_same_v<Field, uint64_t& (*)(Options&)>) {
             return app->add_option(names, choices[row.flag], row.help);
           } else if constexpr (std::is_same_v<Field, bool& (*)(Options&)>) {
+            // A negated bool's flag (--no-shuffle) sets its member false.
+            if (row.negated) {
+              return app->add_flag_callback(
+                  names, [field, &options] { field(options) = false; }, row.help);
+            }
             return app->add_flag(names, field(options), row.help);
           } else {
             return app->add_option(names, field(options), row.help);
@@ -68,6 +74,7 @@ void add_parameters(CLI::App* app, const std::vector<dl::Parameter<Options>>& ta
     if (!value.empty() && !std::holds_alternative<bool& (*)(Options&)>(row.field)) {
       option->default_str(value);
     }
+
     if (std::holds_alternative<uint64_t& (*)(Options&)>(row.field)) option->type_name("UINT");
     if (row.required) option->required();
   }
@@ -77,9 +84,12 @@ void add_parameters(CLI::App* app, const std::vector<dl::Parameter<Options>>& ta
 /// flag: exit 1) and adds the flags given to `given`.
 template <typename Options>
 void resolve(CLI::App* command, const std::vector<dl::Parameter<Options>>& table, Options& options,
-             std::map<std::string, std::string>& choices, std::set<std::string>& given) {
+             std::map<std::string, std::string>& choices, std::set<std::string>& given,
+             const std::set<std::string>& skip = {}) {
   for (const auto& row : table) {
-    if (row.positional || command->get_option_no_throw("--" + row.flag) == nullptr) continue;
+    if (row.positional || skip.count(row.flag) > 0 ||
+        command->get_option_no_throw("--" + row.flag) == nullptr)
+      continue;
     if (command->count("--" + row.flag) == 0) continue;
     given.insert(row.flag);
     if (std::holds_alternative<dl::ChoiceField<Options>>(row.field) ||
@@ -161,6 +171,31 @@ void add_fit_flags(CLI::App* app, FitArgs& args) {
   args.command = app;
   add_parameters(app, dl::fit_parameters(), args.job.options, args.choices);
   add_parameters(app, dl::fit_job_parameters(), args.job, args.choices, {"quiet"});
+}
+
+/// fit's summary line for a classical learner: its objective (the coder's),
+/// first -> last epoch, the last epoch's MSE, FVU and L0.
+void print_fit_classical(const dl::FitSummary& trained) {
+  const bool online = trained.method == "online";
+  std::string measures;
+  if (trained.epochs > 0 && trained.first_epoch > 0) {
+    const std::string from =
+        trained.first_epoch == 1
+            ? ""
+            : fmt::format(" at {} {}", online ? "epoch" : "iteration", trained.first_epoch);
+    // One epoch in this run: its objective, not a start and an end.
+    const std::string objective =
+        trained.first_epoch == trained.epochs
+            ? fmt::format("{:.6g}", trained.last_loss)
+            : fmt::format("{:.6g}{} -> {:.6g}", trained.first_objective, from, trained.last_loss);
+    measures = fmt::format("; objective {}, MSE {:.6g}, FVU {:.4g}, L0 {:.4g}", objective,
+                           trained.last_mse, trained.last_fvu, trained.last_l0);
+  }
+  fmt::print("trained {} atoms by {} ({} coder) on {} x {} for {} {}{}{}; wrote {}\n",
+             trained.n_atoms, trained.method, trained.coder, trained.samples, trained.dim,
+             trained.epochs, online ? "epochs" : "iterations",
+             trained.stopped_early ? " (stopped early)" : "", measures,
+             dl::printable_text(trained.output));
 }
 
 /// fit's summary line: this run's reconstruction MSE, first -> last epoch, the
@@ -317,10 +352,30 @@ void define_commands(CLI::App& app, Commands& c) {
   add_parameters(c.fit, dl::fit_job_parameters(), fit.job, fit.choices,
                  {"data", "output", "preset"});
   add_fit_flags(c.fit, fit);
-  c.fit->footer("\n" + dl::presets_help());
   add_parameters(c.fit, dl::fit_job_parameters(), fit.job, fit.choices,
                  {"init", "log", "checkpoint", "checkpoint-every", "resume", "dtype",
                   "snapshot-every", "patch-shape"});
+  // The classical learners' flags and their coding step's, in groups of their own.
+  add_parameters(c.fit, dl::learning_parameters(), fit.learning, fit.choices);
+  std::set<std::string> coding_flags;
+  for (const auto& row : dl::coding_parameters()) {
+    if (row.flag != "threads") coding_flags.insert(row.flag);  // --threads is fit's own
+  }
+  add_parameters(c.fit, dl::coding_parameters(), fit.learning.coding, fit.choices, coding_flags);
+  for (const auto& row : dl::learning_parameters())
+    c.fit->get_option("--" + row.flag)->group("Classical learners (--method)");
+  for (const auto& flag : coding_flags) {
+    c.fit->get_option("--" + flag)
+        ->group(
+            "Coding step of the classical learners (--method; default coder: omp for ksvd "
+            "and mod, else lasso-lars)");
+  }
+  c.fit->get_option("--coder")->description(
+      "the coder of the coding step, recorded in the model for encode (the list is below)");
+  c.fit->footer("\n" + dl::presets_help() + "\n" + dl::coders_help());
+  fit.choices["method"] = "gradient";
+  c.fit->get_option("--method")->default_str("gradient");
+  for (const char* flag : {"--coder", "--n-nonzero"}) c.fit->get_option(flag)->default_str("");
 
   c.encode = app.add_subcommand("encode", "write the codes of DATA under MODEL");
   c.reconstruct = app.add_subcommand("reconstruct", "write the reconstructions of DATA");
@@ -405,11 +460,19 @@ void run_command(Commands& c) {
     c.toy_options.seed = parse_seed(c.toy_seed);
     dl::write_matrix(c.toy_output, dl::make_toy_data<float>(c.toy_options));
   } else if (c.fit->parsed()) {
-    resolve(c.fit_args);
-    note_threads_cap(c.fit_args);
+    FitArgs& args = c.fit_args;
+    resolve(args);
+    // --method is resolved by set_fit_method (gradient is no LearningOptions value).
+    resolve(args.command, dl::learning_parameters(), args.learning, args.choices, args.job.given,
+            {"method"});
+    resolve(args.command, dl::coding_parameters(), args.learning.coding, args.choices,
+            args.job.given);
+    if (args.command->count("--method") > 0) args.job.given.insert("method");
+    dl::set_fit_method(args.job, args.choices["method"], args.learning);
+    note_threads_cap(args);
     Reporter reporter;
-    const dl::FitSummary trained = dl::run_fit(c.fit_args.job, reporter.callbacks());
-    if (!c.fit_args.job.quiet) print_fit(trained);
+    const dl::FitSummary trained = dl::run_fit(args.job, reporter.callbacks());
+    if (!args.job.quiet) trained.method.empty() ? print_fit(trained) : print_fit_classical(trained);
   } else if (c.encode->parsed()) {
     const bool coder = resolve_coding(c, c.encode);
     print_reading(c.data_path, dl::data_file_info(c.data_path));

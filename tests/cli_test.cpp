@@ -217,6 +217,20 @@ TEST_F(CliTest, FitHelpListsExactlyTheRowsOfTheParameterTablesWithTheirDefaults)
     rows[p.flag] =
         p.required || parameter_type(p) == std::string("bool") ? "" : parameter_value(p, job);
   }
+  // The classical learners' rows (--method's default is gradient) and their
+  // coding step's (--coder's and --n-nonzero's defaults depend on the method).
+  const LearningOptions learning;
+  for (const auto& p : learning_parameters()) {
+    rows[p.flag] = parameter_type(p) == std::string("bool") ? "" : parameter_value(p, learning);
+  }
+  rows["method"] = "gradient";
+  for (const auto& p : coding_parameters()) {
+    if (p.flag == "threads") continue;  // fit's own --threads
+    rows[p.flag] =
+        parameter_type(p) == std::string("bool") || p.flag == "coder" || p.flag == "n-nonzero"
+            ? ""
+            : parameter_value(p, learning.coding);
+  }
   EXPECT_EQ(listed, rows) << help.out;
   // The presets' table follows, one line per row with both values.
   const size_t table = help.out.find("\nPresets (--preset; auto: sae for an encoder other than");

@@ -16,6 +16,10 @@ namespace dictlearn {
 struct RecorderOptions {
   int snapshot_every = 0;  ///< epochs between atom snapshots; 0: about 200 over the run
   int max_atoms = 64;      ///< no atom columns when the model has more atoms than this
+  /// A classical learner's log (--method): the columns epoch, loss (the
+  /// coder's objective), mse, fvu, l0, atoms_replaced, seconds, with no
+  /// dead_fraction or lr, which those learners do not have.
+  bool classical = false;
 };
 
 /// Observer for Trainer::fit that records epoch, loss, seconds and, every
@@ -35,6 +39,7 @@ class LogRecorder {
   int n_atoms_with_columns_;
   int total_epochs_;
   int snapshot_every_;
+  bool classical_;
   TrainingLog log_;
 };
 

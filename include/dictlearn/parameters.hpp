@@ -225,6 +225,15 @@ CoderKind default_coder(LearningMethod method);
 ///  - --n-nonzero below 1 (leave it out for the coder's default).
 void set_fit_method(FitJob& job, const std::string& method, LearningOptions learning);
 
+/// Writes a classical learner's settings as train.<flag> metadata (what
+/// fit and learn_dictionary record in the model): the rows of
+/// learning_parameters() the method reads and of coding_parameters() the
+/// coder reads (record_parameters' rules: false bools left out; --threads
+/// not recorded), and the shared train.atoms, train.epochs, train.seed and,
+/// for online, train.batch-size. recorded_coding() reads the coder back.
+void record_learning_parameters(const LearningOptions& options,
+                                std::map<std::string, std::string>& metadata);
+
 /// The section of docs/OPTIONS.md on the learning table.
 std::string learning_options_markdown();
 

@@ -9,7 +9,9 @@
 // optionally atom<k>_x, atom<k>_y: the atoms' positions after that epoch's
 // update in the figure plane (the data's own coordinates for 2-D data, else
 // its first two principal components), filled on snapshot epochs and left
-// blank on the others.
+// blank on the others. A classical learner's log (fit --method online|...)
+// has epoch, loss (the coder's objective), mse, fvu, l0, atoms_replaced
+// (unused atoms replaced that epoch) and seconds before the atom columns.
 #pragma once
 
 #include <optional>

@@ -96,6 +96,13 @@ struct FitSummary {
   /// double (data_scale beyond about 1e154 or below 1e-154); then 1, the units
   /// of the data divided by data_scale.
   double loss_unit = 1;
+  /// A classical learner's run (--method): its name and its coder's ("" and
+  /// "" for the gradient learner); `epochs` then counts passes (online) or
+  /// iterations, the losses are the coder's objective, last_l0 the last
+  /// epoch's mean nonzero codes per sample.
+  std::string method = {};
+  std::string coder = {};
+  double last_l0 = 0;
 };
 
 /// `dictlearn fit`: validates the job, reads the data (as float32 or float64:

@@ -258,13 +258,16 @@ std::string coding_options_markdown() {
   std::string text =
       "\n## Coding options of `dictlearn encode` and `dictlearn eval`\n\n"
       "`dictlearn::CodingOptions` in the library (include/dictlearn/coders.hpp). Without\n"
-      "`--coder` the codes are the model's own encoder's and the other flags here are\n"
-      "refused; with it, a flag the chosen coder does not read is refused (the brackets\n"
+      "`--coder` the codes are the model's own encoder's, or for a model learned by\n"
+      "`fit --method online|alternating|mod|ksvd` (no encoder) those of the coder it\n"
+      "recorded, and the other flags here are refused; with it, a flag the chosen coder does not "
+      "read is refused (the brackets\n"
       "list the coders that read each), and so is `--n-nonzero` below 1 (leave it out for\n"
       "the default). The library's `CodingOptions{}` has the defaults below, with\n"
       "`threshold` as its method. *In metadata*: `record_parameters(coding_parameters(), ...)`\n"
-      "writes every row but `--threads` as `train.<flag>`, for a model whose codes come from\n"
-      "a coder (the classical learners).\n\n"
+      "writes every row but `--threads` as `train.<flag>`; a model learned by `fit --method`\n"
+      "records the rows its coder reads, which `encode`, `eval`, `reconstruct` and `plot`\n"
+      "read back (`recorded_coding`).\n\n"
       "| flag | type | default | check | Python | what it does |\n"
       "|---|---|---|---|---|---|\n";
   const CodingOptions defaults;

@@ -251,6 +251,29 @@ CoderKind default_coder(LearningMethod method) {
                                                                          : CoderKind::lasso_lars;
 }
 
+void record_learning_parameters(const LearningOptions& options,
+                                std::map<std::string, std::string>& metadata) {
+  std::map<std::string, std::string> recorded;
+  record_parameters(learning_parameters(), options, recorded);
+  record_parameters(coding_parameters(), options.coding, recorded);
+  // Only what the method and the coder read: a K-SVD model records no
+  // forgetting schedule, an OMP coder no alpha.
+  for (const LearningRow& row : learning_rows()) {
+    if (!method_reads(row, options.method)) recorded.erase("train." + row.parameter.flag);
+  }
+  for (const auto& row : coding_parameters()) {
+    const std::vector<CoderKind> readers = coders_reading(row);
+    if (std::find(readers.begin(), readers.end(), options.coding.method) == readers.end())
+      recorded.erase("train." + row.flag);
+  }
+  recorded["train.atoms"] = fmt::format("{}", options.n_atoms);
+  recorded["train.epochs"] = fmt::format("{}", options.epochs);
+  if (options.method == LearningMethod::online)
+    recorded["train.batch-size"] = fmt::format("{}", options.batch_size);
+  recorded["train.seed"] = fmt::format("{}", options.seed);
+  for (auto& [key, value] : recorded) metadata[key] = std::move(value);
+}
+
 void set_fit_method(FitJob& job, const std::string& method, LearningOptions learning) {
   const std::set<std::string>& given = job.given;
   const Parameter<LearningOptions>& method_row = learning_parameters().front();

@@ -625,8 +625,9 @@ std::string learning_options_markdown() {
       "online, iterations for the others; default 10), `--batch-size` (online; default\n"
       "256), `--seed` and `--threads`; any other flag of the gradient learner is refused,\n"
       "and so is a flag the method or the coder does not read (the brackets list the\n"
-      "methods that read a row). *Resume* here includes the coding options but `--threads`,\n"
-      "`--batch-size` and `--seed`.\n\n";
+      "methods that read a row). The model records the rows the method reads; *resume*\n"
+      "(`learning_settings`) compares the rows marked here, the coding options but\n"
+      "`--threads`, and `--batch-size` and `--seed`.\n\n";
   text += markdown_table(learning_parameters(), LearningOptions{});
   return text;
 }

@@ -15,8 +15,12 @@ LogRecorder<T>::LogRecorder(Projection projection, int n_atoms, int total_epochs
       n_atoms_with_columns_(n_atoms <= options.max_atoms ? n_atoms : 0),
       total_epochs_(total_epochs),
       snapshot_every_(options.snapshot_every > 0 ? options.snapshot_every
-                                                 : std::max(1, total_epochs / 200)) {
-  log_.columns = {"epoch", "loss", "mse", "fvu", "l0", "dead_fraction", "lr", "seconds"};
+                                                 : std::max(1, total_epochs / 200)),
+      classical_(options.classical) {
+  log_.columns = classical_ ? std::vector<std::string>{"epoch", "loss",           "mse",    "fvu",
+                                                       "l0",    "atoms_replaced", "seconds"}
+                            : std::vector<std::string>{"epoch", "loss",          "mse", "fvu",
+                                                       "l0",    "dead_fraction", "lr",  "seconds"};
   for (int k = 0; k < n_atoms_with_columns_; ++k) {
     log_.columns.push_back(fmt::format("atom{}_x", k));
     log_.columns.push_back(fmt::format("atom{}_y", k));
@@ -27,16 +31,24 @@ LogRecorder<T>::LogRecorder(Projection projection, int n_atoms, int total_epochs
 template <typename T>
 void LogRecorder<T>::operator()(const EpochStats& stats, const Model<T>& model) {
   std::vector<double> row(log_.columns.size(), std::numeric_limits<double>::quiet_NaN());
-  const double values[] = {static_cast<double>(stats.epoch),
-                           stats.loss,
-                           stats.mse,
-                           stats.fvu,
-                           stats.l0,
-                           stats.dead_fraction,
-                           stats.lr,
-                           stats.seconds};
-  constexpr int fixed = sizeof(values) / sizeof(values[0]);
-  std::copy(values, values + fixed, row.begin());
+  const std::vector<double> values =
+      classical_ ? std::vector<double>{static_cast<double>(stats.epoch),
+                                       stats.loss,
+                                       stats.mse,
+                                       stats.fvu,
+                                       stats.l0,
+                                       static_cast<double>(stats.atoms_replaced),
+                                       stats.seconds}
+                 : std::vector<double>{static_cast<double>(stats.epoch),
+                                       stats.loss,
+                                       stats.mse,
+                                       stats.fvu,
+                                       stats.l0,
+                                       stats.dead_fraction,
+                                       stats.lr,
+                                       stats.seconds};
+  const int fixed = static_cast<int>(values.size());
+  std::copy(values.begin(), values.end(), row.begin());
   const bool snapshot =
       stats.epoch == 1 || stats.epoch % snapshot_every_ == 0 || stats.epoch == total_epochs_;
   if (snapshot && n_atoms_with_columns_ > 0) {

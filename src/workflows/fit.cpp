@@ -25,10 +25,11 @@
 namespace dictlearn {
 namespace {
 
-/// Data whose typical magnitude is this far from 1 is trained on divided by
-/// its root mean square: squares of 1e30 overflow float, and Adam's steps
-/// (about lr per step) are meaningless next to values of 1e-30.
-constexpr double kExtremeScale = 1e10;
+// Data whose typical magnitude is farther than kExtremeScale (fit_data.hpp)
+// from 1 is trained on divided by its root mean square: squares of 1e30
+// overflow float, and Adam's steps (about lr per step) are meaningless next to
+// values of 1e-30.
+using detail::kExtremeScale;
 
 /// The squares' sum of the plain pass is trusted from here up (to a finite
 /// sum): squares that underflowed, each below 2.3e-308, are then far below its
@@ -314,6 +315,13 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
   return trained;
 }
 
+template <typename T>
+double data_rms(const Matrix<T>& data) {
+  return root_mean_square(data);
+}
+template double data_rms(const Matrix<float>&);
+template double data_rms(const Matrix<double>&);
+
 template Model<float> fit_data(const FitJob&, const Matrix<float>&, const FitCallbacks&, bool,
                                FitSummary&);
 template Model<double> fit_data(const FitJob&, const Matrix<double>&, const FitCallbacks&, bool,
@@ -323,6 +331,7 @@ template Model<double> fit_data(const FitJob&, const Matrix<double>&, const FitC
 
 FitSummary run_fit(const FitJob& job, const FitCallbacks& callbacks) {
   validate(job);
+  if (job.learning) return detail::run_fit_classical(job, callbacks);
   if (!job.patch_shape.empty()) parse_patch_shape(job.patch_shape);  // before any work
   // --checkpoint equal to --resume is how a long run keeps checkpointing.
   detail::check_output_paths({{"-o", job.output, {".safetensors"}},
