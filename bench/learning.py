@@ -22,8 +22,9 @@ D0 (per seed s): rows of X in the order of numpy's default_rng(s).permutation,
 skipping rows of norm < 1e-12 and rows equal to an earlier pick, until there
 are K; each scaled to unit norm. Seeds s, s+1, s+2 (--seed, --seeds).
 
-The sides, each run in its own process (a fresh interpreter or the CLI), so
-that memory (max RSS from wait4) and thread settings are its own:
+The sides, each run in its own process (a fresh interpreter or the CLI,
+started by a small launcher so that wait4's max RSS is the tool's own), with
+thread settings of its own:
 
 - SPAMS: spams.trainDL(X.T Fortran, D=D0.T, iter=STEPS, batchsize=B,
   lambda1=alpha, mode=2, numThreads=2, verbose=False, return_model=True)
@@ -34,7 +35,10 @@ that memory (max RSS from wait4) and thread settings are its own:
   the signals (srandom(0)), whatever the data. OpenBLAS pinned to 1 thread
   (OPENBLAS_NUM_THREADS=1; its OpenMP loop over the signals takes the 2
   threads, as in coding.py, where a threaded BLAS inside that loop ran 25-36x
-  slower); --spams-blas-threads changes it.
+  slower); --spams-blas-threads changes it. Debian's OpenBLAS 0.3.21 does not
+  know every CPU and falls back to SSE3 "Prescott" kernels (reported): an
+  informative row runs SPAMS with OPENBLAS_CORETYPE=SkylakeX (AVX-512) or
+  Haswell (--tuned-coretype; --sklearn-tuned adds such scikit-learn rows).
 - scikit-learn 1.2: MiniBatchDictionaryLearning(n_components=K, alpha=alpha,
   batch_size=B, n_iter=STEPS, tol=0, max_no_improvement=None, dict_init=D0,
   shuffle=False, fit_algorithm=lars|cd, n_jobs=1|2, random_state=s).fit(X)
@@ -82,6 +86,9 @@ import warnings
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import face_patches  # noqa: E402  (issue 9's data, next to this script)
+
 WORKLOADS = {
     "L-a": {"tag": "La", "atoms": 50, "alpha": 1.0, "batch": 200, "steps": 1140, "patch": "7x7"},
     "L-b": {"tag": "Lb", "atoms": 256, "alpha": 0.15, "batch": 256, "steps": 391, "patch": "8x8"},
@@ -103,36 +110,28 @@ DICTLEARN_FLAGS = {
 # -- the data ----------------------------------------------------------------
 
 
-def la_data():
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from face_patches import face_image
-    from sklearn.feature_extraction.image import extract_patches_2d
+def workload_data(name, data_dir):
+    """Writes (once) and returns the path of the workload's X (see the docstring)."""
+    path = os.path.join(data_dir, f"{WORKLOADS[name]['tag']}_X.npy")
+    if os.path.exists(path):
+        return path
+    if name == "L-a":
+        from sklearn.feature_extraction.image import extract_patches_2d
 
-    left = face_image()[::4, ::4][:, :128]
-    X = extract_patches_2d(left, (7, 7)).reshape(-1, 49).astype(np.float64)
-    X -= X.mean(axis=0)
-    X /= X.std(axis=0)
-    return X
-
-
-def lb_data():
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from face_patches import make_data
-
-    return make_data()[0]
+        left = face_patches.face_image()[::4, ::4][:, :128]
+        X = extract_patches_2d(left, (7, 7)).reshape(-1, 49).astype(np.float64)
+        X -= X.mean(axis=0)
+        X /= X.std(axis=0)
+    else:
+        X = face_patches.make_data()[0]
+    save_npy(path, X)
+    return path
 
 
 def save_npy(path, array):
     tmp = path + ".tmp.npy"
     np.save(tmp, array)
     os.replace(tmp, path)
-
-
-def workload_data(name, data_dir):
-    path = os.path.join(data_dir, f"{WORKLOADS[name]['tag']}_X.npy")
-    if not os.path.exists(path):
-        save_npy(path, la_data() if name == "L-a" else lb_data())
-    return path
 
 
 def initial_atoms(X, n_atoms, seed):
@@ -253,22 +252,14 @@ def cli_help(binary, command):
 def dictlearn_fit_flags(binary):
     """The online fit's flags this binary has, or None (with the reason printed)."""
     text = cli_help(binary, "fit")
-    if "--method" not in text:
+    flags = dict(DICTLEARN_FLAGS, in_order=next(
+        (f for f in DICTLEARN_FLAGS["in_order"] if f + " " in text or f + "," in text), None))
+    missing = [str(flags[k]) for k in ("in_order", "init", "max_steps", "forgetting", "coder")
+               if flags[k] is None or flags[k] not in text]
+    if "--method" not in text or missing:
         print(f"dictlearn skipped: `{binary} fit --help` has no --method (no online learner in "
-              "this build)", file=sys.stderr)
-        return None
-    flags = dict(DICTLEARN_FLAGS)
-    in_order = [f for f in DICTLEARN_FLAGS["in_order"] if f in text.split()
-                or f + "," in text or f + " " in text]
-    if not in_order:
-        print(f"dictlearn skipped: `fit --help` has none of {DICTLEARN_FLAGS['in_order']} "
-              "(batches in file order)", file=sys.stderr)
-        return None
-    flags["in_order"] = in_order[0]
-    missing = [flags[k] for k in ("init", "max_steps", "forgetting", "coder")
-               if flags[k] not in text]
-    if missing:
-        print(f"dictlearn skipped: `fit --help` lacks {missing}", file=sys.stderr)
+              "this build)" if "--method" not in text else
+              f"dictlearn skipped: `fit --help` lacks {missing} (DICTLEARN_FLAGS)", file=sys.stderr)
         return None
     return flags
 
@@ -501,26 +492,33 @@ def render(report):
 def notes_for(name, data, spams, sklearn):
     notes, w = [], data["settings"]
     target = {"L-a": 30, "L-b": 15}[name]
+    tuned = next((r for r in data["table"]
+                  if r["tool"] == "SPAMS" and "informative" in r["variant"]), None)
+
+    def versus(r, other, what):
+        sign = "<=" if r["objective"] <= other["objective"] else ">"
+        return (f"{other['time'] / r['time']:.2f}x {what}'s speed (processes: "
+                f"{other['process'] / r['process']:.2f}x), objective {sign} its")
+
     for r in data["table"]:
         if r["tool"] != "dictlearn":
             continue
-        text = f"dictlearn {r['variant']}: "
+        parts = []
         if spams:
-            text += (f"{r['vs_spams']:.2f}x SPAMS's time (target 2x), objective "
-                     f"{'<=' if r['objective'] <= spams['objective'] else '>'} SPAMS's; ")
+            parts.append(versus(r, spams, "SPAMS") + " (target: 2x and <=)")
+        if tuned:
+            parts.append(versus(r, tuned, "tuned SPAMS"))
         if sklearn:
-            text += (f"{r['vs_sklearn']:.1f}x scikit-learn's best ({sklearn['variant']}; target "
-                     f"{target}x), objective "
-                     f"{'<=' if r['objective'] <= sklearn['objective'] else '>'} its")
-        notes.append(text)
+            parts.append(versus(r, sklearn, f"scikit-learn's best ({sklearn['variant']})")
+                         + f" (target: {target}x and <=)")
+        notes.append(f"dictlearn {r['variant']}: " + "; ".join(parts))
     dim, K, B = data["dim"], w["atoms"], w["batch"]
     state = (2 * K * dim + K * K + B * dim + B * K) * 8
     notes.append(f"online learner's state (D, B: K x dim; A: K x K; one batch and its codes): "
                  f"{state / 2**20:.2f} MiB in float64; X itself "
-                 f"{data['rows'] * dim * 8 / 2**20:.1f}"
-                 " MiB (max RSS is the whole process: interpreter, libraries, X and copies)")
-    notes += data.get("checks", [])
-    return notes
+                 f"{data['rows'] * dim * 8 / 2**20:.1f} MiB (max RSS is the whole process: "
+                 "interpreter, libraries, X and copies)")
+    return notes + data.get("checks", [])
 
 
 # -- the run ----------------------------------------------------------------------
@@ -550,7 +548,7 @@ def run(args):
         w = WORKLOADS[name]
         X_path = workload_data(name, data_dir)
         X = np.load(X_path)
-        steps = min(w["steps"], args.max_steps) if args.max_steps else w["steps"]
+        steps = min(w["steps"], args.max_steps or (QUICK_STEPS[name] if args.quick else 10**9))
         D0 = {}
         for seed in seeds:
             D0[seed] = os.path.join(data_dir, f"{w['tag']}_D0_s{seed}.npy")
@@ -643,8 +641,7 @@ def atom_grids(args, runs, sides, inputs):
 
 
 def default_coretype():
-    level = machine()["level"]
-    return {"AVX-512": "SkylakeX", "AVX2": "Haswell"}.get(level)
+    return {"AVX-512": "SkylakeX", "AVX2": "Haswell"}.get(machine()["level"])
 
 
 def split_list(allowed):
@@ -698,14 +695,7 @@ def main():
         args.tuned_coretype = None
     if args.quick:
         args.seeds = 1
-    if args.quick and not args.max_steps:
-        args.max_steps = -1
     os.makedirs(args.work, exist_ok=True)
-    if args.max_steps == -1:
-        # --quick: each workload's own short count.
-        for name in args.workloads:
-            WORKLOADS[name] = dict(WORKLOADS[name], steps=QUICK_STEPS[name])
-        args.max_steps = 0
     run(args)
 
 
