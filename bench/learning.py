@@ -525,18 +525,15 @@ def notes_for(name, data, spams, sklearn):
 
 
 def run(args):
-    have_spams = False
     spams = None
     try:
         import spams  # noqa: F811
-
-        have_spams = True
     except Exception as error:  # an unbuilt module: SPAMS's lines are skipped
         print(f"SPAMS skipped: import spams failed ({error})", file=sys.stderr)
     fit_flags = dictlearn_fit_flags(args.dictlearn) if args.dictlearn else None
     if not args.dictlearn:
         print("dictlearn skipped: no --dictlearn binary given", file=sys.stderr)
-    sides = plan_sides(args, have_spams, fit_flags)
+    sides = plan_sides(args, spams is not None, fit_flags)
     scorer = Scorer(args, spams)
     data_dir = os.path.join(args.work, "data")
     os.makedirs(data_dir, exist_ok=True)
@@ -596,7 +593,7 @@ def run(args):
         data = {"settings": WORKLOADS[name], "steps": steps, "rows": X.shape[0], "dim": X.shape[1],
                 "table": table, "checks": []}
         spams_best, sklearn_best = summarize(table)
-        if scorer.cli and have_spams and spams_best:
+        if scorer.cli and spams is not None and spams_best:
             # The scorer against SPAMS's own lasso on one dictionary.
             D_path = spams_best["runs"][0]["D"]
             a = scorer(D_path, X, X_path, WORKLOADS[name]["alpha"])
@@ -647,9 +644,9 @@ def default_coretype():
 def split_list(allowed):
     def parse(text):
         items = [item for item in text.split(",") if item and item != "none"]
-        for item in items:
-            if allowed is not None and item not in allowed:
-                raise argparse.ArgumentTypeError(f"{item} is not one of {', '.join(allowed)}")
+        wrong = [item for item in items if item not in allowed]
+        if wrong:
+            raise argparse.ArgumentTypeError(f"{wrong[0]} is not one of {', '.join(allowed)}")
         return items
     return parse
 
