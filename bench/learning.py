@@ -60,15 +60,13 @@ ALL signals of 1/2 |x - rD|^2 + alpha |r|_1, r the exact lasso codes of the
 final D, computed the same way for every side: `dictlearn encode D.npy X.npy
 --coder lasso-lars --alpha A` (LARS homotopy, float64) and the sum in numpy;
 without a dictlearn binary, SPAMS's lasso (mode 2), else scikit-learn's
-lasso_lars. When both dictlearn and SPAMS are there, the first seed's SPAMS
-dictionary is also scored by SPAMS's lasso and the difference reported.
+lasso_lars. Checks: one SPAMS dictionary also scored by SPAMS's lasso; the
+first seed's dictlearn --forgetting sklearn atoms against scikit-learn lars's.
 
-Files under --work: data/{La,Lb}_X.npy, data/{La,Lb}_D0_s{seed}.npy, and
-runs/<workload>/<side>/s<seed>/D.npy (every final dictionary, K x dim; SPAMS's
-transposed), with the dictlearn model and log. --out FILE.md writes the
-tables there and FILE.json the raw runs. --atom-grid DIR draws dictlearn's
-first seed's L-a and L-b atoms (`dictlearn plot --patch-shape`) into
-DIR/learning_{La,Lb}_atoms.png.
+Under --work: data/{La,Lb}_X.npy and _D0_s{seed}.npy, runs/<workload>/<side>/
+s<seed>/D.npy (each final dictionary, K x dim). --out FILE.md also writes
+FILE.json (every run). --atom-grid DIR: dictlearn's first seed's atoms by
+`dictlearn plot --patch-shape` as DIR/learning_{La,Lb}_atoms.png.
 """
 
 import argparse
@@ -601,6 +599,13 @@ def run(args):
             data["checks"].append(f"objective of SPAMS's seed-{seeds[0]} dictionary: "
                                   f"{a:.9f} by dictlearn's lasso-lars, {b:.9f} by SPAMS's lasso "
                                   f"(relative difference {abs(a - b) / abs(b):.1e})")
+        # Same start, same batches, same schedule: how far dictlearn's run is from scikit-learn's.
+        pair = [next((r for r in table if r["variant"].startswith(v)), None) for v in
+                ("online, --forgetting sklearn, --coder lasso-lars", "fit_algorithm=lars")]
+        if all(pair):
+            gap = np.abs(np.load(pair[0]["runs"][0]["D"]) - np.load(pair[1]["runs"][0]["D"]))
+            data["checks"].append(f"seed {seeds[0]}: max |D - D| between dictlearn "
+                                  f"--forgetting sklearn and scikit-learn lars: {gap.max():.1e}")
         data["notes"] = notes_for(name, data, spams_best, sklearn_best)
         report["workloads"][name] = data
 
