@@ -33,8 +33,6 @@ const char* method_name(LearningMethod method) {
   return "?";
 }
 
-const char* yes_no(bool value) { return value ? "true" : "false"; }
-
 /// The resampling's generator starts from its own stream of the seed (the
 /// initialization draws from the seed itself).
 constexpr uint64_t kResampleStream = 0x9e3779b97f4a7c15ULL;
@@ -235,26 +233,8 @@ EpochStats BatchDictionaryLearner<T>::end_epoch(const EpochTotals& totals) {
 
 template <typename T>
 Settings BatchDictionaryLearner<T>::settings() const {
-  // Until learning_settings() (learning.hpp) is in: the settings that change
-  // what an iteration computes. Not the epochs, threads, time budget or seed
-  // (the resampling's generator is part of the state).
-  const LearningOptions& o = options_;
-  const CodingOptions& c = o.coding;
-  return {{"method", method_name(o.method)},
-          {"atoms", std::to_string(model_.n_atoms())},
-          {"coder", coder_name(c.method)},
-          {"alpha", fmt::format("{}", c.alpha)},
-          {"n-nonzero", std::to_string(c.n_nonzero)},
-          {"max-error", fmt::format("{}", c.max_error)},
-          {"l2", fmt::format("{}", c.l2)},
-          {"positive", yes_no(c.positive)},
-          {"max-iter", std::to_string(c.max_iter)},
-          {"coder-tol", fmt::format("{}", c.tol)},
-          {"positive-dict", yes_no(o.positive_dict)},
-          {"unit-norm", yes_no(o.unit_norm)},
-          {"resample-unused", yes_no(o.resample_unused)},
-          {"approximate", yes_no(o.approximate)},
-          {"keep-better-codes", yes_no(o.keep_better_codes)}};
+  // The table's resume_must_match rows (learning and coding), as the online learner's.
+  return learning_settings(options_);
 }
 
 template <typename T>
