@@ -226,65 +226,22 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
   const int n_atoms = initial.n_atoms();
   const int total_epochs = options.epochs;
   Trainer<T> trainer(std::move(initial), options);
-  // The checkpoint first: a run it cannot continue is refused before any other work.
-  std::optional<TrainingLog> earlier;  // the log of the epochs before it travels inside it
-  if (!job.resume.empty()) {
-    const TensorFile state = trainer.load_checkpoint(job.resume, X);
-    if (!job.log.empty()) {
-      earlier = log_from_tensors(state, job.resume);
-      DICTLEARN_CHECK(earlier.has_value(),
-                      "--log: {} was written without a log; resume without --log or checkpoint "
-                      "with --log",
-                      job.resume);
-    }
-  }
-  std::optional<LogRecorder<T>> recorder;
-  if (!job.log.empty()) {
-    const RecorderOptions recorder_options{.snapshot_every = job.snapshot_every};
-    // The projection is only needed for the atom columns, which many atoms leave out.
-    recorder.emplace(n_atoms <= recorder_options.max_atoms
-                         ? make_projection(X.template cast<double>())
-                         : Projection{},
-                     n_atoms, total_epochs, recorder_options);
-  }
-  if (recorder && earlier) recorder->restore(*earlier);
-  const int done = static_cast<int>(trainer.losses().size());
-  // --epochs counts the whole run, resumed or not.
-  trainer.set_epochs(std::max(0, total_epochs - done));
-  auto save_checkpoint = [&]() {
-    TensorFile extra;
-    if (recorder) log_to_tensors(recorder->log(), extra);
-    trainer.save_checkpoint(job.checkpoint, X, extra);
-  };
-  // The summary compares like with like: this run's first and last epochs'
-  // MSE (a checkpoint keeps only the objectives of the epochs before it).
-  std::optional<EpochStats> first_stats, last_stats;
-  if (report.batch_progress) {
-    trainer.set_batch_progress(
-        [&](const BatchProgress& at) { report.batch_progress(at, total_epochs); });
-  }
-  trainer.fit(X, [&](const EpochStats& stats, const Model<T>& model) {
-    if (!first_stats) first_stats = stats;
-    last_stats = stats;
-    if (recorder) {
-      EpochStats in_data_units = stats;
-      in_data_units.loss *= loss_unit;
-      in_data_units.mse *= loss_unit;
-      if (rescale) {
-        Model<T> unscaled = model;
-        scale_model(unscaled, scale);
-        (*recorder)(in_data_units, unscaled);
-      } else {
-        (*recorder)(in_data_units, model);
-      }
-    }
-    if (!job.checkpoint.empty() &&
-        (stats.epoch % job.checkpoint_every == 0 || stats.epoch == total_epochs)) {
-      save_checkpoint();
-    }
-    if (report.progress) report.progress(stats, total_epochs);
-  });
-  if (!job.checkpoint.empty() && trainer.stopped_early()) save_checkpoint();
+  const LearnerRun run =
+      run_learner<T>(trainer, job, X, total_epochs, {.snapshot_every = job.snapshot_every}, report,
+                     [&](LogRecorder<T>& recorder, const EpochStats& stats, const Model<T>& model) {
+                       EpochStats in_data_units = stats;
+                       in_data_units.loss *= loss_unit;
+                       in_data_units.mse *= loss_unit;
+                       if (rescale) {
+                         Model<T> unscaled = model;
+                         scale_model(unscaled, scale);
+                         recorder(in_data_units, unscaled);
+                       } else {
+                         recorder(in_data_units, model);
+                       }
+                     });
+  const std::optional<EpochStats>& first_stats = run.first_stats;
+  const std::optional<EpochStats>& last_stats = run.last_stats;
   Model<T> trained = trainer.release_model();
   if (rescale) {
     scale_model(trained, scale);
@@ -292,7 +249,7 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
     trained.metadata["train.data_scale"] = fmt::format("{}", scale);
   }
   save_model(job.output, trained);
-  if (recorder) write_training_log(job.log, recorder->log());
+  if (run.log) write_training_log(job.log, *run.log);
 
   const auto& losses = trainer.losses();
   summary = FitSummary{.output = job.output,

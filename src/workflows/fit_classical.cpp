@@ -68,52 +68,14 @@ Model<T> train(Learner& learner, const FitJob& job, const LearningOptions& optio
                std::optional<TrainingLog>& log) {
   const int n_atoms = learner.model().n_atoms();
   const int total_epochs = options.epochs;
-  std::optional<TrainingLog> earlier;  // the log of the epochs before a checkpoint travels in it
-  if (!job.resume.empty()) {
-    const TensorFile state = learner.load_checkpoint(job.resume, X);
-    if (!job.log.empty()) {
-      earlier = log_from_tensors(state, job.resume);
-      DICTLEARN_CHECK(earlier.has_value(),
-                      "--log: {} was written without a log; resume without --log or checkpoint "
-                      "with --log",
-                      job.resume);
-    }
-  }
-  std::optional<LogRecorder<T>> recorder;
-  if (!job.log.empty()) {
-    const RecorderOptions recorder_options{.snapshot_every = job.snapshot_every, .classical = true};
-    recorder.emplace(n_atoms <= recorder_options.max_atoms
-                         ? make_projection(X.template cast<double>())
-                         : Projection{},
-                     n_atoms, total_epochs, recorder_options);
-  }
-  if (recorder && earlier) recorder->restore(*earlier);
-  const int done = static_cast<int>(learner.losses().size());
-  // --epochs counts the whole run, resumed or not.
-  learner.set_epochs(std::max(0, total_epochs - done));
-  auto save_checkpoint = [&]() {
-    TensorFile extra;
-    if (recorder) log_to_tensors(recorder->log(), extra);
-    learner.save_checkpoint(job.checkpoint, X, extra);
-  };
-  std::optional<EpochStats> first_stats, last_stats;
-  if (report.batch_progress) {
-    learner.set_batch_progress(
-        [&](const BatchProgress& at) { report.batch_progress(at, total_epochs); });
-  }
-  learner.fit(X, [&](const EpochStats& stats, const Model<T>& model) {
-    if (!first_stats) first_stats = stats;
-    last_stats = stats;
-    if (recorder) (*recorder)(stats, model);
-    if (!job.checkpoint.empty() &&
-        (stats.epoch % job.checkpoint_every == 0 || stats.epoch == total_epochs)) {
-      save_checkpoint();
-    }
-    if (report.progress) report.progress(stats, total_epochs);
-  });
-  // A budget or a convergence test ended the run between scheduled checkpoints.
-  if (!job.checkpoint.empty() && learner.stopped_early()) save_checkpoint();
-  if (recorder) log = recorder->log();
+  const detail::LearnerRun run = detail::run_learner<T>(
+      learner, job, X, total_epochs, {.snapshot_every = job.snapshot_every, .classical = true},
+      report, [](LogRecorder<T>& recorder, const EpochStats& stats, const Model<T>& model) {
+        recorder(stats, model);
+      });
+  const std::optional<EpochStats>& first_stats = run.first_stats;
+  const std::optional<EpochStats>& last_stats = run.last_stats;
+  log = run.log;
   const auto& losses = learner.losses();
   summary = FitSummary{.output = job.output,
                        .n_atoms = n_atoms,

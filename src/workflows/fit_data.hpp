@@ -2,6 +2,12 @@
 // demo trains on data it made itself).
 #pragma once
 
+#include <algorithm>
+#include <functional>
+#include <optional>
+
+#include "core/check.hpp"
+#include "dictlearn/figures.hpp"
 #include "dictlearn/workflows.hpp"
 
 namespace dictlearn::detail {
@@ -27,5 +33,75 @@ double data_rms(const Matrix<T>& data);
 /// data, learns, writes job.output, the log and the checkpoints
 /// (src/workflows/fit_classical.cpp).
 FitSummary run_fit_classical(const FitJob& job, const FitCallbacks& callbacks);
+
+/// What run_learner() saw: this run's first and last epochs (a resumed run's
+/// own, so a summary compares like with like) and, with --log, the log.
+struct LearnerRun {
+  std::optional<EpochStats> first_stats, last_stats;
+  std::optional<TrainingLog> log;
+};
+
+/// Runs `learner` (the gradient Trainer or a classical learner: the same
+/// fit / checkpoint / progress calls) as `job` asks: --resume restores it
+/// first (and the log of the epochs before, carried in the checkpoint),
+/// --epochs counts the whole run, the log is recorded by `record` (what the
+/// log holds of an epoch: the gradient path scales rescaled data back),
+/// checkpoints every job.checkpoint_every epochs, at the last and when the
+/// run stops early, progress through `report`.
+template <typename T, typename L>
+LearnerRun run_learner(
+    L& learner, const FitJob& job, const Matrix<T>& X, int total_epochs,
+    const RecorderOptions& recorder_options, const FitCallbacks& report,
+    const std::function<void(LogRecorder<T>&, const EpochStats&, const Model<T>&)>& record) {
+  const int n_atoms = learner.model().n_atoms();
+  // The checkpoint first: a run it cannot continue is refused before any other work.
+  std::optional<TrainingLog> earlier;  // the log of the epochs before it travels inside it
+  if (!job.resume.empty()) {
+    const TensorFile state = learner.load_checkpoint(job.resume, X);
+    if (!job.log.empty()) {
+      earlier = log_from_tensors(state, job.resume);
+      DICTLEARN_CHECK(earlier.has_value(),
+                      "--log: {} was written without a log; resume without --log or checkpoint "
+                      "with --log",
+                      job.resume);
+    }
+  }
+  std::optional<LogRecorder<T>> recorder;
+  if (!job.log.empty()) {
+    // The projection is only needed for the atom columns, which many atoms leave out.
+    recorder.emplace(n_atoms <= recorder_options.max_atoms
+                         ? make_projection(X.template cast<double>())
+                         : Projection{},
+                     n_atoms, total_epochs, recorder_options);
+  }
+  if (recorder && earlier) recorder->restore(*earlier);
+  const int done = static_cast<int>(learner.losses().size());
+  // --epochs counts the whole run, resumed or not.
+  learner.set_epochs(std::max(0, total_epochs - done));
+  auto save_checkpoint = [&]() {
+    TensorFile extra;
+    if (recorder) log_to_tensors(recorder->log(), extra);
+    learner.save_checkpoint(job.checkpoint, X, extra);
+  };
+  LearnerRun run;
+  if (report.batch_progress) {
+    learner.set_batch_progress(
+        [&](const BatchProgress& at) { report.batch_progress(at, total_epochs); });
+  }
+  learner.fit(X, [&](const EpochStats& stats, const Model<T>& model) {
+    if (!run.first_stats) run.first_stats = stats;
+    run.last_stats = stats;
+    if (recorder) record(*recorder, stats, model);
+    if (!job.checkpoint.empty() &&
+        (stats.epoch % job.checkpoint_every == 0 || stats.epoch == total_epochs)) {
+      save_checkpoint();
+    }
+    if (report.progress) report.progress(stats, total_epochs);
+  });
+  // Early stopping, a budget or a convergence test ended the run between scheduled checkpoints.
+  if (!job.checkpoint.empty() && learner.stopped_early()) save_checkpoint();
+  if (recorder) run.log = recorder->log();
+  return run;
+}
 
 }  // namespace dictlearn::detail
