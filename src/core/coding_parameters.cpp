@@ -9,10 +9,15 @@
 #include <string_view>
 
 #include "core/check.hpp"
+#include "core/parameter_rows.hpp"
 #include "dictlearn/parameters.hpp"
 
 namespace dictlearn {
 namespace {
+
+using detail::at_least;
+using detail::either;
+using detail::non_negative_finite;
 
 #define DICTLEARN_FIELD(Options, member) \
   +[](Options& o) -> decltype((o.member)) { return o.member; }
@@ -23,16 +28,6 @@ struct CodingRow {
   Parameter<CodingOptions> parameter;
   std::string member;
 };
-
-/// "a, b or c".
-std::string either(const std::vector<std::string>& names) {
-  std::string text;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (i > 0) text += i + 1 == names.size() ? " or " : ", ";
-    text += names[i];
-  }
-  return text;
-}
 
 /// A name with '_' as '-': the one rule between the table's names and the CLI's.
 std::string dashed(std::string_view name) {
@@ -69,13 +64,6 @@ std::string escape_cell(const std::string& cell) {
     escaped += c;
   }
   return escaped;
-}
-
-Range at_least(double min, std::string note = "") {
-  return {.checked = true, .min = min, .note = std::move(note)};
-}
-Range non_negative_finite(std::string note = "") {
-  return {.checked = true, .min = 0, .finite = true, .note = std::move(note)};
 }
 
 #pragma GCC diagnostic push

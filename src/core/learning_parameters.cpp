@@ -6,11 +6,17 @@
 #include <string_view>
 
 #include "core/check.hpp"
+#include "core/parameter_rows.hpp"
 #include "dictlearn/parameters.hpp"
 #include "dictlearn/workflows.hpp"
 
 namespace dictlearn {
 namespace {
+
+using detail::at_least;
+using detail::choose;
+using detail::either;
+using detail::non_negative_finite;
 
 #define DICTLEARN_FIELD(Options, member) \
   +[](Options& o) -> decltype((o.member)) { return o.member; }
@@ -21,24 +27,6 @@ const std::vector<std::string> kMethodNames = {"gradient", "online", "alternatin
 const std::vector<std::string> kForgettings = {"spams", "sklearn"};
 const std::vector<std::string> kAtomInits = {"samples", "svd"};
 
-/// "a, b or c".
-std::string either(const std::vector<std::string>& names) {
-  std::string text;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (i > 0) text += i + 1 == names.size() ? " or " : ", ";
-    text += names[i];
-  }
-  return text;
-}
-
-size_t choose(const std::string& flag, const std::vector<std::string>& names,
-              const std::string& name) {
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == name) return i;
-  }
-  DICTLEARN_FAIL("--{}: must be {}, got '{}'", flag, either(names), name);
-}
-
 /// A row and the learners that read it (empty: every one).
 struct LearningRow {
   Parameter<LearningOptions> parameter;
@@ -48,13 +36,6 @@ struct LearningRow {
 constexpr LearningMethod kOnline = LearningMethod::online;
 constexpr LearningMethod kAlternating = LearningMethod::alternating;
 constexpr LearningMethod kKsvd = LearningMethod::ksvd;
-
-Range at_least(double min, std::string note = "") {
-  return {.checked = true, .min = min, .note = std::move(note)};
-}
-Range non_negative_finite(std::string note = "") {
-  return {.checked = true, .min = 0, .finite = true, .note = std::move(note)};
-}
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "core/check.hpp"
+#include "core/parameter_rows.hpp"
 #include "dictlearn/encoders.hpp"
 #include "dictlearn/presets.hpp"
 #include "dictlearn/workflows.hpp"
@@ -15,30 +16,16 @@
 namespace dictlearn {
 namespace {
 
+using detail::at_least;
+using detail::choose;
+using detail::either;
+using detail::non_negative_finite;
+
 // A row's access to a member, nested or not: `FIELD(FitOptions, adam.lr)`
 // is a function pointer returning double&, so the row's type follows the
 // member's (ParameterField's alternative).
 #define DICTLEARN_FIELD(Options, member) \
   +[](Options& o) -> decltype((o.member)) { return o.member; }
-
-/// "a, b or c".
-std::string either(const std::vector<std::string>& names) {
-  std::string text;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (i > 0) text += i + 1 == names.size() ? " or " : ", ";
-    text += names[i];
-  }
-  return text;
-}
-
-/// Index of `name` among `names`; throws "--<flag>: must be a or b, got 'x'".
-size_t choose(const std::string& flag, const std::vector<std::string>& names,
-              const std::string& name) {
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == name) return i;
-  }
-  DICTLEARN_FAIL("--{}: must be {}, got '{}'", flag, either(names), name);
-}
 
 /// The encoders' names, from their table (encoders.hpp), so a new encoder is a new choice.
 std::vector<std::string> encoder_names() {
@@ -51,13 +38,9 @@ const std::vector<std::string> kDecoderBiases = {"none", "zero", "mean"};
 const std::vector<std::string> kDTypes = {"float32", "float64"};
 const std::vector<std::string> kPresets = {"auto", "seed", "sae"};
 
-Range at_least(double min, std::string note = "") {
-  return {.checked = true, .min = min, .note = std::move(note)};
-}
 Range positive_finite() {
   return {.checked = true, .min = 0, .min_inclusive = false, .finite = true};
 }
-Range non_negative_finite() { return {.checked = true, .min = 0, .finite = true}; }
 Range unit_interval_open() { return {.checked = true, .min = 0, .max = 1, .max_inclusive = false}; }
 
 }  // namespace
