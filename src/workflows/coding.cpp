@@ -112,6 +112,23 @@ void check_finite_block(const Matrix<T>& values, int64_t first_row, const char* 
       std::isnan(value) ? "nan" : fmt::format("{}", value), detail::dtype_name(values));
 }
 
+/// The codes of one block of rows and their reconstructions R·D (+ decoder
+/// bias), each checked finite (the error names the row of the whole data).
+template <typename T>
+std::pair<Matrix<T>, Matrix<T>> code_and_reconstruct(const Dictionary<T>& D, MatrixView<T> rows,
+                                                     int64_t first_row, const CodingOptions& coding,
+                                                     const std::string& dictionary_path,
+                                                     const std::string& data_path) {
+  Matrix<T> codes = sparse_encode(D, rows, coding);
+  check_finite_block(codes, first_row, "codes", "atom", coding, dictionary_path, data_path);
+  Matrix<T> out(rows.rows(), rows.cols());
+  out.noalias() = codes * D.dictionary;
+  if (D.has_decoder_bias()) out.rowwise() += D.decoder_bias.transpose();
+  check_finite_block(out, first_row, "reconstructions", "column", coding, dictionary_path,
+                     data_path);
+  return {std::move(codes), std::move(out)};
+}
+
 int64_t block_rows_for(int n_atoms, int dim, size_t value_size, int64_t requested) {
   return requested > 0 ? requested : detail::apply_block_rows(n_atoms, dim, value_size);
 }
@@ -159,12 +176,8 @@ void run_reconstruct(const std::string& dictionary, const std::string& data,
         RowWriter<T> writer(output, RowFormat::dense, X.rows(), D.dim());
         for (int64_t begin = 0; begin < X.rows(); begin += block) {
           const auto rows = X.middleRows(begin, std::min(block, X.rows() - begin));
-          const Matrix<T> codes = sparse_encode(D, rows, coding);
-          check_finite_block(codes, begin, "codes", "atom", coding, dictionary, data);
-          Matrix<T> out(rows.rows(), rows.cols());
-          out.noalias() = codes * D.dictionary;
-          if (D.has_decoder_bias()) out.rowwise() += D.decoder_bias.transpose();
-          check_finite_block(out, begin, "reconstructions", "column", coding, dictionary, data);
+          const auto [codes, out] =
+              code_and_reconstruct<T>(D, rows, begin, coding, dictionary, data);
           writer.append(out);
         }
         writer.commit();
@@ -189,12 +202,8 @@ EvalSummary run_eval(const std::string& dictionary, const std::string& data,
         MetricsAccumulator<T> sums(D, X);
         for (int64_t begin = 0; begin < X.rows(); begin += block) {
           const auto rows = X.middleRows(begin, std::min(block, X.rows() - begin));
-          const Matrix<T> codes = sparse_encode(D, rows, coding);
-          check_finite_block(codes, begin, "codes", "atom", coding, dictionary, data);
-          Matrix<T> out(rows.rows(), rows.cols());
-          out.noalias() = codes * D.dictionary;
-          if (D.has_decoder_bias()) out.rowwise() += D.decoder_bias.transpose();
-          check_finite_block(out, begin, "reconstructions", "column", coding, dictionary, data);
+          const auto [codes, out] =
+              code_and_reconstruct<T>(D, rows, begin, coding, dictionary, data);
           sums.add(rows, codes, out);
         }
         summary = EvalSummary{.samples = X.rows(),
