@@ -48,7 +48,8 @@ void BatchCoder<T>::code_signal(const T* D, const T* x, int64_t i, Workspace& wo
                                 CodedBatch<T>& out) const {
   const int64_t K = n_atoms_, d = dim_;
   T* code = out.codes.data() + i * K;
-  const T* a0 = alpha0_.data() + i * K;
+  // FISTA codes the batch at once and fills neither the Gram nor X Dᵀ.
+  const T* a0 = options_.method == CoderKind::fista ? nullptr : alpha0_.data() + i * K;
   const T* G = gram_.data();
   const T eps = std::numeric_limits<T>::epsilon();
   switch (options_.method) {
