@@ -46,8 +46,11 @@ thread settings of its own:
   cycling over the data; its max_iter would count passes), n_steps_ checked
   equal to STEPS; OpenBLAS pinned to 2 threads (OPENBLAS_NUM_THREADS=2). The
   four variants by default, the best one compared (--sklearn-variants).
-- dictlearn: `dictlearn fit X.npy --method online ...` with D0, batches in
-  file order, --max-steps STEPS, --threads 2, --dtype float64 (the flags are
+- dictlearn: `dictlearn fit X.npy --method online ...` with D0, each
+  schedule in the order of the tool it follows: --forgetting spams with its
+  batches from a permutation of the signals (seeded by --seed s, a new one
+  each pass; trainDL cycles through one), --forgetting sklearn in file order
+  (--no-shuffle, as scikit-learn's shuffle=False), --max-steps STEPS, --threads 2, --dtype float64 (the flags are
   in DICTLEARN_FLAGS below), for each --forgetting (spams, sklearn) and
   --coder (lasso-lars; lasso-cd on request); timed as the whole process and,
   from its --log CSV's last `seconds`, the training alone. Skipped with a
@@ -371,11 +374,14 @@ def run_side(args, fit_flags, kind, params, work, X_path, D0_path, seed, steps, 
         log = os.path.join(work, "log.csv")
         n_rows = len(np.load(X_path, mmap_mode="r"))
         epochs = -(-steps * w["batch"] // n_rows) + 1  # enough passes: --max-steps ends it
+        # Each schedule in its counterpart's order: SPAMS draws its batches from
+        # a permutation, scikit-learn (shuffle=False) takes them in file order.
+        order = [fit_flags["in_order"]] if params["forgetting"] == "sklearn" else []
         command = [args.dictlearn, "fit", X_path, "-o", model, *fit_flags["method"],
                    "--atoms", str(w["atoms"]), fit_flags["coder"], params["coder"],
                    "--alpha", repr(w["alpha"]), "--batch-size", str(w["batch"]),
                    fit_flags["max_steps"], str(steps), "--epochs", str(epochs),
-                   fit_flags["init"], D0_path, fit_flags["in_order"],
+                   fit_flags["init"], D0_path, *order,
                    fit_flags["forgetting"], params["forgetting"], "--seed", str(seed),
                    "--threads", str(args.threads), "--dtype", "float64", "--quiet",
                    "--log", log]
