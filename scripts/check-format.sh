@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks that every tracked C++ file (.cpp, .hpp, .inc) in src include cli
-# tests bench fuzz is formatted as .clang-format says, with clang-format 14
+# tests bench fuzz python is formatted as .clang-format says, with clang-format 14
 # (other versions format some constructs differently). Changes nothing: the
 # files that differ are listed and the exit status is 1. To see how one
 # differs: clang-format-14 --dry-run FILE; to format it: clang-format-14 -i FILE.
@@ -17,7 +17,7 @@ if ! command -v "$format" >/dev/null; then
     exit 2
   fi
 fi
-mapfile -t files < <(git ls-files -- src include cli tests bench fuzz |
+mapfile -t files < <(git ls-files -- src include cli tests bench fuzz python |
   grep -E '\.(cpp|hpp|inc)$')
 failed=()
 for file in "${files[@]}"; do

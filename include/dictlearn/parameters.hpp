@@ -15,6 +15,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -245,6 +246,23 @@ std::string learning_options_markdown();
 /// --alpha: must be ...").
 CodingOptions recorded_coding(const std::map<std::string, std::string>& metadata,
                               const std::string& where);
+
+/// The FitJob `dictlearn fit` makes of these flags (each without dashes, with
+/// its value as text as parameter_value writes it; a bool "true" for the flag
+/// given, a negated bool's flag in its own sense): cli_fit_job() (--preset
+/// auto), the rows of fit_parameters(), fit_job_parameters(),
+/// learning_parameters() and coding_parameters() (but --threads, fit's own),
+/// the flags recorded in job.given, then set_fit_method() with --method
+/// (default gradient). Errors name the flag: one given twice or unknown
+/// ("--alpah: no such option of `dictlearn fit`"), a value not of its type,
+/// and set_fit_method's refusals. The Python package's way in (src/core/flag_values.cpp).
+FitJob fit_job_from_flags(const std::vector<std::pair<std::string, std::string>>& flags);
+
+/// The CodingOptions `dictlearn encode --coder` makes of these flags (rows
+/// of coding_parameters(), "coder" among them: a coder is needed):
+/// validate() and check_coding_flags() as for the command line.
+CodingOptions coding_options_from_flags(
+    const std::vector<std::pair<std::string, std::string>>& flags);
 
 /// `dictlearn encode --help`'s list of the coders, one line each, from coder_table().
 std::string coders_help();

@@ -115,6 +115,26 @@ struct FitSummary {
 /// dtype is refused. Throws Error naming the file or flag.
 FitSummary run_fit(const FitJob& job, const FitCallbacks& callbacks = {});
 
+/// A training run on data in memory (fit_matrix()).
+template <typename T>
+struct FitResult {
+  Model<T> model;      ///< the trained model, its metadata as run_fit records it
+  FitSummary summary;  ///< what run_fit would report
+};
+
+/// run_fit on data already in memory, X (N x dim; a view whose rows are not
+/// contiguous is copied once, a contiguous one never): the same computation
+/// as run_fit on the data read from a file with --dtype T, bit for bit. The
+/// gradient learner or, with job.learning, a classical one. job.data only
+/// names the data in messages and metadata ("": "the data", none recorded);
+/// `start` (else job.init or job.resume) is a model to continue: its encoder
+/// and atoms for the gradient learner, its atoms for a classical one.
+/// job.output, job.log and job.checkpoint are written when set (empty: not).
+/// Throws Error naming the flag or value, with nothing written.
+template <typename T>
+FitResult<T> fit_matrix(const FitJob& job, MatrixView<std::type_identity_t<T>> X,
+                        const FitCallbacks& callbacks = {}, const Model<T>* start = nullptr);
+
 /// `dictlearn demo`: the seed's experiment in a folder.
 struct DemoJob {
   std::string folder =

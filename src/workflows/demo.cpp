@@ -42,7 +42,7 @@ DemoSummary run_demo(const DemoJob& job, const FitCallbacks& callbacks) {
                    .preset = "seed"};  // the seed's experiment, whatever the encoder
   const auto start = std::chrono::steady_clock::now();
   // The demo has no --dtype or --snapshot-every: the model records the training options only.
-  const Model<float> model = detail::fit_data(fit, X, callbacks, false, summary.fit);
+  const Model<float> model = detail::fit_data<float>(fit, X, callbacks, false, summary.fit);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   summary.training_log = read_training_log(summary.log);

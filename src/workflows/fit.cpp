@@ -42,7 +42,9 @@ constexpr double kPlainSumFloor = 1e-250;
 /// divided by its largest magnitude, as LAPACK's dnrm2 scales its sum. Where
 /// the plain sum is trusted the result is the plain one, bit for bit.
 template <typename T>
-double root_mean_square(const Matrix<T>& data) {
+double root_mean_square(MatrixView<T> data) {
+  // Contiguous rows (fit_matrix() copies a view that has other strides).
+  DICTLEARN_ASSERT(data.outerStride() == data.cols() || data.rows() <= 1);
   // Eight running sums: no chain of dependent additions over the whole data.
   std::array<double, 8> lanes{};
   const T* values = data.data();
@@ -117,8 +119,8 @@ std::string preset_note(const FitOptions& options, const std::vector<std::string
 namespace detail {
 
 template <typename T>
-Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& callbacks,
-                  bool record_job, FitSummary& summary) {
+Model<T> fit_data(const FitJob& job, MatrixView<T> data, const FitCallbacks& callbacks,
+                  bool record_job, FitSummary& summary, const Model<T>* start) {
   const FitCallbacks report = job.quiet ? FitCallbacks{} : callbacks;
   const double rms = root_mean_square(data);
   // Values whose typical magnitude is subnormal: a model of them would need
@@ -149,7 +151,7 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
                              "data's units they would overflow or underflow a double"));
     }
   }
-  const Matrix<T>& X = rescale ? scaled : data;
+  const MatrixView<T> X = rescale ? MatrixView<T>(scaled) : data;
   if (!job.patch_shape.empty()) parse_patch_shape(job.patch_shape, X.cols());
 
   FitOptions options = job.options;
@@ -166,17 +168,18 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
     });
     // `options` stay this run's own (--atoms and the encoder flags included):
     // load_checkpoint compares them with the checkpoint's before training.
-  } else if (!job.init.empty()) {
-    initial = load_model<T>(job.init);
+  } else if (start != nullptr || !job.init.empty()) {
+    initial = start != nullptr ? *start : load_model<T>(job.init);
+    const std::string init = start != nullptr ? std::string("the initial model") : job.init;
     if (!initial.has_encoder()) {
       const auto method = initial.metadata.find("train.method");
       DICTLEARN_FAIL(
           "--init: {} has no encoder (learned by --method {}); the gradient learner needs one: "
           "continue with --method {} or start anew",
-          job.init, method == initial.metadata.end() ? "?" : method->second,
+          init, method == initial.metadata.end() ? "?" : method->second,
           method == initial.metadata.end() ? "online" : method->second);
     }
-    check_data_matches(initial, X, job.data);
+    check_data_matches(initial, X, job.data.empty() ? std::string("the data") : job.data);
     // The patch geometry describes the atoms, which this run keeps training.
     if (const auto shape = initial.metadata.find("train.patch-shape");
         patch_shape.empty() && shape != initial.metadata.end()) {
@@ -202,14 +205,16 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
     if (rescale) scale_model(initial, 1 / scale);
   }
   // Patches written by `dictlearn patches` carry their geometry next to them.
-  if (patch_shape.empty()) patch_shape = read_patches_sidecar(job.data, X.cols());
+  if (patch_shape.empty() && !job.data.empty())
+    patch_shape = read_patches_sidecar(job.data, X.cols());
   // The preset fills what the run does not set (with --init, by the model's encoder).
   const Preset preset = choose_preset(job.preset, options.encoder.kind);
   const std::vector<std::string> applied =
       apply_preset(preset, options, given, {.rows = X.rows(), .dim = X.cols()});
   validate(options);
   if (preset == Preset::sae && report.note) report.note(preset_note(options, applied));
-  if (job.resume.empty() && job.init.empty()) initial = initialize<T>(X, options);
+  if (job.resume.empty() && job.init.empty() && start == nullptr)
+    initial = initialize<T>(X, options);
   // The training settings travel with the model: this run's effective options
   // (with --init, the model's atoms and encoder, as the run trains them).
   std::map<std::string, std::string> recorded;
@@ -220,7 +225,8 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
     effective.patch_shape = patch_shape;
     record_parameters(fit_job_parameters(), effective, recorded);
   }
-  recorded["train.data"] = std::filesystem::path(job.data).filename().string();
+  if (!job.data.empty())
+    recorded["train.data"] = std::filesystem::path(job.data).filename().string();
   for (const auto& [key, value] : recorded) initial.metadata[key] = value;
 
   const int n_atoms = initial.n_atoms();
@@ -248,7 +254,7 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
     check_scaled_back(trained, scale, job.data);
     trained.metadata["train.data_scale"] = fmt::format("{}", scale);
   }
-  save_model(job.output, trained);
+  if (!job.output.empty()) save_model(job.output, trained);
   if (run.log) write_training_log(job.log, *run.log);
 
   const auto& losses = trainer.losses();
@@ -273,18 +279,59 @@ Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& 
 }
 
 template <typename T>
-double data_rms(const Matrix<T>& data) {
-  return root_mean_square(data);
+double data_rms(MatrixView<T> data) {
+  return root_mean_square<T>(data);
 }
-template double data_rms(const Matrix<float>&);
-template double data_rms(const Matrix<double>&);
+template double data_rms(MatrixView<float>);
+template double data_rms(MatrixView<double>);
 
-template Model<float> fit_data(const FitJob&, const Matrix<float>&, const FitCallbacks&, bool,
-                               FitSummary&);
-template Model<double> fit_data(const FitJob&, const Matrix<double>&, const FitCallbacks&, bool,
-                                FitSummary&);
+template Model<float> fit_data(const FitJob&, MatrixView<float>, const FitCallbacks&, bool,
+                               FitSummary&, const Model<float>*);
+template Model<double> fit_data(const FitJob&, MatrixView<double>, const FitCallbacks&, bool,
+                                FitSummary&, const Model<double>*);
 
 }  // namespace detail
+
+template <typename T>
+FitResult<T> fit_matrix(const FitJob& job, MatrixView<std::type_identity_t<T>> X,
+                        const FitCallbacks& callbacks, const Model<T>* start) {
+  if (X.rows() > 1 && X.outerStride() != X.cols()) {
+    const Matrix<T> contiguous = X;  // the one copy of rows that are not contiguous
+    return fit_matrix<T>(job, contiguous, callbacks, start);
+  }
+  validate(job);
+  if (job.learning) validate(*job.learning);
+  DICTLEARN_CHECK(start == nullptr || (job.init.empty() && job.resume.empty()),
+                  "{}: a start model in memory cannot be combined with a file to start from",
+                  job.init.empty() ? "--resume" : "--init");
+  if (!job.patch_shape.empty()) parse_patch_shape(job.patch_shape);
+  detail::check_output_paths({{"-o", job.output, {".safetensors"}},
+                              {"--log", job.log, {".csv"}},
+                              {"--checkpoint", job.checkpoint, {".safetensors", ".ckpt"}}},
+                             {{"data", job.data}, {"--init", job.init}, {"--resume", job.resume}},
+                             {{"--checkpoint", "--resume"}});
+  const std::string data_name = job.data.empty() ? std::string("the data") : job.data;
+  DICTLEARN_CHECK(X.rows() > 0 && X.cols() > 0, "{}: no data ({} x {})", data_name, X.rows(),
+                  X.cols());
+  // As the readers check a file's values: training on a NaN spreads it.
+  if (const int64_t bad = detail::first_non_finite(X.data(), X.size()); bad >= 0) {
+    DICTLEARN_FAIL("{}: row {}, column {}: {} (the values must be finite)", data_name,
+                   bad / X.cols(), bad % X.cols(), std::isnan(X.data()[bad]) ? "NaN" : "infinity");
+  }
+  FitResult<T> result;
+  if (job.learning) {
+    const Matrix<T>* atoms = start != nullptr ? &start->dictionary : nullptr;
+    result.model = detail::fit_classical<T>(job, X, callbacks, result.summary, atoms);
+  } else {
+    result.model = detail::fit_data<T>(job, X, callbacks, true, result.summary, start);
+  }
+  return result;
+}
+
+template FitResult<float> fit_matrix(const FitJob&, MatrixView<float>, const FitCallbacks&,
+                                     const Model<float>*);
+template FitResult<double> fit_matrix(const FitJob&, MatrixView<double>, const FitCallbacks&,
+                                      const Model<double>*);
 
 FitSummary run_fit(const FitJob& job, const FitCallbacks& callbacks) {
   validate(job);
@@ -314,9 +361,9 @@ FitSummary run_fit(const FitJob& job, const FitCallbacks& callbacks) {
   if (!job.quiet && callbacks.reading) callbacks.reading(job.data, data_file_info(job.data));
   FitSummary summary;
   if (dtype == DType::float64) {
-    detail::fit_data(job, read_matrix<double>(job.data), callbacks, true, summary);
+    detail::fit_data<double>(job, read_matrix<double>(job.data), callbacks, true, summary);
   } else {
-    detail::fit_data(job, read_matrix<float>(job.data), callbacks, true, summary);
+    detail::fit_data<float>(job, read_matrix<float>(job.data), callbacks, true, summary);
   }
   return summary;
 }

@@ -56,16 +56,16 @@ std::map<std::string, std::string> recorded_settings(const FitJob& job,
     const std::string value = parameter_value(row, effective);
     if (!value.empty()) recorded["train." + row.flag] = value;
   }
-  recorded["train.data"] = std::filesystem::path(job.data).filename().string();
+  if (!job.data.empty())
+    recorded["train.data"] = std::filesystem::path(job.data).filename().string();
   return recorded;
 }
 
 /// Runs `learner` as the job asks (checkpoints, progress), fills `summary`
 /// and, with --log, `log`.
 template <typename T, typename Learner>
-Model<T> train(Learner& learner, const FitJob& job, const LearningOptions& options,
-               const Matrix<T>& X, const FitCallbacks& report, FitSummary& summary,
-               std::optional<TrainingLog>& log) {
+Model<T> train(Learner& learner, const FitJob& job, const LearningOptions& options, MatrixView<T> X,
+               const FitCallbacks& report, FitSummary& summary, std::optional<TrainingLog>& log) {
   const int n_atoms = learner.model().n_atoms();
   const int total_epochs = options.epochs;
   const detail::LearnerRun run = detail::run_learner<T>(
@@ -96,22 +96,27 @@ Model<T> train(Learner& learner, const FitJob& job, const LearningOptions& optio
   return learner.release_model();
 }
 
+}  // namespace
+
+namespace detail {
+
 template <typename T>
-void fit_classical(const FitJob& job, const Matrix<T>& X, const FitCallbacks& callbacks,
-                   FitSummary& summary) {
+Model<T> fit_classical(const FitJob& job, MatrixView<T> X, const FitCallbacks& callbacks,
+                       FitSummary& summary, const Matrix<T>* start) {
   const FitCallbacks report = job.quiet ? FitCallbacks{} : callbacks;
   LearningOptions options = *job.learning;
   const std::string method = learning_method_name(options.method);
+  const std::string data_name = job.data.empty() ? std::string("the data") : job.data;
   // The coder's settings (alpha, max-error) are in the data's units: the
   // data cannot be divided by its magnitude behind the user's back as the
   // gradient learner does.
-  const double rms = detail::data_rms(X);
+  const double rms = detail::data_rms<T>(X);
   DICTLEARN_CHECK(!(std::isfinite(rms) && rms > 0 &&
                     (rms > detail::kExtremeScale || rms < 1 / detail::kExtremeScale)),
                   "{}: values of magnitude {:.3g}; --method {} learns on the data as it is (the "
                   "coder's --alpha and --max-error are in its units): bring its magnitude toward "
                   "1 first",
-                  job.data, rms, method);
+                  data_name, rms, method);
   std::string patch_shape = job.patch_shape;
   if (!patch_shape.empty()) parse_patch_shape(patch_shape, X.cols());
   Matrix<T> atoms;
@@ -119,6 +124,9 @@ void fit_classical(const FitJob& job, const Matrix<T>& X, const FitCallbacks& ca
   if (!job.resume.empty()) {
     atoms = checkpoint_atoms<T>(job.resume);
     atoms_source = "--resume " + job.resume;
+  } else if (start != nullptr) {
+    atoms = *start;
+    atoms_source = "the initial dictionary";
   } else if (!job.init.empty()) {
     if (is_atoms_file(job.init)) {
       atoms = read_matrix<T>(job.init);
@@ -140,16 +148,17 @@ void fit_classical(const FitJob& job, const Matrix<T>& X, const FitCallbacks& ca
     atoms = initial_atoms<T>(X, options.n_atoms, options.init, options.seed);
   }
   if (!atoms_source.empty()) {
-    DICTLEARN_CHECK(atoms.cols() == X.cols(),
-                    "{}: atoms of dimension {} but the data {} has {} columns", atoms_source,
-                    atoms.cols(), job.data, X.cols());
+    DICTLEARN_CHECK(atoms.cols() == X.cols(), "{}: atoms of dimension {} but {} has {} columns",
+                    atoms_source, atoms.cols(),
+                    job.data.empty() ? data_name : "the data " + job.data, X.cols());
     DICTLEARN_CHECK(job.given.count("atoms") == 0 || options.n_atoms == atoms.rows(),
                     "--atoms: {} differs from the {} atoms of {}", options.n_atoms, atoms.rows(),
                     atoms_source);
     options.n_atoms = static_cast<int>(atoms.rows());
   }
   // Patches written by `dictlearn patches` carry their geometry next to them.
-  if (patch_shape.empty()) patch_shape = read_patches_sidecar(job.data, X.cols());
+  if (patch_shape.empty() && !job.data.empty())
+    patch_shape = read_patches_sidecar(job.data, X.cols());
   validate(options);  // again: --n-nonzero against the atoms now known
   const std::map<std::string, std::string> recorded = recorded_settings(job, options, patch_shape);
 
@@ -167,13 +176,15 @@ void fit_classical(const FitJob& job, const Matrix<T>& X, const FitCallbacks& ca
     return entry.first.starts_with("checkpoint.") || entry.first.starts_with("train.");
   });
   for (const auto& [key, value] : recorded) trained.metadata[key] = value;
-  save_model(job.output, trained);
+  if (!job.output.empty()) save_model(job.output, trained);
   if (log) write_training_log(job.log, *log);
+  return trained;
 }
 
-}  // namespace
-
-namespace detail {
+template Model<float> fit_classical(const FitJob&, MatrixView<float>, const FitCallbacks&,
+                                    FitSummary&, const Matrix<float>*);
+template Model<double> fit_classical(const FitJob&, MatrixView<double>, const FitCallbacks&,
+                                     FitSummary&, const Matrix<double>*);
 
 FitSummary run_fit_classical(const FitJob& job, const FitCallbacks& callbacks) {
   validate(*job.learning);
@@ -196,9 +207,9 @@ FitSummary run_fit_classical(const FitJob& job, const FitCallbacks& callbacks) {
   if (!job.quiet && callbacks.reading) callbacks.reading(job.data, data_file_info(job.data));
   FitSummary summary;
   if (dtype == DType::float64) {
-    fit_classical(job, read_matrix<double>(job.data), callbacks, summary);
+    fit_classical<double>(job, read_matrix<double>(job.data), callbacks, summary);
   } else {
-    fit_classical(job, read_matrix<float>(job.data), callbacks, summary);
+    fit_classical<float>(job, read_matrix<float>(job.data), callbacks, summary);
   }
   return summary;
 }

@@ -12,13 +12,15 @@
 
 namespace dictlearn::detail {
 
-/// Trains on `data` (N x dim) as `job` asks and writes job.output, job.log
-/// and the checkpoints; returns the trained model and fills `summary`.
-/// `record_job`: whether the job's own recorded rows (--dtype,
-/// --snapshot-every) go into the model's metadata; `demo` has no such flags.
+/// Trains on `data` (N x dim, contiguous rows) as `job` asks and writes
+/// job.output (unless empty), job.log and the checkpoints; returns the
+/// trained model and fills `summary`. `record_job`: whether the job's own
+/// recorded rows (--dtype, --snapshot-every) go into the model's metadata;
+/// `demo` has no such flags. `start`: a model in memory to continue, as
+/// job.init's file would be (fit_matrix()).
 template <typename T>
-Model<T> fit_data(const FitJob& job, const Matrix<T>& data, const FitCallbacks& callbacks,
-                  bool record_job, FitSummary& summary);
+Model<T> fit_data(const FitJob& job, MatrixView<T> data, const FitCallbacks& callbacks,
+                  bool record_job, FitSummary& summary, const Model<T>* start = nullptr);
 
 /// Data whose typical magnitude (root mean square) is this far from 1 is
 /// extreme: the gradient learner trains on it divided by its magnitude, the
@@ -27,12 +29,19 @@ inline constexpr double kExtremeScale = 1e10;
 
 /// The data's root mean square over the whole double range (fit.cpp).
 template <typename T>
-double data_rms(const Matrix<T>& data);
+double data_rms(MatrixView<T> data);
 
 /// `fit --method online|alternating|mod|ksvd` (job.learning set): reads the
 /// data, learns, writes job.output, the log and the checkpoints
 /// (src/workflows/fit_classical.cpp).
 FitSummary run_fit_classical(const FitJob& job, const FitCallbacks& callbacks);
+
+/// The learning part of run_fit_classical on data in memory (contiguous
+/// rows): returns the model and writes job.output unless it is empty.
+/// `start`: the atoms to start from, as job.init's file would give them.
+template <typename T>
+Model<T> fit_classical(const FitJob& job, MatrixView<T> X, const FitCallbacks& callbacks,
+                       FitSummary& summary, const Matrix<T>* start = nullptr);
 
 /// What run_learner() saw: this run's first and last epochs (a resumed run's
 /// own, so a summary compares like with like) and, with --log, the log.
@@ -50,7 +59,7 @@ struct LearnerRun {
 /// run stops early, progress through `report`.
 template <typename T, typename L>
 LearnerRun run_learner(
-    L& learner, const FitJob& job, const Matrix<T>& X, int total_epochs,
+    L& learner, const FitJob& job, MatrixView<T> X, int total_epochs,
     const RecorderOptions& recorder_options, const FitCallbacks& report,
     const std::function<void(LogRecorder<T>&, const EpochStats&, const Model<T>&)>& record) {
   const int n_atoms = learner.model().n_atoms();
