@@ -8,8 +8,9 @@
    (GradientDictionaryLearning.fit, .transform) against the same library
    calls timed inside a C++ process (bench/library_timer.cpp: fit_matrix and
    encode, as `dictlearn fit` / `encode` make them, start-up and file I/O
-   excluded). Rounds alternate the sides; medians of --repeat. Target: the
-   Python side within 5% of the C++ side.
+   excluded). Rounds alternate the sides, a fresh process for each; a fit is
+   one call per process, an encoding the median of 5 calls in one process;
+   medians of --repeat rounds. Target: the Python side within 5% of the C++ side.
 2. Against scikit-learn: L-a and L-b of bench/learning.py (issue 15) through
    the estimator API, dictlearn.MiniBatchDictionaryLearning against
    scikit-learn's MiniBatchDictionaryLearning with the same D0, steps, batch
@@ -18,7 +19,7 @@
    process, 2 threads. Compare the ratio with bench/learning.py's C++ one.
 
 Needs the build's Python package (BUILD/python) and bench programs
-(BUILD/dictlearn_library_timer), and /tmp room for the data (about 75 MB).
+(BUILD/bench/dictlearn_library_timer), and /tmp room for the data (about 75 MB).
 """
 
 import argparse
@@ -65,31 +66,35 @@ def overhead(args, work):
         (W2["n"], W2["dim"])).astype(np.float32)
     data = os.path.join(work, "W2.npy")
     np.save(data, X)
-    timer = os.path.join(args.build, "dictlearn_library_timer")
+    timer = os.path.join(args.build, "bench", "dictlearn_library_timer")
     flags = ["atoms", str(W2["atoms"]), "batch-size", str(W2["batch"]), "epochs",
              str(W2["epochs"]), "dtype", "float32", "threads", str(args.threads)]
     model = os.path.join(work, "W2.safetensors")
     py_fit, cpp_fit, py_encode, cpp_encode = [], [], [], []
+    env = dict(os.environ, OMP_WAIT_POLICY="passive")
+    encodes = 5  # per process: the median of these is the round's figure
     for r in range(args.repeat):
         out = subprocess.run([timer, "fit", data, "1", *flags], check=True, capture_output=True,
-                             text=True, env=dict(os.environ, OMP_WAIT_POLICY="passive")).stdout
+                             text=True, env=env).stdout
         cpp_fit.append(float(out.split()[0]))
         reply = python_side(args.build, f"""
-            import json, time, numpy as np, dictlearn
+            import json, statistics, time, numpy as np, dictlearn
             X = np.load({data!r})
             est = dictlearn.GradientDictionaryLearning(n_components={W2['atoms']},
                 batch_size={W2['batch']}, max_iter={W2['epochs']}, n_jobs={args.threads})
             t = time.perf_counter(); est.fit(X); fit = time.perf_counter() - t
-            t = time.perf_counter(); codes = est.transform(X); encode = time.perf_counter() - t
+            times = []
+            for _ in range({encodes}):
+                t = time.perf_counter(); codes = est.transform(X); times.append(time.perf_counter() - t)
+                del codes
             est.save({model!r})
-            print(json.dumps(dict(fit=fit, encode=encode)))
+            print(json.dumps(dict(fit=fit, encode=statistics.median(times))))
         """)
         py_fit.append(reply["fit"])
         py_encode.append(reply["encode"])
-        out = subprocess.run([timer, "encode", model, data, "1", str(args.threads)], check=True,
-                             capture_output=True, text=True,
-                             env=dict(os.environ, OMP_WAIT_POLICY="passive")).stdout
-        cpp_encode.append(float(out.split()[0]))
+        out = subprocess.run([timer, "encode", model, data, str(encodes), str(args.threads)],
+                             check=True, capture_output=True, text=True, env=env).stdout
+        cpp_encode.append(statistics.median(float(v) for v in out.split()))
         print(f"  round {r + 1}: fit C++ {cpp_fit[-1]:.3f} s, Python {py_fit[-1]:.3f} s; "
               f"encode C++ {cpp_encode[-1]:.4f} s, Python {py_encode[-1]:.4f} s", flush=True)
     rows = []

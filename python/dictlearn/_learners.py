@@ -107,6 +107,13 @@ class _Learner(TransformerMixin, BaseEstimator):
     def _start(self, X):
         return None
 
+    def _check_X(self, X, reset):
+        """scikit-learn's _validate_data (n_features_in_, dtype, 2-D, C order)
+        with the library's finiteness scan."""
+        X = self._validate_data(X, dtype=[np.float64, np.float32], order="C", reset=reset,
+                                force_all_finite=False)
+        return _coding.check_finite(X)
+
     def _check_samples(self, X):
         if X.shape[0] < 2:
             raise ValueError(f"n_samples = {X.shape[0]}: {type(self).__name__} needs at least 2 "
@@ -138,11 +145,11 @@ class _Learner(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Learns the dictionary from X (n_samples x n_features), in X's dtype
         (float32 or float64; other numbers as float64). Returns self."""
-        X = self._validate_data(X, dtype=[np.float64, np.float32], order="C")
+        X = self._check_X(X, reset=True)
         self._check_samples(X)
         model, summary, log, notes = self._run(X, self._start(X))
-        for note in notes:
-            warnings.warn(note, stacklevel=2)
+        for note in notes:  # e.g. the values the "sae" preset chose, by keyword
+            warnings.warn(str(_params.translate(note, self._keywords())), stacklevel=2)
         self._set_model(model)
         self.n_iter_ = summary["epochs"]
         self.log_ = log
@@ -173,7 +180,7 @@ class _Learner(TransformerMixin, BaseEstimator):
         them (transform_algorithm None: the coder it learned with), else by the
         model's encoder."""
         check_is_fitted(self, "model_")
-        X = self._validate_data(X, dtype=[np.float64, np.float32], order="C", reset=False)
+        X = self._check_X(X, reset=False)
         try:
             return self._transform(X)
         except ValueError as error:
@@ -305,8 +312,7 @@ class MiniBatchDictionaryLearning(_Learner):
         the statistics live in memory and are not pickled (a pickled
         estimator continues from its components_ with fresh statistics)."""
         first = not hasattr(self, "_learner") or self._learner is None
-        X = self._validate_data(X, dtype=[np.float64, np.float32], order="C",
-                                reset=first and not hasattr(self, "model_"))
+        X = self._check_X(X, reset=first and not hasattr(self, "model_"))
         keywords = self._keywords()
         try:
             if first:

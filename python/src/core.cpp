@@ -19,6 +19,7 @@
 #include <pybind11/stl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -31,6 +32,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/finite.hpp"
 #include "dictlearn/coders.hpp"
 #include "dictlearn/error.hpp"
 #include "dictlearn/model.hpp"
@@ -95,6 +97,25 @@ py::array_t<typename V::value_type> owned_vector(V&& values) {
   py::capsule release(owned, [](void* p) { delete static_cast<V*>(p); });
   return py::array_t<typename V::value_type>(static_cast<py::ssize_t>(owned->size()), owned->data(),
                                              release);
+}
+
+/// The first NaN or infinity of values[0, count) (-1: none), scanned by
+/// fixed blocks on all cores: the input check of every call, at memory speed.
+template <typename T>
+int64_t first_non_finite_parallel(const T* values, int64_t count) {
+  constexpr int64_t block = int64_t{1} << 20;
+  const int64_t blocks = (count + block - 1) / block;
+  int64_t first = -1;
+#pragma omp parallel for schedule(static) if (blocks > 1)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t begin = b * block, size = std::min(block, count - begin);
+    const int64_t bad = dl::detail::first_non_finite(values + begin, size);
+    if (bad >= 0) {
+#pragma omp critical(dictlearn_first_non_finite)
+      if (first < 0 || begin + bad < first) first = begin + bad;
+    }
+  }
+  return first;
 }
 
 // ---- models -------------------------------------------------------------------
@@ -409,6 +430,19 @@ PYBIND11_MODULE(_core, m) {
             dl::make_toy_data<float>({.points_per_cluster = points_per_cluster, .seed = seed}));
       },
       py::arg("seed") = 0, py::arg("points_per_cluster") = 1000);
+  m.def(
+      "first_non_finite",
+      [](const py::array& X) -> int64_t {
+        const int64_t count = static_cast<int64_t>(X.size());
+        if (!(X.flags() & py::array::c_style)) throw dl::Error("X: expected a C-contiguous array");
+        const bool single = is_float32(X);
+        if (!single && !is_float64(X)) throw dl::Error("X: expected float32 or float64");
+        const void* values = X.data();
+        py::gil_scoped_release release;
+        return single ? first_non_finite_parallel(static_cast<const float*>(values), count)
+                      : first_non_finite_parallel(static_cast<const double*>(values), count);
+      },
+      py::arg("X"));
   m.def("vector_kernel_level", &dl::vector_kernel_level);
   m.def("matrix_product_backend", &dl::matrix_product_backend);
   m.def("max_threads", &dl::max_threads);
