@@ -138,6 +138,16 @@ dl::CodingOptions recorded_coder(const dl::Model<T>& model, int threads) {
   return coding;
 }
 
+/// The codes of a model without an encoder: its recorded coder on x − b_dec,
+/// as `dictlearn encode` codes (called without the GIL).
+template <typename T>
+dl::Matrix<T> recorded_codes(const dl::Model<T>& model, const ConstMap<T>& data, int threads) {
+  const dl::CodingOptions coding = recorded_coder(model, threads);
+  if (!model.has_decoder_bias()) return dl::sparse_encode<T>(model, data, coding);
+  const dl::Matrix<T> centred = data.rowwise() - model.decoder_bias.transpose();
+  return dl::sparse_encode<T>(model, centred, coding);
+}
+
 template <typename T>
 py::array_t<T> encode_with(const dl::Model<T>& model, const py::array& X, int threads) {
   const ConstMap<T> data = matrix_of<T>(X, "X");
@@ -145,18 +155,8 @@ py::array_t<T> encode_with(const dl::Model<T>& model, const py::array& X, int th
   {
     py::gil_scoped_release release;
     dl::check_data_matches(model, data, "X");
-    if (model.has_encoder()) {
-      codes = dl::encode(model, data, threads);
-    } else {
-      // The recorded coder codes x − b_dec, as `dictlearn encode` does.
-      const dl::CodingOptions coding = recorded_coder(model, threads);
-      if (model.has_decoder_bias()) {
-        const dl::Matrix<T> centred = data.rowwise() - model.decoder_bias.transpose();
-        codes = dl::sparse_encode<T>(model, centred, coding);
-      } else {
-        codes = dl::sparse_encode<T>(model, data, coding);
-      }
-    }
+    codes = model.has_encoder() ? dl::encode(model, data, threads)
+                                : recorded_codes(model, data, threads);
   }
   return to_numpy(std::move(codes));
 }
@@ -171,16 +171,8 @@ py::array_t<T> reconstruct_with(const dl::Model<T>& model, const py::array& X, i
     if (model.has_encoder()) {
       out = dl::reconstruct(model, data, threads);
     } else {
-      const dl::CodingOptions coding = recorded_coder(model, threads);
-      dl::Matrix<T> codes;
-      if (model.has_decoder_bias()) {
-        const dl::Matrix<T> centred = data.rowwise() - model.decoder_bias.transpose();
-        codes = dl::sparse_encode<T>(model, centred, coding);
-        out = (codes * model.dictionary).rowwise() + model.decoder_bias.transpose();
-      } else {
-        codes = dl::sparse_encode<T>(model, data, coding);
-        out = codes * model.dictionary;
-      }
+      out = recorded_codes(model, data, threads) * model.dictionary;
+      if (model.has_decoder_bias()) out.rowwise() += model.decoder_bias.transpose();
     }
   }
   return to_numpy(std::move(out));

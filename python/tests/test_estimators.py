@@ -150,6 +150,8 @@ def test_saved_model_encodes_with_the_cli(cli, tmp_path):
     subprocess.run([cli, "encode", str(path), str(tmp_path / "X.npy"), "-o",
                     str(tmp_path / "codes.npy")], check=True)
     np.testing.assert_array_equal(np.load(tmp_path / "codes.npy"), est.transform(X))
+    np.testing.assert_allclose(est.model_.reconstruct(X), est.transform(X) @ est.components_,
+                               rtol=1e-12, atol=1e-12)
     loaded = dictlearn.load(path)
     assert isinstance(loaded, dictlearn.KSVD)
     np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
