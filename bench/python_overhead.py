@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Issue 16's Python benchmarks, in one run on one machine.
 
-    /usr/bin/python3 bench/python_overhead.py --build build-test [--repeat 5] [--out FILE.md]
+    /usr/bin/python3 bench/python_overhead.py --build build-test [--repeat 15] [--out FILE.md]
 
 1. Overhead: W2 (100,000 x 64 float32 Gaussian, 256 softmax atoms, batch
    4,096, 3 epochs; bench/compare.py's data) fitted and encoded from Python
@@ -174,7 +174,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", required=True, help="a build with -DDICTLEARN_BUILD_PYTHON=ON "
                         "and the bench programs")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=15,
+                        help="overhead rounds (the sides differ by less than their spread: 15 or more)")
     parser.add_argument("--repeat-sklearn", type=int, default=3,
                         help="dictlearn runs per workload against scikit-learn (median)")
     parser.add_argument("--threads", type=int, default=2)
