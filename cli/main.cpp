@@ -353,7 +353,7 @@ void define_commands(CLI::App& app, Commands& c) {
                  {"data", "output", "preset"});
   add_fit_flags(c.fit, fit);
   add_parameters(c.fit, dl::fit_job_parameters(), fit.job, fit.choices,
-                 {"init", "log", "checkpoint", "checkpoint-every", "resume", "dtype",
+                 {"init", "log", "step-log", "checkpoint", "checkpoint-every", "resume", "dtype",
                   "snapshot-every", "patch-shape"});
   // The classical learners' flags and their coding step's, in groups of their own.
   add_parameters(c.fit, dl::learning_parameters(), fit.learning, fit.choices);

@@ -203,6 +203,12 @@ TEST_F(FitMethods, BadInputsAreOneLineNamingTheFlagWithNothingLeftBehind) {
       {"--alpha 0.5", {"--alpha: --method gradient does not read it"}},
       {"--no-shuffle", {"--no-shuffle: --method gradient does not read it"}},
       {"--method online --atoms 10 --preset sae", {"--preset: --method online does not read it"}},
+      {"--method ksvd --atoms 4 --n-nonzero 2 --step-log " + (dir / "s.csv"),
+       {"--step-log: only --method online makes steps (this run: --method ksvd)"}},
+      {"--epochs 2 --step-log " + (dir / "s.csv"),
+       {"--step-log: only --method online makes steps (this run: --method gradient)"}},
+      {"--method online --atoms 4 --step-log " + (dir / "s.npy"),
+       {"--step-log: ", "s.npy: the name must end in .csv"}},
   };
   for (const auto& [args, needles] : cases) {
     SCOPED_TRACE(args);
@@ -213,12 +219,43 @@ TEST_F(FitMethods, BadInputsAreOneLineNamingTheFlagWithNothingLeftBehind) {
     for (const auto& needle : needles)
       EXPECT_NE(result.err.find(needle), std::string::npos) << result.err;
     EXPECT_FALSE(std::filesystem::exists(out));
+    EXPECT_FALSE(std::filesystem::exists(dir / "s.csv"));
+    EXPECT_FALSE(std::filesystem::exists(dir / "s.npy"));
   }
   // Extreme data is refused rather than divided by its magnitude behind the coder's back.
   write_matrix(dir / "huge.npy", Matrix<float>(normal_matrix<float>(50, 8, 2) * 1e20f));
   expect_cli_error(
       run_cli(dir, "fit " + (dir / "huge.npy") + " -o " + out + " --method online --atoms 4"),
       {"values of magnitude", "--method online learns on the data as it is"}, out);
+}
+
+TEST_F(FitMethods, StepLogHasOneRowPerOnlineStep) {
+  // 240 signals in batches of 32: 8 steps a pass (the last one of 16), 3 passes.
+  const std::string steps = dir / "steps.csv", log = dir / "log.csv";
+  const auto result = fit("-o " + (dir / "m.safetensors") +
+                          " --method online --atoms 6 --alpha 0.1 --batch-size 32 --epochs 3 "
+                          "--step-log " +
+                          steps + " --log " + log + " --quiet");
+  ASSERT_EQ(result.code, 0) << result.err;
+  const TrainingLog rows = read_training_log(log);
+  ASSERT_EQ(rows.rows.size(), 3u);
+  // The step log reads as a CSV table: its header and 24 rows.
+  const Matrix<double> table = read_matrix<double>(steps);
+  ASSERT_EQ(table.rows(), 24);
+  ASSERT_EQ(table.cols(), 6);
+  const std::string text = file_bytes(steps);
+  EXPECT_EQ(text.substr(0, text.find('\n')),
+            "step,batch_cost,smoothed_cost,l0,atoms_replaced,seconds");
+  double mean_cost = 0;
+  for (Eigen::Index i = 0; i < table.rows(); ++i) {
+    EXPECT_EQ(table(i, 0), static_cast<double>(i + 1));
+    EXPECT_GT(table(i, 1), 0);
+    EXPECT_GE(table(i, 5), i > 0 ? table(i - 1, 5) : 0.0);
+    if (i >= 16) mean_cost += table(i, 1) / 8;
+  }
+  // The last pass's steps average to about the last epoch's objective (its
+  // batches differ in size, the log weighs signals, not steps).
+  EXPECT_NEAR(mean_cost, rows.rows.back()[rows.column("loss")], 0.1 * mean_cost);
 }
 
 TEST_F(FitMethods, NegatedFlagsDtypeAndPatchShapeReachTheRunAndItsRecord) {

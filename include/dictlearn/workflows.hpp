@@ -29,6 +29,9 @@ struct FitJob {
   FitOptions options = {};      ///< the training settings (fit_parameters())
   std::string init = {};        ///< start from this model's parameters; "": a new model
   std::string log = {};         ///< training log to write (CSV); "": none
+  /// --method online: a CSV with one row per step (step, batch_cost,
+  /// smoothed_cost, l0, atoms_replaced, seconds: StepStats); "": none
+  std::string step_log = {};
   std::string checkpoint = {};  ///< checkpoint written as training goes; "": none
   int checkpoint_every = 10;    ///< epochs between checkpoints (and the last epoch)
   std::string resume = {};      ///< checkpoint to continue; "": start anew

@@ -294,6 +294,11 @@ const std::vector<Parameter<FitJob>>& fit_job_parameters() {
        .python = "log",
        .field = DICTLEARN_FIELD(J, log),
        .help = "write the training log (CSV: epoch, loss, ...)"},
+      {.flag = "step-log",
+       .python = "step_log",
+       .field = DICTLEARN_FIELD(J, step_log),
+       .help = "--method online: write one row per step (CSV: step, batch_cost, smoothed_cost, "
+               "l0, atoms_replaced, seconds)"},
       {.flag = "checkpoint",
        .python = "checkpoint",
        .field = DICTLEARN_FIELD(J, checkpoint),
@@ -535,6 +540,10 @@ void validate(const FitJob& job) {
   DICTLEARN_CHECK(job.resume.empty() || job.init.empty(),
                   "--resume: cannot be combined with --init (the checkpoint holds the model)");
   if (!job.dtype.empty()) choose("dtype", kDTypes, job.dtype);
+  DICTLEARN_CHECK(
+      job.step_log.empty() || (job.learning && job.learning->method == LearningMethod::online),
+      "--step-log: only --method online makes steps (this run: --method {})",
+      job.learning ? learning_method_name(job.learning->method) : "gradient");
 }
 
 std::vector<std::pair<std::string, std::string>> resume_settings(const FitOptions& options) {

@@ -307,6 +307,7 @@ FitResult<T> fit_matrix(const FitJob& job, MatrixView<std::type_identity_t<T>> X
   if (!job.patch_shape.empty()) parse_patch_shape(job.patch_shape);
   detail::check_output_paths({{"-o", job.output, {".safetensors"}},
                               {"--log", job.log, {".csv"}},
+                              {"--step-log", job.step_log, {".csv"}},
                               {"--checkpoint", job.checkpoint, {".safetensors", ".ckpt"}}},
                              {{"data", job.data}, {"--init", job.init}, {"--resume", job.resume}},
                              {{"--checkpoint", "--resume"}});
@@ -340,6 +341,7 @@ FitSummary run_fit(const FitJob& job, const FitCallbacks& callbacks) {
   // --checkpoint equal to --resume is how a long run keeps checkpointing.
   detail::check_output_paths({{"-o", job.output, {".safetensors"}},
                               {"--log", job.log, {".csv"}},
+                              {"--step-log", job.step_log, {".csv"}},
                               {"--checkpoint", job.checkpoint, {".safetensors", ".ckpt"}}},
                              {{"data", job.data}, {"--init", job.init}, {"--resume", job.resume}},
                              {{"--checkpoint", "--resume"}});

@@ -164,8 +164,18 @@ Model<T> fit_classical(const FitJob& job, MatrixView<T> X, const FitCallbacks& c
 
   Model<T> trained;
   std::optional<TrainingLog> log;
+  // --step-log: one row per step of the online learner (StepStats), this run's steps.
+  TrainingLog steps{
+      .columns = {"step", "batch_cost", "smoothed_cost", "l0", "atoms_replaced", "seconds"}};
   if (options.method == LearningMethod::online) {
     OnlineDictionaryLearner<T> learner(std::move(atoms), options);
+    if (!job.step_log.empty()) {
+      learner.set_step_observer([&steps](const StepStats& step) {
+        steps.rows.push_back({static_cast<double>(step.step), step.batch_cost, step.smoothed_cost,
+                              step.nonzero, static_cast<double>(step.atoms_replaced),
+                              step.seconds});
+      });
+    }
     trained = train<T>(learner, job, options, X, report, summary, log);
   } else {
     BatchDictionaryLearner<T> learner(std::move(atoms), options);
@@ -178,6 +188,7 @@ Model<T> fit_classical(const FitJob& job, MatrixView<T> X, const FitCallbacks& c
   for (const auto& [key, value] : recorded) trained.metadata[key] = value;
   if (!job.output.empty()) save_model(job.output, trained);
   if (log) write_training_log(job.log, *log);
+  if (!job.step_log.empty()) write_training_log(job.step_log, steps);
   return trained;
 }
 
@@ -191,6 +202,7 @@ FitSummary run_fit_classical(const FitJob& job, const FitCallbacks& callbacks) {
   if (!job.patch_shape.empty()) parse_patch_shape(job.patch_shape);  // before any work
   detail::check_output_paths({{"-o", job.output, {".safetensors"}},
                               {"--log", job.log, {".csv"}},
+                              {"--step-log", job.step_log, {".csv"}},
                               {"--checkpoint", job.checkpoint, {".safetensors", ".ckpt"}}},
                              {{"data", job.data}, {"--init", job.init}, {"--resume", job.resume}},
                              {{"--checkpoint", "--resume"}});
