@@ -24,11 +24,11 @@ namespace dictlearn {
 /// A training run as `dictlearn fit` describes it: files, schedule and the
 /// training options. Its rows are fit_job_parameters() (dictlearn/parameters.hpp).
 struct FitJob {
-  std::string data = {};        ///< training data (.npy or .csv), one sample per row
-  std::string output = {};      ///< model file to write (.safetensors)
-  FitOptions options = {};      ///< the training settings (fit_parameters())
-  std::string init = {};        ///< start from this model's parameters; "": a new model
-  std::string log = {};         ///< training log to write (CSV); "": none
+  std::string data = {};    ///< training data (.npy or .csv), one sample per row
+  std::string output = {};  ///< model file to write (.safetensors)
+  FitOptions options = {};  ///< the training settings (fit_parameters())
+  std::string init = {};    ///< start from this model's parameters; "": a new model
+  std::string log = {};     ///< training log to write (CSV); "": none
   /// --method online: a CSV with one row per step (step, batch_cost,
   /// smoothed_cost, l0, atoms_replaced, seconds: StepStats); "": none
   std::string step_log = {};
