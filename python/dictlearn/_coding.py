@@ -156,7 +156,8 @@ class SparseCoder(TransformerMixin, BaseEstimator):
     """Codes over a fixed dictionary, as scikit-learn's SparseCoder.
 
     The transform_* keywords are sparse_encode's (transform_algorithm its
-    algorithm, positive_code its positive). fit only checks X's shape.
+    algorithm, positive_code its positive; transform_alpha None is 1.0 for
+    the lasso coders). fit learns and checks nothing, as scikit-learn's.
     """
 
     def __init__(self, dictionary, *, transform_algorithm="omp", transform_n_nonzero_coefs=None,
@@ -219,13 +220,21 @@ def transform_codes(estimator, X, D):
                          f"{D.shape[1]}")
     D = D.astype(X.dtype, copy=False)
     names = {_CODING[k]["flag"]: v for k, v in TRANSFORM_NAMES.items()}
+    sparse_output = getattr(estimator, "sparse_output", False)
+    if estimator.split_sign and sparse_output:
+        raise ValueError("split_sign: not with sparse_output (the split codes are built dense)")
+    transform_alpha = estimator.transform_alpha
+    if transform_alpha is None and _coder_name(estimator.transform_algorithm,
+                                               "transform_algorithm") not in ("omp", "lars"):
+        # scikit-learn 1.2's learners: transform_alpha None is the estimator's alpha.
+        transform_alpha = getattr(estimator, "alpha", None)
     flags = coding_flags(X.shape[1], D.shape[0], estimator.transform_algorithm,
-                         estimator.transform_n_nonzero_coefs, estimator.transform_alpha,
+                         estimator.transform_n_nonzero_coefs, transform_alpha,
                          estimator.transform_max_error, estimator.transform_l2,
                          estimator.positive_code, estimator.transform_max_iter,
                          estimator.transform_coder_tol, estimator.n_jobs,
                          names={k: TRANSFORM_NAMES[k] for k in TRANSFORM_NAMES})
-    codes = encode(D, X, flags, getattr(estimator, "sparse_output", False), names)
+    codes = encode(D, X, flags, sparse_output, names)
     return split(codes) if estimator.split_sign else codes
 
 

@@ -151,6 +151,10 @@ class _Learner(TransformerMixin, BaseEstimator):
         for note in notes:  # e.g. the values the "sae" preset chose, by keyword
             warnings.warn(str(_params.translate(note, self._keywords())), stacklevel=2)
         self._set_model(model)
+        # A stream that partial_fit() had started is over: the next
+        # partial_fit() continues from this fit's components_.
+        self._learner = None
+        self.__dict__.pop("n_steps_", None)
         self.n_iter_ = summary["epochs"]
         self.log_ = log
         self.summary_ = summary
@@ -311,7 +315,7 @@ class MiniBatchDictionaryLearning(_Learner):
         The first call starts from dict_init or from X's rows (init_atoms);
         the statistics live in memory and are not pickled (a pickled
         estimator continues from its components_ with fresh statistics)."""
-        first = not hasattr(self, "_learner") or self._learner is None
+        first = getattr(self, "_learner", None) is None
         X = self._check_X(X, reset=first and not hasattr(self, "model_"))
         keywords = self._keywords()
         try:

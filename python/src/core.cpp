@@ -20,7 +20,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -67,6 +70,11 @@ ConstMap<T> matrix_of(const py::array& array, const char* name) {
   }
   if (!(array.flags() & py::array::c_style)) {
     throw dl::Error(std::string(name) + ": expected a C-contiguous array");
+  }
+  if (!array.dtype().equal(py::dtype::of<T>())) {
+    throw dl::Error(std::string(name) + ": expected a " + (sizeof(T) == 4 ? "float32" : "float64") +
+                    " array (the model's or the other array's dtype), got " +
+                    std::string(py::str(array.dtype())));
   }
   return ConstMap<T>(static_cast<const T*>(array.data()), array.shape(0), array.shape(1));
 }
@@ -178,23 +186,46 @@ py::array_t<T> reconstruct_with(const dl::Model<T>& model, const py::array& X, i
   return to_numpy(std::move(out));
 }
 
-/// A model's file as bytes (pickling): written and read back through a
-/// temporary file, so the bytes are exactly the file `save` writes.
-std::string temporary_path() {
-  static int counter = 0;
-  const auto folder = std::filesystem::temp_directory_path();
-  return (folder / ("dictlearn-pickle-" + std::to_string(::getpid()) + "-" +
-                    std::to_string(counter++) + ".safetensors"))
-      .string();
-}
+/// A folder of this process's own for pickling (mkdtemp: created atomically,
+/// mode 0700, so no other user can place or replace anything in it), under
+/// $TMPDIR when that is a folder, else /tmp; removed with its contents.
+class PrivateFolder {
+ public:
+  PrivateFolder() {
+    std::error_code error;
+    std::filesystem::path base = "/tmp";
+    if (const char* tmpdir = std::getenv("TMPDIR");
+        tmpdir != nullptr && std::filesystem::is_directory(tmpdir, error)) {
+      base = tmpdir;
+    }
+    std::string pattern = (base / "dictlearn-pickle-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw dl::Error("pickling: cannot make a temporary folder in " + base.string() + ": " +
+                      std::strerror(errno));
+    }
+    path_ = pattern;
+  }
+  ~PrivateFolder() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  PrivateFolder(const PrivateFolder&) = delete;
+  PrivateFolder& operator=(const PrivateFolder&) = delete;
+  std::string file() const { return path_ + "/model.safetensors"; }
 
+ private:
+  std::string path_;
+};
+
+/// A model's file as bytes (pickling): written and read back through a
+/// private temporary folder, so the bytes are exactly the file `save` writes.
 py::bytes model_bytes(const PyModel& self) {
-  const std::string path = temporary_path();
+  const PrivateFolder folder;
+  const std::string path = folder.file();
   self.visit([&](const auto& model) { dl::save_model(path, model); });
   std::ifstream in(path, std::ios::binary);
   std::stringstream buffer;
   buffer << in.rdbuf();
-  std::filesystem::remove(path);
   return py::bytes(buffer.str());
 }
 
@@ -204,19 +235,14 @@ PyModel model_from_file(const std::string& path) {
 }
 
 PyModel model_from_bytes(const std::string& bytes) {
-  const std::string path = temporary_path();
+  const PrivateFolder folder;
+  const std::string path = folder.file();
   {
     std::ofstream out(path, std::ios::binary);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) throw dl::Error("unpickling: cannot write " + path);
   }
-  try {
-    PyModel model = model_from_file(path);
-    std::filesystem::remove(path);
-    return model;
-  } catch (...) {
-    std::filesystem::remove(path);
-    throw;
-  }
+  return model_from_file(path);
 }
 
 // ---- training -----------------------------------------------------------------

@@ -249,3 +249,32 @@ def test_save_refuses_a_bad_path_and_writes_nothing(tmp_path):
     with pytest.raises(ValueError):
         est.save(tmp_path / "no" / "such" / "folder" / "m.safetensors")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_review_findings_stay_fixed():
+    X, _ = mixtures(n_samples=200, n_features=8)
+    # A model codes only arrays of its own dtype (the bytes are never reinterpreted).
+    est = dictlearn.GradientDictionaryLearning(n_components=4, max_iter=5).fit(X)
+    with pytest.raises(ValueError, match="expected a float64 array"):
+        est.model_.encode(X.astype(np.float32))
+    # fit() after partial_fit() ends the stream: the next step continues from fit's atoms.
+    stream = dictlearn.MiniBatchDictionaryLearning(n_components=5, batch_size=40, max_iter=2,
+                                                   random_state=0)
+    stream.partial_fit(X[:40])
+    stream.fit(X)
+    fitted = stream.components_.copy()
+    assert not hasattr(stream, "n_steps_")
+    stream.partial_fit(X[40:80])
+    assert stream.n_steps_ == 1
+    fresh = dictlearn.MiniBatchDictionaryLearning(n_components=5, batch_size=40, max_iter=2,
+                                                  random_state=0).fit(X)
+    np.testing.assert_array_equal(fresh.components_, fitted)
+    # transform_alpha None is the estimator's alpha (scikit-learn 1.2's learners).
+    lasso = dictlearn.MiniBatchDictionaryLearning(n_components=5, alpha=0.1, max_iter=2,
+                                                  transform_algorithm="lasso_lars").fit(X)
+    np.testing.assert_array_equal(
+        lasso.transform(X),
+        dictlearn.sparse_encode(X, lasso.components_, algorithm="lasso_lars", alpha=0.1))
+    # split_sign cannot be sparse.
+    with pytest.raises(ValueError, match="split_sign: not with sparse_output"):
+        dictlearn.SparseCoder(lasso.components_, split_sign=True, sparse_output=True).transform(X)
