@@ -325,15 +325,12 @@ class MiniBatchDictionaryLearning(_Learner):
                 elif self.dict_init is not None:
                     D = self._start(X).dictionary
                 else:
+                    # The library's initialization (init_atoms, random_state), from the first batch.
                     k = self.n_components if self.n_components is not None else X.shape[1]
-                    if X.shape[0] < k:
-                        raise ValueError(f"n_components: the first batch has {X.shape[0]} "
-                                         f"samples, fewer than the {k} atoms to draw from it; "
-                                         f"give dict_init")
-                    D = X[np.random.default_rng(_params.seed_of(self.random_state) or 0)
-                          .choice(X.shape[0], k, replace=False)].copy()
-                    norms = np.linalg.norm(D, axis=1, keepdims=True)
-                    D /= np.where(norms > 0, norms, 1)
+                    seed = _params.seed_of(self.random_state)
+                    D = _core.initial_atoms(X, _params._integer("n_components", k),
+                                            self.init_atoms or "samples",
+                                            0 if seed is None else seed)
                 flags = [f for f in self._flags(X) if f[0] != "method"]
                 self._learner = _core.OnlineLearner(np.ascontiguousarray(D), flags)
             stats = self._learner.partial_fit(X.astype(self._learner.model().dtype, copy=False))
@@ -563,6 +560,13 @@ def load(path):
     method = model.metadata.get("train.method", "gradient") if not model.has_encoder \
         else "gradient"
     estimator = estimator_for(method)(n_components=model.n_atoms)
+    # The settings the file records become the estimator's parameters, so
+    # that clone(load(path)).fit(X) trains as the file's run did.
+    keywords = estimator._keywords()
+    for name, row in keywords.items():
+        text = model.metadata.get("train." + row["flag"])
+        if text is not None and row["recorded"]:
+            setattr(estimator, name, _params.from_text(row, text))
     if hasattr(estimator, "transform_algorithm"):
         estimator.transform_algorithm = None  # the recorded coder, as the CLI's encode
     estimator._set_model(model)

@@ -60,6 +60,20 @@ def flag_text(name, row, value):
     return str(value)
 
 
+def from_text(row, text):
+    """A row's value as parameter_value writes it (a model's train.<flag>
+    metadata) back as the keyword's Python value."""
+    kind = row["type"]
+    if kind == "bool":
+        on = text == "true"
+        return on != row["negated"]
+    if kind in ("int", "int64", "uint64"):
+        return int(text)
+    if kind == "double":
+        return float(text)
+    return text
+
+
 def to_flags(params, table_rows):
     """(flag, text) pairs for the keywords in `params` that the rows know.
 

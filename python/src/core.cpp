@@ -461,6 +461,27 @@ PYBIND11_MODULE(_core, m) {
                       : first_non_finite_parallel(static_cast<const double*>(values), count);
       },
       py::arg("X"));
+  m.def(
+      "initial_atoms",
+      [](const py::array& X, int n_atoms, const std::string& init, uint64_t seed) -> py::object {
+        dl::LearningOptions options;
+        dl::set_parameter_value(*dl::find_parameter(dl::learning_parameters(), "init-atoms"),
+                                options, init);
+        auto run = [&](auto tag) -> py::object {
+          using T = decltype(tag);
+          const ConstMap<T> data = matrix_of<T>(X, "X");
+          dl::Matrix<T> atoms;
+          {
+            py::gil_scoped_release release;
+            atoms = dl::initial_atoms<T>(data, n_atoms, options.init, seed);
+          }
+          return to_numpy(std::move(atoms));
+        };
+        if (is_float32(X)) return run(float{});
+        if (is_float64(X)) return run(double{});
+        throw dl::Error("X: expected float32 or float64");
+      },
+      py::arg("X"), py::arg("n_atoms"), py::arg("init"), py::arg("seed"));
   m.def("vector_kernel_level", &dl::vector_kernel_level);
   m.def("matrix_product_backend", &dl::matrix_product_backend);
   m.def("max_threads", &dl::max_threads);

@@ -278,3 +278,34 @@ def test_review_findings_stay_fixed():
     # split_sign cannot be sparse.
     with pytest.raises(ValueError, match="split_sign: not with sparse_output"):
         dictlearn.SparseCoder(lasso.components_, split_sign=True, sparse_output=True).transform(X)
+
+
+@pytest.mark.parametrize("estimator", [
+    dictlearn.MiniBatchDictionaryLearning(n_components=5, alpha=0.3, max_iter=2, batch_size=40,
+                                          random_state=3, tol=None, max_no_improvement=None),
+    dictlearn.KSVD(n_components=5, n_nonzero_coefs=2, max_iter=3, random_state=2),
+    dictlearn.GradientDictionaryLearning(n_components=4, max_iter=30, encoder="topk",
+                                         n_nonzero_coefs=2, random_state=5),
+], ids=lambda e: type(e).__name__)
+def test_a_loaded_model_has_its_files_settings(estimator, tmp_path):
+    X, _ = mixtures(n_samples=200, n_features=8)
+    fitted = clone(estimator).fit(X)
+    fitted.save(tmp_path / "m.safetensors")
+    loaded = dictlearn.load(tmp_path / "m.safetensors")
+    assert type(loaded) is type(estimator)
+    again = clone(loaded).fit(X)  # the file's settings: the same run
+    np.testing.assert_array_equal(again.components_, fitted.components_)
+
+
+def test_partial_fit_starts_from_the_librarys_initialization():
+    X, _ = mixtures(n_samples=200, n_features=8)
+    from dictlearn import _core
+
+    est = dictlearn.MiniBatchDictionaryLearning(n_components=5, batch_size=50, random_state=4,
+                                                init_atoms="svd", max_steps=1, max_iter=1,
+                                                tol=None, max_no_improvement=None,
+                                                shuffle=False)
+    est.partial_fit(X[:50])
+    start = _core.initial_atoms(np.ascontiguousarray(X[:50]), 5, "svd", 4)
+    one_step = clone(est).set_params(dict_init=start).fit(X[:50])
+    np.testing.assert_array_equal(est.components_, one_step.components_)
