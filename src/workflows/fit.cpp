@@ -278,6 +278,16 @@ Model<T> fit_data(const FitJob& job, MatrixView<T> data, const FitCallbacks& cal
   return trained;
 }
 
+void check_fit_paths(const FitJob& job) {
+  // --checkpoint equal to --resume is how a long run keeps checkpointing.
+  check_output_paths({{"-o", job.output, {".safetensors"}},
+                      {"--log", job.log, {".csv"}},
+                      {"--step-log", job.step_log, {".csv"}},
+                      {"--checkpoint", job.checkpoint, {".safetensors", ".ckpt"}}},
+                     {{"data", job.data}, {"--init", job.init}, {"--resume", job.resume}},
+                     {{"--checkpoint", "--resume"}});
+}
+
 template <typename T>
 double data_rms(MatrixView<T> data) {
   return root_mean_square<T>(data);
@@ -305,12 +315,7 @@ FitResult<T> fit_matrix(const FitJob& job, MatrixView<std::type_identity_t<T>> X
                   "{}: a start model in memory cannot be combined with a file to start from",
                   job.init.empty() ? "--resume" : "--init");
   if (!job.patch_shape.empty()) parse_patch_shape(job.patch_shape);
-  detail::check_output_paths({{"-o", job.output, {".safetensors"}},
-                              {"--log", job.log, {".csv"}},
-                              {"--step-log", job.step_log, {".csv"}},
-                              {"--checkpoint", job.checkpoint, {".safetensors", ".ckpt"}}},
-                             {{"data", job.data}, {"--init", job.init}, {"--resume", job.resume}},
-                             {{"--checkpoint", "--resume"}});
+  detail::check_fit_paths(job);
   const std::string data_name = job.data.empty() ? std::string("the data") : job.data;
   DICTLEARN_CHECK(X.rows() > 0 && X.cols() > 0, "{}: no data ({} x {})", data_name, X.rows(),
                   X.cols());
@@ -338,13 +343,7 @@ FitSummary run_fit(const FitJob& job, const FitCallbacks& callbacks) {
   validate(job);
   if (job.learning) return detail::run_fit_classical(job, callbacks);
   if (!job.patch_shape.empty()) parse_patch_shape(job.patch_shape);  // before any work
-  // --checkpoint equal to --resume is how a long run keeps checkpointing.
-  detail::check_output_paths({{"-o", job.output, {".safetensors"}},
-                              {"--log", job.log, {".csv"}},
-                              {"--step-log", job.step_log, {".csv"}},
-                              {"--checkpoint", job.checkpoint, {".safetensors", ".ckpt"}}},
-                             {{"data", job.data}, {"--init", job.init}, {"--resume", job.resume}},
-                             {{"--checkpoint", "--resume"}});
+  detail::check_fit_paths(job);
   DType dtype = DType::float32;
   if (!job.dtype.empty()) {
     dtype = job.dtype == "float64" ? DType::float64 : DType::float32;

@@ -200,12 +200,7 @@ template Model<double> fit_classical(const FitJob&, MatrixView<double>, const Fi
 FitSummary run_fit_classical(const FitJob& job, const FitCallbacks& callbacks) {
   validate(*job.learning);
   if (!job.patch_shape.empty()) parse_patch_shape(job.patch_shape);  // before any work
-  detail::check_output_paths({{"-o", job.output, {".safetensors"}},
-                              {"--log", job.log, {".csv"}},
-                              {"--step-log", job.step_log, {".csv"}},
-                              {"--checkpoint", job.checkpoint, {".safetensors", ".ckpt"}}},
-                             {{"data", job.data}, {"--init", job.init}, {"--resume", job.resume}},
-                             {{"--checkpoint", "--resume"}});
+  detail::check_fit_paths(job);
   // float32 unless --dtype says otherwise, or the model of --init or --resume
   // (a plain atoms file does not choose).
   DType dtype = DType::float32;

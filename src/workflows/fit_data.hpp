@@ -22,6 +22,10 @@ template <typename T>
 Model<T> fit_data(const FitJob& job, MatrixView<T> data, const FitCallbacks& callbacks,
                   bool record_job, FitSummary& summary, const Model<T>* start = nullptr);
 
+/// The outputs of a fit job (-o, --log, --step-log, --checkpoint) checked
+/// against each other and its inputs before any work (check_output_paths).
+void check_fit_paths(const FitJob& job);
+
 /// Data whose typical magnitude (root mean square) is this far from 1 is
 /// extreme: the gradient learner trains on it divided by its magnitude, the
 /// classical learners refuse it (their coder's settings are in its units).
