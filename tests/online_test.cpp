@@ -17,16 +17,8 @@
 namespace dictlearn {
 namespace {
 
+using testing::normal_matrix;
 using testing::TempDir;
-
-template <typename T>
-Matrix<T> gaussian(int64_t rows, int64_t cols, uint64_t seed) {
-  std::mt19937_64 engine(seed);
-  std::normal_distribution<double> normal;
-  Matrix<T> X(rows, cols);
-  for (Eigen::Index i = 0; i < X.size(); ++i) X.data()[i] = static_cast<T>(normal(engine));
-  return X;
-}
 
 template <typename T>
 Matrix<T> unit_rows(Matrix<T> X) {
@@ -96,10 +88,10 @@ double surrogate(const Matrix<double>& D, const Matrix<double>& A, const Matrix<
 }
 
 TEST(OnlineTest, EachDictionaryPassLowersTheSurrogate) {
-  const Matrix<double> atoms = unit_rows(gaussian<double>(24, 10, 3));
+  const Matrix<double> atoms = unit_rows(normal_matrix<double>(24, 10, 3));
   const Matrix<double> X = mixtures(atoms, 400, 3, 0.05, 4);
   for (bool positive : {false, true}) {
-    Matrix<double> D = unit_rows(gaussian<double>(24, 10, 5));
+    Matrix<double> D = unit_rows(normal_matrix<double>(24, 10, 5));
     if (positive) D = D.cwiseAbs();
     const Matrix<double> R = sparse_encode<double>(
         Dictionary<double>{.dictionary = D}, X,
@@ -122,7 +114,7 @@ TEST(OnlineTest, EachDictionaryPassLowersTheSurrogate) {
 }
 
 TEST(OnlineTest, CodesAreTheCodersOwn) {
-  const Matrix<double> D = unit_rows(gaussian<double>(40, 16, 6));
+  const Matrix<double> D = unit_rows(normal_matrix<double>(40, 16, 6));
   const Matrix<double> X = mixtures(D, 300, 4, 0.1, 7);
   const std::vector<CodingOptions> coders = {
       {.method = CoderKind::lasso_lars, .alpha = 0.2},
@@ -148,13 +140,13 @@ TEST(OnlineTest, CodesAreTheCodersOwn) {
 }
 
 TEST(OnlineTest, PartialFitOverTheBatchesEqualsFitWithoutShuffle) {
-  const Matrix<double> atoms = unit_rows(gaussian<double>(12, 8, 8));
+  const Matrix<double> atoms = unit_rows(normal_matrix<double>(12, 8, 8));
   const Matrix<double> X = mixtures(atoms, 150, 2, 0.05, 9);
   LearningOptions options = lasso_options(0.1, 32);
   options.forgetting = Forgetting::sklearn;
   options.shuffle = false;
   options.epochs = 3;
-  const Matrix<double> D0 = unit_rows(gaussian<double>(10, 8, 10));
+  const Matrix<double> D0 = unit_rows(normal_matrix<double>(10, 8, 10));
   OnlineDictionaryLearner<double> whole(D0, options);
   whole.fit(X);
   OnlineDictionaryLearner<double> stream(D0, options);
@@ -170,7 +162,7 @@ TEST(OnlineTest, PartialFitOverTheBatchesEqualsFitWithoutShuffle) {
 TEST(OnlineTest, GatheredBatchesGiveTheSameDictionary) {
   // Rows that are not contiguous (a block of a wider matrix): the loop
   // gathers each batch into a buffer; the learner computes the same.
-  const Matrix<double> atoms = unit_rows(gaussian<double>(12, 8, 44));
+  const Matrix<double> atoms = unit_rows(normal_matrix<double>(12, 8, 44));
   const Matrix<double> X = mixtures(atoms, 150, 2, 0.05, 45);
   Matrix<double> wide = Matrix<double>::Zero(150, 11);
   wide.leftCols(8) = X;
@@ -178,7 +170,7 @@ TEST(OnlineTest, GatheredBatchesGiveTheSameDictionary) {
   ASSERT_EQ(strided.contiguous(), nullptr);
   LearningOptions options = lasso_options(0.1, 32);
   options.epochs = 2;
-  const Matrix<double> D0 = unit_rows(gaussian<double>(10, 8, 46));
+  const Matrix<double> D0 = unit_rows(normal_matrix<double>(10, 8, 46));
   OnlineDictionaryLearner<double> in_place(D0, options), gathered(D0, options);
   in_place.fit(X);
   gathered.fit(strided);
@@ -187,9 +179,9 @@ TEST(OnlineTest, GatheredBatchesGiveTheSameDictionary) {
 
 template <typename T>
 void expect_thread_count_independent() {
-  const Matrix<T> atoms = unit_rows(gaussian<T>(64, 32, 11));
+  const Matrix<T> atoms = unit_rows(normal_matrix<T>(64, 32, 11));
   const Matrix<T> X = mixtures(atoms, 600, 4, 0.05, 12);
-  const Matrix<T> D0 = unit_rows(gaussian<T>(64, 32, 13));
+  const Matrix<T> D0 = unit_rows(normal_matrix<T>(64, 32, 13));
   for (CoderKind coder : {CoderKind::lasso_lars, CoderKind::omp, CoderKind::lasso_cd}) {
     LearningOptions options = lasso_options(0.1, 256);
     options.coding.method = coder;
@@ -215,11 +207,11 @@ TEST(OnlineTest, ResultsDoNotDependOnTheThreadCount) {
 }
 
 TEST(OnlineTest, MaxStepsStopsWithinAnEpoch) {
-  const Matrix<double> X = gaussian<double>(100, 6, 14);
+  const Matrix<double> X = normal_matrix<double>(100, 6, 14);
   LearningOptions options = lasso_options(0.3, 10);
   options.max_steps = 15;
   options.epochs = 5;
-  OnlineDictionaryLearner<double> learner(unit_rows(gaussian<double>(8, 6, 15)), options);
+  OnlineDictionaryLearner<double> learner(unit_rows(normal_matrix<double>(8, 6, 15)), options);
   std::vector<EpochStats> epochs;
   learner.fit(X, [&](const EpochStats& stats, const Model<double>&) { epochs.push_back(stats); });
   EXPECT_EQ(learner.steps(), 15);
@@ -230,16 +222,16 @@ TEST(OnlineTest, MaxStepsStopsWithinAnEpoch) {
   // (as SPAMS checks its negative iter): 1 ns is spent before the first one.
   options.max_steps = 0;
   options.max_seconds = 1e-9;
-  OnlineDictionaryLearner<double> timed(unit_rows(gaussian<double>(8, 6, 15)), options);
+  OnlineDictionaryLearner<double> timed(unit_rows(normal_matrix<double>(8, 6, 15)), options);
   timed.fit(X);
   EXPECT_EQ(timed.steps(), 0);
   EXPECT_TRUE(timed.stopped_early());
 }
 
 TEST(OnlineTest, ConvergenceTestsStopTheRun) {
-  const Matrix<double> atoms = unit_rows(gaussian<double>(8, 6, 16));
+  const Matrix<double> atoms = unit_rows(normal_matrix<double>(8, 6, 16));
   const Matrix<double> X = mixtures(atoms, 100, 2, 0.01, 17);
-  const Matrix<double> D0 = unit_rows(gaussian<double>(8, 6, 18));
+  const Matrix<double> D0 = unit_rows(normal_matrix<double>(8, 6, 18));
   // A dictionary that moves less than 10 (every one) stops at the first step
   // after the warm-up of min(100, N/b) = 10 steps.
   LearningOptions options = lasso_options(0.05, 10);
@@ -275,11 +267,11 @@ TEST(OnlineTest, ConvergenceTestsStopTheRun) {
 
 template <typename T>
 void expect_resumes_bit_for_bit(Forgetting forgetting) {
-  const Matrix<T> atoms = unit_rows(gaussian<T>(16, 8, 19));
+  const Matrix<T> atoms = unit_rows(normal_matrix<T>(16, 8, 19));
   const Matrix<T> X = mixtures(atoms, 2300, 3, 0.05, 20);
   // An atom no signal uses (the data has no last coordinate): resampled, so
   // the generator's state is part of what resumes.
-  Matrix<T> D0 = unit_rows(gaussian<T>(14, 8, 21));
+  Matrix<T> D0 = unit_rows(normal_matrix<T>(14, 8, 21));
   Matrix<T> data = X;
   data.col(7).setZero();
   D0.col(7).setZero();
@@ -301,7 +293,7 @@ void expect_resumes_bit_for_bit(Forgetting forgetting) {
   OnlineDictionaryLearner<T> first(D0, options);
   first.fit(data);
   first.save_checkpoint(dir / "online.ckpt", data);
-  OnlineDictionaryLearner<T> second(unit_rows(gaussian<T>(14, 8, 99)), options);
+  OnlineDictionaryLearner<T> second(unit_rows(normal_matrix<T>(14, 8, 99)), options);
   second.load_checkpoint(dir / "online.ckpt", data);
   EXPECT_EQ(second.steps(), first.steps());
   // Every field of the state came back (the resampling generator's too,
@@ -351,8 +343,8 @@ TEST(OnlineTest, SpamsWindowMovesWithTheEpochs) {
   // 10: Aeven, Aodd, Aorig, the parity of ((i + 1)·b) / N; the learner's
   // statistics must equal its A after every step.
   const int64_t N = 25, b = 10, K = 6;
-  const Matrix<double> atoms = unit_rows(gaussian<double>(K, 5, 22));
-  const Matrix<double> D = unit_rows(gaussian<double>(K, 5, 23));
+  const Matrix<double> atoms = unit_rows(normal_matrix<double>(K, 5, 22));
+  const Matrix<double> D = unit_rows(normal_matrix<double>(K, 5, 23));
   detail::SufficientStatistics<double> stats;
   stats.reset(Forgetting::spams, D);
   detail::BatchCoder<double> coder({.method = CoderKind::lasso_lars, .alpha = 0.05}, K, 5);
@@ -390,7 +382,7 @@ TEST(OnlineTest, SpamsWindowMovesWithTheEpochs) {
 TEST(OnlineTest, StatisticsFromSparseAndDenseCodes) {
   // Sparse codes (lasso) are summed from their nonzeros, dense ones
   // (threshold at 0) as products: both give β A + RᵀR / b and β B + RᵀX / b.
-  const Matrix<double> D = unit_rows(gaussian<double>(20, 12, 40));
+  const Matrix<double> D = unit_rows(normal_matrix<double>(20, 12, 40));
   const Matrix<double> X = mixtures(D, 50, 3, 0.05, 41);
   for (const CodingOptions& coding :
        {CodingOptions{.method = CoderKind::lasso_lars, .alpha = 0.3},
@@ -400,8 +392,8 @@ TEST(OnlineTest, StatisticsFromSparseAndDenseCodes) {
     coder.code(Dictionary<double>{.dictionary = D}, X.data(), 50, 2, coded);
     detail::SufficientStatistics<double> stats;
     stats.reset(Forgetting::sklearn, D);
-    stats.A = gaussian<double>(20, 20, 42);
-    stats.B = gaussian<double>(20, 12, 43);
+    stats.A = normal_matrix<double>(20, 20, 42);
+    stats.B = normal_matrix<double>(20, 12, 43);
     const Matrix<double> A0 = stats.A, B0 = stats.B;
     stats.add(Forgetting::sklearn, coded, X.data(), 7, 350, 50, 1000, 2);
     const double beta = detail::sklearn_forgetting(7, 50);
@@ -414,17 +406,17 @@ TEST(OnlineTest, StatisticsFromSparseAndDenseCodes) {
 }
 
 TEST(OnlineTest, ConstraintsHold) {
-  const Matrix<double> atoms = unit_rows(gaussian<double>(10, 8, 24)).cwiseAbs();
+  const Matrix<double> atoms = unit_rows(normal_matrix<double>(10, 8, 24)).cwiseAbs();
   const Matrix<double> X = mixtures(atoms, 200, 3, 0.05, 25);
   LearningOptions options = lasso_options(0.1, 20);
   options.positive_dict = true;
   options.epochs = 3;
-  OnlineDictionaryLearner<double> positive(unit_rows(gaussian<double>(10, 8, 26)), options);
+  OnlineDictionaryLearner<double> positive(unit_rows(normal_matrix<double>(10, 8, 26)), options);
   positive.fit(X);
   EXPECT_GE(positive.model().dictionary.minCoeff(), 0.0);
   options.positive_dict = false;
   options.unit_norm = true;
-  Matrix<double> D0 = 0.3 * unit_rows(gaussian<double>(10, 8, 27));
+  Matrix<double> D0 = 0.3 * unit_rows(normal_matrix<double>(10, 8, 27));
   OnlineDictionaryLearner<double> sphere(D0, options);
   sphere.fit(X);
   for (Eigen::Index k = 0; k < 10; ++k) {
@@ -437,10 +429,10 @@ TEST(OnlineTest, ConstraintsHold) {
 }
 
 TEST(OnlineTest, AnUnusedAtomIsResampledAndCounted) {
-  const Matrix<double> atoms = unit_rows(gaussian<double>(6, 5, 28));
+  const Matrix<double> atoms = unit_rows(normal_matrix<double>(6, 5, 28));
   Matrix<double> X = mixtures(atoms, 120, 2, 0.05, 29);
   X.col(4).setZero();  // nothing in the last coordinate
-  Matrix<double> D0 = unit_rows(gaussian<double>(6, 5, 30));
+  Matrix<double> D0 = unit_rows(normal_matrix<double>(6, 5, 30));
   D0.col(4).setZero();
   D0.row(2).setZero();
   D0(2, 4) = 1;  // orthogonal to every signal: never coded
@@ -481,10 +473,10 @@ TEST(OnlineTest, RecoversAPlantedDictionary) {
   double recovered = 0;
   const int seeds = 5;
   for (int seed = 0; seed < seeds; ++seed) {
-    const Matrix<double> atoms = unit_rows(gaussian<double>(50, 20, 100 + seed));
+    const Matrix<double> atoms = unit_rows(normal_matrix<double>(50, 20, 100 + seed));
     Matrix<double> X = mixtures(atoms, 1500, 3, 0.0, 200 + seed);
     const double signal = X.squaredNorm() / static_cast<double>(X.size());
-    X += std::sqrt(signal / 100.0) * gaussian<double>(1500, 20, 300 + seed);
+    X += std::sqrt(signal / 100.0) * normal_matrix<double>(1500, 20, 300 + seed);
     Matrix<double> D0(50, 20);
     for (int k = 0; k < 50; ++k) D0.row(k) = X.row(k * 30).normalized();
     LearningOptions options;
@@ -506,18 +498,19 @@ TEST(OnlineTest, RecoversAPlantedDictionary) {
 }
 
 TEST(OnlineTest, BadInputIsNamed) {
-  const Matrix<double> D0 = unit_rows(gaussian<double>(4, 3, 31));
-  const Matrix<double> X = gaussian<double>(20, 3, 32);
+  const Matrix<double> D0 = unit_rows(normal_matrix<double>(4, 3, 31));
+  const Matrix<double> X = normal_matrix<double>(20, 3, 32);
   LearningOptions options = lasso_options(0.1, 8);
   OnlineDictionaryLearner<double> learner(D0, options);
-  EXPECT_ERROR_CONTAINS(learner.fit(gaussian<double>(20, 5, 33)),
+  EXPECT_ERROR_CONTAINS(learner.fit(normal_matrix<double>(20, 5, 33)),
                         "data: has 5 columns, the dictionary's atoms have 3");
   Matrix<double> bad = X;
   bad(6, 1) = NAN;
   EXPECT_ERROR_CONTAINS(learner.fit(bad), "data: holds non-finite values (row 7, column 2");
   EXPECT_ERROR_CONTAINS(learner.partial_fit(bad),
                         "batch: holds non-finite values (row 7, column 2");
-  EXPECT_ERROR_CONTAINS(learner.partial_fit(gaussian<double>(4, 2, 34)), "batch: has 2 columns");
+  EXPECT_ERROR_CONTAINS(learner.partial_fit(normal_matrix<double>(4, 2, 34)),
+                        "batch: has 2 columns");
   EXPECT_ERROR_CONTAINS(learner.partial_fit(X.topRows(0)), "batch: has no rows");
   EXPECT_EQ(learner.steps(), 0);
   EXPECT_EQ(learner.model().dictionary, D0);
@@ -553,7 +546,7 @@ TEST(OnlineTest, BadInputIsNamed) {
   OnlineDictionaryLearner<double> saved(D0, options);
   saved.fit(X);
   saved.save_checkpoint(dir / "a.ckpt", X);
-  EXPECT_ERROR_CONTAINS(saved.load_checkpoint(dir / "a.ckpt", gaussian<double>(20, 3, 35)),
+  EXPECT_ERROR_CONTAINS(saved.load_checkpoint(dir / "a.ckpt", normal_matrix<double>(20, 3, 35)),
                         "other data of the same shape");
 }
 

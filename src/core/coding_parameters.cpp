@@ -19,9 +19,6 @@ using detail::at_least;
 using detail::either;
 using detail::non_negative_finite;
 
-#define DICTLEARN_FIELD(Options, member) \
-  +[](Options& o) -> decltype((o.member)) { return o.member; }
-
 /// A row and the CodingOptions member it sets, by the name the coders'
 /// traits use; "" for the rows every coder reads (--coder, --threads).
 struct CodingRow {

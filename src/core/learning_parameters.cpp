@@ -18,9 +18,6 @@ using detail::choose;
 using detail::either;
 using detail::non_negative_finite;
 
-#define DICTLEARN_FIELD(Options, member) \
-  +[](Options& o) -> decltype((o.member)) { return o.member; }
-
 /// --method's names: `gradient` (fit's default, the Trainer) first, then the
 /// LearningMethod values in their order.
 const std::vector<std::string> kMethodNames = {"gradient", "online", "alternating", "mod", "ksvd"};

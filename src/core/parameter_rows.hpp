@@ -41,3 +41,9 @@ inline Range non_negative_finite(std::string note = "") {
 }
 
 }  // namespace dictlearn::detail
+
+// A row's access to a member, nested or not: `DICTLEARN_FIELD(FitOptions, adam.lr)`
+// is a function pointer returning double&, so the row's type follows the
+// member's (ParameterField's alternative). Each table file #undefs it after its rows.
+#define DICTLEARN_FIELD(Options, member) \
+  +[](Options& o) -> decltype((o.member)) { return o.member; }

@@ -21,12 +21,6 @@ using detail::choose;
 using detail::either;
 using detail::non_negative_finite;
 
-// A row's access to a member, nested or not: `FIELD(FitOptions, adam.lr)`
-// is a function pointer returning double&, so the row's type follows the
-// member's (ParameterField's alternative).
-#define DICTLEARN_FIELD(Options, member) \
-  +[](Options& o) -> decltype((o.member)) { return o.member; }
-
 /// The encoders' names, from their table (encoders.hpp), so a new encoder is a new choice.
 std::vector<std::string> encoder_names() {
   std::vector<std::string> names;
