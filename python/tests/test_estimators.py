@@ -268,11 +268,11 @@ def test_review_findings_stay_fixed():
     assert stream.n_steps_ == 1
     fresh = dictlearn.MiniBatchDictionaryLearning(n_components=5, batch_size=40, max_iter=2,
                                                   random_state=0).fit(X)
-    # The property here is that fit() ignores the earlier stream (a stale one
-    # differs in every digit). Bit equality is not asserted: inside the full
-    # suite under CTest's load two such fits once differed by 3e-16 (2 of 6
-    # runs), unexplained so far and reported in the closing note of issue 16.
-    np.testing.assert_allclose(fresh.components_, fitted, rtol=1e-12, atol=1e-14)
+    # fit() ignores the earlier stream (a stale one differs in every digit),
+    # bit for bit: this once failed by 3e-16 in some runs, when small products
+    # took Eigen's coefficient-based path, whose sums followed the alignment
+    # of the batch buffer (src/kernels/gemm_isa.cpp).
+    np.testing.assert_array_equal(fresh.components_, fitted)
     # transform_alpha None is the estimator's alpha (scikit-learn 1.2's learners).
     lasso = dictlearn.MiniBatchDictionaryLearning(n_components=5, alpha=0.1, max_iter=2,
                                                   transform_algorithm="lasso_lars").fit(X)

@@ -7,6 +7,13 @@
 #define Eigen DICTLEARN_CONCAT(Eigen_, DICTLEARN_GEMM_SUFFIX)
 #define DICTLEARN_CONCAT_(a, b) a##b
 #define DICTLEARN_CONCAT(a, b) DICTLEARN_CONCAT_(a, b)
+// Always Eigen's blocked product, never its coefficient-based one for small
+// shapes: that one's vectorized sums start at the first aligned element, so
+// their rounding followed where the caller's arrays happened to lie (a
+// product of a NumPy array and of a copy of it could differ in the last bit).
+// The blocked kernel packs its operands first: its sums depend on the shapes
+// alone.
+#define EIGEN_GEMM_TO_COEFFBASED_THRESHOLD 0
 
 #include <Eigen/Core>
 #include <cstdint>
