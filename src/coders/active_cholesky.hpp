@@ -35,13 +35,15 @@ class ActiveCholesky {
       const T* row = packed_.data() + i * (i + 1) / 2;
       T sum = g_row[active[i]];
       for (int64_t j = 0; j < i; ++j) sum -= row[j] * w[j];
-      w[i] = sum / row[i];
+      w[i] = sum * inverse_[i];
       norm2 += w[i] * w[i];
     }
     const T diagonal = g_row[atom];
     const T pivot2 = diagonal - norm2;
     if (!(diagonal > 0) || pivot2 <= pivot_tol * diagonal) return false;
     w[k] = std::sqrt(pivot2);
+    if (static_cast<int64_t>(inverse_.size()) < k + 1) inverse_.resize(k + 1);
+    inverse_[k] = T(1) / w[k];
     ++size_;
     return true;
   }
@@ -71,6 +73,7 @@ class ActiveCholesky {
       rotation_[2 * q] = r > 0 ? a / r : T(1);
       rotation_[2 * q + 1] = r > 0 ? b / r : T(0);
       row_[q] = r;
+      inverse_[q] = T(1) / r;
       // Row q's slot was read on the previous turn: writing it is safe.
       T* out = packed_.data() + q * (q + 1) / 2;
       for (int64_t j = 0; j <= q; ++j) out[j] = row_[j];
@@ -96,7 +99,7 @@ class ActiveCholesky {
     const T* row = packed_.data() + i * (i + 1) / 2;
     T sum = b_i;
     for (int64_t j = 0; j < i; ++j) sum -= row[j] * y[j];
-    return sum / row[i];
+    return sum * inverse_[i];
   }
 
   /// Solves Lᵀ x = y in place (backward substitution), by rows of L: each
@@ -105,7 +108,7 @@ class ActiveCholesky {
   void backward(T* b) const {
     for (int64_t i = size_ - 1; i >= 0; --i) {
       const T* row = packed_.data() + i * (i + 1) / 2;
-      const T value = b[i] / row[i];
+      const T value = b[i] * inverse_[i];
       b[i] = value;
       for (int64_t j = 0; j < i; ++j) b[j] -= row[j] * value;
     }
@@ -113,6 +116,7 @@ class ActiveCholesky {
 
  private:
   std::vector<T> packed_;
+  std::vector<T> inverse_;   ///< 1 / L_ii: the substitutions multiply instead of dividing
   std::vector<T> rotation_;  ///< remove(): (cos, sin) of each rotation
   std::vector<T> row_;       ///< remove(): the row being rotated
   int64_t size_ = 0;

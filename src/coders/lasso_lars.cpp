@@ -22,6 +22,16 @@ namespace {
 
 enum : unsigned char { kInactive = 0, kActive = 1, kDependent = 2 };
 
+/// The least j in [0, n) with is(j), or n: a vectorized reduction, where an
+/// early-exit scan runs one value at a time.
+template <typename Predicate>
+[[gnu::always_inline]] inline int64_t first_index_of(int64_t n, Predicate is) {
+  int64_t least = n;
+#pragma omp simd reduction(min : least)
+  for (int64_t j = 0; j < n; ++j) least = is(j) && j < least ? j : least;
+  return least;
+}
+
 // The path, inlined into one clone per instruction-set level below.
 template <typename T>
 [[gnu::always_inline]] inline int64_t lasso_path(const T* G, int64_t n_atoms, const T* alpha0,
@@ -30,17 +40,23 @@ template <typename T>
                                                  LarsWorkspace<T>& work, T* code) {
   const int64_t K = n_atoms;
   std::fill(code, code + K, T(0));
-  // λ starts at the largest correlation: at or below α the codes are zero.
-  int64_t first = -1;
+  // λ starts at the largest correlation (the first atom that has it): at or
+  // below α the codes are zero. Two vectorized passes: the largest, then its
+  // first position.
   T C = 0;
-  for (int64_t j = 0; j < K; ++j) {
-    const T value = positive ? alpha0[j] : std::abs(alpha0[j]);
-    if (value > C) {
-      C = value;
-      first = j;
+  if (positive) {
+#pragma omp simd reduction(max : C)
+    for (int64_t j = 0; j < K; ++j) C = alpha0[j] > C ? alpha0[j] : C;
+  } else {
+#pragma omp simd reduction(max : C)
+    for (int64_t j = 0; j < K; ++j) {
+      const T value = std::abs(alpha0[j]);
+      C = value > C ? value : C;
     }
   }
-  if (first < 0 || C <= alpha) return 0;
+  if (!(C > 0) || C <= alpha) return 0;
+  const int64_t first = first_index_of(
+      K, [&](int64_t j) { return (positive ? alpha0[j] : std::abs(alpha0[j])) == C; });
   // Below this distance to α the rest of the path is rounding.
   const T stop_gap = 64 * std::numeric_limits<T>::epsilon() * C;
   work.correlation.assign(alpha0, alpha0 + K);
@@ -109,8 +125,7 @@ template <typename T>
     T entering_sign = 0;
     if (first_event < step) {
       step = first_event;
-      entering = 0;
-      while (event[entering] != first_event) ++entering;
+      entering = first_index_of(K, [&](int64_t j) { return event[j] == first_event; });
       const T up = 1 - a[entering];
       entering_sign = up > 0 && std::max<T>((C - c[entering]) / up, 0) == first_event ? 1 : -1;
     }

@@ -26,6 +26,12 @@ namespace {
 /// their number.
 constexpr int64_t kProductBlock = 32;
 
+/// Rows of G per block of its product, and signals per block of the coding
+/// (one X Dᵀ product each): small, so that the blocks of a batch spread
+/// evenly over the threads; fixed, so that no result depends on their number.
+constexpr int64_t kGramBlock = 8;
+constexpr int64_t kSignalBlock = 8;
+
 bool is_lasso(CoderKind kind) {
   return kind == CoderKind::lasso_lars || kind == CoderKind::lasso_cd || kind == CoderKind::fista;
 }
@@ -132,52 +138,74 @@ void BatchCoder<T>::code(const Dictionary<T>& dictionary, const T* X, int64_t ro
   out.l1.resize(rows);
   out.l2.resize(rows);
   const T* D = atoms.data();
-  if (options_.method == CoderKind::fista) {
+  const bool fista = options_.method == CoderKind::fista;
+  if (fista) {
     CodingOptions options = options_;
     options.threads = threads;
     out.codes = encode_fista<T>(dictionary, Eigen::Map<const Matrix<T>>(X, rows, d), options);
   } else {
     gram_.resize(K, K);
-    // The upper triangle by blocks of rows (the half of G), then its mirror:
-    // exactly symmetric, as the coders read rows of G where the math has columns.
-    T* G = gram_.data();
-    for_row_blocks(K, kProductBlock, threads,
-                   static_cast<double>(K) * static_cast<double>(K) * static_cast<double>(d),
-                   [&](int64_t begin, int64_t count) {
-                     gemm(false, true, count, K - begin, d, D + begin * d, d, D + begin * d, d,
-                          T(0), G + begin * K + begin, K);
-                   });
-    for (int64_t i = 0; i < K; ++i) {
-      for (int64_t j = 0; j < i; ++j) gram_(i, j) = gram_(j, i);
-    }
-    if (options_.method == CoderKind::lasso_lars && options_.l2 > 0) {
-      gram_.diagonal().array() += static_cast<T>(options_.l2);
-    }
     alpha0_.resize(rows, K);
-    parallel_gemm<T>(false, true, rows, K, d, X, d, D, d, T(0), alpha0_.data(), K, threads,
-                     kProductBlock);
   }
-  // The per-signal work alone (X Dᵀ is done): a path's steps cost O(K) each
-  // and grow with the support, up to min(K, d) atoms (the L0 coders: L).
+  // The step's work: X Dᵀ, G and each signal's path, whose steps cost O(K)
+  // each and grow with the support, up to min(K, d) atoms (the L0 coders: L).
   const double support = static_cast<double>(limit_ > 0 ? limit_ : std::min(K, d));
   const double per_atom = options_.method == CoderKind::threshold ? 2.0 : 16.0 + 8.0 * support;
-  const double work = static_cast<double>(rows) * static_cast<double>(K) * per_atom;
+  const double products = fista ? 0.0 : static_cast<double>(rows + K) * static_cast<double>(K * d);
+  const double work =
+      static_cast<double>(rows) * static_cast<double>(K) * per_atom + 2.0 * products;
   const int used =
       static_cast<int>(std::min<int64_t>(rows, threads_for(resolve_threads(threads), work)));
   if (static_cast<int>(workspaces_.size()) < std::max(used, 1))
     workspaces_.resize(std::max(used, 1));
+  T* G = gram_.data();
+  // G = D Dᵀ: the upper triangle by fixed blocks of rows, then its mirror, so
+  // that G is exactly symmetric (the coders read rows of G where the math has
+  // columns).
+  const int64_t gram_blocks = fista ? 0 : (K + kGramBlock - 1) / kGramBlock;
+  auto gram_block = [&](int64_t index) {
+    const int64_t begin = index * kGramBlock, count = std::min(kGramBlock, K - begin);
+    gemm(false, true, count, K - begin, d, D + begin * d, d, D + begin * d, d, T(0),
+         G + begin * K + begin, K);
+  };
+  const T l2 = options_.method == CoderKind::lasso_lars ? static_cast<T>(options_.l2) : T(0);
+  auto mirror_row = [&](int64_t i) {
+    for (int64_t j = 0; j < i; ++j) G[i * K + j] = G[j * K + i];
+    G[i * K + i] += l2;
+  };
+  // The signals by fixed blocks: each block's X Dᵀ as one product, then its
+  // signals one by one. A signal's codes depend on neither the thread count
+  // nor its batch mates.
+  const int64_t signal_blocks = (rows + kSignalBlock - 1) / kSignalBlock;
+  auto signal_block = [&](int64_t index, Workspace& work_of_thread) {
+    const int64_t begin = index * kSignalBlock, count = std::min(kSignalBlock, rows - begin);
+    if (!fista) {
+      gemm(false, true, count, K, d, X + begin * d, d, D, d, T(0), alpha0_.data() + begin * K, K);
+    }
+    for (int64_t i = begin; i < begin + count; ++i) {
+      code_signal(D, X + i * d, i, work_of_thread, out);
+    }
+  };
   if (used <= 1) {
-    for (int64_t i = 0; i < rows; ++i) code_signal(D, X + i * d, i, workspaces_[0], out);
+    for (int64_t b = 0; b < gram_blocks; ++b) gram_block(b);
+    if (!fista) {
+      for (int64_t i = 0; i < K; ++i) mirror_row(i);
+    }
+    for (int64_t b = 0; b < signal_blocks; ++b) signal_block(b, workspaces_[0]);
     return;
   }
+  // One region for the three parts: its team is woken once a step.
   ParallelErrors errors;
 #pragma omp parallel num_threads(used)
   {
     Workspace& work_of_thread = workspaces_[omp_thread()];
-    // Each signal is coded alone, so the schedule decides nothing but speed.
-#pragma omp for schedule(dynamic, 2)
-    for (int64_t i = 0; i < rows; ++i) {
-      errors.run([&] { code_signal(D, X + i * d, i, work_of_thread, out); });
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t b = 0; b < gram_blocks; ++b) errors.run([&] { gram_block(b); });
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < (fista ? 0 : K); ++i) mirror_row(i);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t b = 0; b < signal_blocks; ++b) {
+      errors.run([&] { signal_block(b, work_of_thread); });
     }
   }
   errors.rethrow();
