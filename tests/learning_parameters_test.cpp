@@ -37,9 +37,10 @@ TEST(LearningParameters, TheRowsAreTheLearningFlagsAndNoneClashesWithFitsOrTheCo
     EXPECT_EQ(find_parameter(coding_parameters(), p.flag), nullptr) << p.flag;
   }
   const std::vector<std::string> expected = {
-      "method",     "max-steps",          "max-seconds",      "forgetting", "no-shuffle",
-      "dict-tol",   "max-no-improvement", "positive-dict",    "unit-norm",  "no-resample-unused",
-      "init-atoms", "approximate",        "keep-better-codes"};
+      "method",        "max-steps",        "max-seconds",        "forgetting",
+      "memory",        "no-shuffle",       "dict-tol",           "max-no-improvement",
+      "positive-dict", "unit-norm",        "no-resample-unused", "init-atoms",
+      "approximate",   "keep-better-codes"};
   EXPECT_EQ(flags, expected);
   EXPECT_EQ(parameter_choices(row("method")),
             (std::vector<std::string>{"gradient", "online", "alternating", "mod", "ksvd"}));
@@ -48,19 +49,28 @@ TEST(LearningParameters, TheRowsAreTheLearningFlagsAndNoneClashesWithFitsOrTheCo
 TEST(LearningParameters, TheDefaultsAreTheStructsAndEveryRowReachesItsOwnMember) {
   const LearningOptions defaults;
   EXPECT_EQ(parameter_value(row("method"), defaults), "online");
-  EXPECT_EQ(parameter_value(row("forgetting"), defaults), "spams");
+  EXPECT_EQ(parameter_value(row("forgetting"), defaults), "capped");
+  EXPECT_EQ(parameter_value(row("memory"), defaults), "0");
+  EXPECT_EQ(parameter_choices(row("forgetting")),
+            (std::vector<std::string>{"spams", "sklearn", "capped"}));
   EXPECT_EQ(parameter_value(row("init-atoms"), defaults), "samples");
   // The negated bools read in the flag's sense: not given, false.
   EXPECT_EQ(parameter_value(row("no-shuffle"), defaults), "false");
   EXPECT_EQ(parameter_value(row("no-resample-unused"), defaults), "false");
-  const std::map<std::string, std::string> other = {
-      {"method", "ksvd"},           {"max-steps", "7"},
-      {"max-seconds", "2.5"},       {"forgetting", "sklearn"},
-      {"no-shuffle", "true"},       {"dict-tol", "0.001"},
-      {"max-no-improvement", "3"},  {"positive-dict", "true"},
-      {"unit-norm", "true"},        {"no-resample-unused", "true"},
-      {"init-atoms", "svd"},        {"approximate", "true"},
-      {"keep-better-codes", "true"}};
+  const std::map<std::string, std::string> other = {{"method", "ksvd"},
+                                                    {"max-steps", "7"},
+                                                    {"max-seconds", "2.5"},
+                                                    {"forgetting", "sklearn"},
+                                                    {"memory", "300"},
+                                                    {"no-shuffle", "true"},
+                                                    {"dict-tol", "0.001"},
+                                                    {"max-no-improvement", "3"},
+                                                    {"positive-dict", "true"},
+                                                    {"unit-norm", "true"},
+                                                    {"no-resample-unused", "true"},
+                                                    {"init-atoms", "svd"},
+                                                    {"approximate", "true"},
+                                                    {"keep-better-codes", "true"}};
   for (const auto& p : learning_parameters()) {
     LearningOptions options;
     set_parameter_value(p, options, other.at(p.flag));
@@ -91,6 +101,8 @@ TEST(LearningParameters, NamesFollowTheEnums) {
   EXPECT_STREQ(learning_method_name(LearningMethod::mod), "mod");
   EXPECT_STREQ(learning_method_name(LearningMethod::ksvd), "ksvd");
   EXPECT_STREQ(forgetting_name(Forgetting::sklearn), "sklearn");
+  EXPECT_STREQ(forgetting_name(Forgetting::spams), "spams");
+  EXPECT_STREQ(forgetting_name(Forgetting::capped), "capped");
   EXPECT_STREQ(atom_init_name(AtomInit::svd), "svd");
   EXPECT_EQ(default_coder(LearningMethod::ksvd), CoderKind::omp);
   EXPECT_EQ(default_coder(LearningMethod::mod), CoderKind::omp);
@@ -129,7 +141,7 @@ TEST(LearningParameters, ValidateChecksEveryRangeNamingTheFlag) {
     EXPECT_ERROR_CONTAINS(validate(options),
                           "--" + p.flag + ": must be " + range_requirement(p.range) + ", got -1");
   }
-  EXPECT_EQ(checked, 4);
+  EXPECT_EQ(checked, 5);
   LearningOptions options;
   options.max_steps = -2;
   EXPECT_ERROR_CONTAINS(validate(options), "--max-steps: must be >= 0 (0: no limit), got -2");
@@ -166,7 +178,7 @@ TEST(LearningParameters, ValidateRefusesWhatTheMethodOrTheCoderDoesNotRead) {
   options.coding.alpha = 1;
   options.forgetting = Forgetting::sklearn;
   EXPECT_ERROR_CONTAINS(validate(options), "--forgetting: --method mod does not read it");
-  options.forgetting = Forgetting::spams;
+  options.forgetting = Forgetting::capped;
   options.shuffle = false;
   EXPECT_ERROR_CONTAINS(validate(options), "--no-shuffle: --method mod does not read it");
   options.method = LearningMethod::online;

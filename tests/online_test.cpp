@@ -328,6 +328,51 @@ TEST(OnlineTest, ResumesBitForBit) {
   expect_resumes_bit_for_bit<double>(Forgetting::spams);
   expect_resumes_bit_for_bit<double>(Forgetting::sklearn);
   expect_resumes_bit_for_bit<float>(Forgetting::spams);
+  expect_resumes_bit_for_bit<double>(Forgetting::capped);
+}
+
+TEST(OnlineTest, CappedScheduleIsSpamsWithItsHorizonCapped) {
+  // β = (m + 1 − b) / (m + 1) with SPAMS's m capped at the memory M: SPAMS's
+  // below M, constant once m reaches it.
+  EXPECT_DOUBLE_EQ(detail::spams_forgetting(3, 10, 1000, 40), 21.0 / 31.0);
+  EXPECT_DOUBLE_EQ(detail::spams_forgetting(3, 10, 1000, 25), 16.0 / 26.0);
+  EXPECT_DOUBLE_EQ(detail::spams_forgetting(50, 10, 1000, 40), 31.0 / 41.0);
+  EXPECT_DOUBLE_EQ(detail::spams_forgetting(5000, 10, 0, 40), 31.0 / 41.0);
+  // The default memory: 5,000 samples, or 20 per atom for more than 250 atoms.
+  LearningOptions options;
+  EXPECT_EQ(options.forgetting, Forgetting::capped);
+  EXPECT_EQ(capped_memory(options, 50), 5000);
+  EXPECT_EQ(capped_memory(options, 1000), 20000);
+  options.memory = 7;
+  EXPECT_EQ(capped_memory(options, 1000), 7);
+
+  // A fit: with a memory no m of the run reaches it is SPAMS's run bit for
+  // bit; with a short one it ends elsewhere.
+  const Matrix<double> atoms = unit_rows(normal_matrix<double>(12, 10, 60));
+  const Matrix<double> X = mixtures(atoms, 400, 3, 0.05, 61);
+  const Matrix<double> D0 = unit_rows(normal_matrix<double>(12, 10, 62));
+  LearningOptions spams = lasso_options(0.1, 40);
+  spams.forgetting = Forgetting::spams;
+  spams.epochs = 3;
+  OnlineDictionaryLearner<double> reference(D0, spams);
+  reference.fit(X);
+  LearningOptions capped = spams;
+  capped.forgetting = Forgetting::capped;
+  capped.memory = 800;  // m <= 2N = 800
+  OnlineDictionaryLearner<double> same(D0, capped);
+  same.fit(X);
+  EXPECT_EQ(same.model().dictionary, reference.model().dictionary);
+  EXPECT_EQ(same.losses(), reference.losses());
+  capped.memory = 200;
+  OnlineDictionaryLearner<double> shorter(D0, capped);
+  shorter.fit(X);
+  EXPECT_GT((shorter.model().dictionary - reference.model().dictionary).cwiseAbs().maxCoeff(),
+            1e-6);
+  // Only the capped schedule reads --memory.
+  capped.forgetting = Forgetting::sklearn;
+  EXPECT_ERROR_CONTAINS(validate(capped),
+                        "--memory: only --forgetting capped reads it (this run: --forgetting "
+                        "sklearn)");
 }
 
 TEST(OnlineTest, SpamsWindowMovesWithTheEpochs) {
@@ -345,37 +390,42 @@ TEST(OnlineTest, SpamsWindowMovesWithTheEpochs) {
   const int64_t N = 25, b = 10, K = 6;
   const Matrix<double> atoms = unit_rows(normal_matrix<double>(K, 5, 22));
   const Matrix<double> D = unit_rows(normal_matrix<double>(K, 5, 23));
-  detail::SufficientStatistics<double> stats;
-  stats.reset(Forgetting::spams, D);
-  detail::BatchCoder<double> coder({.method = CoderKind::lasso_lars, .alpha = 0.05}, K, 5);
-  detail::CodedBatch<double> coded;
-  Matrix<double> Aorig = 1e-5 * Matrix<double>::Identity(K, K);
-  Matrix<double> Aodd = Matrix<double>::Zero(K, K), Aeven = Aodd;
-  bool even = true;
-  for (int64_t i = 0; i < 9; ++i) {
-    const Matrix<double> X = mixtures(atoms, b, 2, 0.01, 30 + i);
-    coder.code(Dictionary<double>{.dictionary = D}, X.data(), b, 1, coded);
-    stats.add(Forgetting::spams, coded, X.data(), i, i * b, b, N, 1);
-    const int64_t epoch = ((i + 1) * b) / N;
-    if ((even && epoch % 2 == 1) || (!even && epoch % 2 == 0)) {
-      Aodd = Aeven;
-      Aeven.setZero();
-      even = !even;
+  // SPAMS's schedule, then the capped one (m capped at 35 samples).
+  for (const int64_t memory : {int64_t{0}, int64_t{35}}) {
+    const Forgetting forgetting = memory > 0 ? Forgetting::capped : Forgetting::spams;
+    detail::SufficientStatistics<double> stats;
+    stats.reset(forgetting, D);
+    detail::BatchCoder<double> coder({.method = CoderKind::lasso_lars, .alpha = 0.05}, K, 5);
+    detail::CodedBatch<double> coded;
+    Matrix<double> Aorig = 1e-5 * Matrix<double>::Identity(K, K);
+    Matrix<double> Aodd = Matrix<double>::Zero(K, K), Aeven = Aodd;
+    bool even = true;
+    for (int64_t i = 0; i < 9; ++i) {
+      const Matrix<double> X = mixtures(atoms, b, 2, 0.01, 30 + i);
+      coder.code(Dictionary<double>{.dictionary = D}, X.data(), b, 1, coded);
+      stats.add(forgetting, coded, X.data(), i, i * b, b, N, memory, 1);
+      const int64_t epoch = ((i + 1) * b) / N;
+      if ((even && epoch % 2 == 1) || (!even && epoch % 2 == 0)) {
+        Aodd = Aeven;
+        Aeven.setZero();
+        even = !even;
+      }
+      double seen = std::min<double>(2 * N, i < b ? i * b : b * b + i - b);
+      if (memory > 0) seen = std::min<double>(seen, memory);
+      const double scal = (seen + 1 - b) / (seen + 1);
+      Aeven *= scal;
+      Aodd *= scal;
+      Matrix<double> A = Matrix<double>::Zero(K, K);
+      if (i * b < 10000) {
+        Aorig *= scal;
+        A = Aorig;
+      }
+      Aeven += coded.codes.transpose() * coded.codes / static_cast<double>(b);
+      A += Aodd + Aeven;
+      EXPECT_LT((stats.A - A).cwiseAbs().maxCoeff(), 1e-14 * (1 + A.cwiseAbs().maxCoeff()))
+          << "step " << i;
+      EXPECT_EQ(stats.odd_window, !even) << "step " << i;
     }
-    const double seen = std::min<double>(2 * N, i < b ? i * b : b * b + i - b);
-    const double scal = (seen + 1 - b) / (seen + 1);
-    Aeven *= scal;
-    Aodd *= scal;
-    Matrix<double> A = Matrix<double>::Zero(K, K);
-    if (i * b < 10000) {
-      Aorig *= scal;
-      A = Aorig;
-    }
-    Aeven += coded.codes.transpose() * coded.codes / static_cast<double>(b);
-    A += Aodd + Aeven;
-    EXPECT_LT((stats.A - A).cwiseAbs().maxCoeff(), 1e-14 * (1 + A.cwiseAbs().maxCoeff()))
-        << "step " << i;
-    EXPECT_EQ(stats.odd_window, !even) << "step " << i;
   }
 }
 
@@ -395,7 +445,7 @@ TEST(OnlineTest, StatisticsFromSparseAndDenseCodes) {
     stats.A = normal_matrix<double>(20, 20, 42);
     stats.B = normal_matrix<double>(20, 12, 43);
     const Matrix<double> A0 = stats.A, B0 = stats.B;
-    stats.add(Forgetting::sklearn, coded, X.data(), 7, 350, 50, 1000, 2);
+    stats.add(Forgetting::sklearn, coded, X.data(), 7, 350, 50, 1000, 0, 2);
     const double beta = detail::sklearn_forgetting(7, 50);
     const Matrix<double>& R = coded.codes;
     EXPECT_LT((stats.A - (beta * A0 + R.transpose() * R / 50.0)).cwiseAbs().maxCoeff(), 1e-13)

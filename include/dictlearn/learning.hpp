@@ -63,9 +63,19 @@ enum class Forgetting {
   /// else b² + t + 1 − b; β = (θ + 1 − b) / (θ + 1), b the batch's rows (the
   /// last batch of an epoch may be short); A and B start at 0.
   sklearn,
+  /// The default: `spams` with its horizon capped, m = min(spams's m,
+  /// memory samples), so that once the cap is reached β = (M + 1 − b) /
+  /// (M + 1) every step, an exponential forgetting of time constant about
+  /// M / b steps (SPAMS's fixed-β mode, modeParam=2, with ρ = that β); the
+  /// same three parts, window and t0 as `spams`. SPAMS's own m grows past
+  /// b² samples (40,000 for b = 200), which holds codes of atoms long since
+  /// changed; a memory of some thousands of samples fits the current atoms
+  /// and reached a lower objective on every workload measured
+  /// (docs/LEARNING.md).
+  capped,
 };
 
-/// "spams", "sklearn".
+/// "spams", "sklearn", "capped".
 const char* forgetting_name(Forgetting forgetting);
 
 /// How the first dictionary is made when no initial atoms are given.
@@ -90,7 +100,10 @@ struct LearningOptions {
   int64_t batch_size = 256;  ///< online: signals per step (--batch-size)
   int64_t max_steps = 0;     ///< online: stop after this many steps in all; 0: no limit
   double max_seconds = 0;    ///< stop after this much wall time (SPAMS's negative iter); 0: none
-  Forgetting forgetting = Forgetting::spams;  ///< online: how past statistics fade
+  Forgetting forgetting = Forgetting::capped;  ///< online: how past statistics fade
+  /// online with the capped schedule: the most samples its weighting counts
+  /// (M above); 0: the larger of 5,000 and 20 per atom (--memory).
+  int64_t memory = 0;
   bool shuffle = true;  ///< online: a new order of the samples every pass (else in file order)
   /// online: stop when ‖D_new − D_old‖_F / n_atoms <= dict_tol after a step
   /// (scikit-learn's tol); 0: off (--dict-tol).
@@ -117,6 +130,10 @@ struct LearningOptions {
 /// Checks the options; errors name the flag ("--alpha: ...", "--method ksvd:
 /// omp needs --n-nonzero or --max-error").
 void validate(const LearningOptions& options);
+
+/// The memory M the capped schedule uses for `n_atoms` atoms: options.memory,
+/// or when that is 0, max(5,000, 20·n_atoms).
+int64_t capped_memory(const LearningOptions& options, int64_t n_atoms);
 
 /// The settings a resumed run must share with its checkpoint (Learner::settings()):
 /// the rows of learning_parameters() and coding_parameters() marked

@@ -228,8 +228,9 @@ class MiniBatchDictionaryLearning(_Learner):
     alpha, batch_size, shuffle, dict_init, positive_code, positive_dict, tol
     and max_no_improvement (its convergence tests), transform_*. max_iter
     counts passes over the data (scikit-learn 1.2's max_iter; its n_iter is
-    max_steps here). The library's own: forgetting ("spams", SPAMS's
-    schedule, the default, or "sklearn"), unit_norm, resample_unused,
+    max_steps here). The library's own: forgetting ("capped", the default:
+    SPAMS's schedule with its horizon capped at `memory` samples; "spams",
+    SPAMS's own; or "sklearn"), memory, unit_norm, resample_unused,
     max_steps, max_seconds, n_nonzero_coefs / max_error (omp), l2,
     coder_max_iter, coder_tol, init_atoms. random_state None is seed 0 (runs
     repeat); n_jobs None or -1 all cores (the results do not depend on it).
@@ -245,7 +246,8 @@ class MiniBatchDictionaryLearning(_Learner):
                  transform_max_error=None, transform_l2=None, transform_max_iter=1000,
                  transform_coder_tol=None, verbose=False, split_sign=False, random_state=None,
                  positive_code=False, positive_dict=False, callback=None, tol=1e-3,
-                 max_no_improvement=10, forgetting=None, unit_norm=False, resample_unused=True,
+                 max_no_improvement=10, forgetting=None, memory=None, unit_norm=False,
+                 resample_unused=True,
                  max_steps=None, max_seconds=None, n_nonzero_coefs=None, max_error=None, l2=None,
                  coder_max_iter=None, coder_tol=None, init_atoms=None):
         self.n_components = n_components
@@ -272,6 +274,7 @@ class MiniBatchDictionaryLearning(_Learner):
         self.tol = tol
         self.max_no_improvement = max_no_improvement
         self.forgetting = forgetting
+        self.memory = memory
         self.unit_norm = unit_norm
         self.resample_unused = resample_unused
         self.max_steps = max_steps

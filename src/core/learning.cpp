@@ -17,7 +17,19 @@ const char* learning_method_name(LearningMethod method) {
 }
 
 const char* forgetting_name(Forgetting forgetting) {
-  return forgetting == Forgetting::spams ? "spams" : "sklearn";
+  switch (forgetting) {
+    case Forgetting::spams:
+      return "spams";
+    case Forgetting::sklearn:
+      return "sklearn";
+    case Forgetting::capped:
+      return "capped";
+  }
+  return "?";
+}
+
+int64_t capped_memory(const LearningOptions& options, int64_t n_atoms) {
+  return options.memory > 0 ? options.memory : std::max<int64_t>(5000, 20 * n_atoms);
 }
 
 const char* atom_init_name(AtomInit init) { return init == AtomInit::samples ? "samples" : "svd"; }
@@ -44,6 +56,9 @@ void validate(const LearningOptions& options) {
   if (options.method == LearningMethod::online) {
     DICTLEARN_CHECK(options.batch_size >= 1,
                     "--batch-size: must be >= 1 with --method online, got {}", options.batch_size);
+    DICTLEARN_CHECK(options.memory == 0 || options.forgetting == Forgetting::capped,
+                    "--memory: only --forgetting capped reads it (this run: --forgetting {})",
+                    forgetting_name(options.forgetting));
   }
   // A setting the learner or the coder would not read is refused rather than
   // ignored: a run asked for --forgetting sklearn must not train as spams.

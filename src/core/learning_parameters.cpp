@@ -21,7 +21,7 @@ using detail::non_negative_finite;
 /// --method's names: `gradient` (fit's default, the Trainer) first, then the
 /// LearningMethod values in their order.
 const std::vector<std::string> kMethodNames = {"gradient", "online", "alternating", "mod", "ksvd"};
-const std::vector<std::string> kForgettings = {"spams", "sklearn"};
+const std::vector<std::string> kForgettings = {"spams", "sklearn", "capped"};
 const std::vector<std::string> kAtomInits = {"samples", "svd"};
 
 /// A row and the learners that read it (empty: every one).
@@ -83,8 +83,18 @@ std::vector<LearningRow> make_rows() {
               o.forgetting = static_cast<Forgetting>(choose("forgetting", kForgettings, name));
             },
             kForgettings},
-        .help = "how the past statistics A and B fade: spams (Mairal et al.'s weighting, as "
-                "trainDL) or sklearn (MiniBatchDictionaryLearning's)",
+        .help = "how the past statistics A and B fade: capped (Mairal et al.'s weighting, its "
+                "horizon capped at --memory samples), spams (the same uncapped, as trainDL) or "
+                "sklearn (MiniBatchDictionaryLearning's)",
+        .recorded = true,
+        .resume_must_match = true},
+       {kOnline}},
+      {{.flag = "memory",
+        .python = "memory",
+        .field = DICTLEARN_FIELD(O, memory),
+        .help = "with --forgetting capped: the most samples the statistics' weighting counts "
+                "(0: the larger of 5000 and 20 per atom)",
+        .range = at_least(0, " (0: the larger of 5000 and 20 per atom)"),
         .recorded = true,
         .resume_must_match = true},
        {kOnline}},

@@ -85,7 +85,7 @@ struct OnlineState {
       result.nonzero += static_cast<double>(coded.count[i]);
     }
     stats.add(options.forgetting, coded, X, steps, samples, nominal_batch(), window_rows,
-              options.threads);
+              capped_memory(options, model.n_atoms()), options.threads);
     const bool check_change = in_fit && options.dict_tol > 0;
     if (check_change) previous = model.dictionary;
     Resample resample;
@@ -95,7 +95,7 @@ struct OnlineState {
     // does this learner (else nearly every atom of the first batch would be
     // drawn again).
     const bool warming =
-        options.forgetting == Forgetting::spams &&
+        options.forgetting != Forgetting::sklearn &&
         static_cast<double>(steps) * static_cast<double>(nominal_batch()) < 10000.0;
     if (options.resample_unused && !warming) {
       resample = [&](int64_t, void* atom) { draw_atom(engine, X, rows, d, static_cast<T*>(atom)); };
@@ -384,7 +384,7 @@ void OnlineDictionaryLearner<T>::save_state(TensorFile& file) const {
   file.tensors["dictionary"] = tensor_of(s.model.dictionary, {K, d});
   file.tensors["online.A"] = tensor_of(s.stats.A, {K, K});
   file.tensors["online.B"] = tensor_of(s.stats.B, {K, d});
-  if (s.options.forgetting == Forgetting::spams) {
+  if (s.options.forgetting != Forgetting::sklearn) {
     file.tensors["online.A_current"] = tensor_of(s.stats.A_current, {K, K});
     file.tensors["online.B_current"] = tensor_of(s.stats.B_current, {K, d});
     file.tensors["online.A_previous"] = tensor_of(s.stats.A_previous, {K, K});
@@ -420,7 +420,7 @@ void OnlineDictionaryLearner<T>::load_state(const TensorFile& file, const std::s
   const Tensor& atoms = require(file, "dictionary", K * d, path);
   std::vector<const Tensor*> parts{&require(file, "online.A", K * K, path),
                                    &require(file, "online.B", K * d, path)};
-  if (s.options.forgetting == Forgetting::spams) {
+  if (s.options.forgetting != Forgetting::sklearn) {
     for (const char* name : {"current", "previous", "initial"}) {
       parts.push_back(&require(file, fmt::format("online.A_{}", name), K * K, path));
       parts.push_back(&require(file, fmt::format("online.B_{}", name), K * d, path));
@@ -450,7 +450,7 @@ void OnlineDictionaryLearner<T>::load_state(const TensorFile& file, const std::s
   fill(s.model.dictionary, atoms);
   fill(s.stats.A, *parts[0]);
   fill(s.stats.B, *parts[1]);
-  if (s.options.forgetting == Forgetting::spams) {
+  if (s.options.forgetting != Forgetting::sklearn) {
     fill(s.stats.A_current, *parts[2]);
     fill(s.stats.B_current, *parts[3]);
     fill(s.stats.A_previous, *parts[4]);

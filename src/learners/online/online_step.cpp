@@ -231,11 +231,12 @@ double sklearn_forgetting(int64_t step, int64_t rows) {
   return (theta + 1 - b) / (theta + 1);
 }
 
-double spams_forgetting(int64_t step, int64_t batch_size, int64_t window_rows) {
+double spams_forgetting(int64_t step, int64_t batch_size, int64_t window_rows, int64_t memory) {
   const double b = static_cast<double>(batch_size);
   double seen =
       step < batch_size ? static_cast<double>(step) * b : b * b + static_cast<double>(step) - b;
   if (window_rows > 0) seen = std::min(seen, 2.0 * static_cast<double>(window_rows));
+  if (memory > 0) seen = std::min(seen, static_cast<double>(memory));
   // At step 0 this is 1 − b: it scales only t0's start (the window is empty),
   // SPAMS's arithmetic.
   return (seen + 1 - b) / (seen + 1);
@@ -247,7 +248,7 @@ void SufficientStatistics<T>::reset(Forgetting forgetting, const Matrix<T>& atom
   A = Matrix<T>::Zero(K, K);
   B = Matrix<T>::Zero(K, d);
   odd_window = false;
-  if (forgetting == Forgetting::spams) {
+  if (forgetting != Forgetting::sklearn) {
     A_current = A_previous = Matrix<T>::Zero(K, K);
     B_current = B_previous = Matrix<T>::Zero(K, d);
     A_initial = Matrix<T>::Identity(K, K) * static_cast<T>(kSpamsT0);
@@ -425,9 +426,10 @@ DICTLEARN_LEVEL_CLONES void update_rows_clone(const RowUpdate<double>& u, int64_
 template <typename T>
 void SufficientStatistics<T>::add(Forgetting forgetting, const CodedBatch<T>& coded, const T* X,
                                   int64_t step, int64_t samples, int64_t batch_size,
-                                  int64_t window_rows, int threads) {
+                                  int64_t window_rows, int64_t memory, int threads) {
   const int64_t K = A.rows(), d = B.cols(), rows = coded.rows;
-  const bool spams = forgetting == Forgetting::spams;
+  // The capped schedule is SPAMS's with another β.
+  const bool spams = forgetting != Forgetting::sklearn;
   // SPAMS: when the samples stepped on after this batch reach the next
   // epoch of the data, the window moves: this epoch's statistics become the
   // previous ones, and the previous epoch's are dropped.
@@ -444,8 +446,10 @@ void SufficientStatistics<T>::add(Forgetting forgetting, const CodedBatch<T>& co
   // t0's start fades with the others while t·b < 10,000, then leaves A and B.
   const bool initial =
       spams && static_cast<double>(step) * static_cast<double>(batch_size) < 10000.0;
-  const T beta = static_cast<T>(spams ? spams_forgetting(step, batch_size, window_rows)
-                                      : sklearn_forgetting(step, rows));
+  const T beta =
+      static_cast<T>(spams ? spams_forgetting(step, batch_size, window_rows,
+                                              forgetting == Forgetting::capped ? memory : 0)
+                           : sklearn_forgetting(step, rows));
   // The batch's r rᵀ / b and rᵀx / b: from the nonzero codes when they are
   // sparse (s² + s·dim a signal), else as products.
   double sparse_work = 0;

@@ -71,7 +71,7 @@ class BatchCoder {
 
 /// The sufficient statistics and the forgetting schedule (learning.hpp's
 /// Forgetting). `A` and `B` are what the dictionary update reads; with
-/// SPAMS's schedule they are the sum of three parts kept apart: t0's start
+/// SPAMS's schedule (and the capped one) they are the sum of three parts kept apart: t0's start
 /// (A_initial = t0·I, B_initial = t0·D0, kept while t·b < 10,000) and the
 /// two-epoch window (the current epoch's statistics and the previous one's).
 template <typename T>
@@ -86,14 +86,14 @@ struct SufficientStatistics {
   Matrix<T> batch_A, batch_B;
   std::vector<int64_t> atom_start, atom_next, atom_signals;
 
-  /// Zero statistics (sklearn) or t0's start from the atoms D0 (spams).
+  /// Zero statistics (sklearn) or t0's start from the atoms D0 (spams, capped).
   void reset(Forgetting forgetting, const Matrix<T>& atoms);
   /// Adds a batch: its codes and signals X (coded.rows x dim). `step` counts
   /// the steps before this one, `samples` the samples stepped on before it,
-  /// `batch_size` is the nominal b (SPAMS's) and `window_rows` N (0: a stream,
-  /// no cap and no window).
+  /// `batch_size` is the nominal b (SPAMS's), `window_rows` N (0: a stream,
+  /// no cap and no window) and `memory` the capped schedule's M (0: none).
   void add(Forgetting forgetting, const CodedBatch<T>& coded, const T* X, int64_t step,
-           int64_t samples, int64_t batch_size, int64_t window_rows, int threads);
+           int64_t samples, int64_t batch_size, int64_t window_rows, int64_t memory, int threads);
 };
 
 /// SPAMS's t0.
@@ -102,8 +102,9 @@ constexpr double kSpamsT0 = 1e-5;
 /// β of scikit-learn's schedule at step `step` (from 0) for a batch of `rows`.
 double sklearn_forgetting(int64_t step, int64_t rows);
 /// β of SPAMS's schedule at step `step` (from 0), nominal batch size b and N
-/// samples (0: no cap).
-double spams_forgetting(int64_t step, int64_t batch_size, int64_t window_rows);
+/// samples (0: no cap); with `memory` M > 0 its m is capped at M too (the
+/// capped schedule).
+double spams_forgetting(int64_t step, int64_t batch_size, int64_t window_rows, int64_t memory = 0);
 
 /// Draws a replacement for an unused atom into `atom` (dim values).
 using Resample = std::function<void(int64_t atom_index, void* atom)>;
