@@ -8,9 +8,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <random>
 
 #include "dictlearn/coders.hpp"
+#include "dictlearn/safetensors.hpp"
 #include "learners/online/online_step.hpp"
 #include "test_util.hpp"
 
@@ -136,6 +138,101 @@ TEST(OnlineTest, CodesAreTheCodersOwn) {
       const double error = (X.row(i) - coded.codes.row(i) * D).squaredNorm();
       EXPECT_NEAR(coded.squared_error[i], error, 1e-12 * (1 + error));
     }
+  }
+}
+
+TEST(OnlineTest, SupportCacheStartsEachSampleFromItsLastSupport) {
+  // 24 values a sample in double: the cache (34 bytes a sample) fits in a quarter of the data.
+  const Matrix<double> D = unit_rows(normal_matrix<double>(40, 24, 70));
+  const Matrix<double> X = mixtures(D, 300, 4, 0.1, 71);
+  const double data_bytes = 300.0 * 24 * 8;
+  std::vector<int64_t> samples(300);
+  std::iota(samples.begin(), samples.end(), int64_t{0});
+  // The atoms move a little between the passes, as in a learner.
+  const Matrix<double> moved =
+      unit_rows(Matrix<double>(D + 0.02 * normal_matrix<double>(40, 24, 72)));
+  for (const CodingOptions& coding :
+       {CodingOptions{.method = CoderKind::lasso_lars, .alpha = 0.2},
+        CodingOptions{
+            .method = CoderKind::lasso_lars, .alpha = 0.2, .positive = true, .l2 = 0.1}}) {
+    detail::BatchCoder<double> coder(coding, 40, 24);
+    coder.enable_cache(300, data_bytes);
+    ASSERT_EQ(coder.cache_samples(), 300);
+    detail::CodedBatch<double> coded;
+    coder.code(Dictionary<double>{.dictionary = D}, X.data(), 300, 2, coded, samples.data());
+    EXPECT_EQ(std::count(coded.from_cache.begin(), coded.from_cache.end(), 1), 0);
+    coder.code(Dictionary<double>{.dictionary = moved}, X.data(), 300, 2, coded, samples.data());
+    // Most samples start from their support; every code is the lasso's.
+    EXPECT_GT(std::count(coded.from_cache.begin(), coded.from_cache.end(), 1), 200);
+    const Matrix<double> expected =
+        sparse_encode<double>(Dictionary<double>{.dictionary = moved}, X, coding);
+    EXPECT_LT((coded.codes - expected).cwiseAbs().maxCoeff(), 1e-9);
+    // A wrong cache costs time, never the answer: random supports and signs.
+    std::vector<int16_t> state = coder.cache_state();
+    std::mt19937_64 engine(73);
+    const int64_t W = detail::BatchCoder<double>::kCacheWidth;
+    for (int64_t n = 0; n < 300; ++n) {
+      state[n * (W + 1)] = static_cast<int16_t>(engine() % 6);
+      for (int64_t s = 1; s <= W; ++s) {
+        const auto atom = static_cast<int16_t>(engine() % 40);
+        state[n * (W + 1) + s] = engine() % 2 ? atom : static_cast<int16_t>(~atom);
+      }
+    }
+    ASSERT_TRUE(coder.set_cache(state));
+    coder.code(Dictionary<double>{.dictionary = moved}, X.data(), 300, 1, coded, samples.data());
+    EXPECT_LT((coded.codes - expected).cwiseAbs().maxCoeff(), 1e-9);
+    // A cache of other atoms or another width is refused, the cache unchanged.
+    state = coder.cache_state();
+    std::vector<int16_t> bad = state;
+    bad[1] = 40;
+    bad[0] = 1;
+    EXPECT_FALSE(coder.set_cache(bad));
+    bad = state;
+    bad[0] = static_cast<int16_t>(W + 1);
+    EXPECT_FALSE(coder.set_cache(bad));
+    bad.pop_back();
+    EXPECT_FALSE(coder.set_cache(bad));
+    EXPECT_EQ(coder.cache_state(), state);
+  }
+  // No cache for other coders or where it would pass a quarter of the data.
+  detail::BatchCoder<double> omp({.method = CoderKind::omp, .n_nonzero = 3}, 40, 24);
+  omp.enable_cache(300, data_bytes);
+  EXPECT_EQ(omp.cache_samples(), 0);
+  detail::BatchCoder<double> lasso({.method = CoderKind::lasso_lars, .alpha = 0.2}, 40, 24);
+  lasso.enable_cache(300, 300.0 * 8 * 8);
+  EXPECT_EQ(lasso.cache_samples(), 0);
+}
+
+TEST(OnlineTest, ResumesBitForBitWithTheSupportCache) {
+  const Matrix<double> atoms = unit_rows(normal_matrix<double>(20, 24, 74));
+  const Matrix<double> X = mixtures(atoms, 1200, 3, 0.05, 75);
+  const Matrix<double> D0 = unit_rows(normal_matrix<double>(20, 24, 76));
+  LearningOptions options = lasso_options(0.1, 100);
+  options.epochs = 5;
+  OnlineDictionaryLearner<double> whole(D0, options);
+  whole.fit(X);
+  TempDir dir;
+  options.epochs = 2;
+  OnlineDictionaryLearner<double> first(D0, options);
+  first.fit(X);
+  first.save_checkpoint(dir / "online.ckpt", X);
+  const TensorFile file = read_safetensors(dir / "online.ckpt");
+  ASSERT_EQ(file.tensors.count("online.support_cache"), 1u);
+  OnlineDictionaryLearner<double> second(D0, options);
+  second.load_checkpoint(dir / "online.ckpt", X);
+  second.set_epochs(3);
+  second.fit(X);
+  EXPECT_EQ(second.model().dictionary, whole.model().dictionary);
+  EXPECT_EQ(second.losses(), whole.losses());
+  // A damaged cache is refused, naming the file and the tensor.
+  for (const double bad : {20.0, 0.5, 40000.0}) {
+    TensorFile changed = file;
+    changed.tensors["online.support_cache"].values[1] = bad;
+    changed.tensors["online.support_cache"].values[0] = 1;
+    write_safetensors(dir / "bad.ckpt", changed);
+    OnlineDictionaryLearner<double> refused(D0, options);
+    EXPECT_ERROR_CONTAINS(refused.load_checkpoint(dir / "bad.ckpt", X),
+                          dir / "bad.ckpt" + ": checkpoint tensor 'online.support_cache'");
   }
 }
 

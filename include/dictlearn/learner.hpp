@@ -75,9 +75,12 @@ template <typename T>
 struct Batch {
   const T* data = nullptr;         ///< row-major rows, dim values each
   const int64_t* index = nullptr;  ///< the batch's rows of data; nullptr: the first `rows`
-  int64_t rows = 0;                ///< samples in the batch
-  int64_t dim = 0;                 ///< values per sample
-  int epoch = 0;                   ///< the epoch it belongs to, counted from 1 (for messages)
+  /// The data set's rows of the batch's samples, for state kept per sample
+  /// (set even when the rows were gathered into `data`); nullptr: rows 0 ... rows − 1.
+  const int64_t* samples = nullptr;
+  int64_t rows = 0;  ///< samples in the batch
+  int64_t dim = 0;   ///< values per sample
+  int epoch = 0;     ///< the epoch it belongs to, counted from 1 (for messages)
 };
 
 /// What step() returns: the batch's sums, which the loop adds over the epoch.

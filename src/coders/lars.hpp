@@ -69,12 +69,32 @@ int64_t lasso_lars_signal(const T* G, int64_t n_atoms, const T* alpha0, T alpha,
                           int64_t max_steps, int64_t max_active, T pivot_tol,
                           LarsWorkspace<T>& work, T* code);
 
+/// The lasso of one signal (as lasso_lars_signal) from a guessed support:
+/// `count` atoms with their signs, each entry the atom's index for a
+/// positive code and its bitwise complement (~atom, negative) for a negative
+/// one. Solves G_SS r_S = alpha0_S − α s_S and keeps r when it meets the
+/// lasso's optimality conditions: every code of its guessed sign, and every
+/// other atom's |alpha0_j − G_jS r_S| at most α (alpha0_j − G_jS r_S at most
+/// α with `positive`). r is then the lasso's solution, the one the path
+/// reaches, up to rounding (its factor is built in another order). When a
+/// condition fails, up to four rounds correct the guess (the atoms of the
+/// wrong sign leave; else the worst violator enters with the sign of its
+/// correlation), each checked in full. A round costs one solve and one pass
+/// over the atoms, where the path takes a step per kink. Returns false when
+/// the rounds end unsatisfied, or an entering atom depends on the others or
+/// would pass max_active (atoms of the guess that do are left out); the codes
+/// are then unspecified and the caller runs the path.
+template <typename T>
+bool lasso_from_support(const T* G, int64_t n_atoms, const T* alpha0, T alpha, bool positive,
+                        const int16_t* support, int64_t count, int64_t max_active, T pivot_tol,
+                        LarsWorkspace<T>& work, T* code);
+
 /// out = Σ_i weight_i G[rows_i, :] over `count` rows of G (n_atoms wide):
 /// G_{:,A} u by rows of the symmetric G, four rows a pass so that `out` is
 /// read and written once per four.
 template <typename T>
-inline void gather_rows(const T* G, int64_t n_atoms, const int64_t* rows, const T* weight,
-                        int64_t count, T* out) {
+[[gnu::always_inline]] inline void gather_rows(const T* G, int64_t n_atoms, const int64_t* rows,
+                                               const T* weight, int64_t count, T* out) {
   const int64_t K = n_atoms;
   std::fill(out, out + K, T(0));
   int64_t i = 0;

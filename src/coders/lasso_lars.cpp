@@ -237,6 +237,124 @@ int64_t lasso_lars_signal(const T* G, int64_t n_atoms, const T* alpha0, T alpha,
                           work, code);
 }
 
+namespace {
+
+// Inlined into one clone per instruction-set level below.
+template <typename T>
+[[gnu::always_inline]] inline bool solve_from_support(const T* G, int64_t n_atoms, const T* alpha0,
+                                                      T alpha, bool positive,
+                                                      const int16_t* support, int64_t count,
+                                                      int64_t max_active, T pivot_tol,
+                                                      LarsWorkspace<T>& work, T* code) {
+  const int64_t K = n_atoms;
+  std::fill(code, code + K, T(0));
+  work.active.clear();
+  work.sign.clear();
+  work.cholesky.clear();
+  work.blocked.assign(K, T(0));  // −∞ for the atoms of the set
+  T* blocked = work.blocked.data();
+  const T inf = std::numeric_limits<T>::infinity();
+  // An atom the others span, or one past max_active, is left out of the guess.
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t entry = support[i];
+    const int64_t atom = entry >= 0 ? entry : ~entry;
+    if ((positive && entry < 0) || static_cast<int64_t>(work.active.size()) >= max_active ||
+        !work.cholesky.append(G + atom * K, work.active.data(), atom, pivot_tol))
+      continue;
+    work.active.push_back(atom);
+    work.sign.push_back(entry >= 0 ? T(1) : T(-1));
+    blocked[atom] = -inf;
+  }
+  work.gain.resize(K);
+  T* a = work.gain.data();
+  // A few rounds of corrections (an atom of the wrong sign leaves, the worst
+  // violator enters), each checked in full; the path decides otherwise.
+  constexpr int kRounds = 4;
+  for (int round = 0; round < kRounds; ++round) {
+    const int64_t k = static_cast<int64_t>(work.active.size());
+    work.direction.resize(k);
+    T* r = work.direction.data();
+    for (int64_t i = 0; i < k; ++i) r[i] = alpha0[work.active[i]] - alpha * work.sign[i];
+    work.cholesky.solve(r);
+    bool signs_hold = true;
+    for (int64_t i = k - 1; i >= 0; --i) {
+      if (r[i] * work.sign[i] > 0) continue;
+      signs_hold = false;
+      blocked[work.active[i]] = 0;
+      work.cholesky.remove(i);
+      work.active.erase(work.active.begin() + i);
+      work.sign.erase(work.sign.begin() + i);
+    }
+    if (!signs_hold) continue;
+    // c = alpha0 − G_{:,S} r: the set's atoms' is ±α, the others' must not pass it.
+    gather_rows(G, K, work.active.data(), r, k, a);
+    T worst = -inf;
+    if (positive) {
+#pragma omp simd reduction(max : worst)
+      for (int64_t j = 0; j < K; ++j) {
+        const T c = alpha0[j] - a[j] + blocked[j];
+        worst = c > worst ? c : worst;
+      }
+    } else {
+#pragma omp simd reduction(max : worst)
+      for (int64_t j = 0; j < K; ++j) {
+        const T c = std::abs(alpha0[j] - a[j]) + blocked[j];
+        worst = c > worst ? c : worst;
+      }
+    }
+    if (worst <= alpha) {
+      for (int64_t i = 0; i < k; ++i) code[work.active[i]] = r[i];
+      return true;
+    }
+    if (!(worst < inf) || k >= max_active) return false;
+    const int64_t atom = first_index_of(K, [&](int64_t j) {
+      const T c = alpha0[j] - a[j];
+      return (positive ? c : std::abs(c)) + blocked[j] == worst;
+    });
+    if (!work.cholesky.append(G + atom * K, work.active.data(), atom, pivot_tol)) return false;
+    work.active.push_back(atom);
+    work.sign.push_back(alpha0[atom] - a[atom] > 0 ? T(1) : T(-1));
+    blocked[atom] = -inf;
+  }
+  return false;
+}
+
+DICTLEARN_LEVEL_CLONES bool solve_from_support_clone(const float* G, int64_t n_atoms,
+                                                     const float* alpha0, float alpha,
+                                                     bool positive, const int16_t* support,
+                                                     int64_t count, int64_t max_active,
+                                                     float pivot_tol, LarsWorkspace<float>& work,
+                                                     float* code) {
+  return solve_from_support(G, n_atoms, alpha0, alpha, positive, support, count, max_active,
+                            pivot_tol, work, code);
+}
+DICTLEARN_LEVEL_CLONES bool solve_from_support_clone(const double* G, int64_t n_atoms,
+                                                     const double* alpha0, double alpha,
+                                                     bool positive, const int16_t* support,
+                                                     int64_t count, int64_t max_active,
+                                                     double pivot_tol, LarsWorkspace<double>& work,
+                                                     double* code) {
+  return solve_from_support(G, n_atoms, alpha0, alpha, positive, support, count, max_active,
+                            pivot_tol, work, code);
+}
+
+}  // namespace
+
+template <typename T>
+bool lasso_from_support(const T* G, int64_t n_atoms, const T* alpha0, T alpha, bool positive,
+                        const int16_t* support, int64_t count, int64_t max_active, T pivot_tol,
+                        LarsWorkspace<T>& work, T* code) {
+  return solve_from_support_clone(G, n_atoms, alpha0, alpha, positive, support, count, max_active,
+                                  pivot_tol, work, code);
+}
+
+template bool lasso_from_support<float>(const float*, int64_t, const float*, float, bool,
+                                        const int16_t*, int64_t, int64_t, float,
+                                        LarsWorkspace<float>&, float*);
+template bool lasso_from_support<double>(const double*, int64_t, const double*, double, bool,
+                                         const int16_t*, int64_t, int64_t, double,
+                                         LarsWorkspace<double>&, double*);
+
 template int64_t lasso_lars_signal<float>(const float*, int64_t, const float*, float, bool, int64_t,
                                           int64_t, float, LarsWorkspace<float>&, float*);
 template int64_t lasso_lars_signal<double>(const double*, int64_t, const double*, double, bool,

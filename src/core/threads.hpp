@@ -35,8 +35,7 @@ inline int resolve_threads(int requested) {
 /// returned can be started (detail::ensure_threads; throws Error otherwise):
 /// regions take their team size from here, so a run too small to start
 /// threads never needs them.
-inline int threads_for(int threads, double work) {
-  const double per_thread = 1e6;
+inline int threads_for(int threads, double work, double per_thread = 1e6) {
   if (work < 2 * per_thread) return 1;
   const int useful = static_cast<int>(work / per_thread);
   const int used = threads < useful ? threads : useful;

@@ -214,6 +214,7 @@ void EpochLoop::run(Learner<T>& learner, const DataSource<T>& data, int epochs,
       const int64_t begin = b * batch, rows = std::min(batch, n - begin);
       Batch<T> step{.data = in_place,
                     .index = full_batch ? nullptr : permutation_.data() + begin,
+                    .samples = full_batch ? nullptr : permutation_.data() + begin,
                     .rows = rows,
                     .dim = d,
                     .epoch = epoch_number};

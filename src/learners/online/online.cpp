@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <random>
 #include <sstream>
 
@@ -56,8 +57,10 @@ struct OnlineState {
   bool started = false;
   std::chrono::steady_clock::time_point start;
   std::function<void(const StepStats&)> step_observer;
-  Matrix<T> gathered;  ///< a batch's rows when they are not contiguous
-  Matrix<T> previous;  ///< D before the step (dict_tol)
+  Matrix<T> gathered;               ///< a batch's rows when they are not contiguous
+  std::vector<int64_t> first_rows;  ///< 0 ... N − 1: a whole-data batch's samples
+  bool cache_restored = false;      ///< the coder's support cache came from a checkpoint
+  Matrix<T> previous;               ///< D before the step (dict_tol)
 
   int64_t nominal_batch() const {
     return window_rows > 0 ? std::min(options.batch_size, window_rows) : options.batch_size;
@@ -72,9 +75,9 @@ struct OnlineState {
   }
 
   /// One step on `rows` contiguous signals at X.
-  BatchStats run_step(const T* X, int64_t rows, int epoch) {
+  BatchStats run_step(const T* X, int64_t rows, int epoch, const int64_t* sample_rows = nullptr) {
     const int64_t d = model.dim();
-    coder.code(model, X, rows, options.threads, coded);
+    coder.code(model, X, rows, options.threads, coded, sample_rows);
     const double cost = coder.batch_cost(coded);
     // Nothing is updated from codes that are not finite: the model stays the last good one.
     DICTLEARN_CHECK(std::isfinite(cost), "epoch {}, step {}: the batch's cost is not finite ({})",
@@ -328,8 +331,28 @@ void OnlineDictionaryLearner<T>::begin_fit(const DataSource<T>& data, int64_t ba
   check_finite(data);
   s.window_rows = data.rows();
   s.in_fit = true;
+  // A run that comes back to its samples: each sample's coding starts from
+  // its support of the pass before (lasso-lars; BatchCoder::enable_cache). A
+  // checkpoint's cache carries on.
+  if (!(s.cache_restored && s.coder.cache_samples() == data.rows())) {
+    const double N = static_cast<double>(data.rows());
+    const bool revisits =
+        s.epochs > 1 && (s.options.max_steps == 0 ||
+                         static_cast<double>(s.options.max_steps) *
+                                 static_cast<double>(std::min(s.options.batch_size, data.rows())) >
+                             N);
+    if (revisits) {
+      s.coder.enable_cache(data.rows(), N * static_cast<double>(data.dim() * sizeof(T)));
+    } else {
+      s.coder.drop_cache();
+    }
+  }
+  s.cache_restored = false;
+  if (s.coder.cache_samples() > 0) {
+    s.first_rows.resize(std::min(batch_rows, data.rows()));
+    std::iota(s.first_rows.begin(), s.first_rows.end(), int64_t{0});
+  }
   if (!data.contiguous()) s.gathered.resize(0, 0);
-  (void)batch_rows;
 }
 
 template <typename T>
@@ -345,7 +368,9 @@ BatchStats OnlineDictionaryLearner<T>::step(const Batch<T>& batch) {
     }
     X = s.gathered.data();
   }
-  return s.run_step(X, batch.rows, batch.epoch);
+  const bool cached = s.coder.cache_samples() > 0;
+  const int64_t* sample_rows = batch.samples != nullptr ? batch.samples : s.first_rows.data();
+  return s.run_step(X, batch.rows, batch.epoch, cached ? sample_rows : nullptr);
 }
 
 template <typename T>
@@ -393,6 +418,15 @@ void OnlineDictionaryLearner<T>::save_state(TensorFile& file) const {
     file.tensors["online.B_initial"] = tensor_of(s.stats.B_initial, {K, d});
   }
   auto& meta = file.metadata;
+  if (s.coder.cache_samples() > 0) {
+    // The support cache: a resumed run codes as the uninterrupted one would.
+    const std::vector<int16_t> cache = s.coder.cache_state();
+    Tensor tensor;
+    tensor.dtype = DType::float32;  // int16 values, exact
+    tensor.shape = {s.coder.cache_samples(), detail::BatchCoder<T>::kCacheWidth + 1};
+    tensor.values.assign(cache.begin(), cache.end());
+    file.tensors["online.support_cache"] = std::move(tensor);
+  }
   meta["dtype"] = sizeof(T) == 4 ? "float32" : "float64";
   meta["online.steps"] = std::to_string(s.steps);
   meta["online.samples"] = std::to_string(s.samples);
@@ -437,6 +471,21 @@ void OnlineDictionaryLearner<T>::load_state(const TensorFile& file, const std::s
   const auto no_improvement = parse_number<int64_t>(file, "online.no_improvement", path);
   const auto converged = parse_number<int>(file, "online.converged", path);
   const auto replaced = parse_number<int64_t>(file, "online.replaced_in_epoch", path);
+  std::vector<int16_t> cache;
+  const auto cache_tensor = file.tensors.find("online.support_cache");
+  if (cache_tensor != file.tensors.end()) {
+    for (const double value : cache_tensor->second.values) {
+      DICTLEARN_CHECK(value == std::floor(value) && value >= -32768 && value <= 32767,
+                      "{}: checkpoint tensor 'online.support_cache' holds {}, not an atom entry",
+                      path, value);
+      cache.push_back(static_cast<int16_t>(value));
+    }
+    detail::BatchCoder<T> check(s.options.coding, s.model.n_atoms(), s.model.dim());
+    DICTLEARN_CHECK(!cache.empty() && check.set_cache(cache),
+                    "{}: checkpoint tensor 'online.support_cache' is not a support cache of {} "
+                    "atoms",
+                    path, s.model.n_atoms());
+  }
   std::mt19937_64 engine;
   std::istringstream engine_text(detail::meta(file, "online.resample_state", path));
   engine_text >> engine;
@@ -469,6 +518,12 @@ void OnlineDictionaryLearner<T>::load_state(const TensorFile& file, const std::s
   s.no_improvement = no_improvement;
   s.converged = converged != 0;
   s.replaced_in_epoch = replaced;
+  if (cache.empty()) {
+    s.coder.drop_cache();
+  } else {
+    s.coder.set_cache(cache);
+  }
+  s.cache_restored = !cache.empty();
   s.engine = engine;
 }
 

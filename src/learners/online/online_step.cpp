@@ -32,6 +32,42 @@ constexpr int64_t kProductBlock = 32;
 constexpr int64_t kGramBlock = 8;
 constexpr int64_t kSignalBlock = 8;
 
+/// Flops per thread worth sharing in the parts of a step after its coding,
+/// whose threads are still awake (threads_for's default is for cold ones).
+constexpr double kWarmShare = 5e4;
+
+/// out = x D over the rows of Dᵀ (dim x n_atoms): one signal's correlations
+/// with the atoms, four rows of Dᵀ a pass (out read and written once per
+/// four). Inlined into one clone per level below.
+template <typename T>
+[[gnu::always_inline]] inline void correlations(const T* Dt, int64_t K, int64_t d, const T* x,
+                                                T* out) {
+#pragma omp simd
+  for (int64_t k = 0; k < K; ++k) out[k] = T(0);
+  int64_t j = 0;
+  for (; j + 4 <= d; j += 4) {
+    const T *r0 = Dt + j * K, *r1 = r0 + K, *r2 = r1 + K, *r3 = r2 + K;
+    const T x0 = x[j], x1 = x[j + 1], x2 = x[j + 2], x3 = x[j + 3];
+#pragma omp simd
+    for (int64_t k = 0; k < K; ++k) out[k] += x0 * r0[k] + x1 * r1[k] + x2 * r2[k] + x3 * r3[k];
+  }
+  for (; j < d; ++j) {
+    const T* r = Dt + j * K;
+    const T xj = x[j];
+#pragma omp simd
+    for (int64_t k = 0; k < K; ++k) out[k] += xj * r[k];
+  }
+}
+
+DICTLEARN_LEVEL_CLONES void correlations_clone(const float* Dt, int64_t K, int64_t d,
+                                               const float* x, float* out) {
+  correlations(Dt, K, d, x, out);
+}
+DICTLEARN_LEVEL_CLONES void correlations_clone(const double* Dt, int64_t K, int64_t d,
+                                               const double* x, double* out) {
+  correlations(Dt, K, d, x, out);
+}
+
 bool is_lasso(CoderKind kind) {
   return kind == CoderKind::lasso_lars || kind == CoderKind::lasso_cd || kind == CoderKind::fista;
 }
@@ -50,8 +86,8 @@ BatchCoder<T>::BatchCoder(const CodingOptions& options, int64_t n_atoms, int64_t
 }
 
 template <typename T>
-void BatchCoder<T>::code_signal(const T* D, const T* x, int64_t i, Workspace& work,
-                                CodedBatch<T>& out) const {
+void BatchCoder<T>::code_signal(const T* D, const T* x, int64_t i, int64_t sample, Workspace& work,
+                                CodedBatch<T>& out) {
   const int64_t K = n_atoms_, d = dim_;
   T* code = out.codes.data() + i * K;
   // FISTA codes the batch at once and fills neither the Gram nor X Dᵀ.
@@ -61,9 +97,17 @@ void BatchCoder<T>::code_signal(const T* D, const T* x, int64_t i, Workspace& wo
   switch (options_.method) {
     case CoderKind::lasso_lars: {
       const int64_t max_active = options_.l2 > 0 ? K : std::min(K, d);
-      lasso_lars_signal(G, K, a0, static_cast<T>(options_.alpha), options_.positive,
-                        static_cast<int64_t>(options_.max_iter), max_active, 100 * eps, work.lars,
-                        code);
+      const bool cached = sample >= 0 && sample < cache_samples() && cache_count_[sample] >= 0;
+      out.from_cache[i] = cached;
+      if (!cached ||
+          !lasso_from_support(G, K, a0, static_cast<T>(options_.alpha), options_.positive,
+                              cache_entries_.data() + sample * kCacheWidth, cache_count_[sample],
+                              max_active, 100 * eps, work.lars, code)) {
+        out.from_cache[i] = 0;
+        lasso_lars_signal(G, K, a0, static_cast<T>(options_.alpha), options_.positive,
+                          static_cast<int64_t>(options_.max_iter), max_active, 100 * eps, work.lars,
+                          code);
+      }
       break;
     }
     case CoderKind::lars: {
@@ -99,25 +143,38 @@ void BatchCoder<T>::code_signal(const T* D, const T* x, int64_t i, Workspace& wo
   // The support, the penalties and the residual from the signal itself (the
   // Gram form cancels at T's resolution).
   int64_t* support = out.support.data() + i * K;
+  T* values = out.values.data() + i * K;
   int64_t count = 0;
+  for (int64_t j = 0; j < K; ++j) {  // branch-free: which codes are nonzero is data
+    support[count] = j;
+    count += code[j] != T(0);
+  }
   double l1 = 0, l2 = 0;
-  for (int64_t j = 0; j < K; ++j) {
-    if (code[j] != T(0)) {
-      support[count++] = j;
-      l1 += std::abs(static_cast<double>(code[j]));
-      l2 += static_cast<double>(code[j]) * code[j];
-    }
+  for (int64_t s = 0; s < count; ++s) {
+    const T value = code[support[s]];
+    values[s] = value;
+    l1 += std::abs(static_cast<double>(value));
+    l2 += static_cast<double>(value) * value;
   }
   work.residual.assign(x, x + d);
   T* r = work.residual.data();
   for (int64_t s = 0; s < count; ++s) {
-    const T c = code[support[s]];
+    const T c = values[s];
     const T* atom = D + support[s] * d;
 #pragma omp simd
     for (int64_t j = 0; j < d; ++j) r[j] -= c * atom[j];
   }
   double squared = 0;
   for (int64_t j = 0; j < d; ++j) squared += static_cast<double>(r[j]) * r[j];
+  if (sample >= 0 && sample < cache_samples()) {
+    // Each sample is in a batch once: its slot is this thread's alone.
+    int16_t* entries = cache_entries_.data() + sample * kCacheWidth;
+    for (int64_t s = 0; s < count && count <= kCacheWidth; ++s) {
+      const auto atom = static_cast<int16_t>(support[s]);
+      entries[s] = values[s] > T(0) ? atom : static_cast<int16_t>(~atom);
+    }
+    cache_count_[sample] = count <= kCacheWidth ? static_cast<int16_t>(count) : int16_t{-1};
+  }
   out.count[i] = count;
   out.l1[i] = l1;
   out.l2[i] = l2;
@@ -126,13 +183,15 @@ void BatchCoder<T>::code_signal(const T* D, const T* x, int64_t i, Workspace& wo
 
 template <typename T>
 void BatchCoder<T>::code(const Dictionary<T>& dictionary, const T* X, int64_t rows, int threads,
-                         CodedBatch<T>& out) {
+                         CodedBatch<T>& out, const int64_t* samples) {
   const int64_t K = n_atoms_, d = dim_;
   const Matrix<T>& atoms = dictionary.dictionary;
   DICTLEARN_ASSERT(atoms.rows() == K && atoms.cols() == d);
   out.rows = rows;
   if (out.codes.rows() != rows) out.codes.resize(rows, K);
   out.support.resize(static_cast<size_t>(rows * K));
+  out.values.resize(static_cast<size_t>(rows * K));
+  out.from_cache.assign(static_cast<size_t>(rows), 0);
   out.count.resize(rows);
   out.squared_error.resize(rows);
   out.l1.resize(rows);
@@ -146,6 +205,10 @@ void BatchCoder<T>::code(const Dictionary<T>& dictionary, const T* X, int64_t ro
   } else {
     gram_.resize(K, K);
     alpha0_.resize(rows, K);
+    transposed_.resize(static_cast<size_t>(K * d));
+    for (int64_t k = 0; k < K; ++k) {
+      for (int64_t j = 0; j < d; ++j) transposed_[j * K + k] = D[k * d + j];
+    }
   }
   // The step's work: X Dᵀ, G and each signal's path, whose steps cost O(K)
   // each and grow with the support, up to min(K, d) atoms (the L0 coders: L).
@@ -173,17 +236,14 @@ void BatchCoder<T>::code(const Dictionary<T>& dictionary, const T* X, int64_t ro
     for (int64_t j = 0; j < i; ++j) G[i * K + j] = G[j * K + i];
     G[i * K + i] += l2;
   };
-  // The signals by fixed blocks: each block's X Dᵀ as one product, then its
-  // signals one by one. A signal's codes depend on neither the thread count
-  // nor its batch mates.
+  // The signals by blocks, each signal's X Dᵀ and codes in turn: they depend
+  // on neither the thread count nor the signal's batch mates.
   const int64_t signal_blocks = (rows + kSignalBlock - 1) / kSignalBlock;
   auto signal_block = [&](int64_t index, Workspace& work_of_thread) {
     const int64_t begin = index * kSignalBlock, count = std::min(kSignalBlock, rows - begin);
-    if (!fista) {
-      gemm(false, true, count, K, d, X + begin * d, d, D, d, T(0), alpha0_.data() + begin * K, K);
-    }
     for (int64_t i = begin; i < begin + count; ++i) {
-      code_signal(D, X + i * d, i, work_of_thread, out);
+      if (!fista) correlations_clone(transposed_.data(), K, d, X + i * d, alpha0_.data() + i * K);
+      code_signal(D, X + i * d, i, samples != nullptr ? samples[i] : -1, work_of_thread, out);
     }
   };
   if (used <= 1) {
@@ -209,6 +269,53 @@ void BatchCoder<T>::code(const Dictionary<T>& dictionary, const T* X, int64_t ro
     }
   }
   errors.rethrow();
+}
+
+template <typename T>
+void BatchCoder<T>::enable_cache(int64_t samples, double data_bytes) {
+  const double bytes = static_cast<double>(samples) * 2.0 * static_cast<double>(kCacheWidth + 1);
+  if (options_.method != CoderKind::lasso_lars || n_atoms_ >= 32768 || 4 * bytes > data_bytes)
+    return drop_cache();
+  cache_count_.assign(static_cast<size_t>(samples), -1);
+  cache_entries_.assign(static_cast<size_t>(samples * kCacheWidth), 0);
+}
+
+template <typename T>
+void BatchCoder<T>::drop_cache() {
+  cache_count_ = {};
+  cache_entries_ = {};
+}
+
+template <typename T>
+std::vector<int16_t> BatchCoder<T>::cache_state() const {
+  const int64_t N = cache_samples(), W = kCacheWidth;
+  std::vector<int16_t> state(static_cast<size_t>(N * (W + 1)));
+  for (int64_t n = 0; n < N; ++n) {
+    state[n * (W + 1)] = cache_count_[n];
+    std::copy_n(cache_entries_.data() + n * W, W, state.data() + n * (W + 1) + 1);
+  }
+  return state;
+}
+
+template <typename T>
+bool BatchCoder<T>::set_cache(const std::vector<int16_t>& state) {
+  const int64_t W = kCacheWidth, N = static_cast<int64_t>(state.size()) / (W + 1);
+  if (N * (W + 1) != static_cast<int64_t>(state.size())) return false;
+  for (int64_t n = 0; n < N; ++n) {
+    const int16_t* entry = state.data() + n * (W + 1);
+    if (entry[0] < -1 || entry[0] > W) return false;
+    for (int64_t s = 1; s <= entry[0]; ++s) {
+      const int64_t atom = entry[s] >= 0 ? entry[s] : ~static_cast<int64_t>(entry[s]);
+      if (atom >= n_atoms_) return false;
+    }
+  }
+  cache_count_.resize(N);
+  cache_entries_.resize(N * W);
+  for (int64_t n = 0; n < N; ++n) {
+    cache_count_[n] = state[n * (W + 1)];
+    std::copy_n(state.data() + n * (W + 1) + 1, W, cache_entries_.data() + n * W);
+  }
+  return true;
 }
 
 template <typename T>
@@ -340,11 +447,13 @@ struct RowUpdate {
   T *a_sum, *b_sum;            ///< SPAMS: A and B, the sum of the parts; null otherwise
   const T* codes;              ///< the batch's dense codes, rows x K
   const int64_t* support;      ///< sparse: each signal's nonzero atoms (K apart)
+  const T* values;             ///< sparse: their codes (K apart)
   const int64_t* count;        ///< sparse: their count
   const int64_t* atom_start;   ///< sparse: atom k's signals at atom_signals[start[k], start[k+1])
   const int64_t* atom_signals;
-  const T* X;                  ///< the batch's signals
-  const T *batch_a, *batch_b;  ///< dense: Σ r rᵀ and Σ rᵀx
+  const int64_t* atom_positions;  ///< sparse: the atom's place in each of those supports
+  const T* X;                     ///< the batch's signals
+  const T *batch_a, *batch_b;     ///< dense: Σ r rᵀ and Σ rᵀx
 };
 
 template <typename T>
@@ -387,10 +496,10 @@ template <typename T>
     if (u.atom_start != nullptr) {
       for (int64_t e = u.atom_start[r]; e < u.atom_start[r + 1]; ++e) {
         const int64_t i = u.atom_signals[e];
-        const T* code = u.codes + i * K;
+        const T* values = u.values + i * K;
         const int64_t* support = u.support + i * K;
-        const T v = u.inverse_rows * code[r];
-        for (int64_t q = 0; q < u.count[i]; ++q) a[support[q]] += v * code[support[q]];
+        const T v = u.inverse_rows * values[u.atom_positions[e]];
+        for (int64_t q = 0; q < u.count[i]; ++q) a[support[q]] += v * values[q];
         const T* x = u.X + i * d;
 #pragma omp simd
         for (int64_t j = 0; j < d; ++j) b[j] += v * x[j];
@@ -470,10 +579,15 @@ void SufficientStatistics<T>::add(Forgetting forgetting, const CodedBatch<T>& co
     }
     for (int64_t k = 0; k < K; ++k) atom_start[k + 1] += atom_start[k];
     atom_signals.resize(atom_start[K]);
+    atom_positions.resize(atom_start[K]);
     atom_next.assign(atom_start.begin(), atom_start.end() - 1);
     for (int64_t i = 0; i < rows; ++i) {
       const int64_t* support = coded.support.data() + i * K;
-      for (int64_t p = 0; p < coded.count[i]; ++p) atom_signals[atom_next[support[p]]++] = i;
+      for (int64_t p = 0; p < coded.count[i]; ++p) {
+        const int64_t slot = atom_next[support[p]]++;
+        atom_signals[slot] = i;
+        atom_positions[slot] = p;
+      }
     }
   } else {
     batch_A.resize(K, K);
@@ -499,17 +613,26 @@ void SufficientStatistics<T>::add(Forgetting forgetting, const CodedBatch<T>& co
                             .b_sum = spams ? B.data() : nullptr,
                             .codes = coded.codes.data(),
                             .support = coded.support.data(),
+                            .values = coded.values.data(),
                             .count = coded.count.data(),
                             .atom_start = sparse ? atom_start.data() : nullptr,
                             .atom_signals = sparse ? atom_signals.data() : nullptr,
+                            .atom_positions = sparse ? atom_positions.data() : nullptr,
                             .X = X,
                             .batch_a = sparse ? nullptr : batch_A.data(),
                             .batch_b = sparse ? nullptr : batch_B.data()};
-  // Row by row (an atom's row of A and of B): each row is one block's, so
-  // the thread count decides nothing.
+  // Row by row (an atom's row of A and of B, each computed alone, so the
+  // thread count decides nothing), on the threads the step's coding has just
+  // woken: a smaller share than a cold region needs pays here.
   const double work = static_cast<double>(K) * static_cast<double>(K + d) * 8.0 + 2 * sparse_work;
-  for_row_blocks(K, kAtomBlock, threads, work,
-                 [&](int64_t begin, int64_t count) { update_rows_clone(update, begin, count); });
+  const int used = static_cast<int>(
+      std::min<int64_t>(K, threads_for(resolve_threads(threads), work, kWarmShare)));
+  if (used <= 1) {
+    update_rows_clone(update, 0, K);
+    return;
+  }
+#pragma omp parallel for num_threads(used) schedule(static)
+  for (int64_t r = 0; r < K; ++r) update_rows_clone(update, r, 1);
 }
 
 template <typename T>

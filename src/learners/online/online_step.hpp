@@ -21,12 +21,14 @@ namespace dictlearn::detail {
 /// A batch's codes and what the step needs of them, per signal in batch order.
 template <typename T>
 struct CodedBatch {
-  Matrix<T> codes;                    ///< rows x n_atoms, dense
-  std::vector<int64_t> support;       ///< signal i's nonzero atoms at [i·n_atoms, + count[i])
-  std::vector<int64_t> count;         ///< nonzero codes per signal
-  std::vector<double> squared_error;  ///< ‖x − rD‖² per signal, from the signal itself
-  std::vector<double> l1;             ///< ‖r‖₁ per signal
-  std::vector<double> l2;             ///< ‖r‖² per signal
+  Matrix<T> codes;                        ///< rows x n_atoms, dense
+  std::vector<int64_t> support;           ///< signal i's nonzero atoms at [i·n_atoms, + count[i])
+  std::vector<T> values;                  ///< their codes, at the same places
+  std::vector<int64_t> count;             ///< nonzero codes per signal
+  std::vector<double> squared_error;      ///< ‖x − rD‖² per signal, from the signal itself
+  std::vector<double> l1;                 ///< ‖r‖₁ per signal
+  std::vector<double> l2;                 ///< ‖r‖² per signal
+  std::vector<unsigned char> from_cache;  ///< 1: coded from the support cache, not by the path
   int64_t rows = 0;
 };
 
@@ -43,9 +45,29 @@ class BatchCoder {
   /// Checks `options` for a dictionary of n_atoms x dim (Error naming the flag).
   BatchCoder(const CodingOptions& options, int64_t n_atoms, int64_t dim);
   /// Codes `rows` signals at X (rows x dim, contiguous) over `dictionary`'s
-  /// atoms into `out`, on up to `threads` threads.
+  /// atoms into `out`, on up to `threads` threads. `samples` (or nullptr)
+  /// gives each signal's row in the data set, for the support cache.
   void code(const Dictionary<T>& dictionary, const T* X, int64_t rows, int threads,
-            CodedBatch<T>& out);
+            CodedBatch<T>& out, const int64_t* samples = nullptr);
+
+  /// The support cache (lasso_lars only): each sample's last support and
+  /// signs, from which its next coding starts (lasso_from_support(); the
+  /// path when that fails). Over passes of a fixed data set most supports
+  /// hold, or nearly, from one pass to the next. It costs 2·(kCacheWidth + 1)
+  /// bytes a sample. enable_cache(N, data_bytes) starts an empty cache for N
+  /// samples when the coder is lasso_lars, n_atoms < 32,768 and the cache
+  /// takes at most a quarter of data_bytes (else none); drop_cache() frees it.
+  void enable_cache(int64_t samples, double data_bytes);
+  void drop_cache();
+  int64_t cache_samples() const { return static_cast<int64_t>(cache_count_.size()); }
+  /// The cache as one array, N x (kCacheWidth + 1) (the count, −1 for none,
+  /// then the entries: atom, or ~atom for a negative code), for checkpoints;
+  /// set_cache() takes such an array back, checked (false: not a cache of
+  /// this coder's atoms, nothing changed).
+  std::vector<int16_t> cache_state() const;
+  bool set_cache(const std::vector<int16_t>& state);
+  /// Supports longer than this are not kept (their samples start from the path).
+  static constexpr int64_t kCacheWidth = 16;
   /// The batch's objective from its per-signal parts: (½Σ‖x − rD‖² + αΣ‖r‖₁
   /// + ½λ₂Σ‖r‖²) / rows for the lasso coders, ½Σ‖x − rD‖² / rows for omp,
   /// lars and threshold.
@@ -59,14 +81,18 @@ class BatchCoder {
     LassoCdWorkspace<T> cd;
     std::vector<T> residual;
   };
-  void code_signal(const T* D, const T* x, int64_t i, Workspace& work, CodedBatch<T>& out) const;
+  void code_signal(const T* D, const T* x, int64_t i, int64_t sample, Workspace& work,
+                   CodedBatch<T>& out);
 
   CodingOptions options_;
   int64_t n_atoms_, dim_;
-  int64_t limit_ = 0;  ///< omp, lars: the most atoms per signal
-  Matrix<T> gram_;     ///< G = D Dᵀ (+ λ₂I for lasso_lars)
-  Matrix<T> alpha0_;   ///< X Dᵀ of the batch
+  int64_t limit_ = 0;          ///< omp, lars: the most atoms per signal
+  Matrix<T> gram_;             ///< G = D Dᵀ (+ λ₂I for lasso_lars)
+  Matrix<T> alpha0_;           ///< X Dᵀ of the batch
+  std::vector<T> transposed_;  ///< Dᵀ (dim x n_atoms): X Dᵀ a signal at a time
   std::vector<Workspace> workspaces_;
+  std::vector<int16_t> cache_count_;    ///< by sample: its support's size, −1: none
+  std::vector<int16_t> cache_entries_;  ///< by sample: kCacheWidth entries (atom or ~atom)
 };
 
 /// The sufficient statistics and the forgetting schedule (learning.hpp's
@@ -85,6 +111,7 @@ struct SufficientStatistics {
   // atom (atom k's signals at atom_signals[atom_start[k], atom_start[k + 1])).
   Matrix<T> batch_A, batch_B;
   std::vector<int64_t> atom_start, atom_next, atom_signals;
+  std::vector<int64_t> atom_positions;  ///< with atom_signals: the atom's place in that support
 
   /// Zero statistics (sklearn) or t0's start from the atoms D0 (spams, capped).
   void reset(Forgetting forgetting, const Matrix<T>& atoms);
