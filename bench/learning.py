@@ -47,11 +47,14 @@ thread settings of its own:
   equal to STEPS; OpenBLAS pinned to 2 threads (OPENBLAS_NUM_THREADS=2). The
   four variants by default, the best one compared (--sklearn-variants).
 - dictlearn: `dictlearn fit X.npy --method online ...` with D0, each
-  schedule in the order of the tool it follows: --forgetting spams with its
-  batches from a permutation of the signals (seeded by --seed s, a new one
-  each pass; trainDL cycles through one), --forgetting sklearn in file order
-  (--no-shuffle, as scikit-learn's shuffle=False), --max-steps STEPS, --threads 2, --dtype float64 (the flags are
-  in DICTLEARN_FLAGS below), for each --forgetting (spams, sklearn) and
+  schedule in the order of the tool it follows: --forgetting capped (the
+  default: SPAMS's weighting with its horizon capped at --memory samples,
+  5,000 by default for these atoms) and --forgetting spams (trainDL's own)
+  with their batches from a permutation of the signals (seeded by --seed s, a
+  new one each pass; trainDL cycles through one), --forgetting sklearn in
+  file order (--no-shuffle, as scikit-learn's shuffle=False), --max-steps
+  STEPS, --threads 2, --dtype float64 (the flags are in DICTLEARN_FLAGS
+  below), for each --forgetting (capped, spams, sklearn) and
   --coder (lasso-lars; lasso-cd on request); timed as the whole process and,
   from its --log CSV's last `seconds`, the training alone. Skipped with a
   message when `dictlearn fit --help` has no --method.
@@ -518,8 +521,13 @@ def notes_for(name, data, spams, sklearn):
         notes.append(f"dictlearn {r['variant']}: " + "; ".join(parts))
     dim, K, B = data["dim"], w["atoms"], w["batch"]
     state = (2 * K * dim + K * K + B * dim + B * K) * 8
+    # The support cache (2·17 bytes a sample) when the run passes over the
+    # data more than once and it fits in a quarter of X (BatchCoder::enable_cache).
+    cache = data["rows"] * 34 if (data["steps"] * B > data["rows"]
+                                  and 4 * 34 <= dim * 8) else 0
     notes.append(f"online learner's state (D, B: K x dim; A: K x K; one batch and its codes): "
-                 f"{state / 2**20:.2f} MiB in float64; X itself "
+                 f"{state / 2**20:.2f} MiB in float64, and its support cache "
+                 f"{cache / 2**20:.2f} MiB; X itself "
                  f"{data['rows'] * dim * 8 / 2**20:.1f} MiB (max RSS is the whole process: "
                  "interpreter, libraries, X and copies)")
     return notes + data.get("checks", [])
@@ -676,8 +684,8 @@ def main():
     parser.add_argument("--sklearn-variants", default=list(SKLEARN_VARIANTS),
                         type=split_list(SKLEARN_VARIANTS),
                         help="fit_algorithm-n_jobs, of " + ",".join(SKLEARN_VARIANTS) + " (none)")
-    parser.add_argument("--dictlearn-forgetting", default=["spams", "sklearn"],
-                        type=split_list(("spams", "sklearn")))
+    parser.add_argument("--dictlearn-forgetting", default=["capped", "spams", "sklearn"],
+                        type=split_list(("capped", "spams", "sklearn")))
     parser.add_argument("--dictlearn-coders", default=["lasso-lars"],
                         type=split_list(("lasso-lars", "lasso-cd")))
     parser.add_argument("--threads", type=int, default=2)

@@ -17,9 +17,15 @@
 //  - anything else: the input is the file itself, resumed with the options
 //    of checkpoint (size mod 3).
 //
+//  - '^': the online dictionary learner's checkpoint (OnlineDictionaryLearner:
+//    its statistics, SPAMS's window, the convergence state, the resampling
+//    generator and the support cache), made at start from a fixed run of
+//    two passes, changed as in '~' and resumed with the same options.
+//
 // Beyond "no crash, only dictlearn::Error": a resumed trainer's model passes
 // validate_model, its losses are as many as the checkpoint's epochs_done,
-// and the next epoch either trains or fails with an Error.
+// and the next epoch either trains or fails with an Error; a resumed online
+// learner's atoms are finite, and its next pass trains or fails with an Error.
 #include <fuzzer/FuzzedDataProvider.h>
 #include <unistd.h>
 
@@ -34,6 +40,7 @@
 #include <vector>
 
 #include "dictlearn/model.hpp"
+#include "dictlearn/online.hpp"
 #include "dictlearn/safetensors.hpp"
 #include "dictlearn/trainer.hpp"
 #include "dictlearn/training_log.hpp"
@@ -252,6 +259,42 @@ void mutate(FuzzedDataProvider& input, TensorFile& file) {
   }
 }
 
+/// The online learner's run: data of 20 values a sample in double (so the
+/// support cache exists), its options, its first atoms and its checkpoint
+/// after two passes.
+struct OnlineRun {
+  Matrix<double> X, D0;
+  dictlearn::LearningOptions options;
+  TensorFile checkpoint;
+};
+
+const OnlineRun& online_run() {
+  static const OnlineRun run = [] {
+    OnlineRun r;
+    r.X.resize(96, 20);
+    for (Eigen::Index i = 0; i < r.X.size(); ++i) {
+      r.X.data()[i] = std::sin(0.37 * static_cast<double>(i)) * (1 + i % 7);
+    }
+    r.D0 = r.X.topRows(6);
+    for (Eigen::Index k = 0; k < r.D0.rows(); ++k) r.D0.row(k).normalize();
+    r.options.coding.alpha = 0.3;
+    r.options.batch_size = 16;
+    r.options.epochs = 2;
+    r.options.threads = 1;
+    r.options.max_no_improvement = 50;
+    dictlearn::OnlineDictionaryLearner<double> learner(r.D0, r.options);
+    learner.fit(r.X);
+    const std::string path =
+        "/tmp/dictlearn-fuzz-online-" + std::to_string(::getpid()) + ".safetensors";
+    learner.save_checkpoint(path, r.X);
+    r.checkpoint = dictlearn::read_safetensors(path);
+    std::remove(path.c_str());
+    if (r.checkpoint.tensors.count("online.support_cache") == 0) std::abort();
+    return r;
+  }();
+  return run;
+}
+
 int64_t epochs_done(const TensorFile& file) {
   const auto it = file.metadata.find("checkpoint.epochs_done");
   return it == file.metadata.end() ? -1 : std::strtoll(it->second.c_str(), nullptr, 10);
@@ -265,6 +308,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::vector<TensorFile> checkpoints = make_checkpoints(X, runs);
   static dictlearn::fuzz::MemoryFile file;
   std::string bytes;
+  if (size >= 1 && data[0] == '^') {
+    const OnlineRun& online = online_run();
+    FuzzedDataProvider input(data + 1, size - 1);
+    TensorFile changed = online.checkpoint;
+    mutate(input, changed);
+    bytes = serialize(changed);
+    file.set(bytes.data(), bytes.size());
+    expect_ok_or_error([&] {
+      dictlearn::OnlineDictionaryLearner<double> learner(online.D0, online.options);
+      learner.load_checkpoint(file.path(), online.X);
+      if (!learner.model().dictionary.allFinite()) std::abort();
+      learner.set_epochs(1);
+      learner.fit(online.X);
+    });
+    return 0;
+  }
   size_t run = size % runs.size();
   if (size >= 2 && data[0] == '~') {
     run = data[1] % runs.size();

@@ -224,6 +224,9 @@ def main():
         write("fuzz_checkpoint", "unchanged_%d" % run, b"~" + bytes([run]))
         write("fuzz_checkpoint", "changed_%d" % run,
               b"~" + bytes([run]) + bytes((i * 53 + run) % 256 for i in range(80)))
+    # '^': the online learner's checkpoint, unchanged ("^" alone) and changed.
+    write("fuzz_checkpoint", "online_unchanged", b"^")
+    write("fuzz_checkpoint", "online_changed", b"^" + bytes((i * 29 + 7) % 256 for i in range(80)))
     # Raw mode: files that are not this run's checkpoints.
     write("fuzz_checkpoint", "model.safetensors", model())
     checkpoint_meta = {"format": "dictlearn.checkpoint", "checkpoint.data_shape": "32x3",
