@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -224,6 +225,15 @@ TEST(OnlineTest, ResumesBitForBitWithTheSupportCache) {
   second.fit(X);
   EXPECT_EQ(second.model().dictionary, whole.model().dictionary);
   EXPECT_EQ(second.losses(), whole.losses());
+  // Non-finite atoms or statistics are refused (found by fuzz_checkpoint's '^' mode).
+  for (const char* name : {"dictionary", "online.A", "online.B_previous"}) {
+    TensorFile changed = file;
+    changed.tensors.at(name).values[2] = std::numeric_limits<double>::quiet_NaN();
+    write_safetensors(dir / "nan.ckpt", changed);
+    OnlineDictionaryLearner<double> refused(D0, options);
+    EXPECT_ERROR_CONTAINS(refused.load_checkpoint(dir / "nan.ckpt", X),
+                          dir / "nan.ckpt" + ": checkpoint tensor '" + name + "' holds nan");
+  }
   // A damaged cache is refused, naming the file and the tensor.
   for (const double bad : {20.0, 0.5, 40000.0}) {
     TensorFile changed = file;

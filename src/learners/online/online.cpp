@@ -471,6 +471,14 @@ void OnlineDictionaryLearner<T>::load_state(const TensorFile& file, const std::s
   const auto no_improvement = parse_number<int64_t>(file, "online.no_improvement", path);
   const auto converged = parse_number<int>(file, "online.converged", path);
   const auto replaced = parse_number<int64_t>(file, "online.replaced_in_epoch", path);
+  // Non-finite atoms or statistics would train on NaN from the first step.
+  for (const auto& [name, tensor] : file.tensors) {
+    if (name != "dictionary" && name.rfind("online.", 0) != 0) continue;
+    for (const double value : tensor.values) {
+      DICTLEARN_CHECK(std::isfinite(value), "{}: checkpoint tensor '{}' holds {}, not finite", path,
+                      name, value);
+    }
+  }
   std::vector<int16_t> cache;
   const auto cache_tensor = file.tensors.find("online.support_cache");
   if (cache_tensor != file.tensors.end()) {
