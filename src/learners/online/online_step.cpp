@@ -9,7 +9,6 @@
 #include "coders/coding.hpp"
 #include "coders/lasso_gap.hpp"
 #include "coders/threshold.hpp"
-#include "core/blocks.hpp"
 #include "core/check.hpp"
 #include "core/parallel.hpp"
 #include "core/threads.hpp"
@@ -169,11 +168,12 @@ void BatchCoder<T>::code_signal(const T* D, const T* x, int64_t i, int64_t sampl
   if (sample >= 0 && sample < cache_samples()) {
     // Each sample is in a batch once: its slot is this thread's alone.
     int16_t* entries = cache_entries_.data() + sample * kCacheWidth;
-    for (int64_t s = 0; s < count && count <= kCacheWidth; ++s) {
+    const bool kept = count <= kCacheWidth;
+    for (int64_t s = 0; kept && s < count; ++s) {
       const auto atom = static_cast<int16_t>(support[s]);
       entries[s] = values[s] > T(0) ? atom : static_cast<int16_t>(~atom);
     }
-    cache_count_[sample] = count <= kCacheWidth ? static_cast<int16_t>(count) : int16_t{-1};
+    cache_count_[sample] = kept ? static_cast<int16_t>(count) : int16_t{-1};
   }
   out.count[i] = count;
   out.l1[i] = l1;
