@@ -562,6 +562,44 @@ TEST(OnlineTest, StatisticsFromSparseAndDenseCodes) {
   }
 }
 
+TEST(OnlineTest, ABatchReadInPlaceEqualsItsGatheredRows) {
+  // The learner reads a shuffled batch where it lies (BatchRows with an
+  // index): codes, statistics and the atoms' update must equal those of the
+  // same rows gathered first, bit for bit, for sparse and dense codes and for
+  // fista (which gathers inside).
+  const Matrix<double> D = unit_rows(normal_matrix<double>(20, 12, 60));
+  const Matrix<double> X = mixtures(D, 90, 3, 0.05, 61);
+  const std::vector<int64_t> index{88, 3, 41, 41, 7, 60, 12, 0, 75, 19, 33, 54, 2, 89, 46, 27};
+  const int64_t rows = static_cast<int64_t>(index.size());
+  Matrix<double> gathered(rows, 12);
+  for (int64_t i = 0; i < rows; ++i) gathered.row(i) = X.row(index[i]);
+  for (const CodingOptions& coding : {CodingOptions{.method = CoderKind::lasso_lars, .alpha = 0.2},
+                                      CodingOptions{.method = CoderKind::threshold, .alpha = 0.0},
+                                      CodingOptions{.method = CoderKind::fista, .alpha = 0.2}}) {
+    for (const int threads : {1, 2}) {
+      detail::BatchCoder<double> in_place(coding, 20, 12), copied(coding, 20, 12);
+      detail::CodedBatch<double> a, b;
+      in_place.code(Dictionary<double>{.dictionary = D},
+                    detail::BatchRows<double>{
+                        .data = X.data(), .index = index.data(), .rows = rows, .dim = 12},
+                    threads, a);
+      copied.code(Dictionary<double>{.dictionary = D}, gathered.data(), rows, threads, b);
+      EXPECT_TRUE(a.codes == b.codes) << coder_name(coding.method) << ", " << threads;
+      EXPECT_EQ(a.count, b.count);
+      EXPECT_EQ(a.squared_error, b.squared_error);
+      detail::SufficientStatistics<double> s, t;
+      s.reset(Forgetting::capped, D);
+      t.reset(Forgetting::capped, D);
+      s.add(Forgetting::capped, a,
+            detail::BatchRows<double>{
+                .data = X.data(), .index = index.data(), .rows = rows, .dim = 12},
+            3, 48, rows, 90, 5000, threads);
+      t.add(Forgetting::capped, b, gathered.data(), 3, 48, rows, 90, 5000, threads);
+      EXPECT_TRUE(s.A == t.A && s.B == t.B) << coder_name(coding.method) << ", " << threads;
+    }
+  }
+}
+
 TEST(OnlineTest, ConstraintsHold) {
   const Matrix<double> atoms = unit_rows(normal_matrix<double>(10, 8, 24)).cwiseAbs();
   const Matrix<double> X = mixtures(atoms, 200, 3, 0.05, 25);

@@ -57,7 +57,6 @@ struct OnlineState {
   bool started = false;
   std::chrono::steady_clock::time_point start;
   std::function<void(const StepStats&)> step_observer;
-  Matrix<T> gathered;               ///< a batch's rows when they are not contiguous
   std::vector<int64_t> first_rows;  ///< 0 ... N − 1: a whole-data batch's samples
   bool cache_restored = false;      ///< the coder's support cache came from a checkpoint
   Matrix<T> previous;               ///< D before the step (dict_tol)
@@ -74,10 +73,10 @@ struct OnlineState {
     started = true;
   }
 
-  /// One step on `rows` contiguous signals at X.
-  BatchStats run_step(const T* X, int64_t rows, int epoch, const int64_t* sample_rows = nullptr) {
-    const int64_t d = model.dim();
-    coder.code(model, X, rows, options.threads, coded, sample_rows);
+  /// One step on the batch's signals X.
+  BatchStats run_step(const BatchRows<T>& X, int epoch, const int64_t* sample_rows = nullptr) {
+    const int64_t rows = X.rows;
+    coder.code(model, X, options.threads, coded, sample_rows);
     const double cost = coder.batch_cost(coded);
     // Nothing is updated from codes that are not finite: the model stays the last good one.
     DICTLEARN_CHECK(std::isfinite(cost), "epoch {}, step {}: the batch's cost is not finite ({})",
@@ -101,7 +100,7 @@ struct OnlineState {
         options.forgetting != Forgetting::sklearn &&
         static_cast<double>(steps) * static_cast<double>(nominal_batch()) < 10000.0;
     if (options.resample_unused && !warming) {
-      resample = [&](int64_t, void* atom) { draw_atom(engine, X, rows, d, static_cast<T*>(atom)); };
+      resample = [&](int64_t, void* atom) { draw_atom(engine, X, static_cast<T*>(atom)); };
     }
     const int64_t replaced = update_atoms(model.dictionary, stats.A, stats.B, options.positive_dict,
                                           options.unit_norm, resample);
@@ -245,7 +244,7 @@ BatchStats OnlineDictionaryLearner<T>::partial_fit(MatrixView<T> batch) {
   DICTLEARN_CHECK(bad < 0, "batch: holds non-finite values (row {}, column {}: {})", bad / d + 1,
                   bad % d + 1, bad < 0 ? T(0) : rows.data()[bad]);
   if (!s.started) s.start_clock();
-  return s.run_step(rows.data(), batch.rows(), 0);
+  return s.run_step(detail::BatchRows<T>{.data = rows.data(), .rows = batch.rows(), .dim = d}, 0);
 }
 
 template <typename T>
@@ -352,25 +351,17 @@ void OnlineDictionaryLearner<T>::begin_fit(const DataSource<T>& data, int64_t ba
     s.first_rows.resize(std::min(batch_rows, data.rows()));
     std::iota(s.first_rows.begin(), s.first_rows.end(), int64_t{0});
   }
-  if (!data.contiguous()) s.gathered.resize(0, 0);
 }
 
 template <typename T>
 BatchStats OnlineDictionaryLearner<T>::step(const Batch<T>& batch) {
   detail::OnlineState<T>& s = *state_;
-  const T* X = batch.data;
-  if (batch.index != nullptr) {
-    // The batch's rows, gathered once: the products and the per-signal work read them often.
-    s.gathered.resize(batch.rows, batch.dim);
-    for (int64_t i = 0; i < batch.rows; ++i) {
-      std::copy_n(batch.data + batch.index[i] * batch.dim, batch.dim,
-                  s.gathered.data() + i * batch.dim);
-    }
-    X = s.gathered.data();
-  }
+  // The rows in place: each thread reads its own signals (no gathered copy).
+  const detail::BatchRows<T> X{
+      .data = batch.data, .index = batch.index, .rows = batch.rows, .dim = batch.dim};
   const bool cached = s.coder.cache_samples() > 0;
   const int64_t* sample_rows = batch.samples != nullptr ? batch.samples : s.first_rows.data();
-  return s.run_step(X, batch.rows, batch.epoch, cached ? sample_rows : nullptr);
+  return s.run_step(X, batch.epoch, cached ? sample_rows : nullptr);
 }
 
 template <typename T>
@@ -384,7 +375,6 @@ EpochStats OnlineDictionaryLearner<T>::end_epoch(const EpochTotals& totals) {
 template <typename T>
 void OnlineDictionaryLearner<T>::end_fit() {
   state_->in_fit = false;
-  state_->gathered = Matrix<T>();
   state_->previous = Matrix<T>();
 }
 

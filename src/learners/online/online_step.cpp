@@ -33,7 +33,10 @@ constexpr int64_t kSignalBlock = 8;
 
 /// Flops per thread worth sharing in the parts of a step after its coding,
 /// whose threads are still awake (threads_for's default is for cold ones).
-constexpr double kWarmShare = 5e4;
+/// Sharing the statistics makes every thread read the others' codes and
+/// rows: on a 2-core AMD EPYC VM (a cache line between its cores takes
+/// about 230 ns) 5e4 made L-a's statistics slower on 2 threads than on one.
+constexpr double kWarmShare = 1e5;
 
 /// out = x D over the rows of Dᵀ (dim x n_atoms): one signal's correlations
 /// with the atoms, four rows of Dᵀ a pass (out read and written once per
@@ -90,7 +93,7 @@ void BatchCoder<T>::code_signal(const T* D, const T* x, int64_t i, int64_t sampl
   const int64_t K = n_atoms_, d = dim_;
   T* code = out.codes.data() + i * K;
   // FISTA codes the batch at once and fills neither the Gram nor X Dᵀ.
-  const T* a0 = options_.method == CoderKind::fista ? nullptr : alpha0_.data() + i * K;
+  const T* a0 = options_.method == CoderKind::fista ? nullptr : work.alpha0.data();
   const T* G = gram_.data();
   const T eps = std::numeric_limits<T>::epsilon();
   switch (options_.method) {
@@ -182,9 +185,10 @@ void BatchCoder<T>::code_signal(const T* D, const T* x, int64_t i, int64_t sampl
 }
 
 template <typename T>
-void BatchCoder<T>::code(const Dictionary<T>& dictionary, const T* X, int64_t rows, int threads,
+void BatchCoder<T>::code(const Dictionary<T>& dictionary, const BatchRows<T>& X, int threads,
                          CodedBatch<T>& out, const int64_t* samples) {
-  const int64_t K = n_atoms_, d = dim_;
+  const int64_t K = n_atoms_, d = dim_, rows = X.rows;
+  DICTLEARN_ASSERT(X.dim == d);
   const Matrix<T>& atoms = dictionary.dictionary;
   DICTLEARN_ASSERT(atoms.rows() == K && atoms.cols() == d);
   out.rows = rows;
@@ -201,10 +205,10 @@ void BatchCoder<T>::code(const Dictionary<T>& dictionary, const T* X, int64_t ro
   if (fista) {
     CodingOptions options = options_;
     options.threads = threads;
-    out.codes = encode_fista<T>(dictionary, Eigen::Map<const Matrix<T>>(X, rows, d), options);
+    out.codes = encode_fista<T>(
+        dictionary, Eigen::Map<const Matrix<T>>(X.contiguous(gathered_), rows, d), options);
   } else {
     gram_.resize(K, K);
-    alpha0_.resize(rows, K);
     transposed_.resize(static_cast<size_t>(K * d));
     for (int64_t k = 0; k < K; ++k) {
       for (int64_t j = 0; j < d; ++j) transposed_[j * K + k] = D[k * d + j];
@@ -241,9 +245,26 @@ void BatchCoder<T>::code(const Dictionary<T>& dictionary, const T* X, int64_t ro
   const int64_t signal_blocks = (rows + kSignalBlock - 1) / kSignalBlock;
   auto signal_block = [&](int64_t index, Workspace& work_of_thread) {
     const int64_t begin = index * kSignalBlock, count = std::min(kSignalBlock, rows - begin);
+    // The block's rows and cache entries are requested at once: they lie at
+    // random places of the data (and of the cache), and one miss at a time
+    // would cost a full memory latency per signal.
     for (int64_t i = begin; i < begin + count; ++i) {
-      if (!fista) correlations_clone(transposed_.data(), K, d, X + i * d, alpha0_.data() + i * K);
-      code_signal(D, X + i * d, i, samples != nullptr ? samples[i] : -1, work_of_thread, out);
+      const char* row = reinterpret_cast<const char*>(X.row(i));
+      for (int64_t byte = 0; byte < d * static_cast<int64_t>(sizeof(T)); byte += 64)
+        __builtin_prefetch(row + byte);
+      const int64_t sample = samples != nullptr ? samples[i] : -1;
+      if (sample >= 0 && sample < cache_samples()) {
+        __builtin_prefetch(cache_count_.data() + sample);
+        __builtin_prefetch(cache_entries_.data() + sample * kCacheWidth);
+      }
+    }
+    for (int64_t i = begin; i < begin + count; ++i) {
+      const T* x = X.row(i);
+      if (!fista) {
+        work_of_thread.alpha0.resize(K);
+        correlations_clone(transposed_.data(), K, d, x, work_of_thread.alpha0.data());
+      }
+      code_signal(D, x, i, samples != nullptr ? samples[i] : -1, work_of_thread, out);
     }
   };
   if (used <= 1) {
@@ -452,7 +473,7 @@ struct RowUpdate {
   const int64_t* atom_start;   ///< sparse: atom k's signals at atom_signals[start[k], start[k+1])
   const int64_t* atom_signals;
   const int64_t* atom_positions;  ///< sparse: the atom's place in each of those supports
-  const T* X;                     ///< the batch's signals
+  BatchRows<T> X;                 ///< the batch's signals
   const T *batch_a, *batch_b;     ///< dense: Σ r rᵀ and Σ rᵀx
 };
 
@@ -500,7 +521,7 @@ template <typename T>
         const int64_t* support = u.support + i * K;
         const T v = u.inverse_rows * values[u.atom_positions[e]];
         for (int64_t q = 0; q < u.count[i]; ++q) a[support[q]] += v * values[q];
-        const T* x = u.X + i * d;
+        const T* x = u.X.row(i);
 #pragma omp simd
         for (int64_t j = 0; j < d; ++j) b[j] += v * x[j];
       }
@@ -533,9 +554,10 @@ DICTLEARN_LEVEL_CLONES void update_rows_clone(const RowUpdate<double>& u, int64_
 }  // namespace
 
 template <typename T>
-void SufficientStatistics<T>::add(Forgetting forgetting, const CodedBatch<T>& coded, const T* X,
-                                  int64_t step, int64_t samples, int64_t batch_size,
-                                  int64_t window_rows, int64_t memory, int threads) {
+void SufficientStatistics<T>::add(Forgetting forgetting, const CodedBatch<T>& coded,
+                                  const BatchRows<T>& X, int64_t step, int64_t samples,
+                                  int64_t batch_size, int64_t window_rows, int64_t memory,
+                                  int threads) {
   const int64_t K = A.rows(), d = B.cols(), rows = coded.rows;
   // The capped schedule is SPAMS's with another β.
   const bool spams = forgetting != Forgetting::sklearn;
@@ -594,8 +616,8 @@ void SufficientStatistics<T>::add(Forgetting forgetting, const CodedBatch<T>& co
     batch_B.resize(K, d);
     parallel_gemm<T>(true, false, K, K, rows, coded.codes.data(), K, coded.codes.data(), K, T(0),
                      batch_A.data(), K, threads, kProductBlock);
-    parallel_gemm<T>(true, false, K, d, rows, coded.codes.data(), K, X, d, T(0), batch_B.data(), d,
-                     threads, kProductBlock);
+    parallel_gemm<T>(true, false, K, d, rows, coded.codes.data(), K, X.contiguous(gathered), d,
+                     T(0), batch_B.data(), d, threads, kProductBlock);
   }
   Matrix<T>& target_A = spams ? A_current : A;
   Matrix<T>& target_B = spams ? B_current : B;
@@ -655,8 +677,9 @@ int64_t update_atoms(Matrix<T>& D, const Matrix<T>& A, const Matrix<T>& B, bool 
 }
 
 template <typename T>
-void draw_atom(std::mt19937_64& engine, const T* X, int64_t rows, int64_t dim, T* atom) {
-  const T* x = X + static_cast<int64_t>(below(engine, static_cast<uint64_t>(rows))) * dim;
+void draw_atom(std::mt19937_64& engine, const BatchRows<T>& X, T* atom) {
+  const int64_t dim = X.dim;
+  const T* x = X.row(static_cast<int64_t>(below(engine, static_cast<uint64_t>(X.rows))));
   double mean = 0;
   for (int64_t j = 0; j < dim; ++j) mean += x[j];
   mean /= static_cast<double>(dim);
@@ -678,7 +701,7 @@ void draw_atom(std::mt19937_64& engine, const T* X, int64_t rows, int64_t dim, T
   template struct SufficientStatistics<T>;                                                     \
   template int64_t update_atoms<T>(Matrix<T>&, const Matrix<T>&, const Matrix<T>&, bool, bool, \
                                    const Resample&);                                           \
-  template void draw_atom<T>(std::mt19937_64&, const T*, int64_t, int64_t, T*);
+  template void draw_atom<T>(std::mt19937_64&, const BatchRows<T>&, T*);
 DICTLEARN_INSTANTIATE(float)
 DICTLEARN_INSTANTIATE(double)
 #undef DICTLEARN_INSTANTIATE

@@ -5,6 +5,7 @@
 // tests can drive each on matrices of their own.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <random>
@@ -17,6 +18,27 @@
 #include "dictlearn/learning.hpp"
 
 namespace dictlearn::detail {
+
+/// A batch's signals where they lie: rows of `data` (dim values each), taken
+/// by `index` when given (else rows 0 ... rows − 1), so that a shuffled batch
+/// is read in place rather than gathered (each thread reads its own
+/// signals' rows; no copy is written by one thread for another to read).
+template <typename T>
+struct BatchRows {
+  const T* data = nullptr;
+  const int64_t* index = nullptr;
+  int64_t rows = 0;
+  int64_t dim = 0;
+  const T* row(int64_t i) const { return data + (index != nullptr ? index[i] : i) * dim; }
+  /// The rows contiguous, for a product that needs them so: `data` itself,
+  /// or an indexed batch gathered into `buffer`.
+  const T* contiguous(Matrix<T>& buffer) const {
+    if (index == nullptr) return data;
+    buffer.resize(rows, dim);
+    for (int64_t i = 0; i < rows; ++i) std::copy_n(row(i), dim, buffer.data() + i * dim);
+    return buffer.data();
+  }
+};
 
 /// A batch's codes and what the step needs of them, per signal in batch order.
 template <typename T>
@@ -48,7 +70,12 @@ class BatchCoder {
   /// atoms into `out`, on up to `threads` threads. `samples` (or nullptr)
   /// gives each signal's row in the data set, for the support cache.
   void code(const Dictionary<T>& dictionary, const T* X, int64_t rows, int threads,
-            CodedBatch<T>& out, const int64_t* samples = nullptr);
+            CodedBatch<T>& out, const int64_t* samples = nullptr) {
+    code(dictionary, BatchRows<T>{.data = X, .rows = rows, .dim = dim_}, threads, out, samples);
+  }
+  /// The same for a batch's rows in place.
+  void code(const Dictionary<T>& dictionary, const BatchRows<T>& X, int threads, CodedBatch<T>& out,
+            const int64_t* samples = nullptr);
 
   /// The support cache (lasso_lars only): each sample's last support and
   /// signs, from which its next coding starts (lasso_from_support(); the
@@ -80,6 +107,7 @@ class BatchCoder {
     OmpWorkspace<T> omp;
     LassoCdWorkspace<T> cd;
     std::vector<T> residual;
+    std::vector<T> alpha0;  ///< the signal's x Dᵀ
   };
   void code_signal(const T* D, const T* x, int64_t i, int64_t sample, Workspace& work,
                    CodedBatch<T>& out);
@@ -88,7 +116,7 @@ class BatchCoder {
   int64_t n_atoms_, dim_;
   int64_t limit_ = 0;          ///< omp, lars: the most atoms per signal
   Matrix<T> gram_;             ///< G = D Dᵀ (+ λ₂I for lasso_lars)
-  Matrix<T> alpha0_;           ///< X Dᵀ of the batch
+  Matrix<T> gathered_;         ///< fista: an indexed batch, contiguous
   std::vector<T> transposed_;  ///< Dᵀ (dim x n_atoms): X Dᵀ a signal at a time
   std::vector<Workspace> workspaces_;
   std::vector<int16_t> cache_count_;    ///< by sample: its support's size, −1: none
@@ -112,6 +140,7 @@ struct SufficientStatistics {
   Matrix<T> batch_A, batch_B;
   std::vector<int64_t> atom_start, atom_next, atom_signals;
   std::vector<int64_t> atom_positions;  ///< with atom_signals: the atom's place in that support
+  Matrix<T> gathered;                   ///< dense codes: an indexed batch's rows, for the product
 
   /// Zero statistics (sklearn) or t0's start from the atoms D0 (spams, capped).
   void reset(Forgetting forgetting, const Matrix<T>& atoms);
@@ -119,8 +148,13 @@ struct SufficientStatistics {
   /// the steps before this one, `samples` the samples stepped on before it,
   /// `batch_size` is the nominal b (SPAMS's), `window_rows` N (0: a stream,
   /// no cap and no window) and `memory` the capped schedule's M (0: none).
-  void add(Forgetting forgetting, const CodedBatch<T>& coded, const T* X, int64_t step,
+  void add(Forgetting forgetting, const CodedBatch<T>& coded, const BatchRows<T>& X, int64_t step,
            int64_t samples, int64_t batch_size, int64_t window_rows, int64_t memory, int threads);
+  void add(Forgetting forgetting, const CodedBatch<T>& coded, const T* X, int64_t step,
+           int64_t samples, int64_t batch_size, int64_t window_rows, int64_t memory, int threads) {
+    add(forgetting, coded, BatchRows<T>{.data = X, .rows = coded.rows, .dim = B.cols()}, step,
+        samples, batch_size, window_rows, memory, threads);
+  }
 };
 
 /// SPAMS's t0.
@@ -146,10 +180,10 @@ template <typename T>
 int64_t update_atoms(Matrix<T>& D, const Matrix<T>& A, const Matrix<T>& B, bool positive,
                      bool unit_norm, const Resample& resample);
 
-/// scikit-learn's resampling draw: a random row of X (rows x dim) plus
+/// scikit-learn's resampling draw: a random row of the batch X plus
 /// N(0, (0.01·std)²) noise per value (std of the row, 1 when it is 0), from
 /// `engine` (an index by multiply-shift, normals by Box-Muller in double).
 template <typename T>
-void draw_atom(std::mt19937_64& engine, const T* X, int64_t rows, int64_t dim, T* atom);
+void draw_atom(std::mt19937_64& engine, const BatchRows<T>& X, T* atom);
 
 }  // namespace dictlearn::detail
