@@ -2,8 +2,11 @@
 // full-batch run's workspace fits in it before anything is allocated.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <string>
+#include <vector>
 
 namespace dictlearn::detail {
 
@@ -20,5 +23,42 @@ std::string format_bytes(double bytes);
 /// more than `available` bytes of memory cannot hold it. `available` < 0
 /// (unknown) passes.
 void check_full_batch_fits(int64_t rows, int64_t workspace, int64_t available);
+
+}  // namespace dictlearn::detail
+
+namespace dictlearn::detail {
+
+/// Bytes of a cache line (x86-64 and most ARM cores).
+constexpr std::size_t kCacheLine = 64;
+
+/// An allocator on cache-line boundaries: per-signal outputs that threads
+/// write by fixed blocks (a multiple of kCacheLine bytes each) then share no
+/// line between threads (a line written by two cores moves between them on
+/// every write).
+template <typename T>
+struct CacheLineAllocator {
+  using value_type = T;
+  CacheLineAllocator() = default;
+  template <typename U>
+  CacheLineAllocator(const CacheLineAllocator<U>&) noexcept {}  // NOLINT: rebinding
+  T* allocate(std::size_t n) {
+    return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{kCacheLine}));
+  }
+  void deallocate(T* p, std::size_t) noexcept {
+    ::operator delete (p, std::align_val_t{kCacheLine});
+  }
+  template <typename U>
+  bool operator==(const CacheLineAllocator<U>&) const noexcept {
+    return true;
+  }
+  template <typename U>
+  bool operator!=(const CacheLineAllocator<U>&) const noexcept {
+    return false;
+  }
+};
+
+/// A vector on cache-line boundaries.
+template <typename T>
+using LineVector = std::vector<T, CacheLineAllocator<T>>;
 
 }  // namespace dictlearn::detail

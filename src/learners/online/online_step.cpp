@@ -30,6 +30,8 @@ constexpr int64_t kProductBlock = 32;
 /// evenly over the threads; fixed, so that no result depends on their number.
 constexpr int64_t kGramBlock = 8;
 constexpr int64_t kSignalBlock = 8;
+static_assert(kSignalBlock * sizeof(int64_t) % kCacheLine == 0,
+              "a block's per-signal values must fill whole cache lines");
 
 /// Flops per thread worth sharing in the parts of a step after its coding,
 /// whose threads are still awake (threads_for's default is for cold ones).

@@ -14,6 +14,7 @@
 #include "coders/lars.hpp"
 #include "coders/lasso_cd.hpp"
 #include "coders/omp.hpp"
+#include "core/memory.hpp"
 #include "dictlearn/coders.hpp"
 #include "dictlearn/learning.hpp"
 
@@ -43,14 +44,16 @@ struct BatchRows {
 /// A batch's codes and what the step needs of them, per signal in batch order.
 template <typename T>
 struct CodedBatch {
-  Matrix<T> codes;                        ///< rows x n_atoms, dense
-  std::vector<int64_t> support;           ///< signal i's nonzero atoms at [i·n_atoms, + count[i])
-  std::vector<T> values;                  ///< their codes, at the same places
-  std::vector<int64_t> count;             ///< nonzero codes per signal
-  std::vector<double> squared_error;      ///< ‖x − rD‖² per signal, from the signal itself
-  std::vector<double> l1;                 ///< ‖r‖₁ per signal
-  std::vector<double> l2;                 ///< ‖r‖² per signal
-  std::vector<unsigned char> from_cache;  ///< 1: coded from the support cache, not by the path
+  // The per-signal arrays start on cache lines and the coder's threads take
+  // signals by blocks of 8, so that no two threads write one line.
+  Matrix<T> codes;                   ///< rows x n_atoms, dense
+  LineVector<int64_t> support;       ///< signal i's nonzero atoms at [i·n_atoms, + count[i])
+  LineVector<T> values;              ///< their codes, at the same places
+  LineVector<int64_t> count;         ///< nonzero codes per signal
+  LineVector<double> squared_error;  ///< ‖x − rD‖² per signal, from the signal itself
+  LineVector<double> l1;             ///< ‖r‖₁ per signal
+  LineVector<double> l2;             ///< ‖r‖² per signal
+  LineVector<int64_t> from_cache;    ///< 1: coded from the support cache, not by the path
   int64_t rows = 0;
 };
 
@@ -102,7 +105,9 @@ class BatchCoder {
   const CodingOptions& options() const { return options_; }
 
  private:
-  struct Workspace {
+  // One a thread, each on its own cache lines (their vectors' sizes change
+  // with every signal).
+  struct alignas(kCacheLine) Workspace {
     LarsWorkspace<T> lars;
     OmpWorkspace<T> omp;
     LassoCdWorkspace<T> cd;
