@@ -77,7 +77,7 @@ int64_t lasso_lars_signal(const T* G, int64_t n_atoms, const T* alpha0, T alpha,
 /// other atom's |alpha0_j − G_jS r_S| at most α (alpha0_j − G_jS r_S at most
 /// α with `positive`). r is then the lasso's solution, the one the path
 /// reaches, up to rounding (its factor is built in another order). When a
-/// condition fails, up to four rounds correct the guess (the atoms of the
+/// condition fails, up to 16 rounds correct the guess (the atoms of the
 /// wrong sign leave; else the worst violator enters with the sign of its
 /// correlation), each checked in full. A round costs one solve and one pass
 /// over the atoms, where the path takes a step per kink. Returns false when

@@ -267,9 +267,11 @@ template <typename T>
   }
   work.gain.resize(K);
   T* a = work.gain.data();
-  // A few rounds of corrections (an atom of the wrong sign leaves, the worst
-  // violator enters), each checked in full; the path decides otherwise.
-  constexpr int kRounds = 4;
+  // Rounds of corrections (an atom of the wrong sign leaves, the worst
+  // violator enters), each checked in full; the path decides otherwise. On
+  // L-a under the capped schedule, 4 rounds left 3.4% of the codings after
+  // the first pass to the path, 8 left 0.1%, 16 none in 204,228.
+  constexpr int kRounds = 16;
   for (int round = 0; round < kRounds; ++round) {
     const int64_t k = static_cast<int64_t>(work.active.size());
     work.direction.resize(k);
