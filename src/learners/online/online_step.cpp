@@ -584,11 +584,20 @@ void SufficientStatistics<T>::add(Forgetting forgetting, const CodedBatch<T>& co
                                               forgetting == Forgetting::capped ? memory : 0)
                            : sklearn_forgetting(step, rows));
   // The batch's r rᵀ / b and rᵀx / b: from the nonzero codes when they are
-  // sparse (s² + s·dim a signal), else as products.
+  // sparse (s² + s·dim a signal), else as products. The codes and rows were
+  // written and read by the coding threads (another core's cache, on a VM
+  // sometimes 240 ns away): this first pass requests them all at once, not
+  // one miss at a time below. On L-a (AMD EPYC VM, far placement) the
+  // statistics took 0.046 s instead of 0.057 s.
   double sparse_work = 0;
   for (int64_t i = 0; i < rows; ++i) {
     const double s = static_cast<double>(coded.count[i]);
     sparse_work += s * s + s * static_cast<double>(d);
+    __builtin_prefetch(coded.support.data() + i * K);
+    __builtin_prefetch(coded.values.data() + i * K);
+    const char* row = reinterpret_cast<const char*>(X.row(i));
+    for (int64_t byte = 0; byte < d * static_cast<int64_t>(sizeof(T)); byte += 64)
+      __builtin_prefetch(row + byte);
   }
   const double dense_work =
       static_cast<double>(rows) * static_cast<double>(K) * static_cast<double>(K + d);
