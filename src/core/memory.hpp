@@ -24,12 +24,16 @@ std::string format_bytes(double bytes);
 /// (unknown) passes.
 void check_full_batch_fits(int64_t rows, int64_t workspace, int64_t available);
 
-}  // namespace dictlearn::detail
-
-namespace dictlearn::detail {
-
 /// Bytes of a cache line (x86-64 and most ARM cores).
 constexpr std::size_t kCacheLine = 64;
+
+/// Requests the cache lines of `bytes` bytes at `address` (a row about to be
+/// read at a random place), all at once rather than one miss at a time.
+inline void prefetch_lines(const void* address, int64_t bytes) {
+  const char* first = static_cast<const char*>(address);
+  for (int64_t byte = 0; byte < bytes; byte += static_cast<int64_t>(kCacheLine))
+    __builtin_prefetch(first + byte);
+}
 
 /// An allocator on cache-line boundaries: per-signal outputs that threads
 /// write by fixed blocks (a multiple of kCacheLine bytes each) then share no

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/memory.hpp"
 #include "core/parallel.hpp"
 #include "core/threads.hpp"
 #include "kernels/block_gemm.hpp"
@@ -116,8 +117,7 @@ void gather(const FusedPlan<T>& p, int64_t begin, int64_t end, T* target) {
   const int d = p.d;
   for (int64_t i = begin; i < end; ++i) {
     if (p.index && i + kPrefetchAhead < end) {
-      const char* ahead = reinterpret_cast<const char*>(p.data + p.index[i + kPrefetchAhead] * d);
-      for (int64_t byte = 0; byte < p.prefetch_bytes; byte += 64) __builtin_prefetch(ahead + byte);
+      prefetch_lines(p.data + p.index[i + kPrefetchAhead] * d, p.prefetch_bytes);
     }
     const T* source = p.data + (p.index ? p.index[i] : i) * d;
     T* row = target + (i - begin) * d;

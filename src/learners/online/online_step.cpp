@@ -251,21 +251,17 @@ void BatchCoder<T>::code(const Dictionary<T>& dictionary, const BatchRows<T>& X,
     // random places of the data (and of the cache), and one miss at a time
     // would cost a full memory latency per signal.
     for (int64_t i = begin; i < begin + count; ++i) {
-      const char* row = reinterpret_cast<const char*>(X.row(i));
-      for (int64_t byte = 0; byte < d * static_cast<int64_t>(sizeof(T)); byte += 64)
-        __builtin_prefetch(row + byte);
+      prefetch_lines(X.row(i), d * static_cast<int64_t>(sizeof(T)));
       const int64_t sample = samples != nullptr ? samples[i] : -1;
       if (sample >= 0 && sample < cache_samples()) {
         __builtin_prefetch(cache_count_.data() + sample);
         __builtin_prefetch(cache_entries_.data() + sample * kCacheWidth);
       }
     }
+    if (!fista) work_of_thread.alpha0.resize(K);
     for (int64_t i = begin; i < begin + count; ++i) {
       const T* x = X.row(i);
-      if (!fista) {
-        work_of_thread.alpha0.resize(K);
-        correlations_clone(transposed_.data(), K, d, x, work_of_thread.alpha0.data());
-      }
+      if (!fista) correlations_clone(transposed_.data(), K, d, x, work_of_thread.alpha0.data());
       code_signal(D, x, i, samples != nullptr ? samples[i] : -1, work_of_thread, out);
     }
   };
@@ -595,9 +591,7 @@ void SufficientStatistics<T>::add(Forgetting forgetting, const CodedBatch<T>& co
     sparse_work += s * s + s * static_cast<double>(d);
     __builtin_prefetch(coded.support.data() + i * K);
     __builtin_prefetch(coded.values.data() + i * K);
-    const char* row = reinterpret_cast<const char*>(X.row(i));
-    for (int64_t byte = 0; byte < d * static_cast<int64_t>(sizeof(T)); byte += 64)
-      __builtin_prefetch(row + byte);
+    prefetch_lines(X.row(i), d * static_cast<int64_t>(sizeof(T)));
   }
   const double dense_work =
       static_cast<double>(rows) * static_cast<double>(K) * static_cast<double>(K + d);
