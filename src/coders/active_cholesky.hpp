@@ -15,6 +15,9 @@ namespace dictlearn::detail {
 /// only with the largest active set seen: reused across signals, it
 /// allocates nothing once warm. Append and solve cost O(k²), remove
 /// O((k − i)²).
+///
+/// Its methods are inlined where they are called: into the coders'
+/// per-level clones (AVX2, AVX-512), not called as baseline code.
 template <typename T>
 class ActiveCholesky {
  public:
@@ -26,7 +29,8 @@ class ActiveCholesky {
   /// false and changes nothing when the new pivot² is at most `pivot_tol`
   /// times G[atom, atom] (or that is not positive): the atom lies in the span
   /// of the active ones (a duplicate, a collinear atom, a full set).
-  bool append(const T* g_row, const int64_t* active, int64_t atom, T pivot_tol) {
+  [[gnu::always_inline]] bool append(const T* g_row, const int64_t* active, int64_t atom,
+                                     T pivot_tol) {
     const int64_t k = size_, offset = k * (k + 1) / 2;
     if (static_cast<int64_t>(packed_.size()) < offset + k + 1) packed_.resize(offset + k + 1);
     T* w = packed_.data() + offset;
@@ -52,7 +56,7 @@ class ActiveCholesky {
   /// (each then has one value past the diagonal), and rotations of columns
   /// (j, j+1), j = index ... k−2, restore the triangle, leaving the last
   /// column zero (LINPACK's dchdd, scikit-learn's cholesky_delete).
-  void remove(int64_t index) {
+  [[gnu::always_inline]] void remove(int64_t index) {
     const int64_t k = size_;
     rotation_.resize(2 * k);
     row_.resize(k + 1);
@@ -84,20 +88,20 @@ class ActiveCholesky {
   }
 
   /// Solves L Lᵀ x = b in place (b: size() values, in active order).
-  void solve(T* b) const {
+  [[gnu::always_inline]] void solve(T* b) const {
     forward(b);
     backward(b);
   }
 
   /// Solves L y = b in place (forward substitution).
-  void forward(T* b) const {
+  [[gnu::always_inline]] void forward(T* b) const {
     for (int64_t i = 0; i < size_; ++i) b[i] = forward_row(i, b, b[i]);
   }
 
   /// Row i of the forward substitution: (b_i − Σ_{j<i} L_ij y_j) / L_ii
   /// from y_0 ... y_{i−1}, so that a caller keeping y = L⁻¹ s extends it by
   /// one value when an atom is appended.
-  T forward_row(int64_t i, const T* y, T b_i) const {
+  [[gnu::always_inline]] T forward_row(int64_t i, const T* y, T b_i) const {
     const T* row = packed_.data() + i * (i + 1) / 2;
     T sum = b_i;
     for (int64_t j = 0; j < i; ++j) sum -= row[j] * y[j];
@@ -107,7 +111,7 @@ class ActiveCholesky {
   /// Solves Lᵀ x = y in place (backward substitution), by rows of L: each
   /// solved value updates the others with one contiguous, vectorizable
   /// pass instead of a strided dot product.
-  void backward(T* b) const {
+  [[gnu::always_inline]] void backward(T* b) const {
     for (int64_t i = size_ - 1; i >= 0; --i) {
       const T* row = packed_.data() + i * (i + 1) / 2;
       const T value = b[i] * inverse_[i];
