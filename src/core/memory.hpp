@@ -42,14 +42,19 @@ inline void prefetch_lines(const void* address, int64_t bytes) {
 template <typename T>
 struct CacheLineAllocator {
   using value_type = T;
+  /// n values' bytes rounded up to whole lines: the block's last line holds
+  /// nothing of the next one (the allocator's own bookkeeping included).
+  static std::size_t whole_lines(std::size_t n) {
+    return (n * sizeof(T) + kCacheLine - 1) / kCacheLine * kCacheLine;
+  }
   CacheLineAllocator() = default;
   template <typename U>
   CacheLineAllocator(const CacheLineAllocator<U>&) noexcept {}  // NOLINT: rebinding
   T* allocate(std::size_t n) {
-    return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{kCacheLine}));
+    return static_cast<T*>(::operator new (whole_lines(n), std::align_val_t{kCacheLine}));
   }
-  void deallocate(T* p, std::size_t) noexcept {
-    ::operator delete (p, std::align_val_t{kCacheLine});
+  void deallocate(T* p, std::size_t n) noexcept {
+    ::operator delete (p, whole_lines(n), std::align_val_t{kCacheLine});
   }
   template <typename U>
   bool operator==(const CacheLineAllocator<U>&) const noexcept {

@@ -72,6 +72,58 @@ DICTLEARN_LEVEL_CLONES void correlations_clone(const double* Dt, int64_t K, int6
   correlations(Dt, K, d, x, out);
 }
 
+/// What a signal's step needs of its code: the support, its values, the
+/// penalties and the residual's squared norm.
+struct SignalParts {
+  int64_t count;
+  double l1, l2, squared;
+};
+
+/// The support of `code` (K values) and its values in atom order, into
+/// `support` and `values`; ‖r‖₁, ‖r‖² and ‖x − r D‖² (D: K x d, the
+/// residual in `residual`, d values). Inlined into one clone per level below.
+template <typename T>
+[[gnu::always_inline]] inline SignalParts signal_parts(const T* code, int64_t K, const T* D,
+                                                       const T* x, int64_t d, int64_t* support,
+                                                       T* values, T* residual) {
+  int64_t count = 0;
+  for (int64_t j = 0; j < K; ++j) {  // branch-free: which codes are nonzero is data
+    support[count] = j;
+    count += code[j] != T(0);
+  }
+  double l1 = 0, l2 = 0;
+  for (int64_t s = 0; s < count; ++s) {
+    const T value = code[support[s]];
+    values[s] = value;
+    l1 += std::abs(static_cast<double>(value));
+    l2 += static_cast<double>(value) * value;
+  }
+#pragma omp simd
+  for (int64_t j = 0; j < d; ++j) residual[j] = x[j];
+  for (int64_t s = 0; s < count; ++s) {
+    const T c = values[s];
+    const T* atom = D + support[s] * d;
+#pragma omp simd
+    for (int64_t j = 0; j < d; ++j) residual[j] -= c * atom[j];
+  }
+  double squared = 0;
+#pragma omp simd reduction(+ : squared)
+  for (int64_t j = 0; j < d; ++j) squared += static_cast<double>(residual[j]) * residual[j];
+  return {count, l1, l2, squared};
+}
+
+DICTLEARN_LEVEL_CLONES SignalParts signal_parts_clone(const float* code, int64_t K, const float* D,
+                                                      const float* x, int64_t d, int64_t* support,
+                                                      float* values, float* residual) {
+  return signal_parts(code, K, D, x, d, support, values, residual);
+}
+DICTLEARN_LEVEL_CLONES SignalParts signal_parts_clone(const double* code, int64_t K,
+                                                      const double* D, const double* x, int64_t d,
+                                                      int64_t* support, double* values,
+                                                      double* residual) {
+  return signal_parts(code, K, D, x, d, support, values, residual);
+}
+
 bool is_lasso(CoderKind kind) {
   return kind == CoderKind::lasso_lars || kind == CoderKind::lasso_cd || kind == CoderKind::fista;
 }
@@ -91,9 +143,8 @@ BatchCoder<T>::BatchCoder(const CodingOptions& options, int64_t n_atoms, int64_t
 
 template <typename T>
 void BatchCoder<T>::code_signal(const T* D, const T* x, int64_t i, int64_t sample, Workspace& work,
-                                CodedBatch<T>& out) {
+                                CodedBatch<T>& out, T* code) {
   const int64_t K = n_atoms_, d = dim_;
-  T* code = out.codes.data() + i * K;
   // FISTA codes the batch at once and fills neither the Gram nor X Dᵀ.
   const T* a0 = options_.method == CoderKind::fista ? nullptr : work.alpha0.data();
   const T* G = gram_.data();
@@ -148,28 +199,10 @@ void BatchCoder<T>::code_signal(const T* D, const T* x, int64_t i, int64_t sampl
   // Gram form cancels at T's resolution).
   int64_t* support = out.support.data() + i * K;
   T* values = out.values.data() + i * K;
-  int64_t count = 0;
-  for (int64_t j = 0; j < K; ++j) {  // branch-free: which codes are nonzero is data
-    support[count] = j;
-    count += code[j] != T(0);
-  }
-  double l1 = 0, l2 = 0;
-  for (int64_t s = 0; s < count; ++s) {
-    const T value = code[support[s]];
-    values[s] = value;
-    l1 += std::abs(static_cast<double>(value));
-    l2 += static_cast<double>(value) * value;
-  }
-  work.residual.assign(x, x + d);
-  T* r = work.residual.data();
-  for (int64_t s = 0; s < count; ++s) {
-    const T c = values[s];
-    const T* atom = D + support[s] * d;
-#pragma omp simd
-    for (int64_t j = 0; j < d; ++j) r[j] -= c * atom[j];
-  }
-  double squared = 0;
-  for (int64_t j = 0; j < d; ++j) squared += static_cast<double>(r[j]) * r[j];
+  work.residual.resize(d);
+  const SignalParts parts =
+      signal_parts_clone(code, K, D, x, d, support, values, work.residual.data());
+  const int64_t count = parts.count;
   if (sample >= 0 && sample < cache_samples()) {
     // Each sample is in a batch once: its slot is this thread's alone.
     int16_t* entries = cache_entries_.data() + sample * kCacheWidth;
@@ -181,9 +214,9 @@ void BatchCoder<T>::code_signal(const T* D, const T* x, int64_t i, int64_t sampl
     cache_count_[sample] = kept ? static_cast<int16_t>(count) : int16_t{-1};
   }
   out.count[i] = count;
-  out.l1[i] = l1;
-  out.l2[i] = l2;
-  out.squared_error[i] = squared;
+  out.l1[i] = parts.l1;
+  out.l2[i] = parts.l2;
+  out.squared_error[i] = parts.squared;
 }
 
 template <typename T>
@@ -210,7 +243,7 @@ void BatchCoder<T>::code(const Dictionary<T>& dictionary, const BatchRows<T>& X,
     out.codes = encode_fista<T>(
         dictionary, Eigen::Map<const Matrix<T>>(X.contiguous(gathered_), rows, d), options);
   } else {
-    gram_.resize(K, K);
+    gram_.resize(static_cast<size_t>(K * K));
     transposed_.resize(static_cast<size_t>(K * d));
     for (int64_t k = 0; k < K; ++k) {
       for (int64_t j = 0; j < d; ++j) transposed_[j * K + k] = D[k * d + j];
@@ -259,10 +292,15 @@ void BatchCoder<T>::code(const Dictionary<T>& dictionary, const BatchRows<T>& X,
       }
     }
     if (!fista) work_of_thread.alpha0.resize(K);
+    // FISTA's codes are in `out` already; on threads the others go to the
+    // thread's own row (see CodedBatch).
+    const bool own_row = !fista && used > 1;
+    if (own_row) work_of_thread.code.resize(K);
     for (int64_t i = begin; i < begin + count; ++i) {
       const T* x = X.row(i);
       if (!fista) correlations_clone(transposed_.data(), K, d, x, work_of_thread.alpha0.data());
-      code_signal(D, x, i, samples != nullptr ? samples[i] : -1, work_of_thread, out);
+      code_signal(D, x, i, samples != nullptr ? samples[i] : -1, work_of_thread, out,
+                  own_row ? work_of_thread.code.data() : out.codes.data() + i * K);
     }
   };
   if (used <= 1) {
@@ -288,6 +326,20 @@ void BatchCoder<T>::code(const Dictionary<T>& dictionary, const BatchRows<T>& X,
     }
   }
   errors.rethrow();
+  if (fista) return;
+  // The dense codes from the supports, whose lines the other threads wrote:
+  // requested at once first (the statistics read them next, then here).
+  for (int64_t i = 0; i < rows; ++i) {
+    __builtin_prefetch(out.support.data() + i * K);
+    __builtin_prefetch(out.values.data() + i * K);
+  }
+  out.codes.setZero();
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t* support = out.support.data() + i * K;
+    const T* values = out.values.data() + i * K;
+    T* code = out.codes.data() + i * K;
+    for (int64_t s = 0; s < out.count[i]; ++s) code[support[s]] = values[s];
+  }
 }
 
 template <typename T>

@@ -45,7 +45,11 @@ struct BatchRows {
 template <typename T>
 struct CodedBatch {
   // The per-signal arrays start on cache lines and the coder's threads take
-  // signals by blocks of 8, so that no two threads write one line.
+  // signals by blocks of 8, so that no two threads write one line. The
+  // dense codes are not written by the threads: the main thread spreads
+  // the support's values after them (a block's 8 rows are 50 lines at 50
+  // atoms, and a line written by one thread a step and another the next
+  // moves between their caches on every write).
   Matrix<T> codes;                   ///< rows x n_atoms, dense
   LineVector<int64_t> support;       ///< signal i's nonzero atoms at [i·n_atoms, + count[i])
   LineVector<T> values;              ///< their codes, at the same places
@@ -111,18 +115,24 @@ class BatchCoder {
     LarsWorkspace<T> lars;
     OmpWorkspace<T> omp;
     LassoCdWorkspace<T> cd;
-    std::vector<T> residual;
-    std::vector<T> alpha0;  ///< the signal's x Dᵀ
+    LineVector<T> residual;
+    LineVector<T> alpha0;  ///< the signal's x Dᵀ
+    LineVector<T> code;    ///< the signal's dense code, when a batch is coded on threads
   };
+  /// Codes signal i (row x, sample `sample` of the data, −1: none) into
+  /// `code` (n_atoms values) and its per-signal parts of `out`.
   void code_signal(const T* D, const T* x, int64_t i, int64_t sample, Workspace& work,
-                   CodedBatch<T>& out);
+                   CodedBatch<T>& out, T* code);
 
   CodingOptions options_;
   int64_t n_atoms_, dim_;
-  int64_t limit_ = 0;          ///< omp, lars: the most atoms per signal
-  Matrix<T> gram_;             ///< G = D Dᵀ (+ λ₂I for lasso_lars)
-  Matrix<T> gathered_;         ///< fista: an indexed batch, contiguous
-  std::vector<T> transposed_;  ///< Dᵀ (dim x n_atoms): X Dᵀ a signal at a time
+  int64_t limit_ = 0;  ///< omp, lars: the most atoms per signal
+  // G and Dᵀ, read by every thread, on lines of their own: as plain
+  // vectors, G's first line also held the end of the main thread's LARS
+  // workspace, written at every signal.
+  LineVector<T> gram_;        ///< G = D Dᵀ (+ λ₂I for lasso_lars), K x K
+  Matrix<T> gathered_;        ///< fista: an indexed batch, contiguous
+  LineVector<T> transposed_;  ///< Dᵀ (dim x n_atoms): X Dᵀ a signal at a time
   std::vector<Workspace> workspaces_;
   std::vector<int16_t> cache_count_;    ///< by sample: its support's size, −1: none
   std::vector<int16_t> cache_entries_;  ///< by sample: kCacheWidth entries (atom or ~atom)
