@@ -40,36 +40,61 @@ static_assert(kSignalBlock * sizeof(int64_t) % kCacheLine == 0,
 /// about 230 ns) 5e4 made L-a's statistics slower on 2 threads than on one.
 constexpr double kWarmShare = 1e5;
 
-/// out = x D over the rows of Dᵀ (dim x n_atoms): one signal's correlations
-/// with the atoms, four rows of Dᵀ a pass (out read and written once per
-/// four). Inlined into one clone per level below.
+/// Atoms per pass of the block correlations below: two AVX-512 vectors
+/// (four AVX2 ones); Dᵀ's rows are padded with zeros to a multiple of it.
 template <typename T>
-[[gnu::always_inline]] inline void correlations(const T* Dt, int64_t K, int64_t d, const T* x,
-                                                T* out) {
+constexpr int64_t kCorrelationWidth = 128 / static_cast<int64_t>(sizeof(T));
+
+/// out_s = x_s D for S signals (rows x[0..S)) over the rows of Dᵀ (dim x
+/// padded, zero past the atoms), kCorrelationWidth atoms a pass: each
+/// value of Dᵀ is read once for the S signals and their sums stay in
+/// registers. Each sum runs over the dimensions in order, the same for every
+/// S: a signal's correlations do not depend on the signals beside it.
+template <typename T, int S>
+[[gnu::always_inline]] inline void correlation_tile(const T* Dt, int64_t padded, int64_t d,
+                                                    const T* const* x, T* out) {
+  constexpr int64_t W = kCorrelationWidth<T>;
+  for (int64_t k0 = 0; k0 < padded; k0 += W) {
+    T sum[S][W];
+    for (int s = 0; s < S; ++s) {
 #pragma omp simd
-  for (int64_t k = 0; k < K; ++k) out[k] = T(0);
-  int64_t j = 0;
-  for (; j + 4 <= d; j += 4) {
-    const T *r0 = Dt + j * K, *r1 = r0 + K, *r2 = r1 + K, *r3 = r2 + K;
-    const T x0 = x[j], x1 = x[j + 1], x2 = x[j + 2], x3 = x[j + 3];
+      for (int64_t c = 0; c < W; ++c) sum[s][c] = T(0);
+    }
+    for (int64_t j = 0; j < d; ++j) {
+      const T* row = Dt + j * padded + k0;
+      for (int s = 0; s < S; ++s) {
+        const T value = x[s][j];
 #pragma omp simd
-    for (int64_t k = 0; k < K; ++k) out[k] += x0 * r0[k] + x1 * r1[k] + x2 * r2[k] + x3 * r3[k];
-  }
-  for (; j < d; ++j) {
-    const T* r = Dt + j * K;
-    const T xj = x[j];
+        for (int64_t c = 0; c < W; ++c) sum[s][c] += value * row[c];
+      }
+    }
+    for (int s = 0; s < S; ++s) {
 #pragma omp simd
-    for (int64_t k = 0; k < K; ++k) out[k] += xj * r[k];
+      for (int64_t c = 0; c < W; ++c) out[s * padded + k0 + c] = sum[s][c];
+    }
   }
 }
 
-DICTLEARN_LEVEL_CLONES void correlations_clone(const float* Dt, int64_t K, int64_t d,
-                                               const float* x, float* out) {
-  correlations(Dt, K, d, x, out);
+/// The correlations of `count` signals (rows x[0..count)) with the atoms,
+/// into out (count x padded): four signals a tile, then one at a time.
+/// Inlined into one clone per level below.
+template <typename T>
+[[gnu::always_inline]] inline void block_correlations(const T* Dt, int64_t padded, int64_t d,
+                                                      const T* const* x, int64_t count, T* out) {
+  int64_t s = 0;
+  for (; s + 4 <= count; s += 4) correlation_tile<T, 4>(Dt, padded, d, x + s, out + s * padded);
+  for (; s < count; ++s) correlation_tile<T, 1>(Dt, padded, d, x + s, out + s * padded);
 }
-DICTLEARN_LEVEL_CLONES void correlations_clone(const double* Dt, int64_t K, int64_t d,
-                                               const double* x, double* out) {
-  correlations(Dt, K, d, x, out);
+
+DICTLEARN_LEVEL_CLONES void block_correlations_clone(const float* Dt, int64_t padded, int64_t d,
+                                                     const float* const* x, int64_t count,
+                                                     float* out) {
+  block_correlations(Dt, padded, d, x, count, out);
+}
+DICTLEARN_LEVEL_CLONES void block_correlations_clone(const double* Dt, int64_t padded, int64_t d,
+                                                     const double* const* x, int64_t count,
+                                                     double* out) {
+  block_correlations(Dt, padded, d, x, count, out);
 }
 
 /// What a signal's step needs of its code: the support, its values, the
@@ -142,11 +167,15 @@ BatchCoder<T>::BatchCoder(const CodingOptions& options, int64_t n_atoms, int64_t
 }
 
 template <typename T>
-void BatchCoder<T>::code_signal(const T* D, const T* x, int64_t i, int64_t sample, Workspace& work,
-                                CodedBatch<T>& out, T* code) {
+int64_t BatchCoder<T>::padded_atoms() const {
+  constexpr int64_t W = kCorrelationWidth<T>;
+  return (n_atoms_ + W - 1) / W * W;
+}
+
+template <typename T>
+void BatchCoder<T>::code_signal(const T* D, const T* x, const T* a0, int64_t i, int64_t sample,
+                                Workspace& work, CodedBatch<T>& out, T* code) {
   const int64_t K = n_atoms_, d = dim_;
-  // FISTA codes the batch at once and fills neither the Gram nor X Dᵀ.
-  const T* a0 = options_.method == CoderKind::fista ? nullptr : work.alpha0.data();
   const T* G = gram_.data();
   const T eps = std::numeric_limits<T>::epsilon();
   switch (options_.method) {
@@ -244,9 +273,10 @@ void BatchCoder<T>::code(const Dictionary<T>& dictionary, const BatchRows<T>& X,
         dictionary, Eigen::Map<const Matrix<T>>(X.contiguous(gathered_), rows, d), options);
   } else {
     gram_.resize(static_cast<size_t>(K * K));
-    transposed_.resize(static_cast<size_t>(K * d));
+    const int64_t padded = padded_atoms();
+    transposed_.assign(static_cast<size_t>(padded * d), T(0));
     for (int64_t k = 0; k < K; ++k) {
-      for (int64_t j = 0; j < d; ++j) transposed_[j * K + k] = D[k * d + j];
+      for (int64_t j = 0; j < d; ++j) transposed_[j * padded + k] = D[k * d + j];
     }
   }
   // The step's work: X Dᵀ, G and each signal's path, whose steps cost O(K)
@@ -291,15 +321,23 @@ void BatchCoder<T>::code(const Dictionary<T>& dictionary, const BatchRows<T>& X,
         __builtin_prefetch(cache_entries_.data() + sample * kCacheWidth);
       }
     }
-    if (!fista) work_of_thread.alpha0.resize(K);
+    // The block's X Dᵀ at once (FISTA has its codes already).
+    const int64_t padded = padded_atoms();
+    const T* rows_of_block[kSignalBlock];
+    for (int64_t i = 0; i < count; ++i) rows_of_block[i] = X.row(begin + i);
+    if (!fista) {
+      work_of_thread.alpha0.resize(static_cast<size_t>(kSignalBlock * padded));
+      block_correlations_clone(transposed_.data(), padded, d, rows_of_block, count,
+                               work_of_thread.alpha0.data());
+    }
     // FISTA's codes are in `out` already; on threads the others go to the
     // thread's own row (see CodedBatch).
     const bool own_row = !fista && used > 1;
     if (own_row) work_of_thread.code.resize(K);
     for (int64_t i = begin; i < begin + count; ++i) {
-      const T* x = X.row(i);
-      if (!fista) correlations_clone(transposed_.data(), K, d, x, work_of_thread.alpha0.data());
-      code_signal(D, x, i, samples != nullptr ? samples[i] : -1, work_of_thread, out,
+      const T* a0 = fista ? nullptr : work_of_thread.alpha0.data() + (i - begin) * padded;
+      code_signal(D, rows_of_block[i - begin], a0, i, samples != nullptr ? samples[i] : -1,
+                  work_of_thread, out,
                   own_row ? work_of_thread.code.data() : out.codes.data() + i * K);
     }
   };

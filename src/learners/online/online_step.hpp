@@ -116,13 +116,16 @@ class BatchCoder {
     OmpWorkspace<T> omp;
     LassoCdWorkspace<T> cd;
     LineVector<T> residual;
-    LineVector<T> alpha0;  ///< the signal's x Dᵀ
+    LineVector<T> alpha0;  ///< the block's X Dᵀ, a row of padded_atoms() a signal
     LineVector<T> code;    ///< the signal's dense code, when a batch is coded on threads
   };
-  /// Codes signal i (row x, sample `sample` of the data, −1: none) into
-  /// `code` (n_atoms values) and its per-signal parts of `out`.
-  void code_signal(const T* D, const T* x, int64_t i, int64_t sample, Workspace& work,
+  /// Codes signal i (row x, its correlations x Dᵀ a0 (null for FISTA),
+  /// sample `sample` of the data, −1: none) into `code` (n_atoms values)
+  /// and its per-signal parts of `out`.
+  void code_signal(const T* D, const T* x, const T* a0, int64_t i, int64_t sample, Workspace& work,
                    CodedBatch<T>& out, T* code);
+  /// n_atoms rounded up to whole passes of the correlation kernel.
+  int64_t padded_atoms() const;
 
   CodingOptions options_;
   int64_t n_atoms_, dim_;
@@ -132,7 +135,7 @@ class BatchCoder {
   // workspace, written at every signal.
   LineVector<T> gram_;        ///< G = D Dᵀ (+ λ₂I for lasso_lars), K x K
   Matrix<T> gathered_;        ///< fista: an indexed batch, contiguous
-  LineVector<T> transposed_;  ///< Dᵀ (dim x n_atoms): X Dᵀ a signal at a time
+  LineVector<T> transposed_;  ///< Dᵀ (dim x padded_atoms(), zero past n_atoms): X Dᵀ by blocks
   std::vector<Workspace> workspaces_;
   std::vector<int16_t> cache_count_;    ///< by sample: its support's size, −1: none
   std::vector<int16_t> cache_entries_;  ///< by sample: kCacheWidth entries (atom or ~atom)
