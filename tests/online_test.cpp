@@ -600,6 +600,44 @@ TEST(OnlineTest, ABatchReadInPlaceEqualsItsGatheredRows) {
   }
 }
 
+/// A signal's codes at every place of a batch: its X Dᵀ is computed by
+/// tiles of four signals and one at a time for the block's rest.
+template <typename T>
+void expect_codes_independent_of_place() {
+  const Matrix<T> D = unit_rows(normal_matrix<T>(20, 12, 62));
+  const Matrix<T> X = mixtures(D, 13, 3, 0.05, 63);
+  const int64_t rows = X.rows();
+  for (const CodingOptions& coding :
+       {CodingOptions{.method = CoderKind::lasso_lars, .alpha = 0.2},
+        CodingOptions{.method = CoderKind::omp, .n_nonzero = 3},
+        CodingOptions{.method = CoderKind::threshold, .alpha = 0.1}}) {
+    detail::BatchCoder<T> coder(coding, 20, 12);
+    detail::CodedBatch<T> first;
+    coder.code(Dictionary<T>{.dictionary = D}, X.data(), rows, 1, first);
+    // Rotations move every signal between a tile of four, the next tile and
+    // the one-at-a-time rest (13 signals: blocks of 8 and 5).
+    for (const int64_t shift : {1, 3, 6}) {
+      Matrix<T> rotated(rows, 12);
+      for (int64_t i = 0; i < rows; ++i) rotated.row(i) = X.row((i + shift) % rows);
+      for (const int threads : {1, 2}) {
+        detail::CodedBatch<T> moved;
+        coder.code(Dictionary<T>{.dictionary = D}, rotated.data(), rows, threads, moved);
+        for (int64_t i = 0; i < rows; ++i) {
+          const int64_t from = (i + shift) % rows;
+          EXPECT_TRUE(moved.codes.row(i) == first.codes.row(from))
+              << coder_name(coding.method) << ", shift " << shift << ", signal " << from;
+          EXPECT_EQ(moved.squared_error[i], first.squared_error[from]);
+        }
+      }
+    }
+  }
+}
+
+TEST(OnlineTest, ASignalsCodesDoNotDependOnItsPlaceInTheBatch) {
+  expect_codes_independent_of_place<double>();
+  expect_codes_independent_of_place<float>();
+}
+
 TEST(OnlineTest, ConstraintsHold) {
   const Matrix<double> atoms = unit_rows(normal_matrix<double>(10, 8, 24)).cwiseAbs();
   const Matrix<double> X = mixtures(atoms, 200, 3, 0.05, 25);
