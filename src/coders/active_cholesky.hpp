@@ -93,9 +93,16 @@ class ActiveCholesky {
     backward(b);
   }
 
-  /// Solves L y = b in place (forward substitution).
+  /// Solves L y = b in place (forward substitution), by columns of L: each
+  /// solved value updates the values below it, so that its chain of
+  /// dependent steps grows with size() rather than size()²/2 (each value's
+  /// terms are subtracted in forward_row's order).
   [[gnu::always_inline]] void forward(T* b) const {
-    for (int64_t i = 0; i < size_; ++i) b[i] = forward_row(i, b, b[i]);
+    for (int64_t j = 0; j < size_; ++j) {
+      const T value = b[j] * inverse_[j];
+      b[j] = value;
+      for (int64_t i = j + 1; i < size_; ++i) b[i] -= packed_[i * (i + 1) / 2 + j] * value;
+    }
   }
 
   /// Row i of the forward substitution: (b_i − Σ_{j<i} L_ij y_j) / L_ii
