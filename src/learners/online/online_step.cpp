@@ -558,11 +558,9 @@ struct RowUpdate {
   const int64_t* support;      ///< sparse: each signal's nonzero atoms (K apart)
   const T* values;             ///< sparse: their codes (K apart)
   const int64_t* count;        ///< sparse: their count
-  const int64_t* atom_start;   ///< sparse: atom k's signals at atom_signals[start[k], start[k+1])
-  const int64_t* atom_signals;
-  const int64_t* atom_positions;  ///< sparse: the atom's place in each of those supports
-  BatchRows<T> X;                 ///< the batch's signals
-  const T *batch_a, *batch_b;     ///< dense: Σ r rᵀ and Σ rᵀx
+  int64_t rows;                ///< the batch's signals
+  BatchRows<T> X;              ///< the batch's signals
+  const T *batch_a, *batch_b;  ///< dense: Σ r rᵀ and Σ rᵀx; null: sparse
 };
 
 template <typename T>
@@ -588,12 +586,10 @@ template <typename T>
 template <typename T>
 [[gnu::always_inline]] inline void update_rows(const RowUpdate<T>& u, int64_t begin,
                                                int64_t count) {
-  const int64_t K = u.K, d = u.d;
-  for (int64_t r = begin; r < begin + count; ++r) {
-    T* a = u.a + r * K;
-    T* b = u.b + r * d;
-    scale(a, K, u.beta);
-    scale(b, d, u.beta);
+  const int64_t K = u.K, d = u.d, end = begin + count;
+  for (int64_t r = begin; r < end; ++r) {
+    scale(u.a + r * K, K, u.beta);
+    scale(u.b + r * d, d, u.beta);
     if (u.a_previous != nullptr) {
       scale(u.a_previous + r * K, K, u.beta);
       scale(u.b_previous + r * d, d, u.beta);
@@ -602,18 +598,32 @@ template <typename T>
       scale(u.a_initial + r * K, K, u.beta);
       scale(u.b_initial + r * d, d, u.beta);
     }
-    if (u.atom_start != nullptr) {
-      for (int64_t e = u.atom_start[r]; e < u.atom_start[r + 1]; ++e) {
-        const int64_t i = u.atom_signals[e];
-        const T* values = u.values + i * K;
-        const int64_t* support = u.support + i * K;
-        const T v = u.inverse_rows * values[u.atom_positions[e]];
-        for (int64_t q = 0; q < u.count[i]; ++q) a[support[q]] += v * values[q];
-        const T* x = u.X.row(i);
+  }
+  if (u.batch_a == nullptr) {
+    // Signal by signal, each adding to the rows of its atoms in [begin,
+    // end): every value of a row still gets the batch's terms in signal
+    // order, and the signal's row and codes are read once for all its
+    // atoms (the supports are in atom order).
+    for (int64_t i = 0; i < u.rows; ++i) {
+      const T* values = u.values + i * K;
+      const int64_t* support = u.support + i * K;
+      const int64_t nonzero = u.count[i];
+      const T* x = u.X.row(i);
+      for (int64_t p = 0; p < nonzero; ++p) {
+        const int64_t r = support[p];
+        if (r < begin || r >= end) continue;
+        const T v = u.inverse_rows * values[p];
+        T* a = u.a + r * K;
+        for (int64_t q = 0; q < nonzero; ++q) a[support[q]] += v * values[q];
+        T* b = u.b + r * d;
 #pragma omp simd
         for (int64_t j = 0; j < d; ++j) b[j] += v * x[j];
       }
-    } else {
+    }
+  } else {
+    for (int64_t r = begin; r < end; ++r) {
+      T* a = u.a + r * K;
+      T* b = u.b + r * d;
       const T* batch_a = u.batch_a + r * K;
       const T* batch_b = u.batch_b + r * d;
 #pragma omp simd
@@ -621,11 +631,13 @@ template <typename T>
 #pragma omp simd
       for (int64_t j = 0; j < d; ++j) b[j] += u.inverse_rows * batch_b[j];
     }
-    if (u.a_sum != nullptr) {
-      sum_row(u.a_sum + r * K, u.a_initial ? u.a_initial + r * K : nullptr, u.a_previous + r * K, a,
-              K);
-      sum_row(u.b_sum + r * d, u.b_initial ? u.b_initial + r * d : nullptr, u.b_previous + r * d, b,
-              d);
+  }
+  if (u.a_sum != nullptr) {
+    for (int64_t r = begin; r < end; ++r) {
+      sum_row(u.a_sum + r * K, u.a_initial ? u.a_initial + r * K : nullptr, u.a_previous + r * K,
+              u.a + r * K, K);
+      sum_row(u.b_sum + r * d, u.b_initial ? u.b_initial + r * d : nullptr, u.b_previous + r * d,
+              u.b + r * d, d);
     }
   }
 }
@@ -686,27 +698,7 @@ void SufficientStatistics<T>::add(Forgetting forgetting, const CodedBatch<T>& co
   const double dense_work =
       static_cast<double>(rows) * static_cast<double>(K) * static_cast<double>(K + d);
   const bool sparse = 8 * sparse_work < dense_work;
-  if (sparse) {
-    // The codes by atom: each atom's signals in batch order, so that every
-    // row of A and B is summed on its own, in signal order.
-    atom_start.assign(K + 1, 0);
-    for (int64_t i = 0; i < rows; ++i) {
-      const int64_t* support = coded.support.data() + i * K;
-      for (int64_t p = 0; p < coded.count[i]; ++p) ++atom_start[support[p] + 1];
-    }
-    for (int64_t k = 0; k < K; ++k) atom_start[k + 1] += atom_start[k];
-    atom_signals.resize(atom_start[K]);
-    atom_positions.resize(atom_start[K]);
-    atom_next.assign(atom_start.begin(), atom_start.end() - 1);
-    for (int64_t i = 0; i < rows; ++i) {
-      const int64_t* support = coded.support.data() + i * K;
-      for (int64_t p = 0; p < coded.count[i]; ++p) {
-        const int64_t slot = atom_next[support[p]]++;
-        atom_signals[slot] = i;
-        atom_positions[slot] = p;
-      }
-    }
-  } else {
+  if (!sparse) {
     batch_A.resize(K, K);
     batch_B.resize(K, d);
     parallel_gemm<T>(true, false, K, K, rows, coded.codes.data(), K, coded.codes.data(), K, T(0),
@@ -732,15 +724,14 @@ void SufficientStatistics<T>::add(Forgetting forgetting, const CodedBatch<T>& co
                             .support = coded.support.data(),
                             .values = coded.values.data(),
                             .count = coded.count.data(),
-                            .atom_start = sparse ? atom_start.data() : nullptr,
-                            .atom_signals = sparse ? atom_signals.data() : nullptr,
-                            .atom_positions = sparse ? atom_positions.data() : nullptr,
+                            .rows = rows,
                             .X = X,
                             .batch_a = sparse ? nullptr : batch_A.data(),
                             .batch_b = sparse ? nullptr : batch_B.data()};
-  // Row by row (an atom's row of A and of B, each computed alone, so the
-  // thread count decides nothing), on the threads the step's coding has just
-  // woken: a smaller share than a cold region needs pays here.
+  // By ranges of rows (an atom's row of A and of B, each value's terms in
+  // the same order whatever the range, so the thread count decides
+  // nothing), on the threads the step's coding has just woken: a smaller
+  // share than a cold region needs pays here.
   const double work = static_cast<double>(K) * static_cast<double>(K + d) * 8.0 + 2 * sparse_work;
   const int used = static_cast<int>(
       std::min<int64_t>(K, threads_for(resolve_threads(threads), work, kWarmShare)));
@@ -748,8 +739,12 @@ void SufficientStatistics<T>::add(Forgetting forgetting, const CodedBatch<T>& co
     update_rows_clone(update, 0, K);
     return;
   }
-#pragma omp parallel for num_threads(used) schedule(static)
-  for (int64_t r = 0; r < K; ++r) update_rows_clone(update, r, 1);
+#pragma omp parallel num_threads(used)
+  {
+    const int64_t thread = omp_thread();
+    const int64_t begin = K * thread / used, end = K * (thread + 1) / used;
+    update_rows_clone(update, begin, end - begin);
+  }
 }
 
 template <typename T>

@@ -153,12 +153,10 @@ struct SufficientStatistics {
   Matrix<T> A_previous, B_previous;  ///< SPAMS: the previous epoch's ("odd")
   Matrix<T> A_initial, B_initial;    ///< SPAMS: t0·I and t0·D0, scaled by every β
   bool odd_window = false;           ///< SPAMS: the parity of the current epoch's window
-  // Workspace: the batch's Σ r rᵀ and Σ rᵀ x (dense codes), or its codes by
-  // atom (atom k's signals at atom_signals[atom_start[k], atom_start[k + 1])).
+  // Workspace: the batch's Σ r rᵀ and Σ rᵀ x (dense codes; sparse ones are
+  // added signal by signal).
   Matrix<T> batch_A, batch_B;
-  std::vector<int64_t> atom_start, atom_next, atom_signals;
-  std::vector<int64_t> atom_positions;  ///< with atom_signals: the atom's place in that support
-  Matrix<T> gathered;                   ///< dense codes: an indexed batch's rows, for the product
+  Matrix<T> gathered;  ///< dense codes: an indexed batch's rows, for the product
 
   /// Zero statistics (sklearn) or t0's start from the atoms D0 (spams, capped).
   void reset(Forgetting forgetting, const Matrix<T>& atoms);
