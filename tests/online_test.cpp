@@ -562,6 +562,47 @@ TEST(OnlineTest, StatisticsFromSparseAndDenseCodes) {
   }
 }
 
+TEST(OnlineTest, StatisticsOnThreadsEqualOneThreads) {
+  // Large enough for the statistics to take 2 and 3 threads (ranges of rows
+  // of A and B, every thread reading all the signals): the same bits as on
+  // one, under both schedules, and β A + RᵀR / b under scikit-learn's.
+  const int64_t K = 128, d = 48, rows = 400;
+  const Matrix<double> D = unit_rows(normal_matrix<double>(K, d, 44));
+  const Matrix<double> X = mixtures(D, rows, 4, 0.05, 45);
+  detail::BatchCoder<double> coder(CodingOptions{.method = CoderKind::lasso_lars, .alpha = 0.1}, K,
+                                   d);
+  detail::CodedBatch<double> coded;
+  coder.code(Dictionary<double>{.dictionary = D}, X.data(), rows, 2, coded);
+  for (const Forgetting forgetting : {Forgetting::sklearn, Forgetting::capped}) {
+    std::vector<detail::SufficientStatistics<double>> stats(3);
+    for (int threads = 1; threads <= 3; ++threads) {
+      detail::SufficientStatistics<double>& s = stats[threads - 1];
+      s.reset(forgetting, D);
+      s.A = normal_matrix<double>(K, K, 46);
+      s.B = normal_matrix<double>(K, d, 47);
+      if (forgetting == Forgetting::capped) {
+        s.A_current = s.A;
+        s.B_current = s.B;
+      }
+      s.add(forgetting, coded, X.data(), 7, 7 * rows, rows, 20 * rows, 5000, threads);
+    }
+    for (int threads = 2; threads <= 3; ++threads) {
+      EXPECT_TRUE(stats[threads - 1].A == stats[0].A && stats[threads - 1].B == stats[0].B)
+          << "threads " << threads;
+    }
+    if (forgetting == Forgetting::sklearn) {
+      const double beta = detail::sklearn_forgetting(7, rows);
+      const Matrix<double> A0 = normal_matrix<double>(K, K, 46);
+      const Matrix<double> B0 = normal_matrix<double>(K, d, 47);
+      const Matrix<double>& R = coded.codes;
+      EXPECT_LT((stats[2].A - (beta * A0 + R.transpose() * R / double(rows))).cwiseAbs().maxCoeff(),
+                1e-12);
+      EXPECT_LT((stats[2].B - (beta * B0 + R.transpose() * X / double(rows))).cwiseAbs().maxCoeff(),
+                1e-12);
+    }
+  }
+}
+
 TEST(OnlineTest, ABatchReadInPlaceEqualsItsGatheredRows) {
   // The learner reads a shuffled batch where it lies (BatchRows with an
   // index): codes, statistics and the atoms' update must equal those of the
