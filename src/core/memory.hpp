@@ -53,8 +53,9 @@ struct CacheLineAllocator {
   T* allocate(std::size_t n) {
     return static_cast<T*>(::operator new (whole_lines(n), std::align_val_t{kCacheLine}));
   }
-  void deallocate(T* p, std::size_t n) noexcept {
-    ::operator delete (p, whole_lines(n), std::align_val_t{kCacheLine});
+  void deallocate(T* p, std::size_t) noexcept {
+    // Unsized: clang builds without sized deallocation unless asked.
+    ::operator delete (p, std::align_val_t{kCacheLine});
   }
   template <typename U>
   bool operator==(const CacheLineAllocator<U>&) const noexcept {
