@@ -554,11 +554,10 @@ struct RowUpdate {
   T *a_previous, *b_previous;  ///< SPAMS: faded too; null otherwise
   T *a_initial, *b_initial;    ///< SPAMS while t·b < 10,000: faded and summed; else null
   T *a_sum, *b_sum;            ///< SPAMS: A and B, the sum of the parts; null otherwise
-  const T* codes;              ///< the batch's dense codes, rows x K
   const int64_t* support;      ///< sparse: each signal's nonzero atoms (K apart)
   const T* values;             ///< sparse: their codes (K apart)
   const int64_t* count;        ///< sparse: their count
-  int64_t rows;                ///< the batch's signals
+  int64_t rows;                ///< the batch's signal count
   BatchRows<T> X;              ///< the batch's signals
   const T *batch_a, *batch_b;  ///< dense: Σ r rᵀ and Σ rᵀx; null: sparse
 };
@@ -720,7 +719,6 @@ void SufficientStatistics<T>::add(Forgetting forgetting, const CodedBatch<T>& co
                             .b_initial = initial ? B_initial.data() : nullptr,
                             .a_sum = spams ? A.data() : nullptr,
                             .b_sum = spams ? B.data() : nullptr,
-                            .codes = coded.codes.data(),
                             .support = coded.support.data(),
                             .values = coded.values.data(),
                             .count = coded.count.data(),
