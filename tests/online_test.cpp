@@ -642,23 +642,25 @@ TEST(OnlineTest, ABatchReadInPlaceEqualsItsGatheredRows) {
 }
 
 /// A signal's codes at every place of a batch: its X Dᵀ is computed by
-/// tiles of four signals and one at a time for the block's rest.
+/// tiles of four signals and one at a time for the block's rest. 150
+/// signals of 64 atoms are enough work for the coder to take 2 threads
+/// (each coding into its own row, the dense codes spread after).
 template <typename T>
 void expect_codes_independent_of_place() {
-  const Matrix<T> D = unit_rows(normal_matrix<T>(20, 12, 62));
-  const Matrix<T> X = mixtures(D, 13, 3, 0.05, 63);
-  const int64_t rows = X.rows();
+  const int64_t K = 64, d = 32, rows = 150;
+  const Matrix<T> D = unit_rows(normal_matrix<T>(K, d, 62));
+  const Matrix<T> X = mixtures(D, rows, 3, 0.05, 63);
   for (const CodingOptions& coding :
        {CodingOptions{.method = CoderKind::lasso_lars, .alpha = 0.2},
         CodingOptions{.method = CoderKind::omp, .n_nonzero = 3},
         CodingOptions{.method = CoderKind::threshold, .alpha = 0.1}}) {
-    detail::BatchCoder<T> coder(coding, 20, 12);
+    detail::BatchCoder<T> coder(coding, K, d);
     detail::CodedBatch<T> first;
     coder.code(Dictionary<T>{.dictionary = D}, X.data(), rows, 1, first);
-    // Rotations move every signal between a tile of four, the next tile and
-    // the one-at-a-time rest (13 signals: blocks of 8 and 5).
+    // Rotations move signals between a tile of four, the next tile and the
+    // one-at-a-time rest (150 signals: 18 blocks of 8, then 4 + 2).
     for (const int64_t shift : {1, 3, 6}) {
-      Matrix<T> rotated(rows, 12);
+      Matrix<T> rotated(rows, d);
       for (int64_t i = 0; i < rows; ++i) rotated.row(i) = X.row((i + shift) % rows);
       for (const int threads : {1, 2}) {
         detail::CodedBatch<T> moved;
@@ -666,7 +668,8 @@ void expect_codes_independent_of_place() {
         for (int64_t i = 0; i < rows; ++i) {
           const int64_t from = (i + shift) % rows;
           EXPECT_TRUE(moved.codes.row(i) == first.codes.row(from))
-              << coder_name(coding.method) << ", shift " << shift << ", signal " << from;
+              << coder_name(coding.method) << ", shift " << shift << ", signal " << from
+              << ", threads " << threads;
           EXPECT_EQ(moved.squared_error[i], first.squared_error[from]);
         }
       }
