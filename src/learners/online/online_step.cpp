@@ -600,9 +600,9 @@ template <typename T>
   }
   if (u.batch_a == nullptr) {
     // Signal by signal, each adding to the rows of its atoms in [begin,
-    // end): every value of a row still gets the batch's terms in signal
-    // order, and the signal's row and codes are read once for all its
-    // atoms (the supports are in atom order).
+    // end) (its support is in atom order): every value of a row still gets
+    // the batch's terms in signal order, and the signal's row and codes are
+    // read once for all its atoms.
     for (int64_t i = 0; i < u.rows; ++i) {
       const T* values = u.values + i * K;
       const int64_t* support = u.support + i * K;
@@ -610,7 +610,8 @@ template <typename T>
       const T* x = u.X.row(i);
       for (int64_t p = 0; p < nonzero; ++p) {
         const int64_t r = support[p];
-        if (r < begin || r >= end) continue;
+        if (r < begin) continue;
+        if (r >= end) break;
         const T v = u.inverse_rows * values[p];
         T* a = u.a + r * K;
         for (int64_t q = 0; q < nonzero; ++q) a[support[q]] += v * values[q];
